@@ -1,0 +1,191 @@
+#include "search/hardware_profile.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace nas {
+namespace {
+
+bool IsValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+           c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& p) {
+  if (!IsValidName(p.name())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "profile.name: \"", p.name(),
+        "\" must be 1 to 64 characters of lower-case letters, digits, '-' and '_'"));
+  }
+  if (p.description().size() > 4096) {
+    return absl::InvalidArgumentError("profile.description: longer than 4096 characters");
+  }
+  const nas::v1::ProfileLimits& l = p.limits();
+  if (l.max_latency_ms() < 0) {
+    return absl::InvalidArgumentError("profile.limits.max_latency_ms: must be >= 0");
+  }
+  if (l.max_model_bytes() < 0) {
+    return absl::InvalidArgumentError("profile.limits.max_model_bytes: must be >= 0");
+  }
+  if (l.max_peak_activation_bytes() < 0) {
+    return absl::InvalidArgumentError("profile.limits.max_peak_activation_bytes: must be >= 0");
+  }
+  if (!nas::v1::WeightType_IsValid(p.weight_type())) {
+    return absl::InvalidArgumentError("profile.weight_type: unknown value");
+  }
+  switch (p.kind()) {
+    case nas::v1::PROFILE_KIND_MEASURED:
+      if (!IsValidName(p.device_tag())) {
+        return absl::InvalidArgumentError(
+            "profile.device_tag: a measured profile needs the device tag of the workers that "
+            "measure it (lower-case letters, digits, '-' and '_')");
+      }
+      return absl::OkStatus();
+    case nas::v1::PROFILE_KIND_ROOFLINE: {
+      const nas::v1::RooflineModel& r = p.roofline();
+      if (!(r.peak_macs_per_second() > 0)) {
+        return absl::InvalidArgumentError("profile.roofline.peak_macs_per_second: must be > 0");
+      }
+      if (!(r.memory_bytes_per_second() > 0)) {
+        return absl::InvalidArgumentError(
+            "profile.roofline.memory_bytes_per_second: must be > 0");
+      }
+      if (r.overhead_ms() < 0) {
+        return absl::InvalidArgumentError("profile.roofline.overhead_ms: must be >= 0");
+      }
+      if (r.source().empty()) {
+        return absl::InvalidArgumentError(
+            "profile.roofline.source: a modelled profile must say where its figures come from");
+      }
+      return absl::OkStatus();
+    }
+    case nas::v1::PROFILE_KIND_LUT:
+      // Predicting from a table needs the per-operator cost model of the hardware-profile
+      // issue; until then a LUT profile is refused rather than accepted and never used.
+      return absl::UnimplementedError(
+          "profile.kind: lookup-table profiles are not supported yet; register a measured or "
+          "roofline profile");
+    default:
+      return absl::InvalidArgumentError(
+          "profile.kind: must be PROFILE_KIND_MEASURED or PROFILE_KIND_ROOFLINE");
+  }
+}
+
+int64_t ModelBytes(const nas::v1::HardwareProfile& profile,
+                   const nas::v1::CandidateMetrics& metrics) {
+  const int64_t bytes_per_weight = profile.weight_type() == nas::v1::WEIGHT_TYPE_INT8 ? 1 : 4;
+  return metrics.params() * bytes_per_weight;
+}
+
+nas::v1::ProfileMetrics EvaluateOnProfile(
+    const nas::v1::HardwareProfile& profile, const nas::v1::CandidateMetrics& metrics,
+    const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
+    bool measured_on_device) {
+  nas::v1::ProfileMetrics pm;
+  pm.set_profile_id(profile.id());
+  pm.set_model_bytes(ModelBytes(profile, metrics));
+  // Activations are stored at the weight type's width too (int8 models run int8 kernels).
+  const int64_t act_scale = profile.weight_type() == nas::v1::WEIGHT_TYPE_INT8 ? 4 : 1;
+  pm.set_peak_activation_bytes(metrics.peak_activation_bytes() / act_scale);
+
+  bool latency_known = true;
+  if (profile.kind() == nas::v1::PROFILE_KIND_MEASURED) {
+    if (measured_on_device && metrics.latency_ms() > 0) {
+      pm.set_latency_ms(metrics.latency_ms());
+      pm.set_latency_source(nas::v1::LATENCY_SOURCE_MEASURED);
+    } else {
+      latency_known = false;
+      pm.add_violations(absl::StrCat("latency not measured on a \"", profile.device_tag(),
+                                     "\" device"));
+    }
+  } else if (profile.kind() == nas::v1::PROFILE_KIND_ROOFLINE) {
+    // Roofline: the slower of compute and memory traffic. Traffic is the weights read once plus
+    // the peak activation set written and read back: an approximation, labelled MODELLED.
+    const nas::v1::RooflineModel& r = profile.roofline();
+    const double compute_s = static_cast<double>(metrics.macs()) / r.peak_macs_per_second();
+    const double bytes = static_cast<double>(pm.model_bytes() + 2 * pm.peak_activation_bytes());
+    const double memory_s = bytes / r.memory_bytes_per_second();
+    pm.set_latency_ms(std::max(compute_s, memory_s) * 1e3 + r.overhead_ms());
+    pm.set_latency_source(nas::v1::LATENCY_SOURCE_MODELLED);
+  }
+
+  const nas::v1::ProfileLimits& l = profile.limits();
+  if (latency_known && l.max_latency_ms() > 0 && pm.latency_ms() > l.max_latency_ms()) {
+    pm.add_violations(absl::StrFormat("latency %.3f ms > limit %.3f ms", pm.latency_ms(),
+                                      l.max_latency_ms()));
+  }
+  if (l.max_model_bytes() > 0 && pm.model_bytes() > l.max_model_bytes()) {
+    pm.add_violations(
+        absl::StrCat("model ", pm.model_bytes(), " B > limit ", l.max_model_bytes(), " B"));
+  }
+  if (l.max_peak_activation_bytes() > 0 &&
+      pm.peak_activation_bytes() > l.max_peak_activation_bytes()) {
+    pm.add_violations(absl::StrCat("peak activation ", pm.peak_activation_bytes(),
+                                   " B > limit ", l.max_peak_activation_bytes(), " B"));
+  }
+  for (const nas::v1::Constraint& c : constraints) {
+    if (c.metric() == nas::v1::METRIC_LATENCY && !latency_known) continue;
+    const double v = ObjectiveValue(c.metric(), metrics, pm);
+    const bool ok = c.metric() == nas::v1::METRIC_ACCURACY ? v >= c.bound() : v <= c.bound();
+    if (!ok) {
+      pm.add_violations(absl::StrFormat("%s %g %s bound %g", MetricName(c.metric()), v,
+                                        c.metric() == nas::v1::METRIC_ACCURACY ? "<" : ">",
+                                        c.bound()));
+    }
+  }
+  pm.set_feasible(pm.violations().empty());
+  return pm;
+}
+
+double ObjectiveValue(nas::v1::Metric metric, const nas::v1::CandidateMetrics& metrics,
+                      const nas::v1::ProfileMetrics& on_profile) {
+  switch (metric) {
+    case nas::v1::METRIC_ACCURACY:
+      return metrics.val_accuracy();
+    case nas::v1::METRIC_LATENCY:
+      return on_profile.latency_ms();
+    case nas::v1::METRIC_PEAK_ACTIVATION_BYTES:
+      return static_cast<double>(on_profile.peak_activation_bytes());
+    case nas::v1::METRIC_MODEL_BYTES:
+      return static_cast<double>(on_profile.model_bytes());
+    case nas::v1::METRIC_PARAMS:
+      return static_cast<double>(metrics.params());
+    case nas::v1::METRIC_MACS:
+      return static_cast<double>(metrics.macs());
+    default:
+      return 0;
+  }
+}
+
+double MinimisationForm(nas::v1::Metric metric, double natural_value) {
+  return metric == nas::v1::METRIC_ACCURACY ? -natural_value : natural_value;
+}
+
+const char* MetricName(nas::v1::Metric metric) {
+  switch (metric) {
+    case nas::v1::METRIC_ACCURACY:
+      return "accuracy";
+    case nas::v1::METRIC_LATENCY:
+      return "latency_ms";
+    case nas::v1::METRIC_PEAK_ACTIVATION_BYTES:
+      return "peak_activation_bytes";
+    case nas::v1::METRIC_MODEL_BYTES:
+      return "model_bytes";
+    case nas::v1::METRIC_PARAMS:
+      return "params";
+    case nas::v1::METRIC_MACS:
+      return "macs";
+    default:
+      return "unspecified";
+  }
+}
+
+}  // namespace nas

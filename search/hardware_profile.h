@@ -1,0 +1,51 @@
+// Hardware profiles as data: validation, and a candidate's cost and feasibility on a profile.
+//
+//   absl::Status ok = ValidateHardwareProfile(profile);
+//   nas::v1::ProfileMetrics pm =
+//       EvaluateOnProfile(profile, worker_metrics, spec.constraints(), /*measured_on_device=*/true);
+//   double latency = ObjectiveValue(nas::v1::METRIC_LATENCY, worker_metrics, pm);
+//
+// Latency is honest about its source: MEASURED only when a worker whose device tag matches the
+// profile measured it, MODELLED for the roofline model. A measured profile without a matching
+// measurement makes the candidate infeasible on it, with the reason given, never a made-up
+// figure.
+#ifndef NAS_SEARCH_HARDWARE_PROFILE_H_
+#define NAS_SEARCH_HARDWARE_PROFILE_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "google/protobuf/repeated_field.h"
+#include "proto/nas.pb.h"
+
+namespace nas {
+
+// ValidateHardwareProfile() checks a profile a user registers; the error names the field
+// ("profile.limits.max_latency_ms: must be >= 0").
+absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& profile);
+
+// ModelBytes() returns the model's size at the profile's weight type.
+int64_t ModelBytes(const nas::v1::HardwareProfile& profile,
+                   const nas::v1::CandidateMetrics& metrics);
+
+// EvaluateOnProfile() returns the candidate's latency, memory and feasibility on `profile`
+// under its limits and `constraints`. `measured_on_device` says whether metrics.latency_ms was
+// measured on a device whose tag matches the profile's.
+nas::v1::ProfileMetrics EvaluateOnProfile(
+    const nas::v1::HardwareProfile& profile, const nas::v1::CandidateMetrics& metrics,
+    const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
+    bool measured_on_device);
+
+// ObjectiveValue() returns `metric` in its natural units (accuracy in [0, 1], latency in ms).
+double ObjectiveValue(nas::v1::Metric metric, const nas::v1::CandidateMetrics& metrics,
+                      const nas::v1::ProfileMetrics& on_profile);
+
+// MinimisationForm() returns the value to minimise for `metric` (accuracy negated).
+double MinimisationForm(nas::v1::Metric metric, double natural_value);
+
+// MetricName() returns the short name used in messages and tables ("accuracy", "latency_ms").
+const char* MetricName(nas::v1::Metric metric);
+
+}  // namespace nas
+
+#endif  // NAS_SEARCH_HARDWARE_PROFILE_H_
