@@ -1,0 +1,393 @@
+#include "services/controller.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "search/hardware_profile.h"
+#include "search/status_macros.h"
+#include "services/crypto.h"
+#include "services/spec_validation.h"
+
+namespace nas {
+namespace {
+
+// Extracts the secret from "Bearer <secret>".
+absl::StatusOr<std::string> BearerSecret(absl::string_view authorization) {
+  constexpr absl::string_view kPrefix = "Bearer ";
+  if (authorization.empty()) {
+    return absl::UnauthenticatedError(
+        "missing authorization metadata: send \"authorization: Bearer <token>\"");
+  }
+  if (!absl::StartsWith(authorization, kPrefix) || authorization.size() == kPrefix.size()) {
+    return absl::UnauthenticatedError(
+        "authorization metadata must be \"Bearer <token>\"");
+  }
+  return std::string(authorization.substr(kPrefix.size()));
+}
+
+absl::Status RequireId(absl::string_view field, int64_t id) {
+  if (id > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, ": must be a positive id, got ", id));
+}
+
+absl::Status RequireAdmin(const Caller& caller) {
+  if (caller.admin) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("user \"", caller.name, "\" is not an administrator"));
+}
+
+bool IsValidUserName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+}  // namespace
+
+Controller::Controller(Store* store, Scheduler* scheduler, const ControllerOptions& options)
+    : store_(store),
+      scheduler_(scheduler),
+      options_(options),
+      worker_token_sha256_(Sha256Hex(options.worker_token)) {}
+
+// ---- Authentication -------------------------------------------------------------------------
+
+absl::StatusOr<Caller> Controller::AuthenticateUser(absl::string_view authorization) {
+  NAS_ASSIGN_OR_RETURN(std::string secret, BearerSecret(authorization));
+  return store_->Authenticate(Sha256Hex(secret));
+}
+
+absl::Status Controller::AuthenticateWorker(absl::string_view authorization) {
+  NAS_ASSIGN_OR_RETURN(std::string secret, BearerSecret(authorization));
+  if (!ConstantTimeEquals(Sha256Hex(secret), worker_token_sha256_)) {
+    return absl::UnauthenticatedError("the worker credential is wrong");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Controller::BootstrapAdmin(const std::string& token) {
+  NAS_ASSIGN_OR_RETURN(int64_t users, store_->CountUsers());
+  if (users > 0) return false;
+  absl::StatusOr<nas::v1::User> admin = store_->CreateUser("admin", /*admin=*/true);
+  // Another controller bootstrapping at the same moment won; its token stands.
+  if (absl::IsAlreadyExists(admin.status())) return false;
+  NAS_RETURN_IF_ERROR(admin.status());
+  NAS_RETURN_IF_ERROR(store_->AddToken(admin->id(), Sha256Hex(token), "bootstrap").status());
+  return true;
+}
+
+// ---- NasService -----------------------------------------------------------------------------
+
+absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
+    const Caller& caller, const nas::v1::SubmitSearchRequest& request) {
+  NAS_ASSIGN_OR_RETURN(nas::v1::SearchSpec spec, NormalizeSearchSpec(request.spec()));
+  std::vector<nas::v1::HardwareProfile> profiles;
+  for (int i = 0; i < spec.profile_ids_size(); ++i) {
+    absl::StatusOr<nas::v1::HardwareProfile> p = store_->GetProfile(caller, spec.profile_ids(i));
+    if (!p.ok()) {
+      // An unknown profile is a bad request, not a missing resource of the call itself.
+      const absl::StatusCode code = absl::IsNotFound(p.status())
+                                        ? absl::StatusCode::kInvalidArgument
+                                        : p.status().code();
+      return absl::Status(code, absl::StrCat("spec.profile_ids[", i, "]: ", p.status().message()));
+    }
+    // Pin the exact version so the search's fronts never shift under a re-registration.
+    spec.set_profile_ids(i, p->id());
+    profiles.push_back(*std::move(p));
+  }
+  NAS_ASSIGN_OR_RETURN(nas::v1::Search search,
+                       store_->CreateSearch(caller, spec, profiles, /*strategy_state=*/""));
+  // Queue the first candidates before answering, so the search is visibly moving.
+  NAS_RETURN_IF_ERROR(scheduler_->Refill(search.id()));
+  return store_->GetSearch(caller, search.id());
+}
+
+absl::StatusOr<nas::v1::Search> Controller::GetSearch(const Caller& caller, int64_t search_id) {
+  NAS_RETURN_IF_ERROR(RequireId("search_id", search_id));
+  return store_->GetSearch(caller, search_id);
+}
+
+absl::StatusOr<nas::v1::ListSearchesResponse> Controller::ListSearches(
+    const Caller& caller, const nas::v1::ListSearchesRequest& request) {
+  if (request.limit() < 0 || request.limit() > 1000) {
+    return absl::InvalidArgumentError("limit: must be 0 (default 50) to 1000");
+  }
+  if (request.before_id() < 0) return absl::InvalidArgumentError("before_id: must be >= 0");
+  NAS_ASSIGN_OR_RETURN(std::vector<nas::v1::Search> searches,
+                       store_->ListSearches(caller, request.limit() == 0 ? 50 : request.limit(),
+                                            request.before_id()));
+  nas::v1::ListSearchesResponse response;
+  for (nas::v1::Search& s : searches) *response.add_searches() = std::move(s);
+  return response;
+}
+
+absl::StatusOr<nas::v1::Search> Controller::CancelSearch(const Caller& caller,
+                                                         int64_t search_id) {
+  NAS_RETURN_IF_ERROR(RequireId("search_id", search_id));
+  NAS_ASSIGN_OR_RETURN(nas::v1::Search search, store_->CancelSearch(caller, search_id));
+  scheduler_->NotifyChange();
+  return search;
+}
+
+absl::StatusOr<int64_t> Controller::LatestEventId(const Caller& caller, int64_t search_id) {
+  NAS_RETURN_IF_ERROR(RequireId("search_id", search_id));
+  return store_->LatestEventId(caller, search_id);
+}
+
+absl::StatusOr<std::vector<nas::v1::SearchEvent>> Controller::WatchEvents(const Caller& caller,
+                                                                          int64_t search_id,
+                                                                          int64_t after_id,
+                                                                          absl::Duration wait) {
+  NAS_RETURN_IF_ERROR(RequireId("search_id", search_id));
+  const uint64_t seen = scheduler_->ChangeCount();
+  NAS_ASSIGN_OR_RETURN(std::vector<nas::v1::SearchEvent> events,
+                       store_->EventsAfter(caller, search_id, after_id, /*limit=*/500));
+  if (events.empty()) {
+    scheduler_->WaitForChange(seen, wait);
+    NAS_ASSIGN_OR_RETURN(events, store_->EventsAfter(caller, search_id, after_id, 500));
+  }
+  if (events.empty()) return events;
+  NAS_ASSIGN_OR_RETURN(nas::v1::Search search, store_->GetSearch(caller, search_id));
+  for (nas::v1::SearchEvent& e : events) *e.mutable_search() = search;
+  return events;
+}
+
+absl::StatusOr<nas::v1::ParetoFront> Controller::GetParetoFront(
+    const Caller& caller, const nas::v1::GetParetoFrontRequest& request) {
+  NAS_RETURN_IF_ERROR(RequireId("search_id", request.search_id()));
+  if (request.profile_id().empty()) {
+    return absl::InvalidArgumentError("profile_id: name one of the search's profiles");
+  }
+  return store_->GetParetoFront(caller, request.search_id(), request.profile_id());
+}
+
+absl::StatusOr<nas::v1::ListCandidatesResponse> Controller::ListCandidates(
+    const Caller& caller, nas::v1::ListCandidatesRequest request) {
+  NAS_RETURN_IF_ERROR(RequireId("search_id", request.search_id()));
+  if (request.limit() < 0 || request.limit() > 10000) {
+    return absl::InvalidArgumentError("limit: must be 0 (default 100) to 10000");
+  }
+  if (!nas::v1::CandidateState_IsValid(request.state())) {
+    return absl::InvalidArgumentError("state: unknown candidate state");
+  }
+  if (request.limit() == 0) request.set_limit(100);
+  NAS_ASSIGN_OR_RETURN(std::vector<nas::v1::Candidate> candidates,
+                       store_->ListCandidates(caller, request));
+  nas::v1::ListCandidatesResponse response;
+  for (nas::v1::Candidate& c : candidates) *response.add_candidates() = std::move(c);
+  return response;
+}
+
+absl::StatusOr<nas::v1::Candidate> Controller::GetCandidate(const Caller& caller,
+                                                            int64_t candidate_id) {
+  NAS_RETURN_IF_ERROR(RequireId("candidate_id", candidate_id));
+  return store_->GetCandidate(caller, candidate_id);
+}
+
+absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Controller::FetchModel(
+    const Caller& caller, int64_t candidate_id) {
+  NAS_RETURN_IF_ERROR(RequireId("candidate_id", candidate_id));
+  return store_->GetArtifact(caller, candidate_id);
+}
+
+absl::StatusOr<nas::v1::HardwareProfile> Controller::RegisterHardwareProfile(
+    const Caller& caller, const nas::v1::RegisterHardwareProfileRequest& request) {
+  if (!request.has_profile()) return absl::InvalidArgumentError("profile: missing");
+  if (request.profile().ByteSizeLong() > (4 << 20)) {
+    return absl::InvalidArgumentError("profile: larger than 4 MiB");
+  }
+  NAS_RETURN_IF_ERROR(ValidateHardwareProfile(request.profile()));
+  return store_->RegisterProfile(caller, request.profile());
+}
+
+absl::StatusOr<nas::v1::ListHardwareProfilesResponse> Controller::ListHardwareProfiles(
+    const Caller& caller) {
+  NAS_ASSIGN_OR_RETURN(std::vector<nas::v1::HardwareProfile> profiles,
+                       store_->ListProfiles(caller));
+  nas::v1::ListHardwareProfilesResponse response;
+  for (nas::v1::HardwareProfile& p : profiles) *response.add_profiles() = std::move(p);
+  return response;
+}
+
+absl::StatusOr<nas::v1::HardwareProfile> Controller::GetHardwareProfile(
+    const Caller& caller, const std::string& profile_id) {
+  if (profile_id.empty()) return absl::InvalidArgumentError("profile_id: missing");
+  return store_->GetProfile(caller, profile_id);
+}
+
+// ---- AdminService ---------------------------------------------------------------------------
+
+absl::StatusOr<nas::v1::User> Controller::CreateUser(const Caller& caller,
+                                                     const nas::v1::CreateUserRequest& request) {
+  NAS_RETURN_IF_ERROR(RequireAdmin(caller));
+  if (!IsValidUserName(request.name())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name: \"", request.name(),
+                     "\" must be 1 to 64 lower-case letters, digits, '-', '_' or '.'"));
+  }
+  return store_->CreateUser(request.name(), request.admin());
+}
+
+absl::StatusOr<nas::v1::ListUsersResponse> Controller::ListUsers(const Caller& caller) {
+  NAS_RETURN_IF_ERROR(RequireAdmin(caller));
+  NAS_ASSIGN_OR_RETURN(std::vector<nas::v1::User> users, store_->ListUsers());
+  nas::v1::ListUsersResponse response;
+  for (nas::v1::User& u : users) *response.add_users() = std::move(u);
+  return response;
+}
+
+absl::StatusOr<nas::v1::CreateTokenResponse> Controller::CreateToken(
+    const Caller& caller, const nas::v1::CreateTokenRequest& request) {
+  if (request.label().size() > 128) {
+    return absl::InvalidArgumentError("label: longer than 128 characters");
+  }
+  nas::v1::User user;
+  if (request.user_name().empty() || request.user_name() == caller.name) {
+    user.set_id(caller.user_id);
+    user.set_name(caller.name);
+  } else {
+    NAS_RETURN_IF_ERROR(RequireAdmin(caller));
+    absl::StatusOr<nas::v1::User> found = store_->GetUserByName(request.user_name());
+    if (absl::IsNotFound(found.status())) {
+      return absl::NotFoundError(absl::StrCat("user_name: ", found.status().message()));
+    }
+    NAS_RETURN_IF_ERROR(found.status());
+    user = *std::move(found);
+  }
+  const std::string token = NewToken();
+  NAS_ASSIGN_OR_RETURN(int64_t id, store_->AddToken(user.id(), Sha256Hex(token), request.label()));
+  nas::v1::CreateTokenResponse response;
+  response.set_token_id(id);
+  response.set_token(token);
+  response.set_user_name(user.name());
+  return response;
+}
+
+absl::Status Controller::RevokeToken(const Caller& caller, int64_t token_id) {
+  NAS_RETURN_IF_ERROR(RequireId("token_id", token_id));
+  return store_->RevokeToken(caller, token_id);
+}
+
+absl::StatusOr<nas::v1::User> Controller::WhoAmI(const Caller& caller) {
+  return store_->GetUserByName(caller.name);
+}
+
+// ---- TrainerService -------------------------------------------------------------------------
+
+absl::StatusOr<nas::v1::RegisterWorkerResponse> Controller::RegisterWorker(
+    const nas::v1::RegisterWorkerRequest& request) {
+  if (request.device_tag().empty() || request.device_tag().size() > 64) {
+    return absl::InvalidArgumentError("device_tag: must be 1 to 64 characters");
+  }
+  if (request.name().size() > 256 || request.cpu_model().size() > 256) {
+    return absl::InvalidArgumentError("name, cpu_model: at most 256 characters");
+  }
+  if (request.threads() < 0 || request.threads() > 4096) {
+    return absl::InvalidArgumentError("threads: must be 0 to 4096");
+  }
+  NAS_ASSIGN_OR_RETURN(int64_t id, store_->RegisterWorker(request));
+  nas::v1::RegisterWorkerResponse response;
+  response.set_worker_id(id);
+  response.set_lease_ttl_ms(absl::ToInt64Milliseconds(scheduler_->options().lease_ttl));
+  return response;
+}
+
+absl::StatusOr<nas::v1::LeaseWorkResponse> Controller::LeaseWork(
+    const nas::v1::LeaseWorkRequest& request, absl::Time deadline,
+    const std::function<bool()>& cancelled) {
+  NAS_RETURN_IF_ERROR(RequireId("worker_id", request.worker_id()));
+  if (request.wait_ms() < 0) return absl::InvalidArgumentError("wait_ms: must be >= 0");
+  const absl::Time until =
+      std::min({deadline, absl::Now() + absl::Milliseconds(request.wait_ms()),
+                absl::Now() + options_.max_lease_wait});
+  while (true) {
+    const uint64_t seen = scheduler_->ChangeCount();
+    NAS_ASSIGN_OR_RETURN(std::optional<nas::v1::LeaseWorkResponse> lease,
+                         store_->LeaseNext(request.worker_id(), scheduler_->options().lease_ttl));
+    if (lease.has_value()) {
+      // The search has room for another candidate now.
+      scheduler_->MarkDirty(lease->search_id());
+      return *std::move(lease);
+    }
+    const absl::Time now = absl::Now();
+    if (now >= until || cancelled()) return nas::v1::LeaseWorkResponse();
+    // Other controllers queue work too, so never sleep longer than a second on local news.
+    scheduler_->WaitForChange(seen, std::min(until - now, absl::Seconds(1)));
+  }
+}
+
+absl::StatusOr<nas::v1::HeartbeatResponse> Controller::Heartbeat(
+    const nas::v1::HeartbeatRequest& request) {
+  NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
+  NAS_ASSIGN_OR_RETURN(absl::Time expires,
+                       store_->Heartbeat(request, scheduler_->options().lease_ttl));
+  nas::v1::HeartbeatResponse response;
+  response.set_expires_at_ms(absl::ToUnixMillis(expires));
+  if (request.has_progress()) scheduler_->NotifyChange();
+  return response;
+}
+
+absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
+    const nas::v1::ReportResultRequest& request) {
+  NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
+  if (request.outcome_case() == nas::v1::ReportResultRequest::OUTCOME_NOT_SET) {
+    return absl::InvalidArgumentError("outcome: set metrics or error");
+  }
+  if (request.has_metrics()) {
+    const nas::v1::CandidateMetrics& m = request.metrics();
+    if (!(m.val_accuracy() >= 0 && m.val_accuracy() <= 1)) {
+      return absl::InvalidArgumentError("metrics.val_accuracy: must be in [0, 1]");
+    }
+    if (m.params() < 0 || m.macs() < 0 || m.peak_activation_bytes() < 0 ||
+        m.model_bytes() < 0 || !(m.latency_ms() >= 0)) {
+      return absl::InvalidArgumentError(
+          "metrics: params, macs, peak_activation_bytes, model_bytes and latency_ms must be "
+          ">= 0");
+    }
+  }
+  NAS_ASSIGN_OR_RETURN(ReportOutcome outcome, store_->ReportResult(request));
+  if (!outcome.duplicate) {
+    scheduler_->MarkDirty(outcome.search_id);
+    scheduler_->NotifyChange();
+  }
+  nas::v1::ReportResultResponse response;
+  response.set_duplicate(outcome.duplicate);
+  return response;
+}
+
+absl::StatusOr<nas::v1::UploadArtifactResponse> Controller::UploadArtifact(
+    const nas::v1::UploadArtifactRequest::Header& header, const std::string& data) {
+  NAS_RETURN_IF_ERROR(RequireId("header.lease_id", header.lease_id()));
+  if (header.format() != "torchscript") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("header.format: \"", header.format(), "\" is not \"torchscript\""));
+  }
+  if (header.size_bytes() != static_cast<int64_t>(data.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("header.size_bytes: says ",
+                                                   header.size_bytes(), " but ", data.size(),
+                                                   " bytes arrived"));
+  }
+  const std::string sha = Sha256Hex(data);
+  if (sha != header.sha256()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("header.sha256: the file's SHA-256 is ", sha, ", not ", header.sha256()));
+  }
+  NAS_RETURN_IF_ERROR(store_->StoreArtifact(header, data));
+  nas::v1::UploadArtifactResponse response;
+  response.set_sha256(sha);
+  response.set_size_bytes(static_cast<int64_t>(data.size()));
+  return response;
+}
+
+absl::Status Controller::ReturnLease(const nas::v1::ReturnLeaseRequest& request) {
+  NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
+  NAS_RETURN_IF_ERROR(store_->ReturnLease(request.worker_id(), request.lease_id()));
+  scheduler_->NotifyChange();
+  return absl::OkStatus();
+}
+
+}  // namespace nas

@@ -1,0 +1,104 @@
+// nas-controller: the NAS service's gRPC controller.
+//
+//   nas-controller --listen=0.0.0.0:50051 --database_url=postgresql:///nas \
+//       --worker_token_file=/etc/nas/worker.token --admin_token_file=/etc/nas/admin.token
+#include <sys/stat.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "glog/logging.h"
+#include "services/crypto.h"
+#include "services/server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "host:port to serve gRPC on (port 0: any)");
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL connection string; defaults to the DATABASE_URL environment variable");
+ABSL_FLAG(std::string, worker_token_file, "",
+          "File holding the worker credential; created with a fresh secret if missing");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File holding the bootstrap token of user \"admin\" (used when the database has no "
+          "users); created with a fresh secret if missing");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate chain; enables TLS with --tls_key_file");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key");
+ABSL_FLAG(int, lease_ttl_seconds, 30, "How long a lease lives without a heartbeat");
+ABSL_FLAG(int, db_pool_size, 8, "Database connections kept open");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port here once serving (for scripts)");
+
+namespace {
+
+// Reads a secret from `path`, or writes a fresh one there (mode 0600) if the file is missing.
+std::string ReadOrCreateSecret(const std::string& path) {
+  std::ifstream in(path);
+  if (in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return std::string(absl::StripAsciiWhitespace(ss.str()));
+  }
+  const std::string secret = nas::NewToken();
+  {
+    std::ofstream out(path);
+    out << secret << "\n";
+    if (!out) LOG(FATAL) << "cannot write " << path;
+  }
+  chmod(path.c_str(), 0600);
+  LOG(INFO) << "wrote a new secret to " << path;
+  return secret;
+}
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+
+  nas::ServerOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.store.database_url = absl::GetFlag(FLAGS_database_url);
+  if (options.store.database_url.empty() && std::getenv("DATABASE_URL") != nullptr) {
+    options.store.database_url = std::getenv("DATABASE_URL");
+  }
+  if (options.store.database_url.empty()) {
+    std::cerr << "nas-controller: give --database_url or set DATABASE_URL\n";
+    return 2;
+  }
+  options.store.pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  options.scheduler.lease_ttl = absl::Seconds(absl::GetFlag(FLAGS_lease_ttl_seconds));
+  if (absl::GetFlag(FLAGS_worker_token_file).empty()) {
+    std::cerr << "nas-controller: give --worker_token_file\n";
+    return 2;
+  }
+  options.worker_token = ReadOrCreateSecret(absl::GetFlag(FLAGS_worker_token_file));
+  if (!absl::GetFlag(FLAGS_admin_token_file).empty()) {
+    options.admin_token = ReadOrCreateSecret(absl::GetFlag(FLAGS_admin_token_file));
+  }
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+
+  absl::StatusOr<std::unique_ptr<nas::ControllerServer>> server =
+      nas::ControllerServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "nas-controller: " << server.status() << "\n";
+    return 1;
+  }
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    std::ofstream(absl::GetFlag(FLAGS_port_file)) << (*server)->port() << "\n";
+  }
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  LOG(INFO) << "controller: shutting down";
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,178 @@
+#include "services/migrations.h"
+
+namespace nas {
+
+const std::vector<Migration>& Migrations() {
+  static const auto* const kMigrations = new std::vector<Migration>{
+      {1, "users, tokens, profiles, searches, candidates, leases, results, artifacts, events",
+       R"sql(
+CREATE FUNCTION rfc3339(t TIMESTAMPTZ) RETURNS TEXT LANGUAGE SQL IMMUTABLE AS
+  $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
+
+CREATE TABLE users (
+  id          BIGSERIAL PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,
+  admin       BOOLEAN NOT NULL DEFAULT false,
+  created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Only the SHA-256 of a token is kept; the secret is shown once.
+CREATE TABLE tokens (
+  id            BIGSERIAL PRIMARY KEY,
+  user_id       BIGINT NOT NULL REFERENCES users(id),
+  token_sha256  TEXT NOT NULL UNIQUE,
+  label         TEXT NOT NULL DEFAULT '',
+  created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+  revoked_at    TIMESTAMPTZ
+);
+CREATE INDEX tokens_user ON tokens (user_id);
+
+-- A profile version is immutable; registering a name again adds a version.
+-- owner_id NULL marks the built-in profiles.
+CREATE TABLE hardware_profiles (
+  id          BIGSERIAL PRIMARY KEY,
+  name        TEXT NOT NULL,
+  version     INT NOT NULL,
+  owner_id    BIGINT REFERENCES users(id),
+  public      BOOLEAN NOT NULL,
+  spec        BYTEA NOT NULL,
+  created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+  UNIQUE (name, version)
+);
+
+CREATE TABLE searches (
+  id            BIGSERIAL PRIMARY KEY,
+  owner_id      BIGINT NOT NULL REFERENCES users(id),
+  display_name  TEXT NOT NULL,
+  spec          BYTEA NOT NULL,
+  state         TEXT NOT NULL,
+  message       TEXT NOT NULL DEFAULT '',
+  target        INT NOT NULL,
+  deadline_at   TIMESTAMPTZ,
+  created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+  updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX searches_owner ON searches (owner_id, id DESC);
+CREATE INDEX searches_running ON searches (id) WHERE state = 'RUNNING';
+
+-- The profiles a search targets, in the order the user named them.
+CREATE TABLE search_profiles (
+  search_id   BIGINT NOT NULL REFERENCES searches(id),
+  position    INT NOT NULL,
+  profile_id  BIGINT NOT NULL REFERENCES hardware_profiles(id),
+  PRIMARY KEY (search_id, position)
+);
+
+CREATE TABLE candidates (
+  id            BIGSERIAL PRIMARY KEY,
+  search_id     BIGINT NOT NULL REFERENCES searches(id),
+  arch          BYTEA NOT NULL,
+  arch_hash     TEXT NOT NULL,
+  rung          INT NOT NULL DEFAULT 0,
+  fidelity      BYTEA NOT NULL,
+  state         TEXT NOT NULL,
+  attempts      INT NOT NULL DEFAULT 0,
+  error         TEXT NOT NULL DEFAULT '',
+  created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+  evaluated_at  TIMESTAMPTZ,
+  UNIQUE (search_id, arch_hash, rung)
+);
+CREATE INDEX candidates_search_state ON candidates (search_id, state);
+CREATE INDEX candidates_queued ON candidates (id) WHERE state = 'QUEUED';
+
+CREATE TABLE workers (
+  id             BIGSERIAL PRIMARY KEY,
+  name           TEXT NOT NULL,
+  device_tag     TEXT NOT NULL,
+  cpu_model      TEXT NOT NULL,
+  threads        INT NOT NULL,
+  measure_only   BOOLEAN NOT NULL,
+  registered_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+  last_seen_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- state: ACTIVE, COMPLETED, EXPIRED, RETURNED, REVOKED. Only an ACTIVE, unexpired lease may
+-- report (fencing).
+CREATE TABLE leases (
+  id            BIGSERIAL PRIMARY KEY,
+  candidate_id  BIGINT NOT NULL REFERENCES candidates(id),
+  search_id     BIGINT NOT NULL REFERENCES searches(id),
+  worker_id     BIGINT NOT NULL REFERENCES workers(id),
+  state         TEXT NOT NULL,
+  granted_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+  expires_at    TIMESTAMPTZ NOT NULL,
+  ended_at      TIMESTAMPTZ
+);
+CREATE INDEX leases_candidate ON leases (candidate_id);
+CREATE INDEX leases_search ON leases (search_id);
+CREATE INDEX leases_active_expiry ON leases (expires_at) WHERE state = 'ACTIVE';
+
+CREATE TABLE evaluations (
+  id            BIGSERIAL PRIMARY KEY,
+  candidate_id  BIGINT NOT NULL UNIQUE REFERENCES candidates(id),
+  search_id     BIGINT NOT NULL REFERENCES searches(id),
+  lease_id      BIGINT NOT NULL UNIQUE REFERENCES leases(id),
+  metrics       BYTEA NOT NULL,
+  val_accuracy  DOUBLE PRECISION NOT NULL,
+  created_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX evaluations_search ON evaluations (search_id, id);
+
+CREATE TABLE profile_metrics (
+  candidate_id  BIGINT NOT NULL REFERENCES candidates(id),
+  profile_id    BIGINT NOT NULL REFERENCES hardware_profiles(id),
+  search_id     BIGINT NOT NULL REFERENCES searches(id),
+  metrics       BYTEA NOT NULL,
+  feasible      BOOLEAN NOT NULL,
+  PRIMARY KEY (candidate_id, profile_id)
+);
+CREATE INDEX profile_metrics_search ON profile_metrics (search_id, profile_id);
+
+CREATE TABLE pareto_members (
+  search_id     BIGINT NOT NULL REFERENCES searches(id),
+  profile_id    BIGINT NOT NULL REFERENCES hardware_profiles(id),
+  candidate_id  BIGINT NOT NULL REFERENCES candidates(id),
+  PRIMARY KEY (search_id, profile_id, candidate_id)
+);
+
+-- Uploaded under a live lease; fetchable once its candidate is EVALUATED.
+CREATE TABLE artifacts (
+  candidate_id  BIGINT PRIMARY KEY REFERENCES candidates(id),
+  search_id     BIGINT NOT NULL REFERENCES searches(id),
+  lease_id      BIGINT NOT NULL REFERENCES leases(id),
+  sha256        TEXT NOT NULL,
+  size_bytes    BIGINT NOT NULL,
+  format        TEXT NOT NULL,
+  metadata      BYTEA NOT NULL,
+  data          BYTEA NOT NULL,
+  created_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX artifacts_search ON artifacts (search_id);
+
+-- generation counts saves, so a controller can tell its cached strategy is stale.
+CREATE TABLE strategy_state (
+  search_id         BIGINT PRIMARY KEY REFERENCES searches(id),
+  state             BYTEA NOT NULL,
+  observed_through  BIGINT NOT NULL DEFAULT 0,
+  generation        BIGINT NOT NULL DEFAULT 0,
+  -- Refills in a row that queued nothing new with nothing outstanding: the space is exhausted.
+  dry_refills       INT NOT NULL DEFAULT 0,
+  updated_at        TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE events (
+  id            BIGSERIAL PRIMARY KEY,
+  search_id     BIGINT NOT NULL REFERENCES searches(id),
+  kind          INT NOT NULL,
+  candidate_id  BIGINT,
+  profile_id    TEXT NOT NULL DEFAULT '',
+  message       TEXT NOT NULL,
+  created_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX events_search ON events (search_id, id);
+)sql"},
+  };
+  return *kMigrations;
+}
+
+}  // namespace nas

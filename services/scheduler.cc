@@ -1,0 +1,134 @@
+#include "services/scheduler.h"
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "search/search_space.h"
+#include "search/status_macros.h"
+
+namespace nas {
+
+Scheduler::Scheduler(Store* store, SchedulerOptions options)
+    : store_(store), options_(options) {}
+
+Scheduler::~Scheduler() { Stop(); }
+
+void Scheduler::Start() {
+  absl::MutexLock lock(&mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    ++changes_;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<RefillPlan> Scheduler::Plan(const RefillInput& input) {
+  absl::MutexLock lock(&strategies_mu_);
+  CachedStrategy& cached = strategies_[input.search_id];
+  if (cached.strategy == nullptr || cached.generation != input.generation) {
+    // Not cached, or stale: rebuild from the spec and the saved state.
+    NAS_ASSIGN_OR_RETURN(SearchSpaceDef space, ResolveSearchSpace(input.spec->space()));
+    NAS_ASSIGN_OR_RETURN(cached.strategy, MakeStrategy(input.spec->strategy(), space));
+    if (!input.saved_state.empty()) {
+      NAS_RETURN_IF_ERROR(cached.strategy->RestoreState(input.saved_state));
+    }
+  }
+  cached.strategy->Observe(input.new_observations);
+  RefillPlan plan;
+  plan.proposals = cached.strategy->Propose(input.need);
+  plan.state = cached.strategy->SaveState();
+  // The store bumps the generation when it commits; if the commit fails, the next refill sees
+  // a different generation and rebuilds from what was saved.
+  cached.generation = input.generation + 1;
+  return plan;
+}
+
+absl::Status Scheduler::Refill(int64_t search_id) {
+  absl::StatusOr<RefillResult> r =
+      store_->Refill(search_id, [this](const RefillInput& in) { return Plan(in); });
+  if (!r.ok()) return r.status();
+  if (r->ended) {
+    absl::MutexLock lock(&strategies_mu_);
+    strategies_.erase(search_id);
+  }
+  if (r->inserted > 0 || r->ended) NotifyChange();
+  return absl::OkStatus();
+}
+
+void Scheduler::MarkDirty(int64_t search_id) {
+  absl::MutexLock lock(&mu_);
+  dirty_.insert(search_id);
+}
+
+void Scheduler::NotifyChange() {
+  absl::MutexLock lock(&mu_);
+  ++changes_;
+}
+
+uint64_t Scheduler::ChangeCount() {
+  absl::MutexLock lock(&mu_);
+  return changes_;
+}
+
+void Scheduler::WaitForChange(uint64_t seen, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return changes_ != seen || stopping_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+}
+
+void Scheduler::Sweep(bool full) {
+  absl::StatusOr<std::vector<LeaseExpiry>> expired = store_->ExpireLeases();
+  if (!expired.ok()) {
+    LOG(WARNING) << "scheduler: lease sweep failed: " << expired.status();
+  } else {
+    for (const LeaseExpiry& e : *expired) {
+      LOG(INFO) << "scheduler: lease " << e.lease_id << " expired; candidate " << e.candidate_id
+                << (e.requeued ? " re-queued" : " failed");
+      MarkDirty(e.search_id);
+    }
+    if (!expired->empty()) NotifyChange();
+  }
+  absl::StatusOr<std::vector<int64_t>> overdue = store_->EndOverdueSearches();
+  if (overdue.ok() && !overdue->empty()) NotifyChange();
+
+  std::set<int64_t> todo;
+  {
+    absl::MutexLock lock(&mu_);
+    todo.swap(dirty_);
+  }
+  if (full) {
+    absl::StatusOr<std::vector<int64_t>> running = store_->RunningSearchIds();
+    if (running.ok()) todo.insert(running->begin(), running->end());
+  }
+  for (int64_t id : todo) {
+    absl::Status st = Refill(id);
+    if (!st.ok()) LOG(WARNING) << "scheduler: refill of search " << id << " failed: " << st;
+  }
+}
+
+void Scheduler::Loop() {
+  absl::Time next_full = absl::InfinitePast();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !dirty_.empty();
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&wake), options_.sweep_interval);
+      if (stopping_) return;
+    }
+    const bool full = absl::Now() >= next_full;
+    if (full) next_full = absl::Now() + options_.full_refill_interval;
+    Sweep(full);
+  }
+}
+
+}  // namespace nas

@@ -1,0 +1,84 @@
+// Scheduler: keeps every running search supplied with queued candidates from its strategy,
+// expires lost leases, ends overdue searches, and wakes long polls when work appears.
+//
+//   Scheduler scheduler(store, {.lease_ttl = absl::Seconds(30)});
+//   scheduler.Start();              // background sweeps
+//   scheduler.Refill(search_id);    // top one search up now
+//   scheduler.MarkDirty(search_id); // ... or soon, from the background loop
+//
+// Strategies live in memory between refills; their state is persisted by Store::Refill() in
+// the same transaction as the candidates they proposed, with a save counter (generation) that
+// tells this controller when another one (or a crash) made its copy stale.
+#ifndef NAS_SERVICES_SCHEDULER_H_
+#define NAS_SERVICES_SCHEDULER_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "search/strategy.h"
+#include "services/store.h"
+
+namespace nas {
+
+struct SchedulerOptions {
+  // How long a lease lives without a heartbeat.
+  absl::Duration lease_ttl = absl::Seconds(30);
+  // How often leases are checked for expiry and dirty searches refilled.
+  absl::Duration sweep_interval = absl::Milliseconds(250);
+  // How often every running search is refilled, dirty or not (catches other controllers).
+  absl::Duration full_refill_interval = absl::Seconds(5);
+};
+
+class Scheduler {
+ public:
+  Scheduler(Store* store, SchedulerOptions options);
+  ~Scheduler();
+
+  // Scheduler::Start() starts the background loop; Stop() ends it (also on destruction).
+  void Start();
+  void Stop();
+
+  // Scheduler::Refill() tops up one search's queue now.
+  absl::Status Refill(int64_t search_id);
+  // Scheduler::MarkDirty() asks the background loop to refill `search_id` soon.
+  void MarkDirty(int64_t search_id);
+
+  // Scheduler::NotifyChange() wakes every WaitForChange(); call after any state change.
+  void NotifyChange();
+  // Scheduler::ChangeCount() returns a counter that NotifyChange() increments.
+  uint64_t ChangeCount();
+  // Scheduler::WaitForChange() waits until ChangeCount() != seen or `timeout` passes.
+  void WaitForChange(uint64_t seen, absl::Duration timeout);
+
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct CachedStrategy {
+    std::unique_ptr<SearchStrategy> strategy;
+    int64_t generation = -1;
+  };
+
+  absl::StatusOr<RefillPlan> Plan(const RefillInput& input);
+  void Loop();
+  void Sweep(bool full);
+
+  Store* const store_;
+  const SchedulerOptions options_;
+
+  absl::Mutex strategies_mu_;
+  std::map<int64_t, CachedStrategy> strategies_ ABSL_GUARDED_BY(strategies_mu_);
+
+  absl::Mutex mu_;
+  std::set<int64_t> dirty_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace nas
+
+#endif  // NAS_SERVICES_SCHEDULER_H_

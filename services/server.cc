@@ -1,0 +1,102 @@
+#include "services/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "search/status_macros.h"
+#include "services/grpc_services.h"
+
+namespace nas {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const ServerOptions& options) {
+  if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate file and a key file");
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  NAS_ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(options.tls_cert_file));
+  NAS_ASSIGN_OR_RETURN(pair.private_key, ReadFile(options.tls_key_file));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
+    const ServerOptions& options) {
+  if (options.worker_token.size() < 16) {
+    return absl::InvalidArgumentError("the worker token must be at least 16 characters");
+  }
+  NAS_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                       Credentials(options));
+  std::unique_ptr<ControllerServer> s(new ControllerServer());
+  NAS_ASSIGN_OR_RETURN(s->store_, Store::Open(options.store));
+  s->scheduler_ = std::make_unique<Scheduler>(s->store_.get(), options.scheduler);
+  ControllerOptions controller_options;
+  controller_options.worker_token = options.worker_token;
+  controller_options.max_lease_wait = options.max_lease_wait;
+  s->controller_ =
+      std::make_unique<Controller>(s->store_.get(), s->scheduler_.get(), controller_options);
+  if (!options.admin_token.empty()) {
+    NAS_ASSIGN_OR_RETURN(bool created, s->controller_->BootstrapAdmin(options.admin_token));
+    if (created) LOG(INFO) << "controller: created user \"admin\" with the bootstrap token";
+  }
+  s->nas_service_ = std::make_unique<NasServiceImpl>(s->controller_.get());
+  s->admin_service_ = std::make_unique<AdminServiceImpl>(s->controller_.get());
+  s->trainer_service_ = std::make_unique<TrainerServiceImpl>(s->controller_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, credentials, &s->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // Long polls and watches hold a thread each; keep room for many workers.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 4);
+  builder.RegisterService(s->nas_service_.get());
+  builder.RegisterService(s->admin_service_.get());
+  builder.RegisterService(s->trainer_service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address));
+  }
+  s->scheduler_->Start();
+  LOG(INFO) << "controller: serving on port " << s->port_;
+  return s;
+}
+
+void ControllerServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  // Long polls must not hold up shutdown: wake them so they answer "no work".
+  scheduler_->Stop();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+void ControllerServer::Wait() { server_->Wait(); }
+
+ControllerServer::~ControllerServer() {
+  if (server_ != nullptr) Shutdown(absl::ZeroDuration());
+}
+
+}  // namespace nas

@@ -1,0 +1,84 @@
+// ControllerServer: the store, scheduler, controller and gRPC server of one nas-controller.
+//
+//   ServerOptions options;
+//   options.listen_address = "127.0.0.1:0";   // port 0: pick a free one
+//   options.database_url = "postgresql://...";
+//   options.worker_token = "...";
+//   absl::StatusOr<std::unique_ptr<ControllerServer>> server = ControllerServer::Start(options);
+//   (*server)->port();       // the bound port
+//   (*server)->Shutdown();   // graceful: in-flight calls get a few seconds
+//
+// Health checking (grpc.health.v1) and server reflection are on.
+#ifndef NAS_SERVICES_SERVER_H_
+#define NAS_SERVICES_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "services/controller.h"
+#include "services/scheduler.h"
+#include "services/store.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace nas {
+
+class NasServiceImpl;
+class AdminServiceImpl;
+class TrainerServiceImpl;
+
+struct ServerOptions {
+  // host:port to listen on; port 0 picks a free port (see ControllerServer::port()).
+  std::string listen_address = "127.0.0.1:50051";
+  StoreOptions store;
+  SchedulerOptions scheduler;
+  // The worker credential (required).
+  std::string worker_token;
+  // Token for user "admin", created when the database has no users; empty skips bootstrap.
+  std::string admin_token;
+  // PEM files for TLS; both empty serves plaintext (loopback and private networks only).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Largest message received or sent (a FetchModel/UploadArtifact chunk is 1 MiB).
+  int max_message_bytes = 8 << 20;
+  // Longest LeaseWork long poll.
+  absl::Duration max_lease_wait = absl::Seconds(30);
+};
+
+class ControllerServer {
+ public:
+  // ControllerServer::Start() opens the store (migrating it), bootstraps the admin, starts the
+  // scheduler and serves. InvalidArgument for bad options, Unavailable when the database or the
+  // address cannot be reached.
+  static absl::StatusOr<std::unique_ptr<ControllerServer>> Start(const ServerOptions& options);
+  ~ControllerServer();
+
+  int port() const { return port_; }
+  // ControllerServer::Shutdown() stops accepting calls, lets in-flight ones finish (up to
+  // `grace`), then stops the scheduler.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+  // ControllerServer::Wait() blocks until Shutdown() completes.
+  void Wait();
+
+  Controller* controller() { return controller_.get(); }
+
+ private:
+  ControllerServer() = default;
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Controller> controller_;
+  std::unique_ptr<NasServiceImpl> nas_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::unique_ptr<TrainerServiceImpl> trainer_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace nas
+
+#endif  // NAS_SERVICES_SERVER_H_

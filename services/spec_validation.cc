@@ -1,0 +1,137 @@
+#include "services/spec_validation.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "search/hardware_profile.h"
+#include "search/search_space.h"
+#include "search/status_macros.h"
+#include "search/strategy.h"
+
+namespace nas {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("spec.", field, ": ", why));
+}
+
+// Prefixes a search/ error (which names fields relative to the spec) with "spec.".
+absl::Status InSpec(const absl::Status& st) {
+  if (st.ok()) return st;
+  return absl::Status(st.code(), absl::StrCat("spec.", st.message()));
+}
+
+template <typename T>
+absl::Status InRange(absl::string_view field, T value, T lo, T hi) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
+  return Invalid(field, absl::StrCat(value, " is outside ", lo, " to ", hi));
+}
+
+}  // namespace
+
+bool IsKnownDataset(const std::string& name) { return name == "fashion-mnist"; }
+
+absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec) {
+  if (spec.ByteSizeLong() > kMaxSpecBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("spec: ", spec.ByteSizeLong(),
+                                                   " bytes; the limit is ", kMaxSpecBytes));
+  }
+  if (spec.display_name().size() > 128) {
+    return Invalid("display_name", "longer than 128 characters");
+  }
+  if (spec.dataset().empty()) spec.set_dataset("fashion-mnist");
+  if (!IsKnownDataset(spec.dataset())) {
+    return Invalid("dataset", absl::StrCat("\"", spec.dataset(),
+                                           "\" is not a dataset this service has "
+                                           "(fashion-mnist)"));
+  }
+
+  if (spec.space().name().empty()) spec.mutable_space()->set_name("mobilenetv2");
+  absl::StatusOr<SearchSpaceDef> space = ResolveSearchSpace(spec.space());
+  NAS_RETURN_IF_ERROR(InSpec(space.status()));
+
+  if (spec.strategy().name().empty()) spec.mutable_strategy()->set_name("random");
+  if (spec.strategy().seed() == 0) spec.mutable_strategy()->set_seed(1);
+  NAS_RETURN_IF_ERROR(InSpec(MakeStrategy(spec.strategy(), *space).status()));
+
+  if (spec.profile_ids().empty()) spec.add_profile_ids("host-cpu");
+  if (spec.profile_ids_size() > 16) return Invalid("profile_ids", "at most 16 profiles");
+  std::set<std::string> profiles;
+  for (int i = 0; i < spec.profile_ids_size(); ++i) {
+    if (!profiles.insert(spec.profile_ids(i)).second) {
+      return Invalid(absl::StrCat("profile_ids[", i, "]"),
+                     absl::StrCat("\"", spec.profile_ids(i), "\" is named twice"));
+    }
+  }
+
+  if (spec.objectives().empty()) {
+    spec.add_objectives()->set_metric(nas::v1::METRIC_ACCURACY);
+    spec.add_objectives()->set_metric(nas::v1::METRIC_LATENCY);
+  }
+  if (spec.objectives_size() > 3) return Invalid("objectives", "at most 3 objectives");
+  std::set<int> metrics;
+  for (int i = 0; i < spec.objectives_size(); ++i) {
+    const nas::v1::Metric m = spec.objectives(i).metric();
+    const std::string field = absl::StrCat("objectives[", i, "].metric");
+    if (m == nas::v1::METRIC_UNSPECIFIED || !nas::v1::Metric_IsValid(m)) {
+      return Invalid(field, "must name a metric");
+    }
+    if (!metrics.insert(m).second) {
+      return Invalid(field, absl::StrCat(MetricName(m), " is already an objective"));
+    }
+  }
+
+  std::set<int> bounded;
+  for (int i = 0; i < spec.constraints_size(); ++i) {
+    const nas::v1::Constraint& c = spec.constraints(i);
+    const std::string field = absl::StrCat("constraints[", i, "]");
+    if (c.metric() == nas::v1::METRIC_UNSPECIFIED || !nas::v1::Metric_IsValid(c.metric())) {
+      return Invalid(absl::StrCat(field, ".metric"), "must name a metric");
+    }
+    if (!bounded.insert(c.metric()).second) {
+      return Invalid(field, absl::StrCat("a second bound on ", MetricName(c.metric())));
+    }
+    if (c.metric() == nas::v1::METRIC_ACCURACY && (c.bound() < 0 || c.bound() > 1)) {
+      return Invalid(absl::StrCat(field, ".bound"), "an accuracy bound lies in [0, 1]");
+    }
+    if (!(c.bound() >= 0)) return Invalid(absl::StrCat(field, ".bound"), "must be >= 0");
+  }
+
+  nas::v1::Budget* b = spec.mutable_budget();
+  NAS_RETURN_IF_ERROR(InRange("budget.max_candidates", b->max_candidates(), 1, 1'000'000));
+  if (b->max_parallel() == 0) b->set_max_parallel(8);
+  NAS_RETURN_IF_ERROR(InRange("budget.max_parallel", b->max_parallel(), 1, 1024));
+  if (b->max_attempts() == 0) b->set_max_attempts(3);
+  NAS_RETURN_IF_ERROR(InRange("budget.max_attempts", b->max_attempts(), 1, 10));
+  NAS_RETURN_IF_ERROR(InRange<int64_t>("budget.max_wall_seconds", b->max_wall_seconds(), 0,
+                                       30 * 24 * 3600));
+
+  nas::v1::TrainingRecipe* r = spec.mutable_recipe();
+  if (!nas::v1::Optimizer_IsValid(r->optimizer())) return Invalid("recipe.optimizer", "unknown");
+  if (!nas::v1::LrSchedule_IsValid(r->schedule())) return Invalid("recipe.schedule", "unknown");
+  if (r->optimizer() == nas::v1::OPTIMIZER_UNSPECIFIED) r->set_optimizer(nas::v1::OPTIMIZER_SGD);
+  if (r->schedule() == nas::v1::LR_SCHEDULE_UNSPECIFIED) {
+    r->set_schedule(nas::v1::LR_SCHEDULE_COSINE);
+  }
+  const bool sgd = r->optimizer() == nas::v1::OPTIMIZER_SGD;
+  if (r->epochs() == 0) r->set_epochs(3);
+  NAS_RETURN_IF_ERROR(InRange("recipe.epochs", r->epochs(), 1, 200));
+  if (r->batch_size() == 0) r->set_batch_size(128);
+  NAS_RETURN_IF_ERROR(InRange("recipe.batch_size", r->batch_size(), 1, 4096));
+  if (r->learning_rate() == 0) r->set_learning_rate(sgd ? 0.05 : 0.002);
+  if (!(r->learning_rate() > 0 && r->learning_rate() <= 10)) {
+    return Invalid("recipe.learning_rate", "must be in (0, 10]");
+  }
+  if (r->weight_decay() == 0) r->set_weight_decay(sgd ? 5e-4 : 0.05);
+  if (!(r->weight_decay() >= 0 && r->weight_decay() <= 1)) {
+    return Invalid("recipe.weight_decay", "must be in [0, 1]");
+  }
+  if (!(r->label_smoothing() >= 0 && r->label_smoothing() < 1)) {
+    return Invalid("recipe.label_smoothing", "must be in [0, 1)");
+  }
+  NAS_RETURN_IF_ERROR(InRange("recipe.train_subset", r->train_subset(), 0, 10'000'000));
+  if (r->seed() == 0) r->set_seed(spec.strategy().seed());
+  return spec;
+}
+
+}  // namespace nas

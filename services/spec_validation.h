@@ -1,0 +1,25 @@
+// Validation of what users submit: every field checked, defaults filled in, and the first bad
+// field named in an InvalidArgument status ("spec.budget.max_candidates: ...").
+//
+//   absl::StatusOr<nas::v1::SearchSpec> spec = NormalizeSearchSpec(request.spec());
+#ifndef NAS_SERVICES_SPEC_VALIDATION_H_
+#define NAS_SERVICES_SPEC_VALIDATION_H_
+
+#include "absl/status/statusor.h"
+#include "proto/nas.pb.h"
+
+namespace nas {
+
+// The largest serialized SearchSpec accepted.
+inline constexpr size_t kMaxSpecBytes = 64 * 1024;
+
+// The datasets a search may name.
+bool IsKnownDataset(const std::string& name);
+
+// NormalizeSearchSpec() returns `spec` with its defaults filled in, or InvalidArgument naming
+// the first offending field. It does not resolve profile ids (the store does).
+absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec);
+
+}  // namespace nas
+
+#endif  // NAS_SERVICES_SPEC_VALIDATION_H_

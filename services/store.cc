@@ -1,0 +1,1353 @@
+#include "services/store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <pqxx/pqxx>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "glog/logging.h"
+#include "search/hardware_profile.h"
+#include "search/pareto.h"
+#include "search/search_space.h"
+#include "search/status_macros.h"
+#include "services/crypto.h"
+#include "services/migrations.h"
+
+namespace nas {
+namespace {
+
+using nas::v1::CandidateMetrics;
+using nas::v1::HardwareProfile;
+using nas::v1::ProfileMetrics;
+using nas::v1::SearchSpec;
+
+// An arbitrary constant that names the migration lock among the database's advisory locks.
+constexpr int64_t kMigrationLockKey = 0x6e61735f6d6967;  // "nas_mig"
+
+std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
+
+pqxx::binarystring Bin(const google::protobuf::Message& m) {
+  return pqxx::binarystring(m.SerializeAsString());
+}
+
+template <typename M>
+M Parse(const pqxx::field& f) {
+  M m;
+  m.ParseFromString(Bytes(f));
+  return m;
+}
+
+nas::v1::SearchState SearchStateFromText(const std::string& s) {
+  nas::v1::SearchState state = nas::v1::SEARCH_STATE_UNSPECIFIED;
+  nas::v1::SearchState_Parse("SEARCH_STATE_" + s, &state);
+  return state;
+}
+
+nas::v1::CandidateState CandidateStateFromText(const std::string& s) {
+  nas::v1::CandidateState state = nas::v1::CANDIDATE_STATE_UNSPECIFIED;
+  nas::v1::CandidateState_Parse("CANDIDATE_STATE_" + s, &state);
+  return state;
+}
+
+std::string ProfileId(const std::string& name, int version) {
+  return absl::StrCat(name, "@", version);
+}
+
+void AppendEvent(pqxx::work& tx, int64_t search_id, nas::v1::SearchEventKind kind,
+                 int64_t candidate_id, const std::string& profile_id,
+                 const std::string& message) {
+  tx.exec_params(
+      "INSERT INTO events (search_id, kind, candidate_id, profile_id, message) "
+      "VALUES ($1, $2, NULLIF($3, 0), $4, $5)",
+      search_id, static_cast<int>(kind), candidate_id, profile_id, message);
+}
+
+// Column list and joins that SearchFromRow() reads.
+constexpr char kSearchColumns[] =
+    "s.id, u.name, s.spec, s.state, s.message, rfc3339(s.created_at), rfc3339(s.updated_at), "
+    "s.target, (SELECT COALESCE(max(e.val_accuracy), 0) FROM evaluations e "
+    "WHERE e.search_id = s.id) ";
+
+nas::v1::Search SearchFromRow(pqxx::work& tx, const pqxx::row& r) {
+  nas::v1::Search s;
+  s.set_id(r[0].as<int64_t>());
+  s.set_owner(r[1].as<std::string>());
+  *s.mutable_spec() = Parse<SearchSpec>(r[2]);
+  s.set_state(SearchStateFromText(r[3].as<std::string>()));
+  s.set_message(r[4].as<std::string>());
+  s.set_created_at(r[5].as<std::string>());
+  s.set_updated_at(r[6].as<std::string>());
+  s.set_best_accuracy(r[8].as<double>());
+  nas::v1::SearchProgress* p = s.mutable_progress();
+  p->set_target(r[7].as<int>());
+  for (const pqxx::row& c : tx.exec_params(
+           "SELECT state, count(*) FROM candidates WHERE search_id = $1 GROUP BY state", s.id())) {
+    const int n = c[1].as<int>();
+    switch (CandidateStateFromText(c[0].as<std::string>())) {
+      case nas::v1::CANDIDATE_STATE_QUEUED:
+        p->set_queued(n);
+        break;
+      case nas::v1::CANDIDATE_STATE_LEASED:
+        p->set_leased(n);
+        break;
+      case nas::v1::CANDIDATE_STATE_EVALUATED:
+        p->set_evaluated(n);
+        break;
+      case nas::v1::CANDIDATE_STATE_FAILED:
+        p->set_failed(n);
+        break;
+      case nas::v1::CANDIDATE_STATE_CANCELLED:
+        p->set_cancelled(n);
+        break;
+      default:
+        break;
+    }
+  }
+  return s;
+}
+
+absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, const Caller& caller,
+                                           int64_t search_id) {
+  pqxx::result r = tx.exec_params(absl::StrCat("SELECT ", kSearchColumns,
+                                               "FROM searches s JOIN users u ON u.id = s.owner_id "
+                                               "WHERE s.id = $1 AND s.owner_id = $2"),
+                                  search_id, caller.user_id);
+  if (r.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+  return SearchFromRow(tx, r[0]);
+}
+
+// A profile of a search: its database id and its message.
+struct SearchProfile {
+  int64_t db_id;
+  HardwareProfile profile;
+};
+
+std::vector<SearchProfile> LoadSearchProfiles(pqxx::work& tx, int64_t search_id) {
+  std::vector<SearchProfile> out;
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT hp.id, hp.spec FROM search_profiles sp "
+           "JOIN hardware_profiles hp ON hp.id = sp.profile_id "
+           "WHERE sp.search_id = $1 ORDER BY sp.position",
+           search_id)) {
+    out.push_back({r[0].as<int64_t>(), Parse<HardwareProfile>(r[1])});
+  }
+  return out;
+}
+
+std::vector<double> ObjectiveVector(const SearchSpec& spec, const CandidateMetrics& m,
+                                    const ProfileMetrics& pm) {
+  std::vector<double> v;
+  for (const nas::v1::Objective& o : spec.objectives()) {
+    v.push_back(MinimisationForm(o.metric(), ObjectiveValue(o.metric(), m, pm)));
+  }
+  return v;
+}
+
+// Ends a running search: queued candidates are cancelled, live leases revoked.
+void EndSearch(pqxx::work& tx, int64_t search_id, const std::string& state,
+               const std::string& message) {
+  tx.exec_params(
+      "UPDATE searches SET state = $2, message = $3, updated_at = now() WHERE id = $1",
+      search_id, state, message);
+  tx.exec_params(
+      "UPDATE leases SET state = 'REVOKED', ended_at = now() "
+      "WHERE search_id = $1 AND state = 'ACTIVE'",
+      search_id);
+  tx.exec_params(
+      "UPDATE candidates SET state = 'CANCELLED' "
+      "WHERE search_id = $1 AND state IN ('QUEUED', 'LEASED')",
+      search_id);
+  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_SEARCH_ENDED, 0, "",
+              absl::StrCat("search ", absl::AsciiStrToLower(state), ": ", message));
+}
+
+// Ends the (locked, running) search if its budget is spent. Returns whether it ended.
+bool FinishIfBudgetSpent(pqxx::work& tx, int64_t search_id) {
+  pqxx::row r = tx.exec_params1(
+      "SELECT s.target, "
+      "  count(*) FILTER (WHERE c.state = 'EVALUATED'), "
+      "  count(*) FILTER (WHERE c.state = 'FAILED') "
+      "FROM searches s LEFT JOIN candidates c ON c.search_id = s.id "
+      "WHERE s.id = $1 GROUP BY s.target",
+      search_id);
+  const int target = r[0].as<int>();
+  const int evaluated = r[1].as<int>();
+  const int failed = r[2].as<int>();
+  if (evaluated + failed < target) return false;
+  EndSearch(tx, search_id, "SUCCEEDED",
+            absl::StrCat("budget spent: ", evaluated, " evaluated, ", failed, " failed"));
+  return true;
+}
+
+nas::v1::User UserFromRow(const pqxx::row& r) {
+  nas::v1::User u;
+  u.set_id(r[0].as<int64_t>());
+  u.set_name(r[1].as<std::string>());
+  u.set_admin(r[2].as<bool>());
+  u.set_created_at(r[3].as<std::string>());
+  return u;
+}
+
+HardwareProfile ProfileFromRow(const pqxx::row& r) {
+  // Columns: spec, name, version, owner name (NULL for built-in), public, created_at.
+  HardwareProfile p = Parse<HardwareProfile>(r[0]);
+  p.set_name(r[1].as<std::string>());
+  p.set_version(r[2].as<int>());
+  p.set_id(ProfileId(p.name(), p.version()));
+  p.set_owner(r[3].is_null() ? "" : r[3].as<std::string>());
+  p.set_visibility(r[4].as<bool>() ? nas::v1::VISIBILITY_PUBLIC : nas::v1::VISIBILITY_PRIVATE);
+  p.set_created_at(r[5].as<std::string>());
+  return p;
+}
+
+constexpr char kProfileColumns[] =
+    "hp.spec, hp.name, hp.version, u.name, hp.public, rfc3339(hp.created_at) "
+    "FROM hardware_profiles hp LEFT JOIN users u ON u.id = hp.owner_id ";
+
+// Profiles a caller may see: built-in, public, or their own.
+constexpr char kVisibleToCaller[] =
+    "(hp.owner_id IS NULL OR hp.public OR hp.owner_id = $1)";
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Connection pool and transactions
+// ---------------------------------------------------------------------------------------------
+
+class Store::Pool {
+ public:
+  explicit Pool(const StoreOptions& options) : options_(options) {}
+
+  // Runs `fn` in a read-committed transaction and commits when it returns OK. Retries
+  // serialization failures and deadlocks; a lost connection is Unavailable.
+  template <typename Fn>
+  auto Run(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
+    using Result = decltype(fn(std::declval<pqxx::work&>()));
+    constexpr int kAttempts = 5;
+    for (int attempt = 1;; ++attempt) {
+      absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
+      if (!conn.ok()) return Result(conn.status());
+      bool keep = true;
+      try {
+        pqxx::work tx(**conn);
+        Result result = fn(tx);
+        if (result.ok()) tx.commit();
+        Release(std::move(*conn));
+        return result;
+      } catch (const pqxx::transaction_rollback& e) {
+        if (attempt >= kAttempts) {
+          Release(std::move(*conn));
+          return Result(absl::AbortedError(absl::StrCat("store: gave up after ", attempt,
+                                                        " conflicting attempts: ", e.what())));
+        }
+      } catch (const pqxx::broken_connection& e) {
+        keep = false;
+        Forget();
+        if (attempt >= 2) {
+          return Result(absl::UnavailableError(absl::StrCat("store: ", e.what())));
+        }
+      } catch (const pqxx::in_doubt_error& e) {
+        Forget();
+        return Result(absl::UnavailableError(
+            absl::StrCat("store: connection lost during commit: ", e.what())));
+      } catch (const pqxx::sql_error& e) {
+        Release(std::move(*conn));
+        return Result(absl::InternalError(absl::StrCat("store: ", e.what(), " in: ", e.query())));
+      } catch (const std::exception& e) {
+        Release(std::move(*conn));
+        return Result(absl::InternalError(absl::StrCat("store: ", e.what())));
+      }
+      if (keep) Release(std::move(*conn));
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire() {
+    {
+      absl::MutexLock lock(&mu_);
+      auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !idle_.empty() || open_ < options_.pool_size;
+      };
+      if (!mu_.AwaitWithTimeout(absl::Condition(&available), options_.acquire_timeout)) {
+        return absl::UnavailableError("store: every database connection is busy");
+      }
+      if (!idle_.empty()) {
+        std::unique_ptr<pqxx::connection> c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+      ++open_;
+    }
+    try {
+      return std::make_unique<pqxx::connection>(options_.database_url);
+    } catch (const std::exception& e) {
+      absl::MutexLock lock(&mu_);
+      --open_;
+      return absl::UnavailableError(absl::StrCat("store: cannot connect to the database: ",
+                                                 e.what()));
+    }
+  }
+
+  void Release(std::unique_ptr<pqxx::connection> c) {
+    absl::MutexLock lock(&mu_);
+    if (c->is_open()) {
+      idle_.push_back(std::move(c));
+    } else {
+      --open_;
+    }
+  }
+
+  // Called when a connection is dropped rather than released.
+  void Forget() {
+    absl::MutexLock lock(&mu_);
+    --open_;
+  }
+
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  const StoreOptions options_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+Store::Store(std::unique_ptr<Pool> pool) : pool_(std::move(pool)) {}
+Store::~Store() = default;
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  auto pool = std::make_unique<Pool>(options);
+  // Migrations run on their own connection, under a session advisory lock, so that two
+  // controllers starting together apply each migration exactly once.
+  try {
+    pqxx::connection conn(options.database_url);
+    pqxx::nontransaction lock(conn);
+    lock.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+    {
+      pqxx::work tx(conn);
+      tx.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+          "  version INT PRIMARY KEY, description TEXT NOT NULL,"
+          "  applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+      tx.commit();
+    }
+    int applied = 0;
+    {
+      pqxx::work tx(conn);
+      applied = tx.exec1("SELECT COALESCE(max(version), 0) FROM schema_migrations")[0].as<int>();
+      tx.commit();
+    }
+    for (const Migration& m : Migrations()) {
+      if (m.version <= applied) continue;
+      pqxx::work tx(conn);
+      tx.exec(m.sql);
+      tx.exec_params("INSERT INTO schema_migrations (version, description) VALUES ($1, $2)",
+                     m.version, m.description);
+      tx.commit();
+      LOG(INFO) << "store: applied migration " << m.version << " (" << m.description << ")";
+    }
+    pqxx::nontransaction unlock(conn);
+    unlock.exec_params("SELECT pg_advisory_unlock($1)", kMigrationLockKey);
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(absl::StrCat("store: cannot connect to the database: ",
+                                               e.what()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("store: migration failed: ", e.what()));
+  }
+  std::unique_ptr<Store> store(new Store(std::move(pool)));
+  NAS_RETURN_IF_ERROR(store->SeedBuiltinProfiles());
+  return store;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users and tokens
+// ---------------------------------------------------------------------------------------------
+
+absl::StatusOr<int64_t> Store::CountUsers() {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    return tx.exec1("SELECT count(*) FROM users")[0].as<int64_t>();
+  });
+}
+
+absl::StatusOr<nas::v1::User> Store::CreateUser(const std::string& name, bool admin) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::User> {
+    pqxx::result r = tx.exec_params(
+        "INSERT INTO users (name, admin) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING "
+        "RETURNING id, name, admin, rfc3339(created_at)",
+        name, admin);
+    if (r.empty()) {
+      return absl::AlreadyExistsError(absl::StrCat("name: user \"", name, "\" already exists"));
+    }
+    return UserFromRow(r[0]);
+  });
+}
+
+absl::StatusOr<std::vector<nas::v1::User>> Store::ListUsers() {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::User>> {
+    std::vector<nas::v1::User> users;
+    for (const pqxx::row& r :
+         tx.exec("SELECT id, name, admin, rfc3339(created_at) FROM users ORDER BY id")) {
+      users.push_back(UserFromRow(r));
+    }
+    return users;
+  });
+}
+
+absl::StatusOr<nas::v1::User> Store::GetUserByName(const std::string& name) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::User> {
+    pqxx::result r = tx.exec_params(
+        "SELECT id, name, admin, rfc3339(created_at) FROM users WHERE name = $1", name);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("user \"", name, "\" not found"));
+    return UserFromRow(r[0]);
+  });
+}
+
+absl::StatusOr<int64_t> Store::AddToken(int64_t user_id, const std::string& token_sha256,
+                                        const std::string& label) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    return tx
+        .exec_params1(
+            "INSERT INTO tokens (user_id, token_sha256, label) VALUES ($1, $2, $3) RETURNING id",
+            user_id, token_sha256, label)[0]
+        .as<int64_t>();
+  });
+}
+
+absl::Status Store::RevokeToken(const Caller& caller, int64_t token_id) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::Status {
+    pqxx::result r = tx.exec_params(
+        "UPDATE tokens SET revoked_at = COALESCE(revoked_at, now()) "
+        "WHERE id = $1 AND (user_id = $2 OR $3) RETURNING id",
+        token_id, caller.user_id, caller.admin);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<Caller> Store::Authenticate(const std::string& token_sha256) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<Caller> {
+    pqxx::result r = tx.exec_params(
+        "SELECT u.id, u.name, u.admin FROM tokens t JOIN users u ON u.id = t.user_id "
+        "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL",
+        token_sha256);
+    if (r.empty()) return absl::UnauthenticatedError("the bearer token is unknown or revoked");
+    return Caller{r[0][0].as<int64_t>(), r[0][1].as<std::string>(), r[0][2].as<bool>()};
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hardware profiles
+// ---------------------------------------------------------------------------------------------
+
+std::vector<HardwareProfile> BuiltinProfiles() {
+  std::vector<HardwareProfile> out;
+  {
+    HardwareProfile p;
+    p.set_name("host-cpu");
+    p.set_kind(nas::v1::PROFILE_KIND_MEASURED);
+    p.set_device_tag("host-cpu");
+    p.set_weight_type(nas::v1::WEIGHT_TYPE_FP32);
+    p.set_description(
+        "The CPU the trainer workers run on: latency is measured by workers started with "
+        "--device_tag=host-cpu (batch 1, median of repeated runs).");
+    out.push_back(p);
+  }
+  {
+    HardwareProfile p;
+    p.set_name("rpi4-cortex-a72");
+    p.set_kind(nas::v1::PROFILE_KIND_ROOFLINE);
+    p.set_weight_type(nas::v1::WEIGHT_TYPE_FP32);
+    nas::v1::RooflineModel* r = p.mutable_roofline();
+    r->set_peak_macs_per_second(48e9);
+    r->set_memory_bytes_per_second(4e9);
+    r->set_overhead_ms(0.2);
+    r->set_source(
+        "Raspberry Pi 4 (BCM2711): 4x Cortex-A72 at 1.5 GHz; each core issues two 128-bit NEON "
+        "FMA per cycle = 8 fp32 MAC/cycle (Arm Cortex-A72 Software Optimization Guide), so "
+        "48 GMAC/s peak. LPDDR4-3200 on a 32-bit bus peaks at 12.8 GB/s; 4 GB/s is assumed "
+        "sustained. Modelled, not measured.");
+    p.set_description("Raspberry Pi 4 class board, fp32, roofline model.");
+    out.push_back(p);
+  }
+  {
+    HardwareProfile p;
+    p.set_name("cortex-m7");
+    p.set_kind(nas::v1::PROFILE_KIND_ROOFLINE);
+    p.set_weight_type(nas::v1::WEIGHT_TYPE_INT8);
+    p.mutable_limits()->set_max_model_bytes(1024 * 1024);
+    p.mutable_limits()->set_max_peak_activation_bytes(320 * 1024);
+    nas::v1::RooflineModel* r = p.mutable_roofline();
+    r->set_peak_macs_per_second(0.96e9);
+    r->set_memory_bytes_per_second(1.92e9);
+    r->set_overhead_ms(0.0);
+    r->set_source(
+        "STM32H7-class Cortex-M7 at 480 MHz: SMLAD does 2 int8 MAC/cycle (Armv7E-M DSP "
+        "extension) = 0.96 GMAC/s peak; 32-bit SRAM access per cycle = 1.92 GB/s. Limits: "
+        "1 MB flash, 320 KB SRAM (as in MCUNet, Lin et al. 2020). Modelled, not measured.");
+    p.set_description("Cortex-M7 microcontroller, int8, 1 MB flash, 320 KB SRAM.");
+    out.push_back(p);
+  }
+  return out;
+}
+
+absl::Status Store::SeedBuiltinProfiles() {
+  for (const HardwareProfile& p : BuiltinProfiles()) {
+    absl::Status st = pool_->Run([&](pqxx::work& tx) -> absl::Status {
+      tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", p.name());
+      if (!tx.exec_params("SELECT 1 FROM hardware_profiles WHERE name = $1", p.name()).empty()) {
+        return absl::OkStatus();
+      }
+      HardwareProfile stored = p;
+      stored.set_visibility(nas::v1::VISIBILITY_PUBLIC);
+      tx.exec_params(
+          "INSERT INTO hardware_profiles (name, version, owner_id, public, spec) "
+          "VALUES ($1, 1, NULL, true, $2)",
+          p.name(), Bin(stored));
+      return absl::OkStatus();
+    });
+    NAS_RETURN_IF_ERROR(st);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HardwareProfile> Store::RegisterProfile(const Caller& caller,
+                                                       HardwareProfile profile, bool builtin) {
+  const bool make_public = builtin || profile.visibility() == nas::v1::VISIBILITY_PUBLIC;
+  if (make_public && !builtin && !caller.admin) {
+    return absl::PermissionDeniedError(
+        "profile.visibility: only administrators may register public profiles");
+  }
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<HardwareProfile> {
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", profile.name());
+    pqxx::result latest = tx.exec_params(
+        "SELECT version, owner_id FROM hardware_profiles WHERE name = $1 "
+        "ORDER BY version DESC LIMIT 1",
+        profile.name());
+    int version = 1;
+    if (!latest.empty()) {
+      const bool owned_by_caller =
+          !latest[0][1].is_null() && latest[0][1].as<int64_t>() == caller.user_id;
+      const bool builtin_name = latest[0][1].is_null();
+      if (!(owned_by_caller || (builtin_name && (builtin || caller.admin)))) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "profile.name: \"", profile.name(), "\" belongs to another owner; choose another"));
+      }
+      version = latest[0][0].as<int>() + 1;
+    }
+    profile.clear_id();
+    profile.clear_version();
+    profile.clear_owner();
+    profile.clear_created_at();
+    profile.set_visibility(make_public ? nas::v1::VISIBILITY_PUBLIC
+                                       : nas::v1::VISIBILITY_PRIVATE);
+    pqxx::row r = tx.exec_params1(
+        "INSERT INTO hardware_profiles (name, version, owner_id, public, spec) "
+        "VALUES ($1, $2, NULLIF($3, 0), $4, $5) RETURNING rfc3339(created_at)",
+        profile.name(), version, builtin ? int64_t{0} : caller.user_id, make_public,
+        Bin(profile));
+    profile.set_version(version);
+    profile.set_id(ProfileId(profile.name(), version));
+    profile.set_owner(builtin ? "" : caller.name);
+    profile.set_created_at(r[0].as<std::string>());
+    return profile;
+  });
+}
+
+namespace {
+
+// Splits "name@version" (version 0 when absent: the newest).
+absl::StatusOr<std::pair<std::string, int>> SplitProfileId(const std::string& id) {
+  std::vector<std::string> parts = absl::StrSplit(id, absl::MaxSplits('@', 1));
+  if (parts[0].empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("profile id \"", id, "\": empty name"));
+  }
+  int version = 0;
+  if (parts.size() == 2 && (!absl::SimpleAtoi(parts[1], &version) || version <= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("profile id \"", id, "\": the version after '@' must be a positive number"));
+  }
+  return std::make_pair(parts[0], version);
+}
+
+absl::StatusOr<std::pair<int64_t, HardwareProfile>> ResolveProfile(pqxx::work& tx,
+                                                                   const Caller& caller,
+                                                                   const std::string& id) {
+  NAS_ASSIGN_OR_RETURN(auto name_version, SplitProfileId(id));
+  pqxx::result r = tx.exec_params(
+      absl::StrCat("SELECT hp.id, ", kProfileColumns, "WHERE ", kVisibleToCaller,
+                   " AND hp.name = $2 AND ($3 = 0 OR hp.version = $3) "
+                   "ORDER BY hp.version DESC LIMIT 1"),
+      caller.user_id, name_version.first, name_version.second);
+  if (r.empty()) {
+    return absl::NotFoundError(absl::StrCat("hardware profile \"", id, "\" not found"));
+  }
+  // ProfileFromRow reads from column 0; shift by one.
+  HardwareProfile p = Parse<HardwareProfile>(r[0][1]);
+  p.set_name(r[0][2].as<std::string>());
+  p.set_version(r[0][3].as<int>());
+  p.set_id(ProfileId(p.name(), p.version()));
+  p.set_owner(r[0][4].is_null() ? "" : r[0][4].as<std::string>());
+  p.set_visibility(r[0][5].as<bool>() ? nas::v1::VISIBILITY_PUBLIC
+                                      : nas::v1::VISIBILITY_PRIVATE);
+  p.set_created_at(r[0][6].as<std::string>());
+  return std::make_pair(r[0][0].as<int64_t>(), p);
+}
+
+}  // namespace
+
+absl::StatusOr<HardwareProfile> Store::GetProfile(const Caller& caller,
+                                                  const std::string& profile_id) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<HardwareProfile> {
+    NAS_ASSIGN_OR_RETURN(auto resolved, ResolveProfile(tx, caller, profile_id));
+    return resolved.second;
+  });
+}
+
+absl::StatusOr<std::vector<HardwareProfile>> Store::ListProfiles(const Caller& caller) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<HardwareProfile>> {
+    std::vector<HardwareProfile> out;
+    for (const pqxx::row& r : tx.exec_params(
+             absl::StrCat("SELECT DISTINCT ON (hp.name) ", kProfileColumns, "WHERE ",
+                          kVisibleToCaller, " ORDER BY hp.name, hp.version DESC"),
+             caller.user_id)) {
+      out.push_back(ProfileFromRow(r));
+    }
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Searches
+// ---------------------------------------------------------------------------------------------
+
+absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const SearchSpec& spec,
+                                                    const std::vector<HardwareProfile>& profiles,
+                                                    const std::string& strategy_state) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
+    const int64_t wall = spec.budget().max_wall_seconds();
+    const int64_t id =
+        tx.exec_params1(
+              "INSERT INTO searches (owner_id, display_name, spec, state, target, deadline_at) "
+              "VALUES ($1, $2, $3, 'RUNNING', $4, "
+              "  CASE WHEN $5 > 0 THEN now() + $5 * interval '1 second' END) RETURNING id",
+              caller.user_id, spec.display_name(), Bin(spec), spec.budget().max_candidates(),
+              wall)[0]
+            .as<int64_t>();
+    for (size_t i = 0; i < profiles.size(); ++i) {
+      NAS_ASSIGN_OR_RETURN(auto resolved, ResolveProfile(tx, caller, profiles[i].id()));
+      tx.exec_params(
+          "INSERT INTO search_profiles (search_id, position, profile_id) VALUES ($1, $2, $3)",
+          id, static_cast<int>(i), resolved.first);
+    }
+    tx.exec_params("INSERT INTO strategy_state (search_id, state) VALUES ($1, $2)", id,
+                   pqxx::binarystring(strategy_state));
+    AppendEvent(tx, id, nas::v1::SEARCH_EVENT_KIND_SNAPSHOT, 0, "",
+                absl::StrCat("search submitted by ", caller.name, ": ",
+                             spec.strategy().name(), " over ", spec.space().name(), ", ",
+                             spec.budget().max_candidates(), " candidates"));
+    return LoadSearch(tx, caller, id);
+  });
+}
+
+absl::StatusOr<nas::v1::Search> Store::GetSearch(const Caller& caller, int64_t search_id) {
+  return pool_->Run(
+      [&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
+        return LoadSearch(tx, caller, search_id);
+      });
+}
+
+absl::StatusOr<std::vector<nas::v1::Search>> Store::ListSearches(const Caller& caller, int limit,
+                                                                 int64_t before_id) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Search>> {
+    std::vector<nas::v1::Search> out;
+    for (const pqxx::row& r : tx.exec_params(
+             absl::StrCat("SELECT ", kSearchColumns,
+                          "FROM searches s JOIN users u ON u.id = s.owner_id "
+                          "WHERE s.owner_id = $1 AND ($2 = 0 OR s.id < $2) "
+                          "ORDER BY s.id DESC LIMIT $3"),
+             caller.user_id, before_id, limit)) {
+      out.push_back(SearchFromRow(tx, r));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<nas::v1::Search> Store::CancelSearch(const Caller& caller, int64_t search_id) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
+    pqxx::result r = tx.exec_params(
+        "SELECT state FROM searches WHERE id = $1 AND owner_id = $2 FOR NO KEY UPDATE",
+        search_id, caller.user_id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+    const std::string state = r[0][0].as<std::string>();
+    if (state != "RUNNING") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "search ", search_id, " already ended (", absl::AsciiStrToLower(state), ")"));
+    }
+    EndSearch(tx, search_id, "CANCELLED", absl::StrCat("cancelled by ", caller.name));
+    return LoadSearch(tx, caller, search_id);
+  });
+}
+
+absl::StatusOr<std::vector<int64_t>> Store::RunningSearchIds() {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<int64_t>> {
+    std::vector<int64_t> ids;
+    for (const pqxx::row& r : tx.exec("SELECT id FROM searches WHERE state = 'RUNNING'")) {
+      ids.push_back(r[0].as<int64_t>());
+    }
+    return ids;
+  });
+}
+
+absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanner& planner) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<RefillResult> {
+    RefillResult result;
+    pqxx::result s = tx.exec_params(
+        "SELECT spec, state, deadline_at < now() FROM searches WHERE id = $1 FOR NO KEY UPDATE",
+        search_id);
+    if (s.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+    if (s[0][1].as<std::string>() != "RUNNING") return result;
+    const SearchSpec spec = Parse<SearchSpec>(s[0][0]);
+    if (!s[0][2].is_null() && s[0][2].as<bool>()) {
+      EndSearch(tx, search_id, "SUCCEEDED", "wall-clock budget spent");
+      result.ended = true;
+      return result;
+    }
+    if (FinishIfBudgetSpent(tx, search_id)) {
+      result.ended = true;
+      return result;
+    }
+    pqxx::row counts = tx.exec_params1(
+        "SELECT count(*) FILTER (WHERE state <> 'CANCELLED'), "
+        "  count(*) FILTER (WHERE state IN ('QUEUED', 'LEASED')) "
+        "FROM candidates WHERE search_id = $1",
+        search_id);
+    const int total = counts[0].as<int>();
+    const int outstanding = counts[1].as<int>();
+    const int need = std::min(spec.budget().max_candidates() - total,
+                              spec.budget().max_parallel() - outstanding);
+    if (need <= 0) return result;
+
+    pqxx::row st = tx.exec_params1(
+        "SELECT state, observed_through, generation, dry_refills FROM strategy_state "
+        "WHERE search_id = $1",
+        search_id);
+    RefillInput input;
+    input.search_id = search_id;
+    input.spec = &spec;
+    input.saved_state = Bytes(st[0]);
+    input.generation = st[2].as<int64_t>();
+    input.need = need;
+    int64_t observed_through = st[1].as<int64_t>();
+    std::vector<SearchProfile> profiles = LoadSearchProfiles(tx, search_id);
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT e.id, e.candidate_id, c.arch, e.metrics, pm.metrics, pm.feasible "
+             "FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
+             "LEFT JOIN profile_metrics pm ON pm.candidate_id = e.candidate_id "
+             "  AND pm.profile_id = $3 "
+             "WHERE e.search_id = $1 AND e.id > $2 ORDER BY e.id",
+             search_id, observed_through, profiles.empty() ? 0 : profiles[0].db_id)) {
+      Observation o;
+      o.candidate_id = r[1].as<int64_t>();
+      o.architecture = Parse<nas::v1::Architecture>(r[2]);
+      const ProfileMetrics pm = r[4].is_null() ? ProfileMetrics() : Parse<ProfileMetrics>(r[4]);
+      o.objectives = ObjectiveVector(spec, Parse<CandidateMetrics>(r[3]), pm);
+      o.feasible = !r[5].is_null() && r[5].as<bool>();
+      input.new_observations.push_back(std::move(o));
+      observed_through = r[0].as<int64_t>();
+    }
+
+    NAS_ASSIGN_OR_RETURN(RefillPlan plan, planner(input));
+    nas::v1::Fidelity fidelity;
+    fidelity.set_epochs(spec.recipe().epochs());
+    fidelity.set_train_subset(spec.recipe().train_subset());
+    for (const nas::v1::Architecture& arch : plan.proposals) {
+      pqxx::result r = tx.exec_params(
+          "INSERT INTO candidates (search_id, arch, arch_hash, fidelity, state) "
+          "VALUES ($1, $2, $3, $4, 'QUEUED') ON CONFLICT DO NOTHING RETURNING id",
+          search_id, Bin(arch), Sha256Hex(CanonicalKey(arch)), Bin(fidelity));
+      if (r.empty()) {
+        ++result.duplicates;
+      } else {
+        ++result.inserted;
+      }
+    }
+    // A space smaller than the budget runs dry: after this many refills in a row that found
+    // nothing new while nothing was outstanding, the search has seen all it can.
+    constexpr int kDryRefillsToExhaust = 20;
+    const int dry = (result.inserted == 0 && outstanding == 0) ? st[3].as<int>() + 1 : 0;
+    tx.exec_params(
+        "UPDATE strategy_state SET state = $2, observed_through = $3, "
+        "  generation = generation + 1, dry_refills = $4, updated_at = now() "
+        "WHERE search_id = $1",
+        search_id, pqxx::binarystring(plan.state), observed_through, dry);
+    if (result.inserted > 0) {
+      AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
+                  absl::StrCat("queued ", result.inserted, " candidates"));
+      tx.exec_params("UPDATE searches SET updated_at = now() WHERE id = $1", search_id);
+    }
+    if (dry >= kDryRefillsToExhaust) {
+      EndSearch(tx, search_id, "SUCCEEDED",
+                absl::StrCat("search space exhausted after ", total, " distinct candidates"));
+      result.ended = true;
+    }
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Candidates, fronts, models
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr char kCandidateColumns[] =
+    "c.id, c.search_id, c.arch, c.arch_hash, c.state, c.attempts, c.fidelity, c.error, "
+    "rfc3339(c.created_at), rfc3339(c.evaluated_at), e.metrics, "
+    "EXISTS (SELECT 1 FROM artifacts a WHERE a.candidate_id = c.id) "
+    "FROM candidates c JOIN searches s ON s.id = c.search_id "
+    "LEFT JOIN evaluations e ON e.candidate_id = c.id ";
+
+nas::v1::Candidate CandidateFromRow(const pqxx::row& r) {
+  nas::v1::Candidate c;
+  c.set_id(r[0].as<int64_t>());
+  c.set_search_id(r[1].as<int64_t>());
+  *c.mutable_architecture() = Parse<nas::v1::Architecture>(r[2]);
+  c.set_architecture_hash(r[3].as<std::string>());
+  c.set_state(CandidateStateFromText(r[4].as<std::string>()));
+  c.set_attempts(r[5].as<int>());
+  *c.mutable_fidelity() = Parse<nas::v1::Fidelity>(r[6]);
+  c.set_error(r[7].as<std::string>());
+  c.set_created_at(r[8].as<std::string>());
+  if (!r[9].is_null()) c.set_evaluated_at(r[9].as<std::string>());
+  if (!r[10].is_null()) *c.mutable_metrics() = Parse<CandidateMetrics>(r[10]);
+  c.set_has_artifact(r[11].as<bool>() && c.state() == nas::v1::CANDIDATE_STATE_EVALUATED);
+  return c;
+}
+
+// Attaches each candidate's per-profile metrics, in the search's profile order.
+void AttachProfileMetrics(pqxx::work& tx, std::vector<nas::v1::Candidate>& candidates) {
+  if (candidates.empty()) return;
+  std::map<int64_t, nas::v1::Candidate*> by_id;
+  int64_t lo = candidates.front().id(), hi = lo;
+  for (nas::v1::Candidate& c : candidates) {
+    by_id[c.id()] = &c;
+    lo = std::min(lo, c.id());
+    hi = std::max(hi, c.id());
+  }
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT pm.candidate_id, pm.metrics FROM profile_metrics pm "
+           "JOIN search_profiles sp ON sp.search_id = pm.search_id "
+           "  AND sp.profile_id = pm.profile_id "
+           "WHERE pm.search_id = $1 AND pm.candidate_id BETWEEN $2 AND $3 "
+           "ORDER BY pm.candidate_id, sp.position",
+           candidates.front().search_id(), lo, hi)) {
+    auto it = by_id.find(r[0].as<int64_t>());
+    if (it != by_id.end()) *it->second->add_profile_metrics() = Parse<ProfileMetrics>(r[1]);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<nas::v1::Candidate>> Store::ListCandidates(
+    const Caller& caller, const nas::v1::ListCandidatesRequest& request) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Candidate>> {
+    if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1 AND owner_id = $2",
+                       request.search_id(), caller.user_id)
+            .empty()) {
+      return absl::NotFoundError(absl::StrCat("search ", request.search_id(), " not found"));
+    }
+    std::string state;
+    if (request.state() != nas::v1::CANDIDATE_STATE_UNSPECIFIED) {
+      state = nas::v1::CandidateState_Name(request.state()).substr(strlen("CANDIDATE_STATE_"));
+    }
+    std::vector<nas::v1::Candidate> out;
+    for (const pqxx::row& r :
+         tx.exec_params(absl::StrCat("SELECT ", kCandidateColumns,
+                                     "WHERE c.search_id = $1 AND c.id > $2 "
+                                     "AND ($3 = '' OR c.state = $3) ORDER BY c.id LIMIT $4"),
+                        request.search_id(), request.after_id(), state, request.limit())) {
+      out.push_back(CandidateFromRow(r));
+    }
+    AttachProfileMetrics(tx, out);
+    return out;
+  });
+}
+
+absl::StatusOr<nas::v1::Candidate> Store::GetCandidate(const Caller& caller,
+                                                       int64_t candidate_id) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Candidate> {
+    pqxx::result r = tx.exec_params(
+        absl::StrCat("SELECT ", kCandidateColumns, "WHERE c.id = $1 AND s.owner_id = $2"),
+        candidate_id, caller.user_id);
+    if (r.empty()) {
+      return absl::NotFoundError(absl::StrCat("candidate ", candidate_id, " not found"));
+    }
+    std::vector<nas::v1::Candidate> one = {CandidateFromRow(r[0])};
+    AttachProfileMetrics(tx, one);
+    return one[0];
+  });
+}
+
+absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
+                                                           int64_t search_id,
+                                                           const std::string& profile_id) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::ParetoFront> {
+    pqxx::result s = tx.exec_params(
+        "SELECT spec FROM searches WHERE id = $1 AND owner_id = $2", search_id, caller.user_id);
+    if (s.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+    const SearchSpec spec = Parse<SearchSpec>(s[0][0]);
+    NAS_ASSIGN_OR_RETURN(auto name_version, SplitProfileId(profile_id));
+    const SearchProfile* chosen = nullptr;
+    std::vector<SearchProfile> profiles = LoadSearchProfiles(tx, search_id);
+    for (const SearchProfile& p : profiles) {
+      if (p.profile.name() == name_version.first &&
+          (name_version.second == 0 || name_version.second == p.profile.version())) {
+        chosen = &p;
+      }
+    }
+    if (chosen == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("profile_id: search ", search_id, " does not target \"", profile_id, "\""));
+    }
+    nas::v1::ParetoFront front;
+    front.set_search_id(search_id);
+    front.set_profile_id(chosen->profile.id());
+    *front.mutable_objectives() = spec.objectives();
+    pqxx::row counts = tx.exec_params1(
+        "SELECT count(*), count(*) FILTER (WHERE NOT feasible) FROM profile_metrics "
+        "WHERE search_id = $1 AND profile_id = $2",
+        search_id, chosen->db_id);
+    front.set_evaluated(counts[0].as<int>());
+    front.set_infeasible(counts[1].as<int>());
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT m.candidate_id, c.arch, e.metrics, pm.metrics FROM pareto_members m "
+             "JOIN candidates c ON c.id = m.candidate_id "
+             "JOIN evaluations e ON e.candidate_id = m.candidate_id "
+             "JOIN profile_metrics pm ON pm.candidate_id = m.candidate_id "
+             "  AND pm.profile_id = m.profile_id "
+             "WHERE m.search_id = $1 AND m.profile_id = $2",
+             search_id, chosen->db_id)) {
+      nas::v1::ParetoMember* m = front.add_members();
+      m->set_candidate_id(r[0].as<int64_t>());
+      *m->mutable_architecture() = Parse<nas::v1::Architecture>(r[1]);
+      *m->mutable_metrics() = Parse<CandidateMetrics>(r[2]);
+      *m->mutable_profile_metrics() = Parse<ProfileMetrics>(r[3]);
+      for (const nas::v1::Objective& o : spec.objectives()) {
+        m->add_objective_values(ObjectiveValue(o.metric(), m->metrics(), m->profile_metrics()));
+      }
+    }
+    // Best first objective first (highest accuracy, or lowest cost), ties by id.
+    std::sort(front.mutable_members()->begin(), front.mutable_members()->end(),
+              [&](const nas::v1::ParetoMember& a, const nas::v1::ParetoMember& b) {
+                const nas::v1::Metric m0 = spec.objectives(0).metric();
+                const double va = MinimisationForm(m0, a.objective_values(0));
+                const double vb = MinimisationForm(m0, b.objective_values(0));
+                return va != vb ? va < vb : a.candidate_id() < b.candidate_id();
+              });
+    return front;
+  });
+}
+
+absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifact(
+    const Caller& caller, int64_t candidate_id) {
+  using Result = std::pair<nas::v1::ModelMetadata, std::string>;
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<Result> {
+    pqxx::result c = tx.exec_params(
+        "SELECT c.state FROM candidates c JOIN searches s ON s.id = c.search_id "
+        "WHERE c.id = $1 AND s.owner_id = $2",
+        candidate_id, caller.user_id);
+    if (c.empty()) {
+      return absl::NotFoundError(absl::StrCat("candidate ", candidate_id, " not found"));
+    }
+    if (c[0][0].as<std::string>() != "EVALUATED") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("candidate ", candidate_id, " is ",
+                       absl::AsciiStrToLower(c[0][0].as<std::string>()),
+                       "; its model can be fetched once it is evaluated"));
+    }
+    pqxx::result a = tx.exec_params(
+        "SELECT metadata, sha256, size_bytes, format, data FROM artifacts WHERE candidate_id = $1",
+        candidate_id);
+    if (a.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("candidate ", candidate_id, " was evaluated but has no model file"));
+    }
+    nas::v1::ModelMetadata meta = Parse<nas::v1::ModelMetadata>(a[0][0]);
+    meta.set_candidate_id(candidate_id);
+    meta.set_sha256(a[0][1].as<std::string>());
+    meta.set_size_bytes(a[0][2].as<int64_t>());
+    meta.set_format(a[0][3].as<std::string>());
+    return Result(std::move(meta), Bytes(a[0][4]));
+  });
+}
+
+absl::StatusOr<int64_t> Store::LatestEventId(const Caller& caller, int64_t search_id) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    pqxx::result r = tx.exec_params(
+        "SELECT (SELECT COALESCE(max(e.id), 0) FROM events e WHERE e.search_id = s.id) "
+        "FROM searches s WHERE s.id = $1 AND s.owner_id = $2",
+        search_id, caller.user_id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+    return r[0][0].as<int64_t>();
+  });
+}
+
+absl::StatusOr<std::vector<nas::v1::SearchEvent>> Store::EventsAfter(const Caller& caller,
+                                                                     int64_t search_id,
+                                                                     int64_t after_id,
+                                                                     int limit) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::SearchEvent>> {
+    if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1 AND owner_id = $2", search_id,
+                       caller.user_id)
+            .empty()) {
+      return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+    }
+    std::vector<nas::v1::SearchEvent> out;
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT id, kind, COALESCE(candidate_id, 0), profile_id, message, "
+             "rfc3339(created_at) FROM events WHERE search_id = $1 AND id > $2 "
+             "ORDER BY id LIMIT $3",
+             search_id, after_id, limit)) {
+      nas::v1::SearchEvent e;
+      e.set_event_id(r[0].as<int64_t>());
+      e.set_kind(static_cast<nas::v1::SearchEventKind>(r[1].as<int>()));
+      e.set_candidate_id(r[2].as<int64_t>());
+      e.set_profile_id(r[3].as<std::string>());
+      e.set_message(r[4].as<std::string>());
+      e.set_created_at(r[5].as<std::string>());
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers and leases
+// ---------------------------------------------------------------------------------------------
+
+absl::StatusOr<int64_t> Store::RegisterWorker(const nas::v1::RegisterWorkerRequest& request) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    return tx
+        .exec_params1(
+            "INSERT INTO workers (name, device_tag, cpu_model, threads, measure_only) "
+            "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            request.name(), request.device_tag(), request.cpu_model(), request.threads(),
+            request.measure_only())[0]
+        .as<int64_t>();
+  });
+}
+
+absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64_t worker_id,
+                                                                           absl::Duration ttl) {
+  using Result = std::optional<nas::v1::LeaseWorkResponse>;
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<Result> {
+    pqxx::result w = tx.exec_params(
+        "UPDATE workers SET last_seen_at = now() WHERE id = $1 RETURNING device_tag", worker_id);
+    if (w.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("worker ", worker_id, " is not registered; call RegisterWorker"));
+    }
+    const std::string device_tag = w[0][0].as<std::string>();
+    pqxx::result c = tx.exec(
+        "SELECT c.id, c.search_id, c.arch, c.fidelity, s.spec FROM candidates c "
+        "JOIN searches s ON s.id = c.search_id "
+        "WHERE c.state = 'QUEUED' AND s.state = 'RUNNING' "
+        "ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED");
+    if (c.empty()) return Result();
+    nas::v1::LeaseWorkResponse lease;
+    lease.set_candidate_id(c[0][0].as<int64_t>());
+    lease.set_search_id(c[0][1].as<int64_t>());
+    *lease.mutable_architecture() = Parse<nas::v1::Architecture>(c[0][2]);
+    *lease.mutable_fidelity() = Parse<nas::v1::Fidelity>(c[0][3]);
+    const SearchSpec spec = Parse<SearchSpec>(c[0][4]);
+    *lease.mutable_recipe() = spec.recipe();
+    lease.set_dataset(spec.dataset());
+    tx.exec_params(
+        "UPDATE candidates SET state = 'LEASED', attempts = attempts + 1 WHERE id = $1",
+        lease.candidate_id());
+    pqxx::row l = tx.exec_params1(
+        "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at) "
+        "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond') "
+        "RETURNING id, (extract(epoch FROM expires_at) * 1000)::BIGINT",
+        lease.candidate_id(), lease.search_id(), worker_id,
+        absl::ToInt64Milliseconds(ttl));
+    lease.set_lease_id(l[0].as<int64_t>());
+    lease.set_expires_at_ms(l[1].as<int64_t>());
+    for (const SearchProfile& p : LoadSearchProfiles(tx, lease.search_id())) {
+      if (p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
+          p.profile.device_tag() == device_tag) {
+        lease.add_measure_profile_ids(ProfileId(p.profile.name(), p.profile.version()));
+      }
+    }
+    AppendEvent(tx, lease.search_id(), nas::v1::SEARCH_EVENT_KIND_CANDIDATE_LEASED,
+                lease.candidate_id(), "",
+                absl::StrCat("candidate ", lease.candidate_id(), " leased to worker ",
+                             worker_id, " (lease ", lease.lease_id(), ")"));
+    return Result(std::move(lease));
+  });
+}
+
+namespace {
+
+// Explains why a lease cannot be used: NotFound, or FailedPrecondition naming its state.
+absl::Status LeaseNotLive(pqxx::work& tx, int64_t worker_id, int64_t lease_id) {
+  pqxx::result r = tx.exec_params(
+      "SELECT state, worker_id, expires_at < now(), candidate_id FROM leases WHERE id = $1",
+      lease_id);
+  if (r.empty()) return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
+  if (r[0][1].as<int64_t>() != worker_id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("lease ", lease_id, " belongs to another worker"));
+  }
+  const std::string state = r[0][0].as<std::string>();
+  const int64_t candidate = r[0][3].as<int64_t>();
+  if (state == "ACTIVE" && r[0][2].as<bool>()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "lease ", lease_id, " expired; candidate ", candidate, " will be re-queued"));
+  }
+  if (state == "EXPIRED") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "lease ", lease_id, " expired; candidate ", candidate, " was re-queued"));
+  }
+  if (state == "REVOKED") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease ", lease_id, " was revoked: its search ended"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("lease ", lease_id, " is ", absl::AsciiStrToLower(state)));
+}
+
+// Locks and checks a live lease (search row first, then the lease: the store's lock order).
+// Returns {candidate_id, search_id}.
+absl::StatusOr<std::pair<int64_t, int64_t>> LockLiveLease(pqxx::work& tx, int64_t worker_id,
+                                                          int64_t lease_id) {
+  pqxx::result s = tx.exec_params("SELECT search_id FROM leases WHERE id = $1", lease_id);
+  if (s.empty()) return absl::NotFoundError(absl::StrCat("lease ", lease_id, " not found"));
+  tx.exec_params("SELECT 1 FROM searches WHERE id = $1 FOR NO KEY UPDATE",
+                 s[0][0].as<int64_t>());
+  pqxx::result r = tx.exec_params(
+      "SELECT candidate_id, search_id FROM leases "
+      "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
+      "FOR UPDATE",
+      lease_id, worker_id);
+  if (r.empty()) return LeaseNotLive(tx, worker_id, lease_id);
+  return std::make_pair(r[0][0].as<int64_t>(), r[0][1].as<int64_t>());
+}
+
+}  // namespace
+
+absl::StatusOr<absl::Time> Store::Heartbeat(const nas::v1::HeartbeatRequest& request,
+                                            absl::Duration ttl) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<absl::Time> {
+    pqxx::result r = tx.exec_params(
+        "UPDATE leases SET expires_at = now() + $3 * interval '1 millisecond' "
+        "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
+        "RETURNING (extract(epoch FROM expires_at) * 1000)::BIGINT, search_id, candidate_id",
+        request.lease_id(), request.worker_id(), absl::ToInt64Milliseconds(ttl));
+    if (r.empty()) return LeaseNotLive(tx, request.worker_id(), request.lease_id());
+    tx.exec_params("UPDATE workers SET last_seen_at = now() WHERE id = $1", request.worker_id());
+    if (request.has_progress()) {
+      const nas::v1::TrainingProgress& p = request.progress();
+      AppendEvent(tx, r[0][1].as<int64_t>(), nas::v1::SEARCH_EVENT_KIND_TRAINING_PROGRESS,
+                  r[0][2].as<int64_t>(), "",
+                  absl::StrFormat("candidate %d: epoch %d/%d, loss %.4f, %.0f samples/s",
+                                  r[0][2].as<int64_t>(), p.epoch(), p.epochs(), p.loss(),
+                                  p.samples_per_second()));
+    }
+    return absl::FromUnixMillis(r[0][0].as<int64_t>());
+  });
+}
+
+absl::Status Store::StoreArtifact(const nas::v1::UploadArtifactRequest::Header& header,
+                                  const std::string& data) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::Status {
+    NAS_ASSIGN_OR_RETURN(auto ids, LockLiveLease(tx, header.worker_id(), header.lease_id()));
+    nas::v1::ModelMetadata meta = header.metadata();
+    meta.set_candidate_id(ids.first);
+    meta.set_search_id(ids.second);
+    tx.exec_params(
+        "INSERT INTO artifacts (candidate_id, search_id, lease_id, sha256, size_bytes, format, "
+        "  metadata, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT (candidate_id) DO UPDATE SET lease_id = $3, sha256 = $4, size_bytes = $5, "
+        "  format = $6, metadata = $7, data = $8, created_at = now()",
+        ids.first, ids.second, header.lease_id(), header.sha256(),
+        static_cast<int64_t>(data.size()), header.format(), Bin(meta), pqxx::binarystring(data));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {
+    ReportOutcome outcome;
+    absl::StatusOr<std::pair<int64_t, int64_t>> live =
+        LockLiveLease(tx, request.worker_id(), request.lease_id());
+    if (!live.ok()) {
+      // A retried report of a stored result is accepted once more, changing nothing.
+      pqxx::result done = tx.exec_params(
+          "SELECT search_id FROM leases WHERE id = $1 AND worker_id = $2 AND state = 'COMPLETED'",
+          request.lease_id(), request.worker_id());
+      if (done.empty()) return live.status();
+      outcome.duplicate = true;
+      outcome.search_id = done[0][0].as<int64_t>();
+      return outcome;
+    }
+    const int64_t candidate_id = live->first;
+    const int64_t search_id = live->second;
+    outcome.search_id = search_id;
+    const SearchSpec spec = Parse<SearchSpec>(
+        tx.exec_params1("SELECT spec FROM searches WHERE id = $1", search_id)[0]);
+    tx.exec_params("UPDATE leases SET state = 'COMPLETED', ended_at = now() WHERE id = $1",
+                   request.lease_id());
+
+    if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
+      const std::string error =
+          request.error().empty() ? "worker reported no metrics" : request.error();
+      pqxx::row r = tx.exec_params1(
+          "UPDATE candidates SET error = $2, state = CASE WHEN attempts >= $3 "
+          "  THEN 'FAILED' ELSE 'QUEUED' END WHERE id = $1 RETURNING state",
+          candidate_id, error, spec.budget().max_attempts());
+      const bool failed = r[0].as<std::string>() == "FAILED";
+      AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED, candidate_id, "",
+                  absl::StrCat("candidate ", candidate_id, failed ? " failed: " : " will retry: ",
+                               error));
+      if (failed) outcome.search_ended = FinishIfBudgetSpent(tx, search_id);
+      return outcome;
+    }
+
+    const CandidateMetrics& metrics = request.metrics();
+    tx.exec_params(
+        "INSERT INTO evaluations (candidate_id, search_id, lease_id, metrics, val_accuracy) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        candidate_id, search_id, request.lease_id(), Bin(metrics), metrics.val_accuracy());
+    tx.exec_params(
+        "UPDATE candidates SET state = 'EVALUATED', evaluated_at = now(), error = '' "
+        "WHERE id = $1",
+        candidate_id);
+    const std::string device_tag =
+        tx.exec_params1("SELECT device_tag FROM workers WHERE id = $1", request.worker_id())[0]
+            .as<std::string>();
+    AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
+                absl::StrFormat("candidate %d evaluated: accuracy %.4f, %d params", candidate_id,
+                                metrics.val_accuracy(), metrics.params()));
+
+    for (const SearchProfile& p : LoadSearchProfiles(tx, search_id)) {
+      const ProfileMetrics pm = EvaluateOnProfile(p.profile, metrics, spec.constraints(),
+                                                  device_tag == p.profile.device_tag());
+      tx.exec_params(
+          "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible) "
+          "VALUES ($1, $2, $3, $4, $5)",
+          candidate_id, p.db_id, search_id, Bin(pm), pm.feasible());
+      if (!pm.feasible()) continue;
+      // The front is updated incrementally: the search row lock serialises reports of one
+      // search, so the members read here are the whole current front.
+      std::vector<ParetoArchive::Member> members;
+      for (const pqxx::row& r : tx.exec_params(
+               "SELECT m.candidate_id, e.metrics, pm.metrics FROM pareto_members m "
+               "JOIN evaluations e ON e.candidate_id = m.candidate_id "
+               "JOIN profile_metrics pm ON pm.candidate_id = m.candidate_id "
+               "  AND pm.profile_id = m.profile_id "
+               "WHERE m.search_id = $1 AND m.profile_id = $2",
+               search_id, p.db_id)) {
+        members.push_back({r[0].as<int64_t>(),
+                           ObjectiveVector(spec, Parse<CandidateMetrics>(r[1]),
+                                           Parse<ProfileMetrics>(r[2]))});
+      }
+      ParetoArchive front(std::move(members));
+      std::vector<int64_t> removed;
+      if (!front.Insert(candidate_id, ObjectiveVector(spec, metrics, pm), &removed)) continue;
+      for (int64_t gone : removed) {
+        tx.exec_params(
+            "DELETE FROM pareto_members WHERE search_id = $1 AND profile_id = $2 "
+            "AND candidate_id = $3",
+            search_id, p.db_id, gone);
+      }
+      tx.exec_params(
+          "INSERT INTO pareto_members (search_id, profile_id, candidate_id) VALUES ($1, $2, $3)",
+          search_id, p.db_id, candidate_id);
+      AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
+                  ProfileId(p.profile.name(), p.profile.version()),
+                  absl::StrCat("candidate ", candidate_id, " joined the ", p.profile.name(),
+                               " front (", front.members().size(), " members, ",
+                               removed.size(), " displaced)"));
+    }
+    tx.exec_params("UPDATE searches SET updated_at = now() WHERE id = $1", search_id);
+    outcome.search_ended = FinishIfBudgetSpent(tx, search_id);
+    return outcome;
+  });
+}
+
+absl::Status Store::ReturnLease(int64_t worker_id, int64_t lease_id) {
+  return pool_->Run([&](pqxx::work& tx) -> absl::Status {
+    NAS_ASSIGN_OR_RETURN(auto ids, LockLiveLease(tx, worker_id, lease_id));
+    tx.exec_params("UPDATE leases SET state = 'RETURNED', ended_at = now() WHERE id = $1",
+                   lease_id);
+    // A returned lease is not the candidate's fault: give the attempt back.
+    tx.exec_params(
+        "UPDATE candidates SET state = 'QUEUED', attempts = attempts - 1 WHERE id = $1",
+        ids.first);
+    AppendEvent(tx, ids.second, nas::v1::SEARCH_EVENT_KIND_LEASE_EXPIRED, ids.first, "",
+                absl::StrCat("worker ", worker_id, " returned lease ", lease_id,
+                             "; candidate ", ids.first, " re-queued"));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
+  NAS_ASSIGN_OR_RETURN(
+      std::vector<LeaseExpiry> due,
+      pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<LeaseExpiry>> {
+        std::vector<LeaseExpiry> out;
+        for (const pqxx::row& r : tx.exec(
+                 "SELECT id, candidate_id, search_id FROM leases "
+                 "WHERE state = 'ACTIVE' AND expires_at < now() ORDER BY id LIMIT 1000")) {
+          out.push_back({r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<int64_t>(), false});
+        }
+        return out;
+      }));
+  std::vector<LeaseExpiry> expired;
+  // One transaction per lease: each expiry is its own state change.
+  for (LeaseExpiry& e : due) {
+    absl::StatusOr<bool> ended = pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+      pqxx::row s = tx.exec_params1("SELECT spec FROM searches WHERE id = $1 FOR NO KEY UPDATE",
+                                    e.search_id);
+      pqxx::result l = tx.exec_params(
+          "UPDATE leases SET state = 'EXPIRED', ended_at = now() "
+          "WHERE id = $1 AND state = 'ACTIVE' AND expires_at < now() RETURNING id",
+          e.lease_id);
+      if (l.empty()) return false;  // Heartbeat, report or another controller got there first.
+      const SearchSpec spec = Parse<SearchSpec>(s[0]);
+      pqxx::row c = tx.exec_params1(
+          "UPDATE candidates SET state = CASE WHEN attempts >= $2 THEN 'FAILED' ELSE 'QUEUED' "
+          "  END, error = $3 WHERE id = $1 RETURNING state",
+          e.candidate_id, spec.budget().max_attempts(),
+          absl::StrCat("lease ", e.lease_id, " expired without a report"));
+      e.requeued = c[0].as<std::string>() == "QUEUED";
+      AppendEvent(tx, e.search_id, nas::v1::SEARCH_EVENT_KIND_LEASE_EXPIRED, e.candidate_id, "",
+                  absl::StrCat("lease ", e.lease_id, " expired; candidate ", e.candidate_id,
+                               e.requeued ? " re-queued" : " failed: out of attempts"));
+      expired.push_back(e);
+      return !e.requeued && FinishIfBudgetSpent(tx, e.search_id);
+    });
+    NAS_RETURN_IF_ERROR(ended.status());
+  }
+  return expired;
+}
+
+absl::StatusOr<std::vector<int64_t>> Store::EndOverdueSearches() {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<int64_t>> {
+    std::vector<int64_t> ended;
+    for (const pqxx::row& r : tx.exec(
+             "SELECT id FROM searches WHERE state = 'RUNNING' AND deadline_at < now() "
+             "FOR NO KEY UPDATE SKIP LOCKED")) {
+      EndSearch(tx, r[0].as<int64_t>(), "SUCCEEDED", "wall-clock budget spent");
+      ended.push_back(r[0].as<int64_t>());
+    }
+    return ended;
+  });
+}
+
+}  // namespace nas

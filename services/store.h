@@ -1,0 +1,208 @@
+// Store: every piece of the service's state, in PostgreSQL through libpqxx.
+//
+// Each public method is one transaction: it either commits all of a state change or none of it.
+// Methods taking a `Caller` only see that user's searches, candidates, models and private
+// profiles; another user's id answers NotFound, exactly like one that does not exist.
+//
+//   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open({.database_url = url});
+//   absl::StatusOr<nas::v1::Search> search = (*store)->CreateSearch(caller, spec, profiles);
+//
+// Concurrency: a small pool of connections; row locks (SELECT ... FOR UPDATE, SKIP LOCKED) order
+// concurrent leases, reports and refills, so several controllers may share one database.
+#ifndef NAS_SERVICES_STORE_H_
+#define NAS_SERVICES_STORE_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proto/nas.pb.h"
+#include "proto/nas_service.pb.h"
+#include "proto/trainer_service.pb.h"
+#include "search/strategy.h"
+
+namespace nas {
+
+// Caller: an authenticated user.
+struct Caller {
+  int64_t user_id = 0;
+  std::string name;
+  bool admin = false;
+};
+
+struct StoreOptions {
+  // libpq connection string or URL, e.g. "postgresql:///nas?host=/tmp/pg".
+  std::string database_url;
+  // Connections kept open. Each concurrent call holds one for its transaction.
+  int pool_size = 8;
+  // How long a call waits for a free connection before answering Unavailable.
+  absl::Duration acquire_timeout = absl::Seconds(10);
+};
+
+// RefillInput: what the strategy needs to propose a search's next candidates.
+struct RefillInput {
+  int64_t search_id = 0;
+  const nas::v1::SearchSpec* spec = nullptr;
+  // Saved strategy state (empty before the first save) and its save counter.
+  std::string saved_state;
+  int64_t generation = 0;
+  // Results stored since the strategy last observed, in storage order.
+  std::vector<Observation> new_observations;
+  // How many candidates the search can take now.
+  int need = 0;
+};
+
+// RefillPlan: the strategy's answer.
+struct RefillPlan {
+  std::vector<nas::v1::Architecture> proposals;
+  // The strategy's state after observing and proposing.
+  std::string state;
+};
+
+using RefillPlanner = std::function<absl::StatusOr<RefillPlan>(const RefillInput&)>;
+
+struct RefillResult {
+  int inserted = 0;    // New candidates queued.
+  int duplicates = 0;  // Proposals already in the search.
+  bool ended = false;  // The search finished (budget spent or space exhausted).
+};
+
+// ReportOutcome: what storing a worker's report did.
+struct ReportOutcome {
+  bool duplicate = false;
+  int64_t search_id = 0;
+  bool search_ended = false;
+};
+
+// LeaseExpiry: a lease the sweep ended.
+struct LeaseExpiry {
+  int64_t lease_id = 0;
+  int64_t candidate_id = 0;
+  int64_t search_id = 0;
+  bool requeued = false;  // False when the candidate ran out of attempts.
+};
+
+class Store {
+ public:
+  // Store::Open() connects, applies pending migrations (under an advisory lock) and seeds the
+  // built-in hardware profiles. Unavailable when the database cannot be reached.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+
+  // ---- Users and tokens -------------------------------------------------------------------
+
+  // Store::CountUsers() returns how many users exist (0 on a fresh database).
+  absl::StatusOr<int64_t> CountUsers();
+  // Store::CreateUser() adds a user; AlreadyExists if the name is taken.
+  absl::StatusOr<nas::v1::User> CreateUser(const std::string& name, bool admin);
+  absl::StatusOr<std::vector<nas::v1::User>> ListUsers();
+  absl::StatusOr<nas::v1::User> GetUserByName(const std::string& name);
+  // Store::AddToken() stores a token's SHA-256 for a user and returns the token's id.
+  absl::StatusOr<int64_t> AddToken(int64_t user_id, const std::string& token_sha256,
+                                   const std::string& label);
+  // Store::RevokeToken() revokes a token; only its owner or an admin may.
+  absl::Status RevokeToken(const Caller& caller, int64_t token_id);
+  // Store::Authenticate() returns the user a live token belongs to; Unauthenticated otherwise.
+  absl::StatusOr<Caller> Authenticate(const std::string& token_sha256);
+
+  // ---- Hardware profiles ------------------------------------------------------------------
+
+  // Store::RegisterProfile() stores a new version of `profile.name()`, owned by the caller
+  // (or built in, when `builtin`). AlreadyExists if another user owns the name;
+  // PermissionDenied for a public profile from a non-admin.
+  absl::StatusOr<nas::v1::HardwareProfile> RegisterProfile(const Caller& caller,
+                                                           nas::v1::HardwareProfile profile,
+                                                           bool builtin = false);
+  // Store::GetProfile() resolves "name@version" or "name" (newest) among the profiles the caller
+  // may see. NotFound otherwise.
+  absl::StatusOr<nas::v1::HardwareProfile> GetProfile(const Caller& caller,
+                                                      const std::string& profile_id);
+  // Store::ListProfiles() returns the newest version of every profile the caller may see.
+  absl::StatusOr<std::vector<nas::v1::HardwareProfile>> ListProfiles(const Caller& caller);
+
+  // ---- Searches ---------------------------------------------------------------------------
+
+  // Store::CreateSearch() stores a validated spec with its resolved profiles and the strategy's
+  // initial state. Candidates are queued by Refill().
+  absl::StatusOr<nas::v1::Search> CreateSearch(
+      const Caller& caller, const nas::v1::SearchSpec& spec,
+      const std::vector<nas::v1::HardwareProfile>& profiles, const std::string& strategy_state);
+  absl::StatusOr<nas::v1::Search> GetSearch(const Caller& caller, int64_t search_id);
+  absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(const Caller& caller, int limit,
+                                                            int64_t before_id);
+  // Store::CancelSearch() cancels queued candidates and revokes live leases.
+  // FailedPrecondition if the search already ended.
+  absl::StatusOr<nas::v1::Search> CancelSearch(const Caller& caller, int64_t search_id);
+  // Store::RunningSearchIds() lists every running search (for the scheduler).
+  absl::StatusOr<std::vector<int64_t>> RunningSearchIds();
+  // Store::Refill() tops up a running search's queue: within one transaction it locks the
+  // search, hands `planner` the new observations and the room left, inserts the proposals
+  // (dropping duplicates), saves the strategy state, and ends the search when its budget is
+  // spent, its deadline passed, or the space yields nothing new.
+  absl::StatusOr<RefillResult> Refill(int64_t search_id, const RefillPlanner& planner);
+
+  // ---- Candidates, fronts, models ---------------------------------------------------------
+
+  absl::StatusOr<std::vector<nas::v1::Candidate>> ListCandidates(
+      const Caller& caller, const nas::v1::ListCandidatesRequest& request);
+  absl::StatusOr<nas::v1::Candidate> GetCandidate(const Caller& caller, int64_t candidate_id);
+  // Store::GetParetoFront() returns the stored front of a search on one of its profiles.
+  absl::StatusOr<nas::v1::ParetoFront> GetParetoFront(const Caller& caller, int64_t search_id,
+                                                      const std::string& profile_id);
+  // Store::GetArtifact() returns a fetchable model's metadata and bytes.
+  absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> GetArtifact(
+      const Caller& caller, int64_t candidate_id);
+  // Store::LatestEventId() returns the id of a search's newest event.
+  absl::StatusOr<int64_t> LatestEventId(const Caller& caller, int64_t search_id);
+  // Store::EventsAfter() returns up to `limit` events of a search with id > after_id.
+  absl::StatusOr<std::vector<nas::v1::SearchEvent>> EventsAfter(const Caller& caller,
+                                                                int64_t search_id,
+                                                                int64_t after_id, int limit);
+
+  // ---- Workers and leases -----------------------------------------------------------------
+
+  absl::StatusOr<int64_t> RegisterWorker(const nas::v1::RegisterWorkerRequest& request);
+  // Store::LeaseNext() leases the oldest queued candidate of a running search, or returns
+  // nullopt when there is none. NotFound for an unknown worker.
+  absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> LeaseNext(int64_t worker_id,
+                                                                      absl::Duration ttl);
+  // Store::Heartbeat() extends a live lease and records progress. FailedPrecondition when the
+  // lease is no longer live (the worker should drop the work).
+  absl::StatusOr<absl::Time> Heartbeat(const nas::v1::HeartbeatRequest& request,
+                                       absl::Duration ttl);
+  // Store::StoreArtifact() keeps a live lease's model file (replacing an earlier upload).
+  absl::Status StoreArtifact(const nas::v1::UploadArtifactRequest::Header& header,
+                             const std::string& data);
+  // Store::ReportResult() stores a live lease's result, the candidate's cost on every profile
+  // of its search and the updated Pareto fronts, all in one transaction. A repeat of a stored
+  // report is a duplicate (OK); a report on an expired or superseded lease is
+  // FailedPrecondition and changes nothing.
+  absl::StatusOr<ReportOutcome> ReportResult(const nas::v1::ReportResultRequest& request);
+  // Store::ReturnLease() ends a live lease early and re-queues its candidate.
+  absl::Status ReturnLease(int64_t worker_id, int64_t lease_id);
+  // Store::ExpireLeases() ends every lease past its expiry and re-queues (or fails) its
+  // candidate.
+  absl::StatusOr<std::vector<LeaseExpiry>> ExpireLeases();
+  // Store::EndOverdueSearches() fails running searches past their wall-clock deadline.
+  absl::StatusOr<std::vector<int64_t>> EndOverdueSearches();
+
+ private:
+  class Pool;
+  explicit Store(std::unique_ptr<Pool> pool);
+  absl::Status SeedBuiltinProfiles();
+
+  std::unique_ptr<Pool> pool_;
+};
+
+// BuiltinProfiles() returns the profiles every installation starts with.
+std::vector<nas::v1::HardwareProfile> BuiltinProfiles();
+
+}  // namespace nas
+
+#endif  // NAS_SERVICES_STORE_H_
