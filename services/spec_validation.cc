@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "search/hardware_profile.h"
 #include "search/search_space.h"
@@ -105,6 +106,24 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   NAS_RETURN_IF_ERROR(InRange("budget.max_attempts", b->max_attempts(), 1, 10));
   NAS_RETURN_IF_ERROR(InRange<int64_t>("budget.max_wall_seconds", b->max_wall_seconds(), 0,
                                        30 * 24 * 3600));
+
+  if (spec.initial_architectures_size() > b->max_candidates()) {
+    return Invalid("initial_architectures",
+                   absl::StrCat(spec.initial_architectures_size(),
+                                " architectures exceed budget.max_candidates ",
+                                b->max_candidates()));
+  }
+  for (int i = 0; i < spec.initial_architectures_size(); ++i) {
+    absl::Status st = ValidateArchitecture(spec.initial_architectures(i), *space);
+    if (!st.ok()) {
+      // "architecture.stages[1]..." becomes "spec.initial_architectures[0].stages[1]...".
+      std::string message(st.message());
+      constexpr absl::string_view kPrefix = "architecture";
+      if (absl::StartsWith(message, kPrefix)) message.erase(0, kPrefix.size());
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.initial_architectures[", i, "]", message));
+    }
+  }
 
   nas::v1::TrainingRecipe* r = spec.mutable_recipe();
   if (!nas::v1::Optimizer_IsValid(r->optimizer())) return Invalid("recipe.optimizer", "unknown");

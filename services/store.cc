@@ -130,11 +130,15 @@ struct SearchProfile {
 std::vector<SearchProfile> LoadSearchProfiles(pqxx::work& tx, int64_t search_id) {
   std::vector<SearchProfile> out;
   for (const pqxx::row& r : tx.exec_params(
-           "SELECT hp.id, hp.spec FROM search_profiles sp "
+           "SELECT hp.id, hp.spec, hp.name, hp.version FROM search_profiles sp "
            "JOIN hardware_profiles hp ON hp.id = sp.profile_id "
            "WHERE sp.search_id = $1 ORDER BY sp.position",
            search_id)) {
-    out.push_back({r[0].as<int64_t>(), Parse<HardwareProfile>(r[1])});
+    HardwareProfile p = Parse<HardwareProfile>(r[1]);
+    p.set_name(r[2].as<std::string>());
+    p.set_version(r[3].as<int>());
+    p.set_id(ProfileId(p.name(), p.version()));
+    out.push_back({r[0].as<int64_t>(), std::move(p)});
   }
   return out;
 }
@@ -146,6 +150,23 @@ std::vector<double> ObjectiveVector(const SearchSpec& spec, const CandidateMetri
     v.push_back(MinimisationForm(o.metric(), ObjectiveValue(o.metric(), m, pm)));
   }
   return v;
+}
+
+nas::v1::Fidelity FullFidelity(const SearchSpec& spec) {
+  nas::v1::Fidelity fidelity;
+  fidelity.set_epochs(spec.recipe().epochs());
+  fidelity.set_train_subset(spec.recipe().train_subset());
+  return fidelity;
+}
+
+// Queues a candidate unless the search already has it. Returns whether it was new.
+bool InsertCandidate(pqxx::work& tx, int64_t search_id, const nas::v1::Architecture& arch,
+                     const nas::v1::Fidelity& fidelity) {
+  return !tx.exec_params(
+                "INSERT INTO candidates (search_id, arch, arch_hash, fidelity, state) "
+                "VALUES ($1, $2, $3, $4, 'QUEUED') ON CONFLICT DO NOTHING RETURNING id",
+                search_id, Bin(arch), Sha256Hex(CanonicalKey(arch)), Bin(fidelity))
+              .empty();
 }
 
 // Ends a running search: queued candidates are cancelled, live leases revoked.
@@ -325,8 +346,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   // controllers starting together apply each migration exactly once.
   try {
     pqxx::connection conn(options.database_url);
-    pqxx::nontransaction lock(conn);
-    lock.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+    {
+      // A session-level lock: it outlives this statement's transaction.
+      pqxx::nontransaction lock(conn);
+      lock.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+    }
     {
       pqxx::work tx(conn);
       tx.exec(
@@ -350,8 +374,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
       tx.commit();
       LOG(INFO) << "store: applied migration " << m.version << " (" << m.description << ")";
     }
-    pqxx::nontransaction unlock(conn);
-    unlock.exec_params("SELECT pg_advisory_unlock($1)", kMigrationLockKey);
+    {
+      pqxx::nontransaction unlock(conn);
+      unlock.exec_params("SELECT pg_advisory_unlock($1)", kMigrationLockKey);
+    }
   } catch (const pqxx::broken_connection& e) {
     return absl::UnavailableError(absl::StrCat("store: cannot connect to the database: ",
                                                e.what()));
@@ -645,10 +671,15 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
     }
     tx.exec_params("INSERT INTO strategy_state (search_id, state) VALUES ($1, $2)", id,
                    pqxx::binarystring(strategy_state));
+    int initial = 0;
+    for (const nas::v1::Architecture& arch : spec.initial_architectures()) {
+      initial += InsertCandidate(tx, id, arch, FullFidelity(spec)) ? 1 : 0;
+    }
     AppendEvent(tx, id, nas::v1::SEARCH_EVENT_KIND_SNAPSHOT, 0, "",
                 absl::StrCat("search submitted by ", caller.name, ": ",
                              spec.strategy().name(), " over ", spec.space().name(), ", ",
-                             spec.budget().max_candidates(), " candidates"));
+                             spec.budget().max_candidates(), " candidates",
+                             initial > 0 ? absl::StrCat(", ", initial, " given") : ""));
     return LoadSearch(tx, caller, id);
   });
 }
@@ -761,18 +792,12 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
     }
 
     NAS_ASSIGN_OR_RETURN(RefillPlan plan, planner(input));
-    nas::v1::Fidelity fidelity;
-    fidelity.set_epochs(spec.recipe().epochs());
-    fidelity.set_train_subset(spec.recipe().train_subset());
+    const nas::v1::Fidelity fidelity = FullFidelity(spec);
     for (const nas::v1::Architecture& arch : plan.proposals) {
-      pqxx::result r = tx.exec_params(
-          "INSERT INTO candidates (search_id, arch, arch_hash, fidelity, state) "
-          "VALUES ($1, $2, $3, $4, 'QUEUED') ON CONFLICT DO NOTHING RETURNING id",
-          search_id, Bin(arch), Sha256Hex(CanonicalKey(arch)), Bin(fidelity));
-      if (r.empty()) {
-        ++result.duplicates;
-      } else {
+      if (InsertCandidate(tx, search_id, arch, fidelity)) {
         ++result.inserted;
+      } else {
+        ++result.duplicates;
       }
     }
     // A space smaller than the budget runs dry: after this many refills in a row that found

@@ -1,0 +1,409 @@
+// The controller end to end, through the real gRPC API, on a real PostgreSQL.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "search/hardware_profile.h"
+#include "search/pareto.h"
+#include "services/crypto.h"
+#include "tests/controller_harness.h"
+
+namespace nas {
+namespace {
+
+using nas::v1::Candidate;
+using nas::v1::Search;
+
+TestPostgres* g_pg = nullptr;
+
+class ControllerIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    g_pg = pg->release();
+  }
+  static void TearDownTestSuite() {
+    delete g_pg;
+    g_pg = nullptr;
+  }
+
+  void StartController(SchedulerOptions scheduler = {}) {
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h =
+        ControllerHarness::Create(g_pg, scheduler);
+    ASSERT_TRUE(h.ok()) << h.status();
+    harness_ = *std::move(h);
+    alice_ = harness_->NewUserToken("alice");
+    bob_ = harness_->NewUserToken("bob");
+    ASSERT_FALSE(alice_.empty());
+    ASSERT_FALSE(bob_.empty());
+  }
+
+  static nas::v1::SearchSpec Spec(int candidates, int parallel) {
+    nas::v1::SearchSpec spec;
+    spec.set_display_name("integration");
+    spec.mutable_space()->set_name("mobilenetv2");
+    spec.mutable_strategy()->set_name("random");
+    spec.mutable_strategy()->set_seed(42);
+    spec.add_profile_ids("host-cpu");
+    spec.add_profile_ids("rpi4-cortex-a72");
+    spec.add_profile_ids("cortex-m7");
+    spec.add_objectives()->set_metric(nas::v1::METRIC_ACCURACY);
+    spec.add_objectives()->set_metric(nas::v1::METRIC_LATENCY);
+    spec.add_objectives()->set_metric(nas::v1::METRIC_PEAK_ACTIVATION_BYTES);
+    spec.mutable_budget()->set_max_candidates(candidates);
+    spec.mutable_budget()->set_max_parallel(parallel);
+    return spec;
+  }
+
+  grpc::Status Submit(const std::string& token, const nas::v1::SearchSpec& spec, Search* out) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, token);
+    nas::v1::SubmitSearchRequest req;
+    *req.mutable_spec() = spec;
+    return harness_->Nas()->SubmitSearch(&ctx, req, out);
+  }
+
+  grpc::Status GetSearch(const std::string& token, int64_t id, Search* out) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, token);
+    nas::v1::GetSearchRequest req;
+    req.set_search_id(id);
+    return harness_->Nas()->GetSearch(&ctx, req, out);
+  }
+
+  std::vector<Candidate> Candidates(const std::string& token, int64_t search_id) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, token);
+    nas::v1::ListCandidatesRequest req;
+    req.set_search_id(search_id);
+    req.set_limit(10000);
+    nas::v1::ListCandidatesResponse resp;
+    EXPECT_TRUE(harness_->Nas()->ListCandidates(&ctx, req, &resp).ok());
+    return {resp.candidates().begin(), resp.candidates().end()};
+  }
+
+  // Leases and evaluates until `search_id` ends or `max_evaluations` are done.
+  int RunWorker(TestWorker& worker, int64_t search_id, int max_evaluations = 1 << 30) {
+    int done = 0;
+    for (int idle = 0; done < max_evaluations && idle < 20;) {
+      Search s;
+      if (GetSearch(alice_, search_id, &s).ok() && s.state() != nas::v1::SEARCH_STATE_RUNNING) {
+        break;
+      }
+      nas::v1::LeaseWorkResponse lease;
+      grpc::Status st = worker.Lease(&lease, 500);
+      EXPECT_TRUE(st.ok()) << st.error_message();
+      if (lease.lease_id() == 0) {
+        ++idle;
+        continue;
+      }
+      st = worker.Evaluate(lease);
+      EXPECT_TRUE(st.ok()) << st.error_message();
+      ++done;
+    }
+    return done;
+  }
+
+  std::unique_ptr<ControllerHarness> harness_;
+  std::string alice_, bob_;
+};
+
+// The brute-force front of the stored results on one profile, as candidate ids.
+std::set<int64_t> BruteForceFront(const std::vector<Candidate>& candidates,
+                                  const nas::v1::SearchSpec& spec, int profile_index) {
+  std::vector<std::vector<double>> points;
+  std::vector<int64_t> ids;
+  for (const Candidate& c : candidates) {
+    if (c.state() != nas::v1::CANDIDATE_STATE_EVALUATED) continue;
+    const nas::v1::ProfileMetrics& pm = c.profile_metrics(profile_index);
+    if (!pm.feasible()) continue;
+    std::vector<double> v;
+    for (const auto& o : spec.objectives()) {
+      v.push_back(MinimisationForm(o.metric(), ObjectiveValue(o.metric(), c.metrics(), pm)));
+    }
+    points.push_back(v);
+    ids.push_back(c.id());
+  }
+  std::set<int64_t> front;
+  for (size_t i : NonDominatedIndices(points)) front.insert(ids[i]);
+  return front;
+}
+
+TEST_F(ControllerIntegrationTest, SearchRunsToTheEndWithRightFrontsModelsAndPrivacy) {
+  StartController();
+  Search search;
+  ASSERT_TRUE(Submit(alice_, Spec(/*candidates=*/24, /*parallel=*/4), &search).ok());
+  EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_RUNNING);
+  EXPECT_EQ(search.progress().queued(), 4);  // Queued before SubmitSearch answered.
+  EXPECT_EQ(search.spec().profile_ids(0), "host-cpu@1");  // Pinned to a version.
+
+  // Watch the search while it runs.
+  std::vector<nas::v1::SearchEvent> events;
+  std::thread watcher([&] {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    nas::v1::WatchSearchRequest req;
+    req.set_search_id(search.id());
+    auto reader = harness_->Nas()->WatchSearch(&ctx, req);
+    nas::v1::SearchEvent e;
+    while (reader->Read(&e)) events.push_back(e);
+    EXPECT_TRUE(reader->Finish().ok());
+  });
+
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  EXPECT_EQ(RunWorker(worker, search.id()), 24);
+  watcher.join();
+
+  ASSERT_TRUE(GetSearch(alice_, search.id(), &search).ok());
+  EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << search.message();
+  EXPECT_EQ(search.progress().evaluated(), 24);
+  EXPECT_GT(search.best_accuracy(), 0.8);
+
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.front().kind(), nas::v1::SEARCH_EVENT_KIND_SNAPSHOT);
+  EXPECT_EQ(events.back().kind(), nas::v1::SEARCH_EVENT_KIND_SEARCH_ENDED);
+  EXPECT_EQ(events.back().search().state(), nas::v1::SEARCH_STATE_SUCCEEDED);
+  int evaluated_events = 0;
+  for (const auto& e : events) {
+    evaluated_events += e.kind() == nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED;
+  }
+  EXPECT_EQ(evaluated_events, 24);
+
+  std::vector<Candidate> candidates = Candidates(alice_, search.id());
+  ASSERT_EQ(candidates.size(), 24u);
+  std::set<std::string> hashes;
+  for (const Candidate& c : candidates) {
+    EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+    EXPECT_EQ(c.attempts(), 1);
+    EXPECT_TRUE(c.has_artifact());
+    ASSERT_EQ(c.profile_metrics_size(), 3);
+    EXPECT_EQ(c.profile_metrics(0).profile_id(), "host-cpu@1");
+    EXPECT_EQ(c.profile_metrics(0).latency_source(), nas::v1::LATENCY_SOURCE_MEASURED);
+    EXPECT_EQ(c.profile_metrics(1).latency_source(), nas::v1::LATENCY_SOURCE_MODELLED);
+    hashes.insert(c.architecture_hash());
+  }
+  EXPECT_EQ(hashes.size(), 24u);  // Deduplicated.
+
+  // Each profile's stored front is exactly the brute-force front of the stored results.
+  const std::vector<std::string> profiles = {"host-cpu", "rpi4-cortex-a72", "cortex-m7@1"};
+  for (int p = 0; p < 3; ++p) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::GetParetoFrontRequest req;
+    req.set_search_id(search.id());
+    req.set_profile_id(profiles[p]);
+    nas::v1::ParetoFront front;
+    grpc::Status st = harness_->Nas()->GetParetoFront(&ctx, req, &front);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    std::set<int64_t> got;
+    for (const auto& m : front.members()) {
+      got.insert(m.candidate_id());
+      EXPECT_EQ(m.objective_values_size(), 3);
+    }
+    const std::set<int64_t> expected = BruteForceFront(candidates, search.spec(), p);
+    EXPECT_EQ(got, expected) << profiles[p];
+    EXPECT_FALSE(got.empty()) << profiles[p];
+    EXPECT_EQ(front.evaluated(), 24);
+    for (int i = 1; i < front.members_size(); ++i) {
+      EXPECT_GE(front.members(i - 1).objective_values(0), front.members(i).objective_values(0));
+    }
+  }
+
+  // FetchModel streams back exactly the uploaded bytes, with their SHA-256.
+  for (int64_t id : {candidates[0].id(), candidates[1].id(), candidates[2].id()}) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::FetchModelRequest req;
+    req.set_candidate_id(id);
+    auto reader = harness_->Nas()->FetchModel(&ctx, req);
+    nas::v1::FetchModelResponse msg;
+    ASSERT_TRUE(reader->Read(&msg));
+    ASSERT_TRUE(msg.has_metadata());
+    const nas::v1::ModelMetadata meta = msg.metadata();
+    std::string data;
+    while (reader->Read(&msg)) data += msg.chunk();
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(data, TestWorker::ModelFor(id));
+    EXPECT_EQ(meta.sha256(), Sha256Hex(data));
+    EXPECT_EQ(meta.size_bytes(), static_cast<int64_t>(data.size()));
+    EXPECT_EQ(meta.candidate_id(), id);
+  }
+
+  // Bob sees none of it: every id of Alice's answers NOT_FOUND, and his list is empty.
+  {
+    Search s;
+    EXPECT_EQ(GetSearch(bob_, search.id(), &s).error_code(), grpc::StatusCode::NOT_FOUND);
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, bob_);
+    nas::v1::ListSearchesResponse list;
+    ASSERT_TRUE(harness_->Nas()->ListSearches(&ctx, {}, &list).ok());
+    EXPECT_EQ(list.searches_size(), 0);
+  }
+  {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, bob_);
+    nas::v1::GetCandidateRequest req;
+    req.set_candidate_id(candidates[0].id());
+    Candidate c;
+    EXPECT_EQ(harness_->Nas()->GetCandidate(&ctx, req, &c).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, bob_);
+    nas::v1::FetchModelRequest req;
+    req.set_candidate_id(candidates[0].id());
+    auto reader = harness_->Nas()->FetchModel(&ctx, req);
+    nas::v1::FetchModelResponse msg;
+    EXPECT_FALSE(reader->Read(&msg));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, bob_);
+    nas::v1::GetParetoFrontRequest req;
+    req.set_search_id(search.id());
+    req.set_profile_id("host-cpu");
+    nas::v1::ParetoFront front;
+    EXPECT_EQ(harness_->Nas()->GetParetoFront(&ctx, req, &front).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+}
+
+TEST_F(ControllerIntegrationTest, ExpiredLeaseIsRequeuedAndItsLateReportFenced) {
+  SchedulerOptions fast;
+  fast.lease_ttl = absl::Seconds(1);
+  fast.sweep_interval = absl::Milliseconds(100);
+  StartController(fast);
+  Search search;
+  ASSERT_TRUE(Submit(alice_, Spec(/*candidates=*/2, /*parallel=*/1), &search).ok());
+
+  TestWorker slow(harness_.get()), fresh(harness_.get());
+  ASSERT_TRUE(slow.Register().ok());
+  ASSERT_TRUE(fresh.Register().ok());
+  nas::v1::LeaseWorkResponse stale;
+  ASSERT_TRUE(slow.Lease(&stale).ok());
+  ASSERT_NE(stale.lease_id(), 0);
+
+  // The slow worker goes silent; the sweep re-queues the candidate and the fresh worker gets it.
+  nas::v1::LeaseWorkResponse second;
+  ASSERT_TRUE(fresh.Lease(&second, 5000).ok());
+  ASSERT_NE(second.lease_id(), 0);
+  EXPECT_EQ(second.candidate_id(), stale.candidate_id());
+  EXPECT_NE(second.lease_id(), stale.lease_id());
+
+  // Everything the slow worker says now is fenced and changes nothing.
+  nas::v1::CandidateMetrics bogus = TestWorker::MetricsFor(stale);
+  bogus.set_val_accuracy(0.99);
+  grpc::Status late = slow.Report(stale.lease_id(), bogus);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(late.error_message().find("expired"), std::string::npos) << late.error_message();
+  EXPECT_EQ(slow.Heartbeat(stale.lease_id()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(slow.Upload(stale.lease_id(), "x", Sha256Hex("x")).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::GetCandidateRequest req;
+    req.set_candidate_id(stale.candidate_id());
+    Candidate c;
+    ASSERT_TRUE(harness_->Nas()->GetCandidate(&ctx, req, &c).ok());
+    EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_LEASED);
+    EXPECT_EQ(c.attempts(), 2);
+    EXPECT_FALSE(c.has_metrics());
+  }
+
+  // The live lease reports; a retried report is accepted as a duplicate and stores nothing new.
+  ASSERT_TRUE(fresh.Evaluate(second).ok());
+  nas::v1::ReportResultResponse again;
+  ASSERT_TRUE(fresh.Report(second.lease_id(), TestWorker::MetricsFor(second), &again).ok());
+  EXPECT_TRUE(again.duplicate());
+  // Another worker cannot report on that lease.
+  EXPECT_EQ(slow.Report(second.lease_id(), bogus).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  std::vector<Candidate> candidates = Candidates(alice_, search.id());
+  for (const Candidate& c : candidates) {
+    if (c.id() == stale.candidate_id()) {
+      EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+      EXPECT_DOUBLE_EQ(c.metrics().val_accuracy(), TestWorker::MetricsFor(second).val_accuracy());
+    }
+  }
+}
+
+TEST_F(ControllerIntegrationTest, SearchSurvivesAControllerRestartEvaluatingEachCandidateOnce) {
+  StartController();
+  const nas::v1::SearchSpec spec = Spec(/*candidates=*/30, /*parallel=*/3);
+  Search search;
+  ASSERT_TRUE(Submit(alice_, spec, &search).ok());
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  EXPECT_EQ(RunWorker(worker, search.id(), /*max_evaluations=*/11), 11);
+
+  // One lease is in flight across the restart.
+  nas::v1::LeaseWorkResponse in_flight;
+  ASSERT_TRUE(worker.Lease(&in_flight).ok());
+  ASSERT_NE(in_flight.lease_id(), 0);
+
+  ASSERT_TRUE(harness_->Restart().ok());
+  worker.Reconnect();
+  ASSERT_TRUE(worker.Evaluate(in_flight).ok());  // The lease lives in the store, not in memory.
+  RunWorker(worker, search.id());
+
+  ASSERT_TRUE(GetSearch(alice_, search.id(), &search).ok());
+  EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << search.message();
+  std::vector<Candidate> candidates = Candidates(alice_, search.id());
+  ASSERT_EQ(candidates.size(), 30u);
+  for (const Candidate& c : candidates) {
+    EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+    EXPECT_EQ(c.attempts(), 1) << "candidate " << c.id();
+  }
+
+  // The restarted strategy proposed what an uninterrupted one proposes with the same seed.
+  Search uninterrupted;
+  ASSERT_TRUE(Submit(alice_, spec, &uninterrupted).ok());
+  RunWorker(worker, uninterrupted.id());
+  std::vector<Candidate> reference = Candidates(alice_, uninterrupted.id());
+  ASSERT_EQ(reference.size(), candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    EXPECT_EQ(candidates[i].architecture_hash(), reference[i].architecture_hash()) << i;
+  }
+}
+
+TEST_F(ControllerIntegrationTest, CancelStopsTheSearchAndRevokesLeases) {
+  StartController();
+  Search search;
+  ASSERT_TRUE(Submit(alice_, Spec(10, 3), &search).ok());
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  nas::v1::LeaseWorkResponse lease;
+  ASSERT_TRUE(worker.Lease(&lease).ok());
+
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::CancelSearchRequest req;
+  req.set_search_id(search.id());
+  Search cancelled;
+  ASSERT_TRUE(harness_->Nas()->CancelSearch(&ctx, req, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), nas::v1::SEARCH_STATE_CANCELLED);
+  EXPECT_EQ(cancelled.progress().queued(), 0);
+  EXPECT_EQ(cancelled.progress().leased(), 0);
+
+  EXPECT_EQ(worker.Evaluate(lease).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  nas::v1::LeaseWorkResponse none;
+  ASSERT_TRUE(worker.Lease(&none, 200).ok());
+  EXPECT_EQ(none.lease_id(), 0);
+
+  grpc::ClientContext again;
+  ControllerHarness::Authorize(&again, alice_);
+  EXPECT_EQ(harness_->Nas()->CancelSearch(&again, req, &cancelled).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+}  // namespace
+}  // namespace nas
