@@ -1,0 +1,358 @@
+// Every public RPC rejects bad input with the right code, names the field, and stores nothing.
+#include <functional>
+
+#include "gtest/gtest.h"
+#include "services/crypto.h"
+#include "tests/controller_harness.h"
+
+namespace nas {
+namespace {
+
+TestPostgres* g_pg = nullptr;
+
+class BadInputTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    g_pg = pg->release();
+  }
+  static void TearDownTestSuite() {
+    delete g_pg;
+    g_pg = nullptr;
+  }
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(g_pg);
+    ASSERT_TRUE(h.ok()) << h.status();
+    harness_ = *std::move(h);
+    alice_ = harness_->NewUserToken("alice");
+    bob_ = harness_->NewUserToken("bob");
+    nas_ = harness_->Nas();
+  }
+
+  static nas::v1::SearchSpec ValidSpec() {
+    nas::v1::SearchSpec spec;
+    spec.mutable_budget()->set_max_candidates(5);
+    return spec;
+  }
+
+  grpc::Status Submit(const std::string& token, const nas::v1::SearchSpec& spec) {
+    grpc::ClientContext ctx;
+    if (!token.empty()) ControllerHarness::Authorize(&ctx, token);
+    nas::v1::SubmitSearchRequest req;
+    *req.mutable_spec() = spec;
+    nas::v1::Search out;
+    return nas_->SubmitSearch(&ctx, req, &out);
+  }
+
+  int SearchCount(const std::string& token) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, token);
+    nas::v1::ListSearchesResponse list;
+    EXPECT_TRUE(nas_->ListSearches(&ctx, {}, &list).ok());
+    return list.searches_size();
+  }
+
+  static void ExpectError(const grpc::Status& st, grpc::StatusCode code,
+                          const std::string& names) {
+    EXPECT_EQ(st.error_code(), code) << st.error_message();
+    EXPECT_NE(st.error_message().find(names), std::string::npos)
+        << "message \"" << st.error_message() << "\" should name \"" << names << "\"";
+  }
+
+  std::unique_ptr<ControllerHarness> harness_;
+  std::unique_ptr<nas::v1::NasService::Stub> nas_;
+  std::string alice_, bob_;
+};
+
+TEST_F(BadInputTest, CallsWithoutAValidTokenAreUnauthenticated) {
+  ExpectError(Submit("", ValidSpec()), grpc::StatusCode::UNAUTHENTICATED, "authorization");
+  ExpectError(Submit("nas_not_a_token", ValidSpec()), grpc::StatusCode::UNAUTHENTICATED,
+              "unknown or revoked");
+  // A worker credential is not a user token, and a user token is not a worker credential.
+  ExpectError(Submit(kTestWorkerToken, ValidSpec()), grpc::StatusCode::UNAUTHENTICATED, "token");
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::RegisterWorkerRequest req;
+  req.set_device_tag("host-cpu");
+  nas::v1::RegisterWorkerResponse resp;
+  ExpectError(harness_->Trainer()->RegisterWorker(&ctx, req, &resp),
+              grpc::StatusCode::UNAUTHENTICATED, "worker credential");
+}
+
+TEST_F(BadInputTest, RevokedTokensStopWorking) {
+  auto admin = harness_->Admin();
+  grpc::ClientContext create_ctx;
+  ControllerHarness::Authorize(&create_ctx, alice_);
+  nas::v1::CreateTokenResponse token;
+  ASSERT_TRUE(admin->CreateToken(&create_ctx, {}, &token).ok());
+  ASSERT_TRUE(Submit(token.token(), ValidSpec()).ok());
+  grpc::ClientContext revoke_ctx;
+  ControllerHarness::Authorize(&revoke_ctx, token.token());
+  nas::v1::RevokeTokenRequest revoke;
+  revoke.set_token_id(token.token_id());
+  nas::v1::RevokeTokenResponse revoked;
+  ASSERT_TRUE(admin->RevokeToken(&revoke_ctx, revoke, &revoked).ok());
+  ExpectError(Submit(token.token(), ValidSpec()), grpc::StatusCode::UNAUTHENTICATED, "revoked");
+}
+
+TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
+  struct Case {
+    const char* names;
+    std::function<void(nas::v1::SearchSpec*)> mutate;
+  };
+  const std::vector<Case> cases = {
+      {"spec.profile_ids[0]", [](auto* s) { s->add_profile_ids("no-such-device"); }},
+      {"spec.profile_ids[1]",
+       [](auto* s) {
+         s->add_profile_ids("host-cpu");
+         s->add_profile_ids("host-cpu");
+       }},
+      {"spec.profile_ids[0]", [](auto* s) { s->add_profile_ids("host-cpu@99"); }},
+      {"spec.objectives[1].metric",
+       [](auto* s) {
+         s->add_objectives()->set_metric(nas::v1::METRIC_LATENCY);
+         s->add_objectives()->set_metric(nas::v1::METRIC_LATENCY);
+       }},
+      {"spec.objectives[0].metric", [](auto* s) { s->add_objectives(); }},
+      {"spec.objectives",
+       [](auto* s) {
+         for (auto m : {nas::v1::METRIC_ACCURACY, nas::v1::METRIC_LATENCY, nas::v1::METRIC_MACS,
+                        nas::v1::METRIC_PARAMS}) {
+           s->add_objectives()->set_metric(m);
+         }
+       }},
+      {"spec.budget.max_candidates", [](auto* s) { s->mutable_budget()->set_max_candidates(0); }},
+      {"spec.budget.max_candidates",
+       [](auto* s) { s->mutable_budget()->set_max_candidates(2'000'000); }},
+      {"spec.budget.max_parallel", [](auto* s) { s->mutable_budget()->set_max_parallel(-1); }},
+      {"spec.budget.max_attempts", [](auto* s) { s->mutable_budget()->set_max_attempts(11); }},
+      {"spec.recipe.epochs", [](auto* s) { s->mutable_recipe()->set_epochs(1000); }},
+      {"spec.recipe.learning_rate", [](auto* s) { s->mutable_recipe()->set_learning_rate(-1); }},
+      {"spec.recipe.label_smoothing",
+       [](auto* s) { s->mutable_recipe()->set_label_smoothing(1.5); }},
+      {"spec.dataset", [](auto* s) { s->set_dataset("imagenet"); }},
+      {"spec.space.name", [](auto* s) { s->mutable_space()->set_name("transformer"); }},
+      {"spec.space.kernels", [](auto* s) { s->mutable_space()->add_kernels(4); }},
+      {"spec.space.max_depth", [](auto* s) { s->mutable_space()->set_max_depth(50); }},
+      {"spec.strategy.name", [](auto* s) { s->mutable_strategy()->set_name("annealing"); }},
+      {"spec.strategy.settings[population]",
+       [](auto* s) { (*s->mutable_strategy()->mutable_settings())["population"] = "64"; }},
+      {"spec.constraints[0].bound",
+       [](auto* s) {
+         auto* c = s->add_constraints();
+         c->set_metric(nas::v1::METRIC_ACCURACY);
+         c->set_bound(2);
+       }},
+      {"spec.initial_architectures[0].stages[0].blocks[0].kernel",
+       [](auto* s) {
+         auto* a = s->add_initial_architectures();
+         a->set_space("mobilenetv2");
+         a->set_resolution(28);
+         a->set_stem_width(16);
+         for (int w : {16, 24, 40, 80}) {
+           auto* stage = a->add_stages();
+           stage->set_width(w);
+           auto* b = stage->add_blocks();
+           b->set_kernel(4);
+           b->set_expansion(3);
+         }
+       }},
+      {"spec.initial_architectures[0].stages",
+       [](auto* s) {
+         auto* a = s->add_initial_architectures();
+         a->set_space("mobilenetv2");
+         a->set_resolution(28);
+         a->set_stem_width(16);
+       }},
+      {"spec.display_name", [](auto* s) { s->set_display_name(std::string(200, 'x')); }},
+      {"spec: ",
+       [](auto* s) {
+         (*s->mutable_strategy()->mutable_settings())["x"] = std::string(70'000, 'x');
+       }},
+  };
+  for (const Case& c : cases) {
+    nas::v1::SearchSpec spec = ValidSpec();
+    c.mutate(&spec);
+    ExpectError(Submit(alice_, spec), grpc::StatusCode::INVALID_ARGUMENT, c.names);
+  }
+  EXPECT_EQ(SearchCount(alice_), 0);
+  EXPECT_TRUE(Submit(alice_, ValidSpec()).ok());
+  EXPECT_EQ(SearchCount(alice_), 1);
+}
+
+TEST_F(BadInputTest, IdsOfOtherUsersAndZeroIds) {
+  ASSERT_TRUE(Submit(alice_, ValidSpec()).ok());
+  grpc::ClientContext list_ctx;
+  ControllerHarness::Authorize(&list_ctx, alice_);
+  nas::v1::ListSearchesResponse list;
+  ASSERT_TRUE(nas_->ListSearches(&list_ctx, {}, &list).ok());
+  const int64_t id = list.searches(0).id();
+
+  auto get = [&](const std::string& token, int64_t search_id) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, token);
+    nas::v1::GetSearchRequest req;
+    req.set_search_id(search_id);
+    nas::v1::Search s;
+    return nas_->GetSearch(&ctx, req, &s);
+  };
+  EXPECT_TRUE(get(alice_, id).ok());
+  ExpectError(get(bob_, id), grpc::StatusCode::NOT_FOUND, "search");
+  ExpectError(get(bob_, id + 1000), grpc::StatusCode::NOT_FOUND, "search");
+  ExpectError(get(alice_, 0), grpc::StatusCode::INVALID_ARGUMENT, "search_id");
+
+  grpc::ClientContext cancel_ctx;
+  ControllerHarness::Authorize(&cancel_ctx, bob_);
+  nas::v1::CancelSearchRequest cancel;
+  cancel.set_search_id(id);
+  nas::v1::Search out;
+  ExpectError(nas_->CancelSearch(&cancel_ctx, cancel, &out), grpc::StatusCode::NOT_FOUND,
+              "search");
+  EXPECT_TRUE(get(alice_, id).ok());
+  grpc::ClientContext check_ctx;
+  ControllerHarness::Authorize(&check_ctx, alice_);
+  nas::v1::GetSearchRequest req;
+  req.set_search_id(id);
+  ASSERT_TRUE(nas_->GetSearch(&check_ctx, req, &out).ok());
+  EXPECT_EQ(out.state(), nas::v1::SEARCH_STATE_RUNNING);  // Bob's cancel changed nothing.
+
+  grpc::ClientContext front_ctx;
+  ControllerHarness::Authorize(&front_ctx, alice_);
+  nas::v1::GetParetoFrontRequest front_req;
+  front_req.set_search_id(id);
+  front_req.set_profile_id("cortex-m7");  // Not a profile of this search.
+  nas::v1::ParetoFront front;
+  ExpectError(nas_->GetParetoFront(&front_ctx, front_req, &front), grpc::StatusCode::NOT_FOUND,
+              "profile_id");
+}
+
+TEST_F(BadInputTest, PrivateProfilesAreTheirOwnersAndPublicOnesNeedAnAdmin) {
+  nas::v1::RegisterHardwareProfileRequest req;
+  nas::v1::HardwareProfile* p = req.mutable_profile();
+  p->set_name("alice-board");
+  p->set_kind(nas::v1::PROFILE_KIND_ROOFLINE);
+  p->mutable_roofline()->set_peak_macs_per_second(1e9);
+  p->mutable_roofline()->set_memory_bytes_per_second(1e9);
+  p->mutable_roofline()->set_source("alice's datasheet");
+  auto reg = [&](const std::string& token, const nas::v1::RegisterHardwareProfileRequest& r,
+                 nas::v1::HardwareProfile* out) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, token);
+    return nas_->RegisterHardwareProfile(&ctx, r, out);
+  };
+  nas::v1::HardwareProfile v1, v2;
+  ASSERT_TRUE(reg(alice_, req, &v1).ok());
+  EXPECT_EQ(v1.id(), "alice-board@1");
+  ASSERT_TRUE(reg(alice_, req, &v2).ok());
+  EXPECT_EQ(v2.id(), "alice-board@2");  // Re-registering makes a new version.
+
+  // Bob cannot see, use or take over Alice's private profile.
+  {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, bob_);
+    nas::v1::GetHardwareProfileRequest get;
+    get.set_profile_id("alice-board");
+    nas::v1::HardwareProfile out;
+    ExpectError(nas_->GetHardwareProfile(&ctx, get, &out), grpc::StatusCode::NOT_FOUND,
+                "alice-board");
+  }
+  {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, bob_);
+    nas::v1::ListHardwareProfilesResponse list;
+    ASSERT_TRUE(nas_->ListHardwareProfiles(&ctx, {}, &list).ok());
+    for (const auto& profile : list.profiles()) EXPECT_NE(profile.name(), "alice-board");
+    EXPECT_GE(list.profiles_size(), 3);  // The built-in ones.
+  }
+  nas::v1::SearchSpec spec = ValidSpec();
+  spec.add_profile_ids("alice-board");
+  ExpectError(Submit(bob_, spec), grpc::StatusCode::INVALID_ARGUMENT, "spec.profile_ids[0]");
+  EXPECT_TRUE(Submit(alice_, spec).ok());
+  nas::v1::HardwareProfile out;
+  ExpectError(reg(bob_, req, &out), grpc::StatusCode::ALREADY_EXISTS, "profile.name");
+
+  // Public profiles need an administrator; malformed ones name the field.
+  nas::v1::RegisterHardwareProfileRequest pub = req;
+  pub.mutable_profile()->set_name("shared-board");
+  pub.mutable_profile()->set_visibility(nas::v1::VISIBILITY_PUBLIC);
+  ExpectError(reg(alice_, pub, &out), grpc::StatusCode::PERMISSION_DENIED, "profile.visibility");
+  EXPECT_TRUE(reg(kTestAdminToken, pub, &out).ok());
+  nas::v1::RegisterHardwareProfileRequest bad = req;
+  bad.mutable_profile()->set_name("Has Spaces");
+  ExpectError(reg(alice_, bad, &out), grpc::StatusCode::INVALID_ARGUMENT, "profile.name");
+  bad = req;
+  bad.mutable_profile()->mutable_roofline()->set_peak_macs_per_second(0);
+  ExpectError(reg(alice_, bad, &out), grpc::StatusCode::INVALID_ARGUMENT,
+              "profile.roofline.peak_macs_per_second");
+  bad = req;
+  bad.mutable_profile()->set_kind(nas::v1::PROFILE_KIND_MEASURED);
+  ExpectError(reg(alice_, bad, &out), grpc::StatusCode::INVALID_ARGUMENT, "profile.device_tag");
+  bad = req;
+  bad.mutable_profile()->set_name("builtin-clash");
+  bad.mutable_profile()->set_name("host-cpu");
+  ExpectError(reg(alice_, bad, &out), grpc::StatusCode::ALREADY_EXISTS, "profile.name");
+}
+
+TEST_F(BadInputTest, AdminCallsNeedAnAdmin) {
+  auto admin = harness_->Admin();
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::CreateUserRequest req;
+  req.set_name("mallory");
+  nas::v1::User user;
+  ExpectError(admin->CreateUser(&ctx, req, &user), grpc::StatusCode::PERMISSION_DENIED,
+              "administrator");
+  grpc::ClientContext ctx2;
+  ControllerHarness::Authorize(&ctx2, alice_);
+  nas::v1::CreateTokenRequest token_req;
+  token_req.set_user_name("bob");
+  nas::v1::CreateTokenResponse token;
+  ExpectError(admin->CreateToken(&ctx2, token_req, &token), grpc::StatusCode::PERMISSION_DENIED,
+              "administrator");
+  grpc::ClientContext ctx3;
+  ControllerHarness::Authorize(&ctx3, kTestAdminToken);
+  req.set_name("Bad Name!");
+  ExpectError(admin->CreateUser(&ctx3, req, &user), grpc::StatusCode::INVALID_ARGUMENT, "name");
+  grpc::ClientContext ctx4;
+  ControllerHarness::Authorize(&ctx4, kTestAdminToken);
+  req.set_name("alice");
+  ExpectError(admin->CreateUser(&ctx4, req, &user), grpc::StatusCode::ALREADY_EXISTS, "alice");
+}
+
+TEST_F(BadInputTest, WorkerInputIsCheckedAndNothingHalfWritten) {
+  grpc::ClientContext submit_ctx;
+  ControllerHarness::Authorize(&submit_ctx, alice_);
+  nas::v1::SubmitSearchRequest submit;
+  *submit.mutable_spec() = ValidSpec();
+  nas::v1::Search search;
+  ASSERT_TRUE(nas_->SubmitSearch(&submit_ctx, submit, &search).ok());
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  nas::v1::LeaseWorkResponse lease;
+  ASSERT_TRUE(worker.Lease(&lease).ok());
+  ASSERT_NE(lease.lease_id(), 0);
+
+  nas::v1::CandidateMetrics m = TestWorker::MetricsFor(lease);
+  m.set_val_accuracy(1.5);
+  ExpectError(worker.Report(lease.lease_id(), m), grpc::StatusCode::INVALID_ARGUMENT,
+              "metrics.val_accuracy");
+  ExpectError(worker.Upload(lease.lease_id(), "model", Sha256Hex("other")),
+              grpc::StatusCode::INVALID_ARGUMENT, "header.sha256");
+  ExpectError(worker.Report(lease.lease_id() + 999, TestWorker::MetricsFor(lease)),
+              grpc::StatusCode::NOT_FOUND, "lease");
+
+  // The lease is still live and the candidate untouched: the real report goes through.
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::GetCandidateRequest get;
+  get.set_candidate_id(lease.candidate_id());
+  nas::v1::Candidate c;
+  ASSERT_TRUE(nas_->GetCandidate(&ctx, get, &c).ok());
+  EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_LEASED);
+  EXPECT_FALSE(c.has_artifact());
+  EXPECT_TRUE(worker.Evaluate(lease).ok());
+}
+
+}  // namespace
+}  // namespace nas
