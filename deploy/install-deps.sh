@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages this project builds, tests and runs with, when any is missing.
+# Works as root, or as a user with sudo. Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # Build: offline Bazel and the C++ toolchain.
+  bazel-bootstrap bazel-rules-java bazel-platforms g++
+  # The stack.
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libpqxx-dev prometheus-cpp-dev libgoogle-glog-dev libssl-dev libtorch-dev
+  # Tests and benchmarks.
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # The store and the data.
+  postgresql dataset-fashion-mnist
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
