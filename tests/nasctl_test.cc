@@ -1,0 +1,155 @@
+// nasctl, the real binary, against a real controller and PostgreSQL.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "services/crypto.h"
+#include "tests/controller_harness.h"
+
+namespace nas {
+namespace {
+
+struct Result {
+  int exit_code;
+  std::string out;  // stdout and stderr together
+};
+
+class NasctlTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    pg_ = pg->release();
+  }
+  static void TearDownTestSuite() { delete pg_; }
+
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(pg_);
+    ASSERT_TRUE(h.ok()) << h.status();
+    harness_ = *std::move(h);
+    alice_ = harness_->NewUserToken("alice");
+    dir_ = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp");
+  }
+
+  Result Nasctl(const std::string& args, const std::string& token) {
+    const std::string cmd =
+        absl::StrCat("NAS_SERVER=127.0.0.1:", harness_->port(), " NAS_TOKEN='", token,
+                     "' services/nasctl ", args, " 2>&1");
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return {WEXITSTATUS(status), out};
+  }
+
+  static TestPostgres* pg_;
+  std::unique_ptr<ControllerHarness> harness_;
+  std::string alice_;
+  std::string dir_;
+};
+
+TestPostgres* NasctlTest::pg_ = nullptr;
+
+TEST_F(NasctlTest, SubmitFromASpecFileListParetoAndFetch) {
+  const std::string spec_path = dir_ + "/spec.textproto";
+  std::ofstream(spec_path) << R"(display_name: "from-file"
+space { name: "resnet" max_depth: 2 }
+strategy { name: "random" seed: 7 }
+profile_ids: "host-cpu"
+profile_ids: "cortex-m7"
+objectives { metric: METRIC_ACCURACY }
+objectives { metric: METRIC_LATENCY }
+budget { max_candidates: 6 max_parallel: 2 }
+)";
+  Result submit = Nasctl(absl::StrCat("submit --spec=", spec_path, " --candidates=5"), alice_);
+  ASSERT_EQ(submit.exit_code, 0) << submit.out;
+  EXPECT_NE(submit.out.find("submitted search 1"), std::string::npos) << submit.out;
+  EXPECT_NE(submit.out.find("0/5 evaluated"), std::string::npos) << submit.out;  // Flag won.
+  EXPECT_NE(submit.out.find("host-cpu@1, cortex-m7@1"), std::string::npos) << submit.out;
+
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  int64_t last_candidate = 0;
+  for (int i = 0; i < 5; ++i) {
+    nas::v1::LeaseWorkResponse lease;
+    ASSERT_TRUE(worker.Lease(&lease, 5000).ok());
+    ASSERT_NE(lease.lease_id(), 0);
+    ASSERT_TRUE(worker.Evaluate(lease).ok());
+    last_candidate = lease.candidate_id();
+  }
+
+  Result list = Nasctl("list", alice_);
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  EXPECT_NE(list.out.find("from-file"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("succeeded"), std::string::npos) << list.out;
+
+  Result json = Nasctl("--json get 1", alice_);
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_NE(json.out.find("\"state\":\"SEARCH_STATE_SUCCEEDED\""), std::string::npos)
+      << json.out;
+
+  Result pareto = Nasctl("pareto 1", alice_);
+  ASSERT_EQ(pareto.exit_code, 0) << pareto.out;
+  EXPECT_NE(pareto.out.find("Pareto front of search 1 on host-cpu@1"), std::string::npos);
+  EXPECT_NE(pareto.out.find("Pareto front of search 1 on cortex-m7@1"), std::string::npos);
+  EXPECT_NE(pareto.out.find("measured"), std::string::npos) << pareto.out;
+  EXPECT_NE(pareto.out.find("modelled"), std::string::npos) << pareto.out;
+
+  const std::string model = dir_ + "/model.pt";
+  Result fetch = Nasctl(absl::StrCat("fetch ", last_candidate, " --out=", model), alice_);
+  ASSERT_EQ(fetch.exit_code, 0) << fetch.out;
+  EXPECT_NE(fetch.out.find("verified"), std::string::npos) << fetch.out;
+  std::ifstream in(model, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  EXPECT_EQ(bytes.str(), TestWorker::ModelFor(last_candidate));
+  EXPECT_TRUE(std::ifstream(model + ".json").good());
+}
+
+TEST_F(NasctlTest, ErrorsAreOneLineAndANonZeroExit) {
+  Result unknown = Nasctl("get 999", alice_);
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.out, "nasctl: NOT_FOUND: search 999 not found\n");
+
+  Result bad = Nasctl("submit --candidates=0", alice_);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("INVALID_ARGUMENT: spec.budget.max_candidates"), std::string::npos)
+      << bad.out;
+
+  Result noauth = Nasctl("list", "wrong");
+  EXPECT_EQ(noauth.exit_code, 1);
+  EXPECT_NE(noauth.out.find("UNAUTHENTICATED"), std::string::npos) << noauth.out;
+
+  Result usage = Nasctl("frobnicate", alice_);
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_NE(usage.out.find("unknown command \"frobnicate\""), std::string::npos);
+
+  Result missing = Nasctl("fetch", alice_);
+  EXPECT_EQ(missing.exit_code, 2);
+
+  Result health = Nasctl("health", "");
+  EXPECT_EQ(health.exit_code, 0) << health.out;
+  EXPECT_EQ(health.out, "serving\n");
+}
+
+TEST_F(NasctlTest, AdminCommandsCreateUsersAndTokens) {
+  Result user = Nasctl("users create carol", kTestAdminToken);
+  ASSERT_EQ(user.exit_code, 0) << user.out;
+  Result token = Nasctl("tokens create --user=carol", kTestAdminToken);
+  ASSERT_EQ(token.exit_code, 0) << token.out;
+  const std::string secret = token.out.substr(0, token.out.find('\n'));
+  Result who = Nasctl("whoami", secret);
+  EXPECT_EQ(who.out, "carol\n");
+  Result denied = Nasctl("users list", secret);
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_NE(denied.out.find("PERMISSION_DENIED"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nas
