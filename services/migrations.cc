@@ -49,6 +49,13 @@ CREATE TABLE searches (
   message       TEXT NOT NULL DEFAULT '',
   target        INT NOT NULL,
   deadline_at   TIMESTAMPTZ,
+  -- Candidates in final states, kept in step in the same transactions that move them there
+  -- (which lock this row anyway), so budget checks never count a search's candidates.
+  -- Queued and leased ones are few and counted through candidates_search_state.
+  n_evaluated   INT NOT NULL DEFAULT 0,
+  n_failed      INT NOT NULL DEFAULT 0,
+  n_cancelled   INT NOT NULL DEFAULT 0,
+  best_accuracy DOUBLE PRECISION NOT NULL DEFAULT 0,
   created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
   updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
 );

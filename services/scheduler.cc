@@ -84,7 +84,7 @@ void Scheduler::WaitForChange(uint64_t seen, absl::Duration timeout) {
   mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
 }
 
-void Scheduler::Sweep(bool full) {
+void Scheduler::SweepLeases() {
   absl::StatusOr<std::vector<LeaseExpiry>> expired = store_->ExpireLeases();
   if (!expired.ok()) {
     LOG(WARNING) << "scheduler: lease sweep failed: " << expired.status();
@@ -98,13 +98,15 @@ void Scheduler::Sweep(bool full) {
   }
   absl::StatusOr<std::vector<int64_t>> overdue = store_->EndOverdueSearches();
   if (overdue.ok() && !overdue->empty()) NotifyChange();
+}
 
+void Scheduler::RefillDirty(bool all_running) {
   std::set<int64_t> todo;
   {
     absl::MutexLock lock(&mu_);
     todo.swap(dirty_);
   }
-  if (full) {
+  if (all_running) {
     absl::StatusOr<std::vector<int64_t>> running = store_->RunningSearchIds();
     if (running.ok()) todo.insert(running->begin(), running->end());
   }
@@ -115,6 +117,7 @@ void Scheduler::Sweep(bool full) {
 }
 
 void Scheduler::Loop() {
+  absl::Time next_sweep = absl::InfinitePast();
   absl::Time next_full = absl::InfinitePast();
   while (true) {
     {
@@ -122,12 +125,19 @@ void Scheduler::Loop() {
       auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !dirty_.empty();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&wake), options_.sweep_interval);
+      mu_.AwaitWithTimeout(absl::Condition(&wake),
+                           std::max(absl::ZeroDuration(), next_sweep - absl::Now()));
       if (stopping_) return;
     }
-    const bool full = absl::Now() >= next_full;
-    if (full) next_full = absl::Now() + options_.full_refill_interval;
-    Sweep(full);
+    // Results wake the loop often; the sweeps keep their own pace.
+    const absl::Time now = absl::Now();
+    if (now >= next_sweep) {
+      next_sweep = now + options_.sweep_interval;
+      SweepLeases();
+    }
+    const bool full = now >= next_full;
+    if (full) next_full = now + options_.full_refill_interval;
+    RefillDirty(full);
   }
 }
 

@@ -64,7 +64,10 @@ class Scheduler {
 
   absl::StatusOr<RefillPlan> Plan(const RefillInput& input);
   void Loop();
-  void Sweep(bool full);
+  // Expires lost leases and ends overdue searches.
+  void SweepLeases();
+  // Refills the dirty searches (and every running one when `all_running`).
+  void RefillDirty(bool all_running);
 
   Store* const store_;
   const SchedulerOptions options_;

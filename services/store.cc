@@ -67,13 +67,15 @@ void AppendEvent(pqxx::work& tx, int64_t search_id, nas::v1::SearchEventKind kin
       search_id, static_cast<int>(kind), candidate_id, profile_id, message);
 }
 
-// Column list and joins that SearchFromRow() reads.
+// Column list that SearchFromRow() reads.
 constexpr char kSearchColumns[] =
     "s.id, u.name, s.spec, s.state, s.message, rfc3339(s.created_at), rfc3339(s.updated_at), "
-    "s.target, (SELECT COALESCE(max(e.val_accuracy), 0) FROM evaluations e "
-    "WHERE e.search_id = s.id) ";
+    "s.target, s.best_accuracy, "
+    "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'QUEUED'), "
+    "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'LEASED'), "
+    "s.n_evaluated, s.n_failed, s.n_cancelled ";
 
-nas::v1::Search SearchFromRow(pqxx::work& tx, const pqxx::row& r) {
+nas::v1::Search SearchFromRow(const pqxx::row& r) {
   nas::v1::Search s;
   s.set_id(r[0].as<int64_t>());
   s.set_owner(r[1].as<std::string>());
@@ -85,29 +87,11 @@ nas::v1::Search SearchFromRow(pqxx::work& tx, const pqxx::row& r) {
   s.set_best_accuracy(r[8].as<double>());
   nas::v1::SearchProgress* p = s.mutable_progress();
   p->set_target(r[7].as<int>());
-  for (const pqxx::row& c : tx.exec_params(
-           "SELECT state, count(*) FROM candidates WHERE search_id = $1 GROUP BY state", s.id())) {
-    const int n = c[1].as<int>();
-    switch (CandidateStateFromText(c[0].as<std::string>())) {
-      case nas::v1::CANDIDATE_STATE_QUEUED:
-        p->set_queued(n);
-        break;
-      case nas::v1::CANDIDATE_STATE_LEASED:
-        p->set_leased(n);
-        break;
-      case nas::v1::CANDIDATE_STATE_EVALUATED:
-        p->set_evaluated(n);
-        break;
-      case nas::v1::CANDIDATE_STATE_FAILED:
-        p->set_failed(n);
-        break;
-      case nas::v1::CANDIDATE_STATE_CANCELLED:
-        p->set_cancelled(n);
-        break;
-      default:
-        break;
-    }
-  }
+  p->set_queued(r[9].as<int>());
+  p->set_leased(r[10].as<int>());
+  p->set_evaluated(r[11].as<int>());
+  p->set_failed(r[12].as<int>());
+  p->set_cancelled(r[13].as<int>());
   return s;
 }
 
@@ -118,29 +102,7 @@ absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, const Caller& caller,
                                                "WHERE s.id = $1 AND s.owner_id = $2"),
                                   search_id, caller.user_id);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
-  return SearchFromRow(tx, r[0]);
-}
-
-// A profile of a search: its database id and its message.
-struct SearchProfile {
-  int64_t db_id;
-  HardwareProfile profile;
-};
-
-std::vector<SearchProfile> LoadSearchProfiles(pqxx::work& tx, int64_t search_id) {
-  std::vector<SearchProfile> out;
-  for (const pqxx::row& r : tx.exec_params(
-           "SELECT hp.id, hp.spec, hp.name, hp.version FROM search_profiles sp "
-           "JOIN hardware_profiles hp ON hp.id = sp.profile_id "
-           "WHERE sp.search_id = $1 ORDER BY sp.position",
-           search_id)) {
-    HardwareProfile p = Parse<HardwareProfile>(r[1]);
-    p.set_name(r[2].as<std::string>());
-    p.set_version(r[3].as<int>());
-    p.set_id(ProfileId(p.name(), p.version()));
-    out.push_back({r[0].as<int64_t>(), std::move(p)});
-  }
-  return out;
+  return SearchFromRow(r[0]);
 }
 
 std::vector<double> ObjectiveVector(const SearchSpec& spec, const CandidateMetrics& m,
@@ -169,39 +131,50 @@ bool InsertCandidate(pqxx::work& tx, int64_t search_id, const nas::v1::Architect
               .empty();
 }
 
+// A search's budget counters after a transition.
+struct Counts {
+  int target = 0;
+  int evaluated = 0;
+  int failed = 0;
+};
+
+// Counts `n` more of a search's candidates in final state `to` (EVALUATED, FAILED) and
+// returns the budget counters. The caller holds the search row's lock.
+Counts CountFinal(pqxx::work& tx, int64_t search_id, absl::string_view to, int n = 1,
+                  double accuracy = 0) {
+  const std::string c = absl::StrCat("n_", absl::AsciiStrToLower(to));
+  pqxx::row r = tx.exec_params1(
+      absl::StrCat("UPDATE searches SET updated_at = now(), ", c, " = ", c, " + $2, "
+                   "best_accuracy = greatest(best_accuracy, $3) "
+                   "WHERE id = $1 RETURNING target, n_evaluated, n_failed"),
+      search_id, n, accuracy);
+  return {r[0].as<int>(), r[1].as<int>(), r[2].as<int>()};
+}
+
 // Ends a running search: queued candidates are cancelled, live leases revoked.
 void EndSearch(pqxx::work& tx, int64_t search_id, const std::string& state,
                const std::string& message) {
   tx.exec_params(
-      "UPDATE searches SET state = $2, message = $3, updated_at = now() WHERE id = $1",
-      search_id, state, message);
-  tx.exec_params(
       "UPDATE leases SET state = 'REVOKED', ended_at = now() "
       "WHERE search_id = $1 AND state = 'ACTIVE'",
       search_id);
-  tx.exec_params(
+  const pqxx::result cancelled = tx.exec_params(
       "UPDATE candidates SET state = 'CANCELLED' "
       "WHERE search_id = $1 AND state IN ('QUEUED', 'LEASED')",
       search_id);
+  tx.exec_params(
+      "UPDATE searches SET state = $2, message = $3, updated_at = now(), "
+      "  n_cancelled = n_cancelled + $4 WHERE id = $1",
+      search_id, state, message, static_cast<int>(cancelled.affected_rows()));
   AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_SEARCH_ENDED, 0, "",
               absl::StrCat("search ", absl::AsciiStrToLower(state), ": ", message));
 }
 
 // Ends the (locked, running) search if its budget is spent. Returns whether it ended.
-bool FinishIfBudgetSpent(pqxx::work& tx, int64_t search_id) {
-  pqxx::row r = tx.exec_params1(
-      "SELECT s.target, "
-      "  count(*) FILTER (WHERE c.state = 'EVALUATED'), "
-      "  count(*) FILTER (WHERE c.state = 'FAILED') "
-      "FROM searches s LEFT JOIN candidates c ON c.search_id = s.id "
-      "WHERE s.id = $1 GROUP BY s.target",
-      search_id);
-  const int target = r[0].as<int>();
-  const int evaluated = r[1].as<int>();
-  const int failed = r[2].as<int>();
-  if (evaluated + failed < target) return false;
+bool FinishIfBudgetSpent(pqxx::work& tx, int64_t search_id, const Counts& c) {
+  if (c.evaluated + c.failed < c.target) return false;
   EndSearch(tx, search_id, "SUCCEEDED",
-            absl::StrCat("budget spent: ", evaluated, " evaluated, ", failed, " failed"));
+            absl::StrCat("budget spent: ", c.evaluated, " evaluated, ", c.failed, " failed"));
   return true;
 }
 
@@ -235,6 +208,49 @@ constexpr char kVisibleToCaller[] =
     "(hp.owner_id IS NULL OR hp.public OR hp.owner_id = $1)";
 
 }  // namespace
+
+// A profile of a search: its database id and its message.
+struct SearchProfile {
+  int64_t db_id;
+  HardwareProfile profile;
+};
+
+// SearchProfileCache: the profile versions each search targets. A search's profiles and a
+// profile version are both immutable, so an entry never goes stale; the cache only saves a
+// query on every lease and report.
+class SearchProfileCache {
+ public:
+  std::shared_ptr<const std::vector<SearchProfile>> Get(pqxx::work& tx, int64_t search_id) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = map_.find(search_id);
+      if (it != map_.end()) return it->second;
+    }
+    auto profiles = std::make_shared<std::vector<SearchProfile>>();
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT hp.id, hp.spec, hp.name, hp.version FROM search_profiles sp "
+             "JOIN hardware_profiles hp ON hp.id = sp.profile_id "
+             "WHERE sp.search_id = $1 ORDER BY sp.position",
+             search_id)) {
+      HardwareProfile p = Parse<HardwareProfile>(r[1]);
+      p.set_name(r[2].as<std::string>());
+      p.set_version(r[3].as<int>());
+      p.set_id(ProfileId(p.name(), p.version()));
+      profiles->push_back({r[0].as<int64_t>(), std::move(p)});
+    }
+    // A search that is not committed yet has no rows; do not remember that.
+    if (profiles->empty()) return profiles;
+    absl::MutexLock lock(&mu_);
+    if (map_.size() >= kMaxEntries) map_.clear();
+    map_[search_id] = profiles;
+    return profiles;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 10000;
+  absl::Mutex mu_;
+  std::map<int64_t, std::shared_ptr<const std::vector<SearchProfile>>> map_ ABSL_GUARDED_BY(mu_);
+};
 
 // ---------------------------------------------------------------------------------------------
 // Connection pool and transactions
@@ -337,7 +353,8 @@ class Store::Pool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-Store::Store(std::unique_ptr<Pool> pool) : pool_(std::move(pool)) {}
+Store::Store(std::unique_ptr<Pool> pool)
+    : pool_(std::move(pool)), profiles_(std::make_unique<SearchProfileCache>()) {}
 Store::~Store() = default;
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
@@ -701,7 +718,7 @@ absl::StatusOr<std::vector<nas::v1::Search>> Store::ListSearches(const Caller& c
                           "WHERE s.owner_id = $1 AND ($2 = 0 OR s.id < $2) "
                           "ORDER BY s.id DESC LIMIT $3"),
              caller.user_id, before_id, limit)) {
-      out.push_back(SearchFromRow(tx, r));
+      out.push_back(SearchFromRow(r));
     }
     return out;
   });
@@ -733,33 +750,73 @@ absl::StatusOr<std::vector<int64_t>> Store::RunningSearchIds() {
   });
 }
 
+namespace {
+
+// What Refill() reads of a search.
+struct RefillView {
+  bool running = false;
+  bool overdue = false;
+  SearchSpec spec;
+  int total = 0;        // Candidates not cancelled.
+  int queued = 0;
+  int outstanding = 0;  // Queued or leased.
+  int need = 0;         // Candidates the search can take now.
+  Counts counts;
+};
+
+RefillView ReadRefillView(pqxx::work& tx, int64_t search_id, bool lock) {
+  pqxx::row r = tx.exec_params1(
+      absl::StrCat("SELECT spec, state, deadline_at < now(), target, "
+                   "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id "
+                   "  AND c.state = 'QUEUED'), "
+                   "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id "
+                   "  AND c.state = 'LEASED'), "
+                   "n_evaluated, n_failed FROM searches s WHERE id = $1",
+                   lock ? " FOR NO KEY UPDATE" : ""),
+      search_id);
+  RefillView v;
+  v.spec = Parse<SearchSpec>(r[0]);
+  v.running = r[1].as<std::string>() == "RUNNING";
+  v.overdue = !r[2].is_null() && r[2].as<bool>();
+  v.counts = {r[3].as<int>(), r[6].as<int>(), r[7].as<int>()};
+  v.queued = r[4].as<int>();
+  v.outstanding = v.queued + r[5].as<int>();
+  v.total = v.outstanding + v.counts.evaluated + v.counts.failed;
+  v.need = std::min(v.counts.target - v.total, v.spec.budget().max_parallel() - v.outstanding);
+  return v;
+}
+
+}  // namespace
+
 absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanner& planner) {
   return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<RefillResult> {
     RefillResult result;
-    pqxx::result s = tx.exec_params(
-        "SELECT spec, state, deadline_at < now() FROM searches WHERE id = $1 FOR NO KEY UPDATE",
-        search_id);
-    if (s.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
-    if (s[0][1].as<std::string>() != "RUNNING") return result;
-    const SearchSpec spec = Parse<SearchSpec>(s[0][0]);
-    if (!s[0][2].is_null() && s[0][2].as<bool>()) {
+    if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1", search_id).empty()) {
+      return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+    }
+    // Decide without a lock first: most requests find the queue full enough, and a locking
+    // read would cost a write and a commit. Refill in batches of a quarter of max_parallel.
+    const RefillView peek = ReadRefillView(tx, search_id, /*lock=*/false);
+    if (!peek.running) return result;
+    const int batch = std::max(1, peek.spec.budget().max_parallel() / 4);
+    if (!peek.overdue && (peek.need <= 0 || (peek.queued > 0 && peek.need < batch))) {
+      return result;
+    }
+    const RefillView view = ReadRefillView(tx, search_id, /*lock=*/true);
+    if (!view.running) return result;
+    const SearchSpec& spec = view.spec;
+    if (view.overdue) {
       EndSearch(tx, search_id, "SUCCEEDED", "wall-clock budget spent");
       result.ended = true;
       return result;
     }
-    if (FinishIfBudgetSpent(tx, search_id)) {
+    if (FinishIfBudgetSpent(tx, search_id, view.counts)) {
       result.ended = true;
       return result;
     }
-    pqxx::row counts = tx.exec_params1(
-        "SELECT count(*) FILTER (WHERE state <> 'CANCELLED'), "
-        "  count(*) FILTER (WHERE state IN ('QUEUED', 'LEASED')) "
-        "FROM candidates WHERE search_id = $1",
-        search_id);
-    const int total = counts[0].as<int>();
-    const int outstanding = counts[1].as<int>();
-    const int need = std::min(spec.budget().max_candidates() - total,
-                              spec.budget().max_parallel() - outstanding);
+    const int total = view.total;
+    const int outstanding = view.outstanding;
+    const int need = view.need;
     if (need <= 0) return result;
 
     pqxx::row st = tx.exec_params1(
@@ -773,7 +830,8 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
     input.generation = st[2].as<int64_t>();
     input.need = need;
     int64_t observed_through = st[1].as<int64_t>();
-    std::vector<SearchProfile> profiles = LoadSearchProfiles(tx, search_id);
+    const auto profiles_held = profiles_->Get(tx, search_id);
+    const std::vector<SearchProfile>& profiles = *profiles_held;
     for (const pqxx::row& r : tx.exec_params(
              "SELECT e.id, e.candidate_id, c.arch, e.metrics, pm.metrics, pm.feasible "
              "FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
@@ -812,7 +870,6 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
     if (result.inserted > 0) {
       AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
                   absl::StrCat("queued ", result.inserted, " candidates"));
-      tx.exec_params("UPDATE searches SET updated_at = now() WHERE id = $1", search_id);
     }
     if (dry >= kDryRefillsToExhaust) {
       EndSearch(tx, search_id, "SUCCEEDED",
@@ -927,7 +984,8 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
     const SearchSpec spec = Parse<SearchSpec>(s[0][0]);
     NAS_ASSIGN_OR_RETURN(auto name_version, SplitProfileId(profile_id));
     const SearchProfile* chosen = nullptr;
-    std::vector<SearchProfile> profiles = LoadSearchProfiles(tx, search_id);
+    const auto profiles_held = profiles_->Get(tx, search_id);
+    const std::vector<SearchProfile>& profiles = *profiles_held;
     for (const SearchProfile& p : profiles) {
       if (p.profile.name() == name_version.first &&
           (name_version.second == 0 || name_version.second == p.profile.version())) {
@@ -1102,7 +1160,8 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64
         absl::ToInt64Milliseconds(ttl));
     lease.set_lease_id(l[0].as<int64_t>());
     lease.set_expires_at_ms(l[1].as<int64_t>());
-    for (const SearchProfile& p : LoadSearchProfiles(tx, lease.search_id())) {
+    const auto profiles = profiles_->Get(tx, lease.search_id());
+    for (const SearchProfile& p : *profiles) {
       if (p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
           p.profile.device_tag() == device_tag) {
         lease.add_measure_profile_ids(ProfileId(p.profile.name(), p.profile.version()));
@@ -1208,25 +1267,35 @@ absl::Status Store::StoreArtifact(const nas::v1::UploadArtifactRequest::Header& 
 absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
   return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {
     ReportOutcome outcome;
-    absl::StatusOr<std::pair<int64_t, int64_t>> live =
-        LockLiveLease(tx, request.worker_id(), request.lease_id());
-    if (!live.ok()) {
-      // A retried report of a stored result is accepted once more, changing nothing.
-      pqxx::result done = tx.exec_params(
-          "SELECT search_id FROM leases WHERE id = $1 AND worker_id = $2 AND state = 'COMPLETED'",
-          request.lease_id(), request.worker_id());
-      if (done.empty()) return live.status();
-      outcome.duplicate = true;
-      outcome.search_id = done[0][0].as<int64_t>();
-      return outcome;
-    }
-    const int64_t candidate_id = live->first;
-    const int64_t search_id = live->second;
+    // Lock order: the search row, then the lease. Completing the lease in the same statement
+    // that checks it is live is the fence: an expired or superseded lease matches no row.
+    pqxx::result head = tx.exec_params(
+        "SELECT s.id, s.spec, w.device_tag FROM leases l "
+        "JOIN workers w ON w.id = $2 JOIN searches s ON s.id = l.search_id "
+        "WHERE l.id = $1 FOR NO KEY UPDATE OF s",
+        request.lease_id(), request.worker_id());
+    if (head.empty()) return LeaseNotLive(tx, request.worker_id(), request.lease_id());
+    const int64_t search_id = head[0][0].as<int64_t>();
     outcome.search_id = search_id;
-    const SearchSpec spec = Parse<SearchSpec>(
-        tx.exec_params1("SELECT spec FROM searches WHERE id = $1", search_id)[0]);
-    tx.exec_params("UPDATE leases SET state = 'COMPLETED', ended_at = now() WHERE id = $1",
-                   request.lease_id());
+    pqxx::result live = tx.exec_params(
+        "UPDATE leases SET state = 'COMPLETED', ended_at = now() "
+        "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
+        "RETURNING candidate_id",
+        request.lease_id(), request.worker_id());
+    if (live.empty()) {
+      // A retried report of a stored result is accepted once more, changing nothing.
+      if (!tx.exec_params(
+                 "SELECT 1 FROM leases WHERE id = $1 AND worker_id = $2 AND state = 'COMPLETED'",
+                 request.lease_id(), request.worker_id())
+               .empty()) {
+        outcome.duplicate = true;
+        return outcome;
+      }
+      return LeaseNotLive(tx, request.worker_id(), request.lease_id());
+    }
+    const int64_t candidate_id = live[0][0].as<int64_t>();
+    const SearchSpec spec = Parse<SearchSpec>(head[0][1]);
+    const std::string device_tag = head[0][2].as<std::string>();
 
     if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
       const std::string error =
@@ -1239,27 +1308,41 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
       AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED, candidate_id, "",
                   absl::StrCat("candidate ", candidate_id, failed ? " failed: " : " will retry: ",
                                error));
-      if (failed) outcome.search_ended = FinishIfBudgetSpent(tx, search_id);
+      if (failed) {
+        outcome.search_ended =
+            FinishIfBudgetSpent(tx, search_id, CountFinal(tx, search_id, "FAILED"));
+      }
       return outcome;
     }
 
     const CandidateMetrics& metrics = request.metrics();
     tx.exec_params(
-        "INSERT INTO evaluations (candidate_id, search_id, lease_id, metrics, val_accuracy) "
-        "VALUES ($1, $2, $3, $4, $5)",
-        candidate_id, search_id, request.lease_id(), Bin(metrics), metrics.val_accuracy());
-    tx.exec_params(
+        "WITH e AS (INSERT INTO evaluations (candidate_id, search_id, lease_id, metrics, "
+        "  val_accuracy) VALUES ($1, $2, $3, $4, $5)) "
         "UPDATE candidates SET state = 'EVALUATED', evaluated_at = now(), error = '' "
         "WHERE id = $1",
-        candidate_id);
-    const std::string device_tag =
-        tx.exec_params1("SELECT device_tag FROM workers WHERE id = $1", request.worker_id())[0]
-            .as<std::string>();
+        candidate_id, search_id, request.lease_id(), Bin(metrics), metrics.val_accuracy());
     AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
                 absl::StrFormat("candidate %d evaluated: accuracy %.4f, %d params", candidate_id,
                                 metrics.val_accuracy(), metrics.params()));
 
-    for (const SearchProfile& p : LoadSearchProfiles(tx, search_id)) {
+    // Every front of the search at once. The search row lock serialises reports of one
+    // search, so these members are the whole current fronts.
+    std::map<int64_t, std::vector<ParetoArchive::Member>> fronts;
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT m.profile_id, m.candidate_id, e.metrics, pm.metrics "
+             "FROM pareto_members m "
+             "JOIN evaluations e ON e.candidate_id = m.candidate_id "
+             "JOIN profile_metrics pm ON pm.candidate_id = m.candidate_id "
+             "  AND pm.profile_id = m.profile_id "
+             "WHERE m.search_id = $1",
+             search_id)) {
+      fronts[r[0].as<int64_t>()].push_back(
+          {r[1].as<int64_t>(), ObjectiveVector(spec, Parse<CandidateMetrics>(r[2]),
+                                               Parse<ProfileMetrics>(r[3]))});
+    }
+    const auto profiles = profiles_->Get(tx, search_id);
+    for (const SearchProfile& p : *profiles) {
       const ProfileMetrics pm = EvaluateOnProfile(p.profile, metrics, spec.constraints(),
                                                   device_tag == p.profile.device_tag());
       tx.exec_params(
@@ -1267,21 +1350,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
           "VALUES ($1, $2, $3, $4, $5)",
           candidate_id, p.db_id, search_id, Bin(pm), pm.feasible());
       if (!pm.feasible()) continue;
-      // The front is updated incrementally: the search row lock serialises reports of one
-      // search, so the members read here are the whole current front.
-      std::vector<ParetoArchive::Member> members;
-      for (const pqxx::row& r : tx.exec_params(
-               "SELECT m.candidate_id, e.metrics, pm.metrics FROM pareto_members m "
-               "JOIN evaluations e ON e.candidate_id = m.candidate_id "
-               "JOIN profile_metrics pm ON pm.candidate_id = m.candidate_id "
-               "  AND pm.profile_id = m.profile_id "
-               "WHERE m.search_id = $1 AND m.profile_id = $2",
-               search_id, p.db_id)) {
-        members.push_back({r[0].as<int64_t>(),
-                           ObjectiveVector(spec, Parse<CandidateMetrics>(r[1]),
-                                           Parse<ProfileMetrics>(r[2]))});
-      }
-      ParetoArchive front(std::move(members));
+      ParetoArchive front(std::move(fronts[p.db_id]));
       std::vector<int64_t> removed;
       if (!front.Insert(candidate_id, ObjectiveVector(spec, metrics, pm), &removed)) continue;
       for (int64_t gone : removed) {
@@ -1294,13 +1363,13 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
           "INSERT INTO pareto_members (search_id, profile_id, candidate_id) VALUES ($1, $2, $3)",
           search_id, p.db_id, candidate_id);
       AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
-                  ProfileId(p.profile.name(), p.profile.version()),
+                  p.profile.id(),
                   absl::StrCat("candidate ", candidate_id, " joined the ", p.profile.name(),
                                " front (", front.members().size(), " members, ",
                                removed.size(), " displaced)"));
     }
-    tx.exec_params("UPDATE searches SET updated_at = now() WHERE id = $1", search_id);
-    outcome.search_ended = FinishIfBudgetSpent(tx, search_id);
+    outcome.search_ended = FinishIfBudgetSpent(
+        tx, search_id, CountFinal(tx, search_id, "EVALUATED", 1, metrics.val_accuracy()));
     return outcome;
   });
 }
@@ -1355,7 +1424,8 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
                   absl::StrCat("lease ", e.lease_id, " expired; candidate ", e.candidate_id,
                                e.requeued ? " re-queued" : " failed: out of attempts"));
       expired.push_back(e);
-      return !e.requeued && FinishIfBudgetSpent(tx, e.search_id);
+      return !e.requeued &&
+             FinishIfBudgetSpent(tx, e.search_id, CountFinal(tx, e.search_id, "FAILED"));
     });
     NAS_RETURN_IF_ERROR(ended.status());
   }

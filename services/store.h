@@ -88,6 +88,8 @@ struct LeaseExpiry {
   bool requeued = false;  // False when the candidate ran out of attempts.
 };
 
+class SearchProfileCache;
+
 class Store {
  public:
   // Store::Open() connects, applies pending migrations (under an advisory lock) and seeds the
@@ -198,6 +200,7 @@ class Store {
   absl::Status SeedBuiltinProfiles();
 
   std::unique_ptr<Pool> pool_;
+  std::unique_ptr<SearchProfileCache> profiles_;
 };
 
 // BuiltinProfiles() returns the profiles every installation starts with.

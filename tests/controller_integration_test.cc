@@ -357,6 +357,8 @@ TEST_F(ControllerIntegrationTest, SearchSurvivesAControllerRestartEvaluatingEach
 
   ASSERT_TRUE(GetSearch(alice_, search.id(), &search).ok());
   EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << search.message();
+  EXPECT_EQ(search.progress().evaluated(), 30);
+  EXPECT_EQ(search.progress().queued() + search.progress().leased(), 0);
   std::vector<Candidate> candidates = Candidates(alice_, search.id());
   ASSERT_EQ(candidates.size(), 30u);
   for (const Candidate& c : candidates) {
@@ -393,6 +395,13 @@ TEST_F(ControllerIntegrationTest, CancelStopsTheSearchAndRevokesLeases) {
   EXPECT_EQ(cancelled.state(), nas::v1::SEARCH_STATE_CANCELLED);
   EXPECT_EQ(cancelled.progress().queued(), 0);
   EXPECT_EQ(cancelled.progress().leased(), 0);
+  // The counters agree with the candidates themselves.
+  int n_cancelled = 0;
+  for (const Candidate& c : Candidates(alice_, search.id())) {
+    n_cancelled += c.state() == nas::v1::CANDIDATE_STATE_CANCELLED;
+  }
+  EXPECT_EQ(cancelled.progress().cancelled(), n_cancelled);
+  EXPECT_EQ(n_cancelled, 3);
 
   EXPECT_EQ(worker.Evaluate(lease).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   nas::v1::LeaseWorkResponse none;
