@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # The store and the data.
   postgresql dataset-fashion-mnist
+  # TLS tests make a self-signed certificate.
+  openssl
 )
 
 missing=()

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 #include "search/hardware_profile.h"
 #include "search/status_macros.h"
 #include "services/crypto.h"
@@ -101,9 +102,15 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
   }
   NAS_ASSIGN_OR_RETURN(nas::v1::Search search,
                        store_->CreateSearch(caller, spec, profiles, /*strategy_state=*/""));
-  // Queue the first candidates before answering, so the search is visibly moving.
-  NAS_RETURN_IF_ERROR(scheduler_->Refill(search.id()));
-  return store_->GetSearch(caller, search.id());
+  // Queue the first candidates before answering, so the search is visibly moving. The search
+  // is stored either way: if this refill fails, the scheduler's periodic refill queues them,
+  // and an error here would only invite the user to submit a duplicate.
+  if (absl::Status st = scheduler_->Refill(search.id()); !st.ok()) {
+    LOG(WARNING) << "controller: first refill of search " << search.id() << " failed: " << st;
+    scheduler_->MarkDirty(search.id());
+  }
+  absl::StatusOr<nas::v1::Search> fresh = store_->GetSearch(caller, search.id());
+  return fresh.ok() ? fresh : search;
 }
 
 absl::StatusOr<nas::v1::Search> Controller::GetSearch(const Caller& caller, int64_t search_id) {

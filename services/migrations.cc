@@ -135,10 +135,14 @@ CREATE TABLE profile_metrics (
 );
 CREATE INDEX profile_metrics_search ON profile_metrics (search_id, profile_id);
 
+-- objectives: the member's objective vector in minimisation form, in the search's objective
+-- order. Kept here so that updating a front reads only the front (measured: joining the
+-- members to evaluations made every result scan all of a search's evaluations).
 CREATE TABLE pareto_members (
   search_id     BIGINT NOT NULL REFERENCES searches(id),
   profile_id    BIGINT NOT NULL REFERENCES hardware_profiles(id),
   candidate_id  BIGINT NOT NULL REFERENCES candidates(id),
+  objectives    DOUBLE PRECISION[] NOT NULL,
   PRIMARY KEY (search_id, profile_id, candidate_id)
 );
 

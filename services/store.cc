@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "glog/logging.h"
 #include "search/hardware_profile.h"
 #include "search/pareto.h"
@@ -65,6 +66,26 @@ void AppendEvent(pqxx::work& tx, int64_t search_id, nas::v1::SearchEventKind kin
       "INSERT INTO events (search_id, kind, candidate_id, profile_id, message) "
       "VALUES ($1, $2, NULLIF($3, 0), $4, $5)",
       search_id, static_cast<int>(kind), candidate_id, profile_id, message);
+}
+
+// DoubleArray() writes a PostgreSQL array literal that reads back exactly ("{-0.91,3.2}").
+std::string DoubleArray(const std::vector<double>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    absl::StrAppend(&out, i ? "," : "", absl::StrFormat("%.17g", values[i]));
+  }
+  return out + "}";
+}
+
+// ParseDoubleArray() reads what DoubleArray() wrote (as PostgreSQL prints it back).
+std::vector<double> ParseDoubleArray(absl::string_view text) {
+  std::vector<double> values;
+  text = absl::StripPrefix(absl::StripSuffix(text, "}"), "{");
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    double v = 0;
+    if (absl::SimpleAtod(part, &v)) values.push_back(v);
+  }
+  return values;
 }
 
 // Column list that SearchFromRow() reads.
@@ -293,8 +314,10 @@ class Store::Pool {
         return Result(absl::UnavailableError(
             absl::StrCat("store: connection lost during commit: ", e.what())));
       } catch (const pqxx::sql_error& e) {
+        // The statement is for the operator's log, not for the client.
+        LOG(ERROR) << "store: " << e.what() << " in: " << e.query();
         Release(std::move(*conn));
-        return Result(absl::InternalError(absl::StrCat("store: ", e.what(), " in: ", e.query())));
+        return Result(absl::InternalError(absl::StrCat("store: ", e.what())));
       } catch (const std::exception& e) {
         Release(std::move(*conn));
         return Result(absl::InternalError(absl::StrCat("store: ", e.what())));
@@ -1330,16 +1353,11 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     // search, so these members are the whole current fronts.
     std::map<int64_t, std::vector<ParetoArchive::Member>> fronts;
     for (const pqxx::row& r : tx.exec_params(
-             "SELECT m.profile_id, m.candidate_id, e.metrics, pm.metrics "
-             "FROM pareto_members m "
-             "JOIN evaluations e ON e.candidate_id = m.candidate_id "
-             "JOIN profile_metrics pm ON pm.candidate_id = m.candidate_id "
-             "  AND pm.profile_id = m.profile_id "
-             "WHERE m.search_id = $1",
+             "SELECT profile_id, candidate_id, objectives FROM pareto_members "
+             "WHERE search_id = $1",
              search_id)) {
       fronts[r[0].as<int64_t>()].push_back(
-          {r[1].as<int64_t>(), ObjectiveVector(spec, Parse<CandidateMetrics>(r[2]),
-                                               Parse<ProfileMetrics>(r[3]))});
+          {r[1].as<int64_t>(), ParseDoubleArray(r[2].as<std::string>())});
     }
     const auto profiles = profiles_->Get(tx, search_id);
     for (const SearchProfile& p : *profiles) {
@@ -1352,7 +1370,8 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
       if (!pm.feasible()) continue;
       ParetoArchive front(std::move(fronts[p.db_id]));
       std::vector<int64_t> removed;
-      if (!front.Insert(candidate_id, ObjectiveVector(spec, metrics, pm), &removed)) continue;
+      const std::vector<double> objectives = ObjectiveVector(spec, metrics, pm);
+      if (!front.Insert(candidate_id, objectives, &removed)) continue;
       for (int64_t gone : removed) {
         tx.exec_params(
             "DELETE FROM pareto_members WHERE search_id = $1 AND profile_id = $2 "
@@ -1360,8 +1379,9 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
             search_id, p.db_id, gone);
       }
       tx.exec_params(
-          "INSERT INTO pareto_members (search_id, profile_id, candidate_id) VALUES ($1, $2, $3)",
-          search_id, p.db_id, candidate_id);
+          "INSERT INTO pareto_members (search_id, profile_id, candidate_id, objectives) "
+          "VALUES ($1, $2, $3, $4::DOUBLE PRECISION[])",
+          search_id, p.db_id, candidate_id, DoubleArray(objectives));
       AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
                   p.profile.id(),
                   absl::StrCat("candidate ", candidate_id, " joined the ", p.profile.name(),

@@ -57,21 +57,13 @@ class NasctlTest : public ::testing::Test {
 TestPostgres* NasctlTest::pg_ = nullptr;
 
 TEST_F(NasctlTest, SubmitFromASpecFileListParetoAndFetch) {
-  const std::string spec_path = dir_ + "/spec.textproto";
-  std::ofstream(spec_path) << R"(display_name: "from-file"
-space { name: "resnet" max_depth: 2 }
-strategy { name: "random" seed: 7 }
-profile_ids: "host-cpu"
-profile_ids: "cortex-m7"
-objectives { metric: METRIC_ACCURACY }
-objectives { metric: METRIC_LATENCY }
-budget { max_candidates: 6 max_parallel: 2 }
-)";
-  Result submit = Nasctl(absl::StrCat("submit --spec=", spec_path, " --candidates=5"), alice_);
+  // The example the README shows, exactly as committed; --candidates overrides its budget.
+  Result submit = Nasctl("submit --spec=deploy/examples/search.textproto --candidates=5", alice_);
   ASSERT_EQ(submit.exit_code, 0) << submit.out;
   EXPECT_NE(submit.out.find("submitted search 1"), std::string::npos) << submit.out;
   EXPECT_NE(submit.out.find("0/5 evaluated"), std::string::npos) << submit.out;  // Flag won.
   EXPECT_NE(submit.out.find("host-cpu@1, cortex-m7@1"), std::string::npos) << submit.out;
+  EXPECT_NE(submit.out.find("mcu-classifier"), std::string::npos) << submit.out;
 
   TestWorker worker(harness_.get());
   ASSERT_TRUE(worker.Register().ok());
@@ -86,7 +78,7 @@ budget { max_candidates: 6 max_parallel: 2 }
 
   Result list = Nasctl("list", alice_);
   ASSERT_EQ(list.exit_code, 0) << list.out;
-  EXPECT_NE(list.out.find("from-file"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("mcu-classifier"), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("succeeded"), std::string::npos) << list.out;
 
   Result json = Nasctl("--json get 1", alice_);
