@@ -22,7 +22,8 @@
 #include "tests/controller_harness.h"
 
 ABSL_FLAG(int, workers, 64, "Concurrent simulated workers");
-ABSL_FLAG(int, candidates, 100000, "Candidates in the search (its budget)");
+ABSL_FLAG(int, candidates, 100000, "Candidates in all, split evenly between the searches");
+ABSL_FLAG(int, searches, 1, "Concurrent searches (reports of one search are serialised)");
 ABSL_FLAG(std::string, windows, "1000,10000,50000,100000",
           "Report the per-result cost over the 1,000 results ending at each of these counts");
 ABSL_FLAG(int, db_pool_size, 16, "Controller database connections");
@@ -64,12 +65,14 @@ int Main() {
   spec->add_objectives()->set_metric(nas::v1::METRIC_ACCURACY);
   spec->add_objectives()->set_metric(nas::v1::METRIC_LATENCY);
   spec->add_objectives()->set_metric(nas::v1::METRIC_PEAK_ACTIVATION_BYTES);
-  spec->mutable_budget()->set_max_candidates(candidates);
+  const int searches = absl::GetFlag(FLAGS_searches);
+  spec->mutable_budget()->set_max_candidates(candidates / searches);
   spec->mutable_budget()->set_max_parallel(std::min(1024, workers * 2));
-  nas::v1::Search search;
-  {
+  for (int i = 0; i < searches; ++i) {
+    spec->mutable_strategy()->set_seed(i + 1);
     grpc::ClientContext ctx;
     ControllerHarness::Authorize(&ctx, token);
+    nas::v1::Search search;
     grpc::Status st = harness->Nas()->SubmitSearch(&ctx, req, &search);
     if (!st.ok()) {
       std::fprintf(stderr, "submit: %s\n", st.error_message().c_str());
@@ -123,14 +126,20 @@ int Main() {
   for (std::thread& t : threads) t.join();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   const int done = std::min(completed.load(), candidates);
+  if (candidates % searches != 0) {
+    std::fprintf(stderr, "--candidates must divide evenly into --searches\n");
+    return 1;
+  }
 
   std::vector<double> all_report, all_lease;
   for (int w = 0; w < workers; ++w) {
     all_report.insert(all_report.end(), report_ms[w].begin(), report_ms[w].end());
     all_lease.insert(all_lease.end(), lease_ms[w].begin(), lease_ms[w].end());
   }
-  std::printf("Controller benchmark: %d workers, %d candidates, 3 profiles, durable PostgreSQL\n\n",
-              workers, candidates);
+  std::printf(
+      "Controller benchmark: %d workers, %d candidates in %d search(es), 3 profiles, durable "
+      "PostgreSQL\n\n",
+      workers, candidates, searches);
   std::printf("| results | wall s | round trips/s | lease p50 ms | report p50 ms | report p99 ms "
               "| errors |\n|---|---|---|---|---|---|---|\n");
   std::printf("| %d | %.1f | %.0f | %.2f | %.2f | %.2f | %d |\n\n", done, seconds, done / seconds,
