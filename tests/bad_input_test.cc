@@ -8,21 +8,12 @@
 namespace nas {
 namespace {
 
-TestPostgres* g_pg = nullptr;
-
 class BadInputTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    g_pg = pg->release();
-  }
-  static void TearDownTestSuite() {
-    delete g_pg;
-    g_pg = nullptr;
-  }
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(g_pg);
+    absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(*pg);
     ASSERT_TRUE(h.ok()) << h.status();
     harness_ = *std::move(h);
     alice_ = harness_->NewUserToken("alice");

@@ -16,23 +16,13 @@ namespace {
 using nas::v1::Candidate;
 using nas::v1::Search;
 
-TestPostgres* g_pg = nullptr;
-
 class ControllerIntegrationTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    g_pg = pg->release();
-  }
-  static void TearDownTestSuite() {
-    delete g_pg;
-    g_pg = nullptr;
-  }
-
   void StartController(SchedulerOptions scheduler = {}) {
+    absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
+    ASSERT_TRUE(pg.ok()) << pg.status();
     absl::StatusOr<std::unique_ptr<ControllerHarness>> h =
-        ControllerHarness::Create(g_pg, scheduler);
+        ControllerHarness::Create(*pg, scheduler);
     ASSERT_TRUE(h.ok()) << h.status();
     harness_ = *std::move(h);
     alice_ = harness_->NewUserToken("alice");

@@ -20,15 +20,10 @@ struct Result {
 
 class NasctlTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = pg->release();
-  }
-  static void TearDownTestSuite() { delete pg_; }
-
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(pg_);
+    absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(*pg);
     ASSERT_TRUE(h.ok()) << h.status();
     harness_ = *std::move(h);
     alice_ = harness_->NewUserToken("alice");
@@ -48,13 +43,10 @@ class NasctlTest : public ::testing::Test {
     return {WEXITSTATUS(status), out};
   }
 
-  static TestPostgres* pg_;
   std::unique_ptr<ControllerHarness> harness_;
   std::string alice_;
   std::string dir_;
 };
-
-TestPostgres* NasctlTest::pg_ = nullptr;
 
 TEST_F(NasctlTest, SubmitFromASpecFileListParetoAndFetch) {
   // The example the README shows, exactly as committed; --candidates overrides its budget.

@@ -102,4 +102,14 @@ absl::StatusOr<std::string> TestPostgres::NewDatabase() {
   return url;
 }
 
+absl::StatusOr<TestPostgres*> SharedTestPostgres() {
+  // Destroyed at exit, which stops the server and removes its directory.
+  static auto* const shared = new absl::StatusOr<std::unique_ptr<TestPostgres>>(
+      TestPostgres::Start());
+  static const int cleanup = std::atexit([] { delete shared; });
+  (void)cleanup;
+  if (!shared->ok()) return shared->status();
+  return shared->value().get();
+}
+
 }  // namespace nas

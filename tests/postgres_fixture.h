@@ -42,6 +42,10 @@ class TestPostgres {
   int next_db_ = 0;
 };
 
+// SharedTestPostgres() returns one server for the whole test binary, started on first use and
+// stopped when the binary exits. Tests take a database of their own with NewDatabase().
+absl::StatusOr<TestPostgres*> SharedTestPostgres();
+
 }  // namespace nas
 
 #endif  // NAS_TESTS_POSTGRES_FIXTURE_H_

@@ -11,7 +11,7 @@ namespace nas {
 namespace {
 
 TEST(StoreMigrationTest, ConcurrentStartsApplyEachMigrationOnce) {
-  absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start();
+  absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
   ASSERT_TRUE(pg.ok()) << pg.status();
   absl::StatusOr<std::string> url = (*pg)->NewDatabase();
   ASSERT_TRUE(url.ok());

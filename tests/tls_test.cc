@@ -28,7 +28,7 @@ TEST(TlsTest, ServesTlsAndRefusesPlaintext) {
                                      "-keyout ", key, " -out ", cert, " >/dev/null 2>&1")
                             .c_str()),
             0);
-  absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start();
+  absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
   ASSERT_TRUE(pg.ok()) << pg.status();
   absl::StatusOr<std::string> url = (*pg)->NewDatabase();
   ASSERT_TRUE(url.ok());
