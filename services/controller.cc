@@ -150,6 +150,10 @@ absl::StatusOr<std::vector<nas::v1::SearchEvent>> Controller::WatchEvents(const 
                                                                           int64_t after_id,
                                                                           absl::Duration wait) {
   NAS_RETURN_IF_ERROR(RequireId("search_id", search_id));
+  if (scheduler_->Stopping()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the controller is shutting down; watch again with after_event_id=", after_id));
+  }
   const uint64_t seen = scheduler_->ChangeCount();
   NAS_ASSIGN_OR_RETURN(std::vector<nas::v1::SearchEvent> events,
                        store_->EventsAfter(caller, search_id, after_id, /*limit=*/500));
@@ -321,7 +325,10 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> Controller::LeaseWork(
       return *std::move(lease);
     }
     const absl::Time now = absl::Now();
-    if (now >= until || cancelled()) return nas::v1::LeaseWorkResponse();
+    // A controller shutting down answers "no work" so the worker retries elsewhere or later.
+    if (now >= until || cancelled() || scheduler_->Stopping()) {
+      return nas::v1::LeaseWorkResponse();
+    }
     // Other controllers queue work too, so never sleep longer than a second on local news.
     scheduler_->WaitForChange(seen, std::min(until - now, absl::Seconds(1)));
   }

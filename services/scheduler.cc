@@ -71,6 +71,11 @@ void Scheduler::NotifyChange() {
   ++changes_;
 }
 
+bool Scheduler::Stopping() {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
 uint64_t Scheduler::ChangeCount() {
   absl::MutexLock lock(&mu_);
   return changes_;

@@ -54,6 +54,9 @@ class Scheduler {
   // Scheduler::WaitForChange() waits until ChangeCount() != seen or `timeout` passes.
   void WaitForChange(uint64_t seen, absl::Duration timeout);
 
+  // Scheduler::Stopping() is true once Stop() began: long polls should answer at once.
+  bool Stopping();
+
   const SchedulerOptions& options() const { return options_; }
 
  private:

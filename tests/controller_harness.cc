@@ -34,9 +34,9 @@ absl::Status ControllerHarness::StartServer() {
   return absl::OkStatus();
 }
 
-void ControllerHarness::Stop() {
+void ControllerHarness::Stop(absl::Duration grace) {
   if (server_ != nullptr) {
-    server_->Shutdown(absl::Seconds(1));
+    server_->Shutdown(grace);
     server_.reset();
   }
 }

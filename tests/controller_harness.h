@@ -38,8 +38,9 @@ class ControllerHarness {
   // ControllerHarness::Restart() stops the controller and starts a new one on the same
   // database (a new port; stubs from Nas()/Trainer() must be fetched again).
   absl::Status Restart();
-  // ControllerHarness::Stop() stops the controller (Restart() starts it again).
-  void Stop();
+  // ControllerHarness::Stop() stops the controller, letting in-flight calls finish for up to
+  // `grace` (Restart() starts it again).
+  void Stop(absl::Duration grace = absl::Seconds(1));
 
   std::unique_ptr<nas::v1::NasService::Stub> Nas();
   std::unique_ptr<nas::v1::AdminService::Stub> Admin();

@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "search/hardware_profile.h"
 #include "search/pareto.h"
@@ -402,6 +403,26 @@ TEST_F(ControllerIntegrationTest, CancelStopsTheSearchAndRevokesLeases) {
   ControllerHarness::Authorize(&again, alice_);
   EXPECT_EQ(harness_->Nas()->CancelSearch(&again, req, &cancelled).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(ControllerIntegrationTest, ShutdownAnswersLongPollsPromptly) {
+  StartController();
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  absl::Time answered;
+  std::thread poll([&] {
+    nas::v1::LeaseWorkResponse lease;
+    worker.Lease(&lease, /*wait_ms=*/20000);  // Nothing is queued: this waits.
+    EXPECT_EQ(lease.lease_id(), 0);
+    answered = absl::Now();
+  });
+  absl::SleepFor(absl::Milliseconds(500));
+  const absl::Time stop = absl::Now();
+  // A long grace: the poll must end because the controller answers it, not because the grace
+  // ran out and gRPC cancelled it.
+  harness_->Stop(/*grace=*/absl::Seconds(10));
+  poll.join();
+  EXPECT_LT(answered - stop, absl::Seconds(3));
 }
 
 }  // namespace
