@@ -1,0 +1,252 @@
+#include "trainer/model_builder.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace nas {
+namespace {
+
+namespace F = torch::nn::functional;
+
+int OutSize(int in, int kernel, int stride) { return (in + 2 * (kernel / 2) - kernel) / stride + 1; }
+
+// Walks an architecture's shapes the way NetworkImpl builds it, adding up MACs and tracking the
+// largest set of activations alive at once (fp32, batch 1).
+class CostCounter {
+ public:
+  explicit CostCounter(int64_t input_elements) { Observe(input_elements, 0); }
+
+  // A layer reading `in` elements and writing `out` while `held` more stay alive (a residual).
+  void Layer(int64_t in, int64_t out, int64_t macs, int64_t held = 0) {
+    macs_ += macs;
+    Observe(in + held, out);
+  }
+  int64_t macs() const { return macs_; }
+  int64_t peak_bytes() const { return peak_elements_ * 4; }
+
+ private:
+  void Observe(int64_t a, int64_t b) { peak_elements_ = std::max(peak_elements_, a + b); }
+  int64_t macs_ = 0;
+  int64_t peak_elements_ = 0;
+};
+
+}  // namespace
+
+ConvBnImpl::ConvBnImpl(int in, int out, int kernel, int stride, int groups, Activation act)
+    : activation(act) {
+  conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
+                                                       .stride(stride)
+                                                       .padding(kernel / 2)
+                                                       .groups(groups)
+                                                       .bias(false)));
+  bn = register_module("bn", torch::nn::BatchNorm2d(out));
+}
+
+torch::Tensor ConvBnImpl::forward(torch::Tensor x) {
+  x = bn(conv(x));
+  switch (activation) {
+    case Activation::kReLU:
+      return torch::relu(x);
+    case Activation::kReLU6:
+      return torch::clamp(x, 0, 6);
+    case Activation::kNone:
+      return x;
+  }
+  return x;
+}
+
+SqueezeExciteImpl::SqueezeExciteImpl(int channels) {
+  const int reduced = std::max(8, channels / 4);
+  reduce = register_module("reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, reduced, 1)));
+  expand = register_module("expand", torch::nn::Conv2d(torch::nn::Conv2dOptions(reduced, channels, 1)));
+}
+
+torch::Tensor SqueezeExciteImpl::forward(torch::Tensor x) {
+  torch::Tensor s = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1));
+  s = expand(torch::relu(reduce(s)));
+  // Hard sigmoid: relu6(x + 3) / 6 (Howard et al. 2019), cheap on edge hardware.
+  return x * (torch::clamp(s + 3, 0, 6) / 6);
+}
+
+BlockImpl::BlockImpl(const std::string& space, int in, int out, int kernel, int expansion,
+                     bool se, int stride) {
+  resnet = space == "resnet";
+  if (resnet) {
+    layers->push_back(ConvBn(in, out, 3, stride, 1, Activation::kReLU));
+    layers->push_back(ConvBn(out, out, 3, 1, 1, Activation::kNone));
+    residual = true;
+    if (stride != 1 || in != out) {
+      shortcut = register_module("shortcut", ConvBn(in, out, 1, stride, 1, Activation::kNone));
+    }
+  } else {
+    const int hidden = in * expansion;
+    if (expansion != 1) layers->push_back(ConvBn(in, hidden, 1, 1, 1, Activation::kReLU6));
+    layers->push_back(ConvBn(hidden, hidden, kernel, stride, hidden, Activation::kReLU6));
+    if (se) layers->push_back(SqueezeExcite(hidden));
+    layers->push_back(ConvBn(hidden, out, 1, 1, 1, Activation::kNone));
+    residual = stride == 1 && in == out;
+  }
+  register_module("layers", layers);
+}
+
+torch::Tensor BlockImpl::forward(torch::Tensor x) {
+  torch::Tensor y = layers->forward(x);
+  if (!residual) return y;
+  y = y + (shortcut ? shortcut(x) : x);
+  return resnet ? torch::relu(y) : y;
+}
+
+NetworkImpl::NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions& options)
+    : arch_(arch), options_(options) {
+  const int c = options.in_channels;
+  mean = register_buffer("mean", torch::tensor(options.mean).view({1, c, 1, 1}));
+  stddev = register_buffer("stddev", torch::tensor(options.stddev).view({1, c, 1, 1}));
+  const bool resnet = arch.space() == "resnet";
+  int r = arch.resolution();
+  CostCounter cost(int64_t{c} * options.input_height * options.input_width);
+  if (r != options.input_height || r != options.input_width) {
+    cost.Layer(int64_t{c} * options.input_height * options.input_width, int64_t{c} * r * r, 0);
+  }
+  // A 3x3 stride-1 stem: inputs of 20 to 32 pixels have no resolution to spare.
+  stem = register_module("stem", ConvBn(c, arch.stem_width(), 3, 1, 1,
+                                        resnet ? Activation::kReLU : Activation::kReLU6));
+  cost.Layer(int64_t{c} * r * r, int64_t{arch.stem_width()} * r * r,
+             int64_t{r} * r * arch.stem_width() * c * 9);
+  int in = arch.stem_width();
+  for (int s = 0; s < arch.stages_size(); ++s) {
+    const nas::v1::Stage& stage = arch.stages(s);
+    for (int b = 0; b < stage.blocks_size(); ++b) {
+      const nas::v1::Block& blk = stage.blocks(b);
+      const int stride = (s > 0 && b == 0) ? 2 : 1;
+      const int out = stage.width();
+      const int kernel = resnet ? 3 : blk.kernel();
+      const int expansion = resnet ? 1 : blk.expansion();
+      blocks->push_back(Block(arch.space(), in, out, kernel, expansion,
+                              !resnet && blk.squeeze_excite(), stride));
+      const int r_out = OutSize(r, resnet ? 3 : kernel, stride);
+      const int64_t x_in = int64_t{in} * r * r;
+      if (resnet) {
+        const bool projected = stride != 1 || in != out;
+        const int64_t mid = int64_t{out} * r_out * r_out;
+        cost.Layer(x_in, mid, mid * in * 9, /*held=*/0);         // conv1; x stays alive
+        cost.Layer(mid, mid, mid * out * 9, /*held=*/x_in);      // conv2
+        if (projected) cost.Layer(x_in, mid, mid * in, /*held=*/mid);
+      } else {
+        const int hidden = in * expansion;
+        const bool residual = stride == 1 && in == out;
+        const int64_t held = residual ? x_in : 0;
+        int64_t cur = x_in;
+        if (expansion != 1) {
+          const int64_t h = int64_t{hidden} * r * r;
+          cost.Layer(cur, h, h * in);  // Its input is the block input itself.
+          cur = h;
+        }
+        const int64_t dw = int64_t{hidden} * r_out * r_out;
+        cost.Layer(cur, dw, dw * kernel * kernel, expansion != 1 ? held : 0);
+        cur = dw;
+        if (blk.squeeze_excite()) {
+          const int reduced = std::max(8, hidden / 4);
+          cost.Layer(cur, cur, int64_t{hidden} * reduced * 2 + cur, held);
+        }
+        const int64_t o = int64_t{out} * r_out * r_out;
+        cost.Layer(cur, o, o * hidden, held);
+      }
+      in = out;
+      r = r_out;
+    }
+  }
+  register_module("blocks", blocks);
+  classifier = register_module("classifier", torch::nn::Linear(in, options.classes));
+  cost.Layer(int64_t{in} * r * r, in, 0);
+  cost.Layer(in, options.classes, int64_t{in} * options.classes);
+  macs_ = cost.macs();
+  peak_activation_bytes_ = cost.peak_bytes();
+}
+
+torch::Tensor NetworkImpl::forward(torch::Tensor images) {
+  torch::Tensor x = (images - mean) / stddev;
+  const int r = arch_.resolution();
+  if (x.size(2) != r || x.size(3) != r) {
+    x = F::interpolate(x, F::InterpolateFuncOptions()
+                              .size(std::vector<int64_t>{r, r})
+                              .mode(torch::kBilinear)
+                              .align_corners(false));
+  }
+  x = blocks->forward(stem(x));
+  x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
+  return classifier(x);
+}
+
+int64_t NetworkImpl::parameter_count() const {
+  int64_t n = 0;
+  for (const torch::Tensor& p : parameters()) n += p.numel();
+  return n;
+}
+
+absl::Status ValidateForBuild(const nas::v1::Architecture& arch) {
+  const bool resnet = arch.space() == "resnet";
+  if (!resnet && arch.space() != "mobilenetv2") {
+    return absl::InvalidArgumentError(absl::StrCat("architecture.space: \"", arch.space(),
+                                                   "\" is not mobilenetv2 or resnet"));
+  }
+  if (arch.resolution() < 8 || arch.resolution() > 512) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("architecture.resolution: ", arch.resolution(), " is outside 8 to 512"));
+  }
+  if (arch.stem_width() < 1 || arch.stem_width() > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("architecture.stem_width: ", arch.stem_width(), " is outside 1 to 4096"));
+  }
+  if (arch.stages_size() == 0) {
+    return absl::InvalidArgumentError("architecture.stages: at least one stage");
+  }
+  for (int s = 0; s < arch.stages_size(); ++s) {
+    const nas::v1::Stage& stage = arch.stages(s);
+    const std::string at = absl::StrCat("architecture.stages[", s, "]");
+    if (stage.width() < 1 || stage.width() > 4096) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ".width: ", stage.width(), " is outside 1 to 4096"));
+    }
+    if (stage.blocks_size() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ".blocks: at least one block"));
+    }
+    for (int b = 0; b < stage.blocks_size(); ++b) {
+      const nas::v1::Block& blk = stage.blocks(b);
+      const std::string bat = absl::StrCat(at, ".blocks[", b, "]");
+      if (resnet) {
+        if ((blk.kernel() != 0 && blk.kernel() != 3) ||
+            (blk.expansion() != 0 && blk.expansion() != 1) || blk.squeeze_excite()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(bat, ": a ResNet basic block has kernel 3, expansion 1, no SE"));
+        }
+        continue;
+      }
+      if (blk.kernel() != 3 && blk.kernel() != 5 && blk.kernel() != 7) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(bat, ".kernel: ", blk.kernel(), " is not 3, 5 or 7"));
+      }
+      if (blk.expansion() < 1 || blk.expansion() > 8) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(bat, ".expansion: ", blk.expansion(), " is outside 1 to 8"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Network> BuildNetwork(const nas::v1::Architecture& arch,
+                                     const NetworkOptions& options) {
+  if (absl::Status st = ValidateForBuild(arch); !st.ok()) return st;
+  if (options.mean.size() != static_cast<size_t>(options.in_channels) ||
+      options.stddev.size() != static_cast<size_t>(options.in_channels)) {
+    return absl::InvalidArgumentError("options: one mean and stddev per input channel");
+  }
+  try {
+    return Network(arch, options);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("building the network: ", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace nas

@@ -1,0 +1,115 @@
+// Builds a LibTorch network for an architecture of a built-in search space.
+//
+//   absl::StatusOr<Network> net = BuildNetwork(arch, {.in_channels = 1, .classes = 10, ...});
+//   torch::Tensor logits = (*net)->forward(images);  // images: N x C x H x W floats in [0, 1]
+//
+// The network is self-contained: it normalises its input with the dataset's statistics and
+// resizes it to the architecture's resolution itself. Blocks are built from ConvBn units so that
+// later work (a weight-sharing supernet, TorchScript export with batch-norm folding) can walk
+// the same structure. Invalid architectures are rejected with InvalidArgument before any tensor
+// is made.
+#ifndef NAS_TRAINER_MODEL_BUILDER_H_
+#define NAS_TRAINER_MODEL_BUILDER_H_
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/nas.pb.h"
+
+namespace nas {
+
+struct NetworkOptions {
+  int in_channels = 1;
+  int classes = 10;
+  // The dataset's native image size (inputs arrive at this size).
+  int input_height = 28;
+  int input_width = 28;
+  // Per-channel normalisation applied inside the network.
+  std::vector<float> mean = {0.2860f};
+  std::vector<float> stddev = {0.3530f};
+};
+
+enum class Activation { kNone, kReLU, kReLU6 };
+
+// ConvBn: convolution (no bias), batch norm, optional activation.
+class ConvBnImpl : public torch::nn::Module {
+ public:
+  ConvBnImpl(int in, int out, int kernel, int stride, int groups, Activation act);
+  torch::Tensor forward(torch::Tensor x);
+
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+  Activation activation;
+};
+TORCH_MODULE(ConvBn);
+
+// SqueezeExcite (Hu et al. 2018): channel attention with a reduction of 4, hard-sigmoid gate.
+class SqueezeExciteImpl : public torch::nn::Module {
+ public:
+  explicit SqueezeExciteImpl(int channels);
+  torch::Tensor forward(torch::Tensor x);
+
+  torch::nn::Conv2d reduce{nullptr};
+  torch::nn::Conv2d expand{nullptr};
+};
+TORCH_MODULE(SqueezeExcite);
+
+// A block: MobileNetV2 inverted residual (Sandler et al. 2018) or ResNet basic block
+// (He et al. 2016). `layers` run in order; the residual is added when `residual` is set, through
+// `shortcut` when the shapes differ (ResNet only).
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(const std::string& space, int in, int out, int kernel, int expansion, bool se,
+            int stride);
+  torch::Tensor forward(torch::Tensor x);
+
+  torch::nn::Sequential layers;
+  ConvBn shortcut{nullptr};
+  bool residual = false;
+  bool resnet = false;
+};
+TORCH_MODULE(Block);
+
+class NetworkImpl : public torch::nn::Module {
+ public:
+  NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions& options);
+  // Images N x C x H x W in [0, 1] at the dataset's size -> logits N x classes.
+  torch::Tensor forward(torch::Tensor images);
+
+  // Multiply-accumulates of one inference at batch 1.
+  int64_t macs() const { return macs_; }
+  // Largest set of fp32 activations alive at once in one inference at batch 1 (MCUNet-style:
+  // a layer's input and output, plus a residual block's input while the block runs).
+  int64_t peak_activation_bytes() const { return peak_activation_bytes_; }
+  int64_t parameter_count() const;
+
+  const nas::v1::Architecture& architecture() const { return arch_; }
+  const NetworkOptions& options() const { return options_; }
+
+  ConvBn stem{nullptr};
+  torch::nn::Sequential blocks;
+  torch::nn::Linear classifier{nullptr};
+  torch::Tensor mean;    // buffer, 1 x C x 1 x 1
+  torch::Tensor stddev;  // buffer, 1 x C x 1 x 1
+
+ private:
+  nas::v1::Architecture arch_;
+  NetworkOptions options_;
+  int64_t macs_ = 0;
+  int64_t peak_activation_bytes_ = 0;
+};
+TORCH_MODULE(Network);
+
+// ValidateForBuild() checks that `arch` is buildable (a known space, positive sizes, supported
+// kernels and expansions); the error names the field.
+absl::Status ValidateForBuild(const nas::v1::Architecture& arch);
+
+// BuildNetwork() validates `arch` and builds it with freshly initialised weights.
+absl::StatusOr<Network> BuildNetwork(const nas::v1::Architecture& arch,
+                                     const NetworkOptions& options);
+
+}  // namespace nas
+
+#endif  // NAS_TRAINER_MODEL_BUILDER_H_

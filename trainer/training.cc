@@ -1,0 +1,179 @@
+#include "trainer/training.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
+namespace nas {
+namespace {
+
+torch::Tensor Images(const ImageSet& set, const std::vector<int64_t>& index, int c, int h, int w) {
+  torch::Tensor all = torch::from_blob(const_cast<uint8_t*>(set.pixels.data()),
+                                       {set.count, c, h, w}, torch::kUInt8);
+  if (index.empty()) return all.clone();
+  return all.index_select(0, torch::tensor(index, torch::kInt64));
+}
+
+torch::Tensor Labels(const ImageSet& set, const std::vector<int64_t>& index) {
+  torch::Tensor all = torch::tensor(set.labels, torch::kInt64);
+  if (index.empty()) return all;
+  return all.index_select(0, torch::tensor(index, torch::kInt64));
+}
+
+torch::Tensor ToFloat(const torch::Tensor& images) { return images.to(torch::kFloat32).div_(255); }
+
+// Random crop with 4 pixels of zero padding, and an optional horizontal flip, per example.
+torch::Tensor Augment(torch::Tensor x, bool crop, bool flip, std::mt19937_64& rng) {
+  if (!crop && !flip) return x;
+  const int64_t h = x.size(2), w = x.size(3);
+  torch::Tensor padded = crop ? torch::constant_pad_nd(x, {4, 4, 4, 4}, 0) : x;
+  std::uniform_int_distribution<int> offset(0, 8);
+  std::bernoulli_distribution coin(0.5);
+  std::vector<torch::Tensor> out;
+  out.reserve(x.size(0));
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    torch::Tensor img = padded[i];
+    if (crop) img = img.narrow(1, offset(rng), h).narrow(2, offset(rng), w);
+    if (flip && coin(rng)) img = img.flip({2});
+    out.push_back(img);
+  }
+  return torch::stack(out);
+}
+
+}  // namespace
+
+TensorData MakeTensorData(const ImageDataset& data, const DatasetSplit& split) {
+  TensorData t;
+  const int c = data.channels, h = data.height, w = data.width;
+  t.train_images = Images(data.train, split.train, c, h, w);
+  t.train_labels = Labels(data.train, split.train);
+  t.val_images = Images(data.train, split.validation, c, h, w);
+  t.val_labels = Labels(data.train, split.validation);
+  t.test_images = Images(data.test, {}, c, h, w);
+  t.test_labels = Labels(data.test, {});
+  return t;
+}
+
+absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
+                                  const nas::v1::TrainingRecipe& recipe,
+                                  const nas::v1::Fidelity& fidelity,
+                                  const ProgressCallback& on_progress) {
+  const int epochs = fidelity.epochs() > 0 ? fidelity.epochs() : recipe.epochs();
+  const int batch = recipe.batch_size() > 0 ? recipe.batch_size() : 128;
+  if (epochs <= 0) return absl::InvalidArgumentError("recipe.epochs: must be positive");
+  int64_t n = data.train_images.size(0);
+  const int subset = fidelity.train_subset() > 0 ? fidelity.train_subset() : recipe.train_subset();
+  if (subset > 0) n = std::min<int64_t>(n, subset);
+  const bool sgd = recipe.optimizer() != nas::v1::OPTIMIZER_ADAMW;
+  const double lr0 = recipe.learning_rate() > 0 ? recipe.learning_rate() : (sgd ? 0.05 : 0.002);
+  const double wd = recipe.weight_decay() > 0 ? recipe.weight_decay() : (sgd ? 5e-4 : 0.05);
+
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  if (sgd) {
+    optimizer = std::make_unique<torch::optim::SGD>(
+        net->parameters(),
+        torch::optim::SGDOptions(lr0).momentum(0.9).nesterov(true).weight_decay(wd));
+  } else {
+    optimizer = std::make_unique<torch::optim::AdamW>(
+        net->parameters(), torch::optim::AdamWOptions(lr0).weight_decay(wd));
+  }
+  const int64_t steps_per_epoch = (n + batch - 1) / batch;
+  const int64_t total_steps = steps_per_epoch * epochs;
+  const bool step_schedule = recipe.schedule() == nas::v1::LR_SCHEDULE_STEP;
+  auto lr_at = [&](int64_t step) {
+    const double t = static_cast<double>(step) / total_steps;
+    if (step_schedule) return lr0 * (t < 0.5 ? 1.0 : t < 0.75 ? 0.1 : 0.01);
+    return lr0 * 0.5 * (1 + std::cos(M_PI * t));
+  };
+
+  std::mt19937_64 rng(recipe.seed());
+  std::vector<int64_t> order(data.train_images.size(0));
+  std::iota(order.begin(), order.end(), 0);
+  const auto loss_options =
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(recipe.label_smoothing());
+
+  TrainResult result;
+  net->train();
+  const auto start = std::chrono::steady_clock::now();
+  int64_t step = 0;
+  try {
+    for (int epoch = 1; epoch <= epochs; ++epoch) {
+      std::shuffle(order.begin(), order.end(), rng);
+      double loss_sum = 0;
+      int64_t seen = 0;
+      for (int64_t first = 0; first < n; first += batch) {
+        const int64_t size = std::min<int64_t>(batch, n - first);
+        torch::Tensor index = torch::from_blob(order.data() + first, {size}, torch::kInt64);
+        torch::Tensor x = Augment(ToFloat(data.train_images.index_select(0, index)),
+                                  recipe.augment_crop(), recipe.augment_flip(), rng);
+        torch::Tensor y = data.train_labels.index_select(0, index);
+        for (auto& group : optimizer->param_groups()) {
+          group.options().set_lr(lr_at(step));
+        }
+        optimizer->zero_grad();
+        torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y, loss_options);
+        loss.backward();
+        optimizer->step();
+        ++step;
+        loss_sum += loss.item<double>() * size;
+        seen += size;
+        result.samples += size;
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        TrainProgress p{epoch, epochs, loss_sum / seen, result.samples / std::max(secs, 1e-9)};
+        result.final_loss = p.loss;
+        if (on_progress && !on_progress(p)) {
+          result.stopped = true;
+          break;
+        }
+      }
+      if (result.stopped) break;
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("training failed: ", e.what_without_backtrace()));
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.samples_per_second = result.samples / std::max(result.seconds, 1e-9);
+  return result;
+}
+
+double Evaluate(Network& net, const torch::Tensor& images, const torch::Tensor& labels) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  int64_t correct = 0;
+  const int64_t n = images.size(0);
+  for (int64_t first = 0; first < n; first += 500) {
+    const int64_t size = std::min<int64_t>(500, n - first);
+    torch::Tensor logits = net->forward(ToFloat(images.narrow(0, first, size)));
+    correct += logits.argmax(1).eq(labels.narrow(0, first, size)).sum().item<int64_t>();
+  }
+  return n == 0 ? 0 : static_cast<double>(correct) / n;
+}
+
+LatencyStats MeasureLatency(Network& net, const std::vector<int64_t>& shape, int warmup,
+                            int runs) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  torch::Tensor x = torch::rand(shape);
+  for (int i = 0; i < warmup; ++i) net->forward(x);
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    net->forward(x);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  LatencyStats s;
+  s.runs = runs;
+  s.threads = torch::get_num_threads();
+  s.median_ms = ms[ms.size() / 2];
+  s.iqr_ms = ms[ms.size() * 3 / 4] - ms[ms.size() / 4];
+  return s;
+}
+
+}  // namespace nas

@@ -1,0 +1,77 @@
+// Training, evaluation and latency measurement of a built network.
+//
+//   TensorData data = MakeTensorData(dataset, split);           // once per worker
+//   torch::manual_seed(recipe.seed());
+//   Network net = *BuildNetwork(arch, options);
+//   absl::StatusOr<TrainResult> r = Train(net, data, recipe, fidelity, on_progress);
+//   double accuracy = Evaluate(net, data.val_images, data.val_labels);
+//   LatencyStats latency = MeasureLatency(net, {1, 1, 28, 28});
+//
+// Runs are reproducible on one machine for a seed and a thread count.
+#ifndef NAS_TRAINER_TRAINING_H_
+#define NAS_TRAINER_TRAINING_H_
+
+#include <torch/torch.h>
+
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "proto/nas.pb.h"
+#include "trainer/dataset.h"
+#include "trainer/model_builder.h"
+
+namespace nas {
+
+// TensorData: a dataset's splits as uint8 tensors (N x C x H x W) and int64 labels.
+struct TensorData {
+  torch::Tensor train_images, train_labels;
+  torch::Tensor val_images, val_labels;
+  torch::Tensor test_images, test_labels;
+};
+
+TensorData MakeTensorData(const ImageDataset& data, const DatasetSplit& split);
+
+struct TrainProgress {
+  int epoch = 0;   // 1-based epoch in progress
+  int epochs = 0;
+  double loss = 0;  // running mean of the epoch so far
+  double samples_per_second = 0;
+};
+
+// Called after every batch; return false to stop training early (the lease was lost, or the
+// worker is shutting down).
+using ProgressCallback = std::function<bool(const TrainProgress&)>;
+
+struct TrainResult {
+  double final_loss = 0;
+  double seconds = 0;
+  double samples_per_second = 0;
+  int64_t samples = 0;
+  bool stopped = false;  // on_progress asked to stop
+};
+
+// Train() trains `net` in place following `recipe` at `fidelity` (its epochs and training
+// subset, 0 meaning the recipe's). InvalidArgument for a recipe it cannot follow.
+absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
+                                  const nas::v1::TrainingRecipe& recipe,
+                                  const nas::v1::Fidelity& fidelity,
+                                  const ProgressCallback& on_progress);
+
+// Evaluate() returns the top-1 accuracy of `net` (in eval mode) on the images.
+double Evaluate(Network& net, const torch::Tensor& images, const torch::Tensor& labels);
+
+struct LatencyStats {
+  double median_ms = 0;
+  double iqr_ms = 0;
+  int runs = 0;
+  int threads = 0;
+};
+
+// MeasureLatency() times inference of one input of `shape` (eval mode, no gradients) after a
+// warm-up: the median and interquartile range of `runs` runs.
+LatencyStats MeasureLatency(Network& net, const std::vector<int64_t>& shape, int warmup = 10,
+                            int runs = 50);
+
+}  // namespace nas
+
+#endif  // NAS_TRAINER_TRAINING_H_

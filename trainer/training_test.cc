@@ -1,0 +1,108 @@
+#include "trainer/training.h"
+
+#include "gtest/gtest.h"
+
+namespace nas {
+namespace {
+
+class TrainingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    torch::set_num_threads(1);
+    absl::StatusOr<ImageDataset> d = LoadIdxDataset("/usr/share/datasets/fashion-mnist");
+    ASSERT_TRUE(d.ok()) << d.status();
+    data_ = new TensorData(MakeTensorData(*d, SplitTrainValidation(*d, 2000, 1)));
+    options_ = new NetworkOptions();
+    options_->mean = d->mean;
+    options_->stddev = d->stddev;
+  }
+  static void TearDownTestSuite() {
+    delete data_;
+    delete options_;
+  }
+
+  // A small ResNet: LibTorch 1.13's CPU backward of stride-1 depthwise convolutions is slow
+  // (see the trainer notes in docs/), and this test is about learning, not about the space.
+  static nas::v1::Architecture Small() {
+    nas::v1::Architecture a;
+    a.set_space("resnet");
+    a.set_resolution(20);
+    a.set_stem_width(8);
+    for (int width : {8, 16, 32}) {
+      a.add_stages()->set_width(width);
+      a.mutable_stages(a.stages_size() - 1)->add_blocks();
+    }
+    return a;
+  }
+
+  static nas::v1::TrainingRecipe Recipe() {
+    nas::v1::TrainingRecipe r;
+    r.set_epochs(1);
+    r.set_batch_size(32);
+    r.set_train_subset(4000);
+    r.set_seed(3);
+    return r;
+  }
+
+  static TensorData* data_;
+  static NetworkOptions* options_;
+};
+
+TensorData* TrainingTest::data_ = nullptr;
+NetworkOptions* TrainingTest::options_ = nullptr;
+
+TEST_F(TrainingTest, AShortRealRunBeatsChanceByAWideMargin) {
+  torch::manual_seed(3);
+  Network net = *BuildNetwork(Small(), *options_);
+  const double before = Evaluate(net, data_->val_images, data_->val_labels);
+  int calls = 0;
+  absl::StatusOr<TrainResult> r =
+      Train(net, *data_, Recipe(), nas::v1::Fidelity(), [&](const TrainProgress& p) {
+        ++calls;
+        EXPECT_EQ(p.epochs, 1);
+        return true;
+      });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples, 4000);
+  EXPECT_EQ(calls, 125);  // 4000 / 32 batches.
+  const double after = Evaluate(net, data_->val_images, data_->val_labels);
+  EXPECT_GT(after, 0.65) << "before training: " << before;  // Chance is 0.10.
+  EXPECT_GT(r->samples_per_second, 0);
+}
+
+TEST_F(TrainingTest, SeededRunsRepeatExactly) {
+  std::vector<double> losses;
+  for (int i = 0; i < 2; ++i) {
+    torch::manual_seed(5);
+    Network net = *BuildNetwork(Small(), *options_);
+    nas::v1::TrainingRecipe recipe = Recipe();
+    recipe.set_train_subset(500);
+    recipe.set_augment_crop(true);
+    recipe.set_optimizer(nas::v1::OPTIMIZER_ADAMW);
+    recipe.set_label_smoothing(0.1);
+    losses.push_back(Train(net, *data_, recipe, nas::v1::Fidelity(), nullptr)->final_loss);
+  }
+  EXPECT_EQ(losses[0], losses[1]);
+}
+
+TEST_F(TrainingTest, ProgressCallbackStopsTraining) {
+  torch::manual_seed(1);
+  Network net = *BuildNetwork(Small(), *options_);
+  absl::StatusOr<TrainResult> r = Train(net, *data_, Recipe(), nas::v1::Fidelity(),
+                                        [](const TrainProgress&) { return false; });
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->stopped);
+  EXPECT_EQ(r->samples, 32);
+}
+
+TEST_F(TrainingTest, LatencyIsMeasuredAtBatchOne) {
+  Network net = *BuildNetwork(Small(), *options_);
+  LatencyStats s = MeasureLatency(net, {1, 1, 28, 28}, 2, 11);
+  EXPECT_GT(s.median_ms, 0);
+  EXPECT_GE(s.iqr_ms, 0);
+  EXPECT_EQ(s.runs, 11);
+  EXPECT_EQ(s.threads, 1);
+}
+
+}  // namespace
+}  // namespace nas
