@@ -1,0 +1,143 @@
+// nas-trainer's worker loop against a real controller and PostgreSQL, training real candidates
+// on Fashion-MNIST; and a worker stopped mid-training (as on SIGTERM) then replaced.
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/controller_harness.h"
+#include "trainer/worker.h"
+
+namespace nas {
+namespace {
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    SchedulerOptions scheduler;
+    scheduler.lease_ttl = absl::Seconds(3);  // Heartbeats every second.
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h =
+        ControllerHarness::Create(*pg, scheduler);
+    ASSERT_TRUE(h.ok()) << h.status();
+    harness_ = *std::move(h);
+    alice_ = harness_->NewUserToken("alice");
+  }
+
+  nas::v1::Search Submit(int candidates, int train_subset) {
+    nas::v1::SubmitSearchRequest req;
+    nas::v1::SearchSpec* spec = req.mutable_spec();
+    spec->mutable_space()->set_name("resnet");
+    spec->mutable_space()->set_max_depth(1);
+    spec->mutable_space()->add_width_multipliers_percent(50);
+    spec->mutable_space()->add_resolutions(20);
+    spec->mutable_budget()->set_max_candidates(candidates);
+    spec->mutable_budget()->set_max_parallel(1);
+    spec->mutable_recipe()->set_epochs(1);
+    spec->mutable_recipe()->set_batch_size(32);
+    spec->mutable_recipe()->set_train_subset(train_subset);
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::Search search;
+    EXPECT_TRUE(harness_->Nas()->SubmitSearch(&ctx, req, &search).ok());
+    return search;
+  }
+
+  nas::v1::Search Get(int64_t id) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::GetSearchRequest req;
+    req.set_search_id(id);
+    nas::v1::Search s;
+    EXPECT_TRUE(harness_->Nas()->GetSearch(&ctx, req, &s).ok());
+    return s;
+  }
+
+  std::vector<nas::v1::Candidate> Candidates(int64_t id) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::ListCandidatesRequest req;
+    req.set_search_id(id);
+    nas::v1::ListCandidatesResponse resp;
+    EXPECT_TRUE(harness_->Nas()->ListCandidates(&ctx, req, &resp).ok());
+    return {resp.candidates().begin(), resp.candidates().end()};
+  }
+
+  WorkerOptions Options() {
+    WorkerOptions o;
+    o.controller = absl::StrCat("127.0.0.1:", harness_->port());
+    o.worker_token = kTestWorkerToken;
+    o.validation_examples = 2000;
+    o.lease_wait = absl::Seconds(1);
+    return o;
+  }
+
+  // Waits until `done(search)` or the timeout.
+  template <typename Pred>
+  bool WaitFor(int64_t id, Pred done, absl::Duration timeout = absl::Seconds(120)) {
+    const absl::Time until = absl::Now() + timeout;
+    while (absl::Now() < until) {
+      if (done(Get(id))) return true;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return false;
+  }
+
+  std::unique_ptr<ControllerHarness> harness_;
+  std::string alice_;
+};
+
+TEST_F(WorkerTest, TrainsAndMeasuresRealCandidates) {
+  nas::v1::Search search = Submit(/*candidates=*/2, /*train_subset=*/2000);
+  std::atomic<bool> stop{false};
+  absl::Status result;
+  std::thread worker([&] { result = Worker(Options()).Run(&stop); });
+  const bool finished = WaitFor(search.id(), [](const nas::v1::Search& s) {
+    return s.state() == nas::v1::SEARCH_STATE_SUCCEEDED;
+  });
+  stop = true;
+  worker.join();
+  ASSERT_TRUE(finished) << Get(search.id()).DebugString();
+  EXPECT_TRUE(result.ok()) << result;
+  for (const nas::v1::Candidate& c : Candidates(search.id())) {
+    EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+    EXPECT_GT(c.metrics().val_accuracy(), 0.4) << c.DebugString();  // Chance is 0.10.
+    EXPECT_GT(c.metrics().params(), 1000);
+    EXPECT_GT(c.metrics().macs(), c.metrics().params());
+    EXPECT_GT(c.metrics().latency_ms(), 0);
+    EXPECT_EQ(c.metrics().latency_threads(), 1);
+    ASSERT_EQ(c.profile_metrics_size(), 1);
+    EXPECT_EQ(c.profile_metrics(0).latency_source(), nas::v1::LATENCY_SOURCE_MEASURED);
+    EXPECT_TRUE(c.profile_metrics(0).feasible());
+  }
+}
+
+TEST_F(WorkerTest, AStoppedWorkerReturnsItsLeaseAndANewOneFinishes) {
+  // Enough data that training takes a few seconds on one thread.
+  nas::v1::Search search = Submit(/*candidates=*/1, /*train_subset=*/40000);
+  std::atomic<bool> stop{false};
+  std::thread first([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
+  ASSERT_TRUE(WaitFor(search.id(), [](const nas::v1::Search& s) {
+    return s.progress().leased() == 1;
+  }));
+  absl::SleepFor(absl::Seconds(2));  // Training is under way; heartbeats keep the lease alive.
+  stop = true;
+  first.join();
+  std::vector<nas::v1::Candidate> after_stop = Candidates(search.id());
+  ASSERT_EQ(after_stop.size(), 1u);
+  EXPECT_EQ(after_stop[0].state(), nas::v1::CANDIDATE_STATE_QUEUED);  // Returned, not expired.
+  EXPECT_EQ(after_stop[0].attempts(), 0);  // A returned lease costs the candidate nothing.
+
+  std::atomic<bool> stop_second{false};
+  WorkerOptions options = Options();
+  options.max_tasks = 1;
+  absl::Status second = Worker(options).Run(&stop_second);
+  EXPECT_TRUE(second.ok()) << second;
+  std::vector<nas::v1::Candidate> done = Candidates(search.id());
+  EXPECT_EQ(done[0].state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+  EXPECT_EQ(done[0].attempts(), 1);
+  EXPECT_EQ(Get(search.id()).state(), nas::v1::SEARCH_STATE_SUCCEEDED);
+}
+
+}  // namespace
+}  // namespace nas

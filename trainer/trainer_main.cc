@@ -1,0 +1,58 @@
+// nas-trainer: a LibTorch trainer worker of the NAS service.
+//
+//   nas-trainer --controller=127.0.0.1:50051 --worker_token_file=.nas-state/worker.token \
+//       --device_tag=host-cpu --threads=1
+//
+// SIGTERM or SIGINT: the lease in progress is returned (its candidate re-queued at once) and
+// the worker exits 0.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/strip.h"
+#include "glog/logging.h"
+#include "trainer/worker.h"
+
+ABSL_FLAG(std::string, controller, "127.0.0.1:50051", "Controller address, host:port");
+ABSL_FLAG(std::string, worker_token_file, "", "File holding the controller's worker credential");
+ABSL_FLAG(std::string, device_tag, "host-cpu", "Device tag matched against measured profiles");
+ABSL_FLAG(int, threads, 1, "LibTorch intra-op threads (with other load, 1 is often fastest)");
+ABSL_FLAG(std::string, data_dir, "/usr/share/datasets/fashion-mnist", "IDX dataset directory");
+ABSL_FLAG(int, max_tasks, 0, "Exit after this many evaluated candidates (0: never)");
+
+namespace {
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  nas::WorkerOptions options;
+  options.controller = absl::GetFlag(FLAGS_controller);
+  options.device_tag = absl::GetFlag(FLAGS_device_tag);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.max_tasks = absl::GetFlag(FLAGS_max_tasks);
+  std::ifstream token(absl::GetFlag(FLAGS_worker_token_file));
+  if (!token) {
+    std::cerr << "nas-trainer: cannot read --worker_token_file=\""
+              << absl::GetFlag(FLAGS_worker_token_file) << "\"\n";
+    return 2;
+  }
+  std::stringstream ss;
+  ss << token.rdbuf();
+  options.worker_token = std::string(absl::StripAsciiWhitespace(ss.str()));
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  absl::Status st = nas::Worker(options).Run(&g_stop);
+  if (!st.ok()) {
+    std::cerr << "nas-trainer: " << st << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,310 @@
+#include "trainer/worker.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "proto/trainer_service.grpc.pb.h"
+#include "search/status_macros.h"
+#include "trainer/dataset.h"
+#include "trainer/model_builder.h"
+#include "trainer/training.h"
+
+namespace nas {
+namespace {
+
+using nas::v1::TrainerService;
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(colon + 2);
+    }
+  }
+  return "unknown";
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+bool Retryable(const grpc::Status& st) {
+  return st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         st.error_code() == grpc::StatusCode::ABORTED ||
+         st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+}
+
+// Exponential back-off with jitter, cut short when `stop` is set.
+class Backoff {
+ public:
+  explicit Backoff(absl::Duration max) : max_(max) {}
+  void Wait(std::atomic<bool>* stop) {
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    const absl::Time until = absl::Now() + delay_ * jitter(rng_);
+    while (absl::Now() < until && !stop->load()) absl::SleepFor(absl::Milliseconds(50));
+    delay_ = std::min(delay_ * 2, max_);
+  }
+  void Reset() { delay_ = absl::Milliseconds(250); }
+
+ private:
+  absl::Duration max_;
+  absl::Duration delay_ = absl::Milliseconds(250);
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+// One leased candidate: trains it while a thread heartbeats, then reports.
+class Task {
+ public:
+  Task(TrainerService::Stub* stub, const std::string& token, int64_t worker_id,
+       absl::Duration heartbeat_every, const nas::v1::LeaseWorkResponse& lease)
+      : stub_(stub), token_(token), worker_id_(worker_id), every_(heartbeat_every), lease_(lease) {}
+
+  // Returns false when the worker was asked to stop (the lease was returned).
+  bool Run(const TensorData& data, const NetworkOptions& options, std::atomic<bool>* stop,
+           Backoff* backoff);
+
+ private:
+  void Prepare(grpc::ClientContext* ctx) const {
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  }
+  void HeartbeatLoop();
+  grpc::Status Report(const nas::v1::ReportResultRequest& request, std::atomic<bool>* stop,
+                      Backoff* backoff);
+
+  TrainerService::Stub* stub_;
+  const std::string& token_;
+  const int64_t worker_id_;
+  const absl::Duration every_;
+  const nas::v1::LeaseWorkResponse lease_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  nas::v1::TrainingProgress progress_;
+  std::atomic<bool> lease_lost_{false};
+};
+
+void Task::HeartbeatLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!done_) {
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(every_));
+    if (done_) break;
+    nas::v1::HeartbeatRequest req;
+    req.set_worker_id(worker_id_);
+    req.set_lease_id(lease_.lease_id());
+    *req.mutable_progress() = progress_;
+    lock.unlock();
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    nas::v1::HeartbeatResponse resp;
+    grpc::Status st = stub_->Heartbeat(&ctx, req, &resp);
+    if (!st.ok() && !Retryable(st)) {
+      LOG(WARNING) << "worker: lease " << lease_.lease_id() << " lost: " << st.error_message();
+      lease_lost_ = true;
+    }
+    lock.lock();
+  }
+}
+
+grpc::Status Task::Report(const nas::v1::ReportResultRequest& request, std::atomic<bool>* stop,
+                          Backoff* backoff) {
+  // Reports are idempotent per lease, so a report whose answer was lost is simply sent again.
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    nas::v1::ReportResultResponse resp;
+    grpc::Status st = stub_->ReportResult(&ctx, request, &resp);
+    if (st.ok() || !Retryable(st) || attempt >= 8 || stop->load()) return st;
+    backoff->Wait(stop);
+  }
+}
+
+bool Task::Run(const TensorData& data, const NetworkOptions& options, std::atomic<bool>* stop,
+               Backoff* backoff) {
+  std::thread heartbeat([this] { HeartbeatLoop(); });
+  auto finish_heartbeat = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    heartbeat.join();
+  };
+
+  nas::v1::ReportResultRequest report;
+  report.set_worker_id(worker_id_);
+  report.set_lease_id(lease_.lease_id());
+  bool stopped_by_worker = false;
+  const auto run = [&]() -> absl::Status {
+    if (lease_.dataset() != "fashion-mnist") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset \"", lease_.dataset(), "\" is not available on this worker"));
+    }
+    torch::manual_seed(lease_.recipe().seed());
+    NAS_ASSIGN_OR_RETURN(Network net, BuildNetwork(lease_.architecture(), options));
+    NAS_ASSIGN_OR_RETURN(
+        TrainResult trained,
+        Train(net, data, lease_.recipe(), lease_.fidelity(), [&](const TrainProgress& p) {
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            progress_.set_epoch(p.epoch);
+            progress_.set_epochs(p.epochs);
+            progress_.set_loss(p.loss);
+            progress_.set_samples_per_second(p.samples_per_second);
+          }
+          return !stop->load() && !lease_lost_.load();
+        }));
+    if (trained.stopped) {
+      stopped_by_worker = stop->load();
+      return absl::AbortedError("training stopped");
+    }
+    nas::v1::CandidateMetrics* m = report.mutable_metrics();
+    m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
+    m->set_test_accuracy(-1);  // Measured for finished models only (the test set never selects).
+    m->set_params(net->parameter_count());
+    m->set_macs(net->macs());
+    m->set_peak_activation_bytes(net->peak_activation_bytes());
+    m->set_model_bytes(net->parameter_count() * 4);
+    const LatencyStats latency =
+        MeasureLatency(net, {1, options.in_channels, options.input_height, options.input_width});
+    m->set_latency_ms(latency.median_ms);
+    m->set_latency_iqr_ms(latency.iqr_ms);
+    m->set_latency_threads(latency.threads);
+    m->set_train_seconds(trained.seconds);
+    m->set_train_loss(trained.final_loss);
+    return absl::OkStatus();
+  };
+  absl::Status st;
+  try {
+    st = run();
+  } catch (const c10::Error& e) {
+    st = absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
+  }
+  finish_heartbeat();
+
+  if (stopped_by_worker) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    nas::v1::ReturnLeaseRequest req;
+    req.set_worker_id(worker_id_);
+    req.set_lease_id(lease_.lease_id());
+    nas::v1::ReturnLeaseResponse resp;
+    grpc::Status returned = stub_->ReturnLease(&ctx, req, &resp);
+    LOG(INFO) << "worker: stopping; returned lease " << lease_.lease_id()
+              << (returned.ok() ? "" : absl::StrCat(" (failed: ", returned.error_message(), ")"));
+    return false;
+  }
+  if (lease_lost_) return true;  // Someone else has the candidate now; nothing to report.
+  if (!st.ok()) report.set_error(std::string(st.message()));
+  grpc::Status reported = Report(report, stop, backoff);
+  if (reported.ok()) {
+    LOG(INFO) << "worker: candidate " << lease_.candidate_id() << " "
+              << (st.ok() ? absl::StrCat("accuracy ", report.metrics().val_accuracy(),
+                                         ", latency ", report.metrics().latency_ms(), " ms")
+                          : absl::StrCat("failed: ", st.message()));
+  } else {
+    LOG(WARNING) << "worker: report for lease " << lease_.lease_id()
+                 << " failed: " << reported.error_message();
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status Worker::Run(std::atomic<bool>* stop) {
+  torch::set_num_threads(std::max(1, options_.threads));
+  LOG(INFO) << "worker: loading " << options_.data_dir;
+  NAS_ASSIGN_OR_RETURN(ImageDataset dataset, LoadIdxDataset(options_.data_dir));
+  // A fixed split: every candidate of every search is validated on the same examples.
+  const TensorData data = MakeTensorData(
+      dataset, SplitTrainValidation(dataset, options_.validation_examples, /*seed=*/0));
+  NetworkOptions network;
+  network.in_channels = dataset.channels;
+  network.classes = static_cast<int>(dataset.classes.size());
+  network.input_height = dataset.height;
+  network.input_width = dataset.width;
+  network.mean = dataset.mean;
+  network.stddev = dataset.stddev;
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(8 << 20);
+  auto stub = TrainerService::NewStub(grpc::CreateCustomChannel(
+      options_.controller, grpc::InsecureChannelCredentials(), args));
+  Backoff backoff(options_.max_backoff);
+  int64_t worker_id = 0;
+  absl::Duration ttl = absl::Seconds(30);
+  int done = 0;
+  while (!stop->load() && (options_.max_tasks == 0 || done < options_.max_tasks)) {
+    if (worker_id == 0) {
+      grpc::ClientContext ctx;
+      ctx.AddMetadata("authorization", absl::StrCat("Bearer ", options_.worker_token));
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      nas::v1::RegisterWorkerRequest req;
+      req.set_name(absl::StrCat(HostName(), ":", getpid()));
+      req.set_device_tag(options_.device_tag);
+      req.set_cpu_model(CpuModel());
+      req.set_threads(options_.threads);
+      nas::v1::RegisterWorkerResponse resp;
+      grpc::Status st = stub->RegisterWorker(&ctx, req, &resp);
+      if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+          st.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+        return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                            absl::StrCat("registering with ", options_.controller, ": ",
+                                         st.error_message()));
+      }
+      if (!st.ok()) {
+        LOG(WARNING) << "worker: controller " << options_.controller
+                     << " unreachable (" << st.error_message() << "); retrying";
+        backoff.Wait(stop);
+        continue;
+      }
+      worker_id = resp.worker_id();
+      ttl = absl::Milliseconds(resp.lease_ttl_ms());
+      backoff.Reset();
+      LOG(INFO) << "worker: registered as worker " << worker_id << " (device tag "
+                << options_.device_tag << ", " << options_.threads << " threads)";
+    }
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", options_.worker_token));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     absl::ToChronoMilliseconds(options_.lease_wait + absl::Seconds(10)));
+    nas::v1::LeaseWorkRequest req;
+    req.set_worker_id(worker_id);
+    req.set_wait_ms(absl::ToInt64Milliseconds(options_.lease_wait));
+    nas::v1::LeaseWorkResponse lease;
+    grpc::Status st = stub->LeaseWork(&ctx, req, &lease);
+    if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
+      worker_id = 0;  // The controller's store forgot us (a new database): register again.
+      continue;
+    }
+    if (!st.ok()) {
+      LOG(WARNING) << "worker: LeaseWork failed (" << st.error_message() << "); retrying";
+      backoff.Wait(stop);
+      continue;
+    }
+    backoff.Reset();
+    if (lease.lease_id() == 0) continue;
+    LOG(INFO) << "worker: leased candidate " << lease.candidate_id() << " of search "
+              << lease.search_id();
+    Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, lease);
+    if (!task.Run(data, network, stop, &backoff)) break;
+    ++done;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace nas

@@ -1,0 +1,59 @@
+// Worker: the nas-trainer loop. Registers with the controller, leases candidates, trains and
+// measures them with LibTorch, heartbeats with progress, and reports.
+//
+//   WorkerOptions options;
+//   options.controller = "127.0.0.1:50051";
+//   options.worker_token = secret;
+//   std::atomic<bool> stop{false};
+//   absl::Status st = Worker(options).Run(&stop);   // until `stop` (SIGTERM) or max_tasks
+//
+// The dataset is decoded once and shared by every task. When the controller is unreachable the
+// worker retries with exponential back-off. When `stop` is set during training, the worker gives
+// its lease back (the candidate is re-queued at once) and returns.
+#ifndef NAS_TRAINER_WORKER_H_
+#define NAS_TRAINER_WORKER_H_
+
+#include <atomic>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace nas {
+
+struct WorkerOptions {
+  // Controller address, host:port.
+  std::string controller = "127.0.0.1:50051";
+  // The controller's worker credential.
+  std::string worker_token;
+  // Matched against measured hardware profiles.
+  std::string device_tag = "host-cpu";
+  // LibTorch intra-op threads for training and latency measurement.
+  int threads = 1;
+  // Directory with the IDX files of Fashion-MNIST.
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  // Training examples held out for validation (fixed split: every candidate sees the same).
+  int validation_examples = 10000;
+  // Long-poll length of each LeaseWork call.
+  absl::Duration lease_wait = absl::Seconds(10);
+  // Stop after this many evaluated leases (0: never); for tests and one-shot runs.
+  int max_tasks = 0;
+  // Longest back-off between retries when the controller is unreachable.
+  absl::Duration max_backoff = absl::Seconds(30);
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options) : options_(std::move(options)) {}
+
+  // Worker::Run() works until `stop` is set or max_tasks leases are done. Errors are returned
+  // only for what retrying cannot fix (an unreadable dataset, a wrong credential).
+  absl::Status Run(std::atomic<bool>* stop);
+
+ private:
+  WorkerOptions options_;
+};
+
+}  // namespace nas
+
+#endif  // NAS_TRAINER_WORKER_H_
