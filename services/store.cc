@@ -892,7 +892,8 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
         search_id, pqxx::binarystring(plan.state), observed_through, dry);
     if (result.inserted > 0) {
       AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
-                  absl::StrCat("queued ", result.inserted, " candidates"));
+                  absl::StrCat("queued ", result.inserted,
+                               result.inserted == 1 ? " candidate" : " candidates"));
     }
     if (dry >= kDryRefillsToExhaust) {
       EndSearch(tx, search_id, "SUCCEEDED",
