@@ -1,10 +1,14 @@
 // nas-trainer's worker loop against a real controller and PostgreSQL, training real candidates
 // on Fashion-MNIST; and a worker stopped mid-training (as on SIGTERM) then replaced.
+#include <torch/script.h>
+
+#include <sstream>
 #include <thread>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/controller_harness.h"
+#include "trainer/training.h"
 #include "trainer/worker.h"
 
 namespace nas {
@@ -109,7 +113,40 @@ TEST_F(WorkerTest, TrainsAndMeasuresRealCandidates) {
     ASSERT_EQ(c.profile_metrics_size(), 1);
     EXPECT_EQ(c.profile_metrics(0).latency_source(), nas::v1::LATENCY_SOURCE_MEASURED);
     EXPECT_TRUE(c.profile_metrics(0).feasible());
+    EXPECT_TRUE(c.has_artifact());
   }
+
+  // The fetched model is TorchScript that LibTorch loads and that classifies the validation
+  // examples as well as the worker reported: the same network, exported.
+  const nas::v1::Candidate best = Candidates(search.id())[0];
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::FetchModelRequest req;
+  req.set_candidate_id(best.id());
+  auto reader = harness_->Nas()->FetchModel(&ctx, req);
+  nas::v1::FetchModelResponse msg;
+  nas::v1::ModelMetadata meta;
+  std::string file;
+  while (reader->Read(&msg)) {
+    if (msg.has_metadata()) meta = msg.metadata();
+    file += msg.chunk();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(meta.format(), "torchscript");
+  EXPECT_EQ(meta.classes_size(), 10);
+  EXPECT_EQ(meta.input_shape_size(), 4);
+  EXPECT_EQ(meta.architecture().SerializeAsString(), best.architecture().SerializeAsString());
+  std::istringstream in(file);
+  torch::jit::Module model = torch::jit::load(in);
+  absl::StatusOr<ImageDataset> data = LoadIdxDataset("/usr/share/datasets/fashion-mnist");
+  ASSERT_TRUE(data.ok());
+  const TensorData tensors = MakeTensorData(*data, SplitTrainValidation(*data, 2000, 0));
+  torch::NoGradGuard no_grad;
+  const torch::Tensor logits =
+      model.forward({tensors.val_images.to(torch::kFloat32) / 255}).toTensor();
+  const double accuracy =
+      logits.argmax(1).eq(tensors.val_labels).to(torch::kFloat64).mean().item<double>();
+  EXPECT_NEAR(accuracy, best.metrics().val_accuracy(), 1e-3);
 }
 
 TEST_F(WorkerTest, AStoppedWorkerReturnsItsLeaseAndANewOneFinishes) {

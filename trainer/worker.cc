@@ -1,6 +1,7 @@
 #include "trainer/worker.h"
 
 #include <grpcpp/grpcpp.h>
+#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -9,11 +10,13 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "proto/trainer_service.grpc.pb.h"
 #include "search/status_macros.h"
 #include "trainer/dataset.h"
+#include "trainer/export.h"
 #include "trainer/model_builder.h"
 #include "trainer/training.h"
 
@@ -38,6 +41,14 @@ std::string HostName() {
   char buf[256] = {0};
   gethostname(buf, sizeof(buf) - 1);
   return buf;
+}
+
+// The controller checks the model file against this digest (services/crypto.h has the same
+// function; trainer/ may not depend on services/).
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), 32));
 }
 
 bool Retryable(const grpc::Status& st) {
@@ -73,10 +84,11 @@ class Task {
       : stub_(stub), token_(token), worker_id_(worker_id), every_(heartbeat_every), lease_(lease) {}
 
   // Returns false when the worker was asked to stop (the lease was returned).
-  bool Run(const TensorData& data, const NetworkOptions& options, std::atomic<bool>* stop,
-           Backoff* backoff);
+  bool Run(const TensorData& data, const NetworkOptions& options,
+           const std::vector<std::string>& classes, std::atomic<bool>* stop, Backoff* backoff);
 
  private:
+  grpc::Status Upload(const std::string& model, const nas::v1::ModelMetadata& metadata);
   void Prepare(grpc::ClientContext* ctx) const {
     ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -133,7 +145,32 @@ grpc::Status Task::Report(const nas::v1::ReportResultRequest& request, std::atom
   }
 }
 
-bool Task::Run(const TensorData& data, const NetworkOptions& options, std::atomic<bool>* stop,
+grpc::Status Task::Upload(const std::string& model, const nas::v1::ModelMetadata& metadata) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  nas::v1::UploadArtifactResponse resp;
+  auto writer = stub_->UploadArtifact(&ctx, &resp);
+  nas::v1::UploadArtifactRequest head;
+  auto* h = head.mutable_header();
+  h->set_worker_id(worker_id_);
+  h->set_lease_id(lease_.lease_id());
+  h->set_sha256(Sha256Hex(model));
+  h->set_size_bytes(static_cast<int64_t>(model.size()));
+  h->set_format("torchscript");
+  *h->mutable_metadata() = metadata;
+  bool ok = writer->Write(head);
+  constexpr size_t kChunk = 1 << 20;
+  for (size_t off = 0; ok && off < model.size(); off += kChunk) {
+    nas::v1::UploadArtifactRequest chunk;
+    chunk.set_chunk(model.substr(off, kChunk));
+    ok = writer->Write(chunk);
+  }
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+bool Task::Run(const TensorData& data, const NetworkOptions& options,
+               const std::vector<std::string>& classes, std::atomic<bool>* stop,
                Backoff* backoff) {
   std::thread heartbeat([this] { HeartbeatLoop(); });
   auto finish_heartbeat = [&] {
@@ -186,6 +223,26 @@ bool Task::Run(const TensorData& data, const NetworkOptions& options, std::atomi
     m->set_latency_threads(latency.threads);
     m->set_train_seconds(trained.seconds);
     m->set_train_loss(trained.final_loss);
+    // The deployable model: TorchScript with batch norm folded, uploaded under the lease.
+    NAS_ASSIGN_OR_RETURN(std::string model, ExportTorchScript(net));
+    m->set_model_bytes(static_cast<int64_t>(model.size()));
+    nas::v1::ModelMetadata meta;
+    meta.set_format("torchscript");
+    *meta.mutable_architecture() = lease_.architecture();
+    *meta.mutable_metrics() = *m;
+    for (int64_t d : {int64_t{-1}, int64_t{options.in_channels}, int64_t{options.input_height},
+                      int64_t{options.input_width}}) {
+      meta.add_input_shape(d);
+    }
+    for (const std::string& c : classes) meta.add_classes(c);
+    meta.set_dataset(lease_.dataset());
+    meta.set_file_name(absl::StrCat("search", lease_.search_id(), "-candidate",
+                                    lease_.candidate_id(), ".pt"));
+    grpc::Status uploaded = Upload(model, meta);
+    if (!uploaded.ok()) {
+      LOG(WARNING) << "worker: model upload for lease " << lease_.lease_id()
+                   << " failed: " << uploaded.error_message();
+    }
     return absl::OkStatus();
   };
   absl::Status st;
@@ -301,7 +358,7 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
     LOG(INFO) << "worker: leased candidate " << lease.candidate_id() << " of search "
               << lease.search_id();
     Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, lease);
-    if (!task.Run(data, network, stop, &backoff)) break;
+    if (!task.Run(data, network, dataset.classes, stop, &backoff)) break;
     ++done;
   }
   return absl::OkStatus();
