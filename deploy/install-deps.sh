@@ -13,7 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # The store and the data.
   postgresql dataset-fashion-mnist
-  # TLS tests make a self-signed certificate.
+  # Tests: python3-torch loads exported models; TLS tests make a self-signed certificate.
+  python3-torch python3-numpy
   openssl
 )
 
