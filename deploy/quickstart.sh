@@ -79,7 +79,8 @@ step "Hardware profiles"
 trainers=${NAS_TRAINERS:-2}
 step "Starting $trainers nas-trainer workers (LibTorch, 1 thread each)"
 for i in $(seq 1 "$trainers"); do
-  "$trainer" --controller="127.0.0.1:$port" --worker_token_file="$state/worker.token" \
+  # OpenBLAS sizes its own thread pool at load time: keep it to the worker's one thread.
+  OPENBLAS_NUM_THREADS=1 "$trainer" --controller="127.0.0.1:$port" --worker_token_file="$state/worker.token" \
     --device_tag=host-cpu --threads=1 >"$state/trainer-$i.log" 2>&1 &
   trainer_pids+=($!)
 done

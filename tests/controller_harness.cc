@@ -17,6 +17,12 @@ absl::StatusOr<std::unique_ptr<ControllerHarness>> ControllerHarness::Create(
   return h;
 }
 
+absl::StatusOr<std::unique_ptr<ControllerHarness>> ControllerHarness::Create(
+    SchedulerOptions scheduler) {
+  NAS_ASSIGN_OR_RETURN(TestPostgres * pg, SharedTestPostgres());
+  return Create(pg, scheduler);
+}
+
 ControllerHarness::~ControllerHarness() { Stop(); }
 
 absl::Status ControllerHarness::StartServer() {

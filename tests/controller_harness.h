@@ -33,6 +33,8 @@ class ControllerHarness {
   // ControllerHarness::Create() makes a fresh database on `pg` and starts a controller on it.
   static absl::StatusOr<std::unique_ptr<ControllerHarness>> Create(
       TestPostgres* pg, SchedulerOptions scheduler = {}, int db_pool_size = 8);
+  // ControllerHarness::Create() on the test binary's SharedTestPostgres().
+  static absl::StatusOr<std::unique_ptr<ControllerHarness>> Create(SchedulerOptions scheduler = {});
   ~ControllerHarness();
 
   // ControllerHarness::Restart() stops the controller and starts a new one on the same

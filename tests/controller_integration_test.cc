@@ -20,10 +20,7 @@ using nas::v1::Search;
 class ControllerIntegrationTest : public ::testing::Test {
  protected:
   void StartController(SchedulerOptions scheduler = {}) {
-    absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    absl::StatusOr<std::unique_ptr<ControllerHarness>> h =
-        ControllerHarness::Create(*pg, scheduler);
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(scheduler);
     ASSERT_TRUE(h.ok()) << h.status();
     harness_ = *std::move(h);
     alice_ = harness_->NewUserToken("alice");

@@ -21,9 +21,7 @@ struct Result {
 class NasctlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(*pg);
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create();
     ASSERT_TRUE(h.ok()) << h.status();
     harness_ = *std::move(h);
     alice_ = harness_->NewUserToken("alice");

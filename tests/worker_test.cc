@@ -17,12 +17,9 @@ namespace {
 class WorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
-    ASSERT_TRUE(pg.ok()) << pg.status();
     SchedulerOptions scheduler;
     scheduler.lease_ttl = absl::Seconds(3);  // Heartbeats every second.
-    absl::StatusOr<std::unique_ptr<ControllerHarness>> h =
-        ControllerHarness::Create(*pg, scheduler);
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(scheduler);
     ASSERT_TRUE(h.ok()) << h.status();
     harness_ = *std::move(h);
     alice_ = harness_->NewUserToken("alice");

@@ -1,7 +1,7 @@
 // nas-trainer: a LibTorch trainer worker of the NAS service.
 //
-//   nas-trainer --controller=127.0.0.1:50051 --worker_token_file=.nas-state/worker.token \
-//       --device_tag=host-cpu --threads=1
+//   nas-trainer --controller=127.0.0.1:50051 --worker_token_file=.nas-state/worker.token
+//               --device_tag=host-cpu --threads=1
 //
 // SIGTERM or SIGINT: the lease in progress is returned (its candidate re-queued at once) and
 // the worker exits 0.
