@@ -1,7 +1,8 @@
 // nas-controller: the NAS service's gRPC controller.
 //
-//   nas-controller --listen=0.0.0.0:50051 --database_url=postgresql:///nas \
-//       --worker_token_file=/etc/nas/worker.token --admin_token_file=/etc/nas/admin.token
+//   nas-controller --listen=0.0.0.0:50051 --database_url=postgresql:///nas
+//                  --worker_token_file=/etc/nas/worker.token
+//                  --admin_token_file=/etc/nas/admin.token
 #include <sys/stat.h>
 
 #include <csignal>
