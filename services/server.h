@@ -63,8 +63,6 @@ class ControllerServer {
   // ControllerServer::Wait() blocks until Shutdown() completes.
   void Wait();
 
-  Controller* controller() { return controller_.get(); }
-
  private:
   ControllerServer() = default;
 

@@ -208,15 +208,17 @@ nas::v1::User UserFromRow(const pqxx::row& r) {
   return u;
 }
 
-HardwareProfile ProfileFromRow(const pqxx::row& r) {
-  // Columns: spec, name, version, owner name (NULL for built-in), public, created_at.
-  HardwareProfile p = Parse<HardwareProfile>(r[0]);
-  p.set_name(r[1].as<std::string>());
-  p.set_version(r[2].as<int>());
+// Reads kProfileColumns starting at column `first`: spec, name, version, owner name (NULL for
+// built-in), public, created_at.
+HardwareProfile ProfileFromRow(const pqxx::row& r, int first = 0) {
+  HardwareProfile p = Parse<HardwareProfile>(r[first]);
+  p.set_name(r[first + 1].as<std::string>());
+  p.set_version(r[first + 2].as<int>());
   p.set_id(ProfileId(p.name(), p.version()));
-  p.set_owner(r[3].is_null() ? "" : r[3].as<std::string>());
-  p.set_visibility(r[4].as<bool>() ? nas::v1::VISIBILITY_PUBLIC : nas::v1::VISIBILITY_PRIVATE);
-  p.set_created_at(r[5].as<std::string>());
+  p.set_owner(r[first + 3].is_null() ? "" : r[first + 3].as<std::string>());
+  p.set_visibility(r[first + 4].as<bool>() ? nas::v1::VISIBILITY_PUBLIC
+                                           : nas::v1::VISIBILITY_PRIVATE);
+  p.set_created_at(r[first + 5].as<std::string>());
   return p;
 }
 
@@ -651,16 +653,7 @@ absl::StatusOr<std::pair<int64_t, HardwareProfile>> ResolveProfile(pqxx::work& t
   if (r.empty()) {
     return absl::NotFoundError(absl::StrCat("hardware profile \"", id, "\" not found"));
   }
-  // ProfileFromRow reads from column 0; shift by one.
-  HardwareProfile p = Parse<HardwareProfile>(r[0][1]);
-  p.set_name(r[0][2].as<std::string>());
-  p.set_version(r[0][3].as<int>());
-  p.set_id(ProfileId(p.name(), p.version()));
-  p.set_owner(r[0][4].is_null() ? "" : r[0][4].as<std::string>());
-  p.set_visibility(r[0][5].as<bool>() ? nas::v1::VISIBILITY_PUBLIC
-                                      : nas::v1::VISIBILITY_PRIVATE);
-  p.set_created_at(r[0][6].as<std::string>());
-  return std::make_pair(r[0][0].as<int64_t>(), p);
+  return std::make_pair(r[0][0].as<int64_t>(), ProfileFromRow(r[0], /*first=*/1));
 }
 
 }  // namespace
