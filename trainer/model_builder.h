@@ -110,6 +110,10 @@ absl::Status ValidateForBuild(const nas::v1::Architecture& arch);
 absl::StatusOr<Network> BuildNetwork(const nas::v1::Architecture& arch,
                                      const NetworkOptions& options);
 
+// SetMemoryFormat() lays out every 4-D parameter and buffer of `module` in `format`
+// (channels-last for training, contiguous for export and inference).
+void SetMemoryFormat(torch::nn::Module& module, torch::MemoryFormat format);
+
 }  // namespace nas
 
 #endif  // NAS_TRAINER_MODEL_BUILDER_H_

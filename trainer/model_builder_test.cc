@@ -100,5 +100,28 @@ TEST(ModelBuilderTest, InvalidArchitecturesAreRejectedNamingTheField) {
             std::string::npos);
 }
 
+TEST(ModelBuilderTest, ChannelsLastReachesEveryLayerAndComesBack) {
+  // One input channel, depthwise and 1 x 1 weights have ambiguous strides; the whole network
+  // must still run channels-last (the fast layout for training here) and return the same
+  // logits, and go back to the default layout for export.
+  torch::manual_seed(0);
+  Network net = *BuildNetwork(Mobile(5, 6, true), NetworkOptions());
+  net->eval();
+  const torch::Tensor x = torch::rand({2, 1, 28, 28});
+  const torch::Tensor before = net->forward(x);
+  SetMemoryFormat(*net, torch::MemoryFormat::ChannelsLast);
+  for (const auto& p : net->named_parameters()) {
+    if (p.value().dim() == 4) {
+      EXPECT_TRUE(p.value().is_contiguous(torch::MemoryFormat::ChannelsLast)) << p.key();
+      EXPECT_EQ(p.value().stride(1), 1) << p.key();
+    }
+  }
+  EXPECT_EQ(net->stem->forward(x).stride(1), 1);  // The stem's output is channels-last.
+  EXPECT_TRUE(torch::allclose(net->forward(x), before, 1e-5, 1e-5));
+  SetMemoryFormat(*net, torch::MemoryFormat::Contiguous);
+  for (const auto& p : net->named_parameters()) EXPECT_TRUE(p.value().is_contiguous()) << p.key();
+  EXPECT_TRUE(torch::allclose(net->forward(x), before, 1e-5, 1e-5));
+}
+
 }  // namespace
 }  // namespace nas

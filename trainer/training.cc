@@ -26,22 +26,35 @@ torch::Tensor Labels(const ImageSet& set, const std::vector<int64_t>& index) {
 
 torch::Tensor ToFloat(const torch::Tensor& images) { return images.to(torch::kFloat32).div_(255); }
 
-// Random crop with 4 pixels of zero padding, and an optional horizontal flip, per example.
-torch::Tensor Augment(torch::Tensor x, bool crop, bool flip, std::mt19937_64& rng) {
+// Random crop with 4 pixels of zero padding, and an optional horizontal flip, per example, on
+// the raw bytes in one pass (per-example tensor ops cost more than the copy itself).
+torch::Tensor Augment(const torch::Tensor& x, bool crop, bool flip, std::mt19937_64& rng) {
   if (!crop && !flip) return x;
-  const int64_t h = x.size(2), w = x.size(3);
-  torch::Tensor padded = crop ? torch::constant_pad_nd(x, {4, 4, 4, 4}, 0) : x;
-  std::uniform_int_distribution<int> offset(0, 8);
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  torch::Tensor in = x.contiguous();
+  torch::Tensor out = torch::empty_like(in);
+  const uint8_t* src = in.data_ptr<uint8_t>();
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  std::uniform_int_distribution<int64_t> offset(-4, 4);
   std::bernoulli_distribution coin(0.5);
-  std::vector<torch::Tensor> out;
-  out.reserve(x.size(0));
-  for (int64_t i = 0; i < x.size(0); ++i) {
-    torch::Tensor img = padded[i];
-    if (crop) img = img.narrow(1, offset(rng), h).narrow(2, offset(rng), w);
-    if (flip && coin(rng)) img = img.flip({2});
-    out.push_back(img);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t dy = crop ? offset(rng) : 0;
+    const int64_t dx = crop ? offset(rng) : 0;
+    const bool mirror = flip && coin(rng);
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const uint8_t* plane = src + (i * c + ch) * h * w;
+      uint8_t* target = dst + (i * c + ch) * h * w;
+      for (int64_t y = 0; y < h; ++y) {
+        const int64_t sy = y + dy;
+        for (int64_t col = 0; col < w; ++col) {
+          const int64_t sx = (mirror ? w - 1 - col : col) + dx;
+          target[y * w + col] =
+              (sy >= 0 && sy < h && sx >= 0 && sx < w) ? plane[sy * w + sx] : uint8_t{0};
+        }
+      }
+    }
   }
-  return torch::stack(out);
+  return out;
 }
 
 }  // namespace
@@ -72,6 +85,13 @@ absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
   const double lr0 = recipe.learning_rate() > 0 ? recipe.learning_rate() : (sgd ? 0.05 : 0.002);
   const double wd = recipe.weight_decay() > 0 ? recipe.weight_decay() : (sgd ? 5e-4 : 0.05);
 
+  // Channels-last trains 1.2 to 1.4x faster here than the default layout (docs/benchmarks.md);
+  // the network goes back to the default layout when training ends.
+  SetMemoryFormat(*net, torch::MemoryFormat::ChannelsLast);
+  struct RestoreLayout {
+    Network& net;
+    ~RestoreLayout() { SetMemoryFormat(*net, torch::MemoryFormat::Contiguous); }
+  } restore_layout{net};
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   if (sgd) {
     optimizer = std::make_unique<torch::optim::SGD>(
@@ -108,8 +128,9 @@ absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
       for (int64_t first = 0; first < n; first += batch) {
         const int64_t size = std::min<int64_t>(batch, n - first);
         torch::Tensor index = torch::from_blob(order.data() + first, {size}, torch::kInt64);
-        torch::Tensor x = Augment(ToFloat(data.train_images.index_select(0, index)),
-                                  recipe.augment_crop(), recipe.augment_flip(), rng);
+        torch::Tensor x = ToFloat(Augment(data.train_images.index_select(0, index),
+                                          recipe.augment_crop(), recipe.augment_flip(), rng))
+                              .contiguous(torch::MemoryFormat::ChannelsLast);
         torch::Tensor y = data.train_labels.index_select(0, index);
         for (auto& group : optimizer->param_groups()) {
           group.options().set_lr(lr_at(step));
