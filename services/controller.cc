@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "glog/logging.h"
+#include "search/dataset_name.h"
 #include "search/hardware_profile.h"
 #include "search/status_macros.h"
 #include "services/crypto.h"
@@ -86,6 +89,16 @@ absl::StatusOr<bool> Controller::BootstrapAdmin(const std::string& token) {
 absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
     const Caller& caller, const nas::v1::SubmitSearchRequest& request) {
   NAS_ASSIGN_OR_RETURN(nas::v1::SearchSpec spec, NormalizeSearchSpec(request.spec()));
+  if (spec.dataset() != kDefaultDataset) {
+    // A search no worker can train would sit queued forever: refuse it now, saying how to fix.
+    NAS_ASSIGN_OR_RETURN(std::vector<std::string> served, store_->ServedDatasets());
+    if (std::find(served.begin(), served.end(), spec.dataset()) == served.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "spec.dataset: no registered worker serves \"", spec.dataset(), "\" (served: ",
+          served.empty() ? std::string(kDefaultDataset) : absl::StrJoin(served, ", "),
+          "); start nas-trainer with --dataset=", spec.dataset(), "=FORMAT:DIR"));
+    }
+  }
   std::vector<nas::v1::HardwareProfile> profiles;
   for (int i = 0; i < spec.profile_ids_size(); ++i) {
     absl::StatusOr<nas::v1::HardwareProfile> p = store_->GetProfile(caller, spec.profile_ids(i));
@@ -299,6 +312,16 @@ absl::StatusOr<nas::v1::RegisterWorkerResponse> Controller::RegisterWorker(
   }
   if (request.threads() < 0 || request.threads() > 4096) {
     return absl::InvalidArgumentError("threads: must be 0 to 4096");
+  }
+  if (request.datasets_size() > 64) {
+    return absl::InvalidArgumentError("datasets: at most 64");
+  }
+  for (int i = 0; i < request.datasets_size(); ++i) {
+    if (!IsValidDatasetName(request.datasets(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("datasets[", i, "]: \"", absl::CHexEscape(request.datasets(i).substr(0, 80)),
+                       "\" is not a dataset name (1 to 64 of a-z, 0-9, '.', '_', '-')"));
+    }
   }
   NAS_ASSIGN_OR_RETURN(int64_t id, store_->RegisterWorker(request));
   nas::v1::RegisterWorkerResponse response;

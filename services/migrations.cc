@@ -182,6 +182,12 @@ CREATE TABLE events (
 );
 CREATE INDEX events_search ON events (search_id, id);
 )sql"},
+      {2, "datasets: which dataset a search trains on, which datasets a worker serves",
+       R"sql(
+-- Before this migration every search and every worker was on Fashion-MNIST.
+ALTER TABLE searches ADD COLUMN dataset TEXT NOT NULL DEFAULT 'fashion-mnist';
+ALTER TABLE workers ADD COLUMN datasets TEXT[] NOT NULL DEFAULT '{fashion-mnist}';
+)sql"},
   };
   return *kMigrations;
 }

@@ -2,8 +2,10 @@
 
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "search/dataset_name.h"
 #include "search/hardware_profile.h"
 #include "search/search_space.h"
 #include "search/status_macros.h"
@@ -30,8 +32,6 @@ absl::Status InRange(absl::string_view field, T value, T lo, T hi) {
 
 }  // namespace
 
-bool IsKnownDataset(const std::string& name) { return name == "fashion-mnist"; }
-
 absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec) {
   if (spec.ByteSizeLong() > kMaxSpecBytes) {
     return absl::InvalidArgumentError(absl::StrCat("spec: ", spec.ByteSizeLong(),
@@ -40,11 +40,11 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   if (spec.display_name().size() > 128) {
     return Invalid("display_name", "longer than 128 characters");
   }
-  if (spec.dataset().empty()) spec.set_dataset("fashion-mnist");
-  if (!IsKnownDataset(spec.dataset())) {
-    return Invalid("dataset", absl::StrCat("\"", spec.dataset(),
-                                           "\" is not a dataset this service has "
-                                           "(fashion-mnist)"));
+  if (spec.dataset().empty()) spec.set_dataset(std::string(kDefaultDataset));
+  if (!IsValidDatasetName(spec.dataset())) {
+    return Invalid("dataset", absl::StrCat("\"", absl::CHexEscape(spec.dataset().substr(0, 80)),
+                                           "\" is not a dataset name (1 to 64 of a-z, 0-9, "
+                                           "'.', '_', '-')"));
   }
 
   if (spec.space().name().empty()) spec.mutable_space()->set_name("mobilenetv2");

@@ -13,11 +13,9 @@ namespace nas {
 // The largest serialized SearchSpec accepted.
 inline constexpr size_t kMaxSpecBytes = 64 * 1024;
 
-// The datasets a search may name.
-bool IsKnownDataset(const std::string& name);
-
 // NormalizeSearchSpec() returns `spec` with its defaults filled in, or InvalidArgument naming
-// the first offending field. It does not resolve profile ids (the store does).
+// the first offending field. It does not resolve profile ids (the store does) nor check that
+// a worker serves the dataset (the controller does).
 absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec);
 
 }  // namespace nas

@@ -9,9 +9,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "glog/logging.h"
+#include "search/dataset_name.h"
 #include "search/hardware_profile.h"
 #include "search/pareto.h"
 #include "search/search_space.h"
@@ -690,11 +692,12 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
     const int64_t wall = spec.budget().max_wall_seconds();
     const int64_t id =
         tx.exec_params1(
-              "INSERT INTO searches (owner_id, display_name, spec, state, target, deadline_at) "
+              "INSERT INTO searches "
+              "  (owner_id, display_name, spec, state, target, deadline_at, dataset) "
               "VALUES ($1, $2, $3, 'RUNNING', $4, "
-              "  CASE WHEN $5 > 0 THEN now() + $5 * interval '1 second' END) RETURNING id",
+              "  CASE WHEN $5 > 0 THEN now() + $5 * interval '1 second' END, $6) RETURNING id",
               caller.user_id, spec.display_name(), Bin(spec), spec.budget().max_candidates(),
-              wall)[0]
+              wall, spec.dataset())[0]
             .as<int64_t>();
     for (size_t i = 0; i < profiles.size(); ++i) {
       NAS_ASSIGN_OR_RETURN(auto resolved, ResolveProfile(tx, caller, profiles[i].id()));
@@ -1130,14 +1133,31 @@ absl::StatusOr<std::vector<nas::v1::SearchEvent>> Store::EventsAfter(const Calle
 // ---------------------------------------------------------------------------------------------
 
 absl::StatusOr<int64_t> Store::RegisterWorker(const nas::v1::RegisterWorkerRequest& request) {
+  // A PostgreSQL array literal; the controller has checked that each name is 1 to 64 of
+  // [a-z0-9._-], so quoting needs no escapes.
+  std::vector<std::string> quoted;
+  for (const std::string& d : request.datasets()) quoted.push_back(absl::StrCat("\"", d, "\""));
+  if (quoted.empty()) quoted.push_back(absl::StrCat("\"", kDefaultDataset, "\""));
+  const std::string datasets = absl::StrCat("{", absl::StrJoin(quoted, ","), "}");
   return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     return tx
         .exec_params1(
-            "INSERT INTO workers (name, device_tag, cpu_model, threads, measure_only) "
-            "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO workers (name, device_tag, cpu_model, threads, measure_only, datasets) "
+            "VALUES ($1, $2, $3, $4, $5, $6::TEXT[]) RETURNING id",
             request.name(), request.device_tag(), request.cpu_model(), request.threads(),
-            request.measure_only())[0]
+            request.measure_only(), datasets)[0]
         .as<int64_t>();
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ServedDatasets() {
+  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {
+    std::vector<std::string> names;
+    for (const pqxx::row& r :
+         tx.exec("SELECT DISTINCT unnest(datasets) AS d FROM workers ORDER BY d")) {
+      names.push_back(r[0].as<std::string>());
+    }
+    return names;
   });
 }
 
@@ -1146,17 +1166,20 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64
   using Result = std::optional<nas::v1::LeaseWorkResponse>;
   return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<Result> {
     pqxx::result w = tx.exec_params(
-        "UPDATE workers SET last_seen_at = now() WHERE id = $1 RETURNING device_tag", worker_id);
+        "UPDATE workers SET last_seen_at = now() WHERE id = $1 RETURNING device_tag, datasets",
+        worker_id);
     if (w.empty()) {
       return absl::NotFoundError(
           absl::StrCat("worker ", worker_id, " is not registered; call RegisterWorker"));
     }
     const std::string device_tag = w[0][0].as<std::string>();
-    pqxx::result c = tx.exec(
+    // Only candidates of searches on a dataset this worker has loaded.
+    pqxx::result c = tx.exec_params(
         "SELECT c.id, c.search_id, c.arch, c.fidelity, s.spec FROM candidates c "
         "JOIN searches s ON s.id = c.search_id "
-        "WHERE c.state = 'QUEUED' AND s.state = 'RUNNING' "
-        "ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED");
+        "WHERE c.state = 'QUEUED' AND s.state = 'RUNNING' AND s.dataset = ANY($1::TEXT[]) "
+        "ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED",
+        w[0][1].c_str());
     if (c.empty()) return Result();
     nas::v1::LeaseWorkResponse lease;
     lease.set_candidate_id(c[0][0].as<int64_t>());

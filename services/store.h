@@ -170,6 +170,8 @@ class Store {
   // ---- Workers and leases -----------------------------------------------------------------
 
   absl::StatusOr<int64_t> RegisterWorker(const nas::v1::RegisterWorkerRequest& request);
+  // Store::ServedDatasets() lists the datasets registered workers have declared, sorted.
+  absl::StatusOr<std::vector<std::string>> ServedDatasets();
   // Store::LeaseNext() leases the oldest queued candidate of a running search, or returns
   // nullopt when there is none. NotFound for an unknown worker.
   absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> LeaseNext(int64_t worker_id,

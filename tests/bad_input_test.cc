@@ -120,7 +120,7 @@ TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
       {"spec.recipe.learning_rate", [](auto* s) { s->mutable_recipe()->set_learning_rate(-1); }},
       {"spec.recipe.label_smoothing",
        [](auto* s) { s->mutable_recipe()->set_label_smoothing(1.5); }},
-      {"spec.dataset", [](auto* s) { s->set_dataset("imagenet"); }},
+      {"spec.dataset", [](auto* s) { s->set_dataset("Image Net"); }},
       {"spec.space.name", [](auto* s) { s->mutable_space()->set_name("transformer"); }},
       {"spec.space.kernels", [](auto* s) { s->mutable_space()->add_kernels(4); }},
       {"spec.space.max_depth", [](auto* s) { s->mutable_space()->set_max_depth(50); }},
@@ -341,6 +341,10 @@ TEST_F(BadInputTest, WorkerInputIsCheckedAndNothingHalfWritten) {
   EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_LEASED);
   EXPECT_FALSE(c.has_artifact());
   EXPECT_TRUE(worker.Evaluate(lease).ok());
+
+  TestWorker bad_datasets(harness_.get());
+  ExpectError(bad_datasets.Register({"cifar10", "CIFAR 100"}), grpc::StatusCode::INVALID_ARGUMENT,
+              "datasets[1]");
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "proto/nas_service.grpc.pb.h"
@@ -75,8 +76,9 @@ class TestWorker {
  public:
   TestWorker(ControllerHarness* harness, std::string device_tag = "host-cpu");
 
-  // TestWorker::Register() registers with the current controller.
-  grpc::Status Register();
+  // TestWorker::Register() registers with the current controller, declaring `datasets` (none:
+  // the controller assumes fashion-mnist).
+  grpc::Status Register(const std::vector<std::string>& datasets = {});
   // TestWorker::Lease() long-polls up to `wait_ms`; an empty response (lease_id 0) means none.
   grpc::Status Lease(nas::v1::LeaseWorkResponse* lease, int64_t wait_ms = 2000);
   // TestWorker::Evaluate() heartbeats, uploads a model and reports metrics for `lease`.

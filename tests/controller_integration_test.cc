@@ -402,6 +402,34 @@ TEST_F(ControllerIntegrationTest, CancelStopsTheSearchAndRevokesLeases) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+TEST_F(ControllerIntegrationTest, SearchesGoOnlyToWorkersServingTheirDataset) {
+  StartController();
+  nas::v1::SearchSpec spec = Spec(2, 2);
+  spec.set_dataset("cifar10");
+  Search search;
+  // Nobody serves cifar10 yet: refused at once, with the way to fix it.
+  grpc::Status refused = Submit(alice_, spec, &search);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("spec.dataset"), std::string::npos);
+  EXPECT_NE(refused.error_message().find("--dataset=cifar10="), std::string::npos)
+      << refused.error_message();
+
+  TestWorker fashion(harness_.get());  // Declares nothing: fashion-mnist.
+  ASSERT_TRUE(fashion.Register().ok());
+  TestWorker cifar(harness_.get());
+  ASSERT_TRUE(cifar.Register({"cifar10", "fashion-mnist"}).ok());
+  ASSERT_TRUE(Submit(alice_, spec, &search).ok());
+
+  nas::v1::LeaseWorkResponse none;
+  ASSERT_TRUE(fashion.Lease(&none, 300).ok());
+  EXPECT_EQ(none.lease_id(), 0) << "a fashion-mnist worker was leased a cifar10 candidate";
+  nas::v1::LeaseWorkResponse lease;
+  ASSERT_TRUE(cifar.Lease(&lease).ok());
+  ASSERT_NE(lease.lease_id(), 0);
+  EXPECT_EQ(lease.dataset(), "cifar10");
+  EXPECT_EQ(lease.search_id(), search.id());
+}
+
 TEST_F(ControllerIntegrationTest, ShutdownAnswersLongPollsPromptly) {
   StartController();
   TestWorker worker(harness_.get());

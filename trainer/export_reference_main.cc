@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  absl::StatusOr<nas::ImageDataset> d = nas::LoadIdxDataset("/usr/share/datasets/fashion-mnist");
+  absl::StatusOr<nas::ImageDataset> d = nas::LoadDataset(nas::FashionMnist());
   if (!d.ok()) {
     std::cerr << d.status() << "\n";
     return 1;

@@ -45,7 +45,7 @@ nas::v1::Architecture ResNet() {
 class ExportTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<ImageDataset> d = LoadIdxDataset("/usr/share/datasets/fashion-mnist");
+    absl::StatusOr<ImageDataset> d = LoadDataset(nas::FashionMnist());
     ASSERT_TRUE(d.ok()) << d.status();
     data_ = new TensorData(MakeTensorData(*d, SplitTrainValidation(*d, 1000, 1)));
   }

@@ -2,6 +2,7 @@
 //
 //   nas-trainer --controller=127.0.0.1:50051 --worker_token_file=.nas-state/worker.token
 //               --device_tag=host-cpu --threads=1
+//               --dataset=fashion-mnist=idx:/usr/share/datasets/fashion-mnist,cifar10=cifar10:/data/c10
 //
 // SIGTERM or SIGINT: the lease in progress is returned (its candidate re-queued at once) and
 // the worker exits 0.
@@ -13,6 +14,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/strip.h"
+#include "trainer/dataset.h"
 #include "glog/logging.h"
 #include "trainer/worker.h"
 
@@ -20,7 +22,10 @@ ABSL_FLAG(std::string, controller, "127.0.0.1:50051", "Controller address, host:
 ABSL_FLAG(std::string, worker_token_file, "", "File holding the controller's worker credential");
 ABSL_FLAG(std::string, device_tag, "host-cpu", "Device tag matched against measured profiles");
 ABSL_FLAG(int, threads, 1, "LibTorch intra-op threads (with other load, 1 is often fastest)");
-ABSL_FLAG(std::string, data_dir, "/usr/share/datasets/fashion-mnist", "IDX dataset directory");
+ABSL_FLAG(std::vector<std::string>, dataset,
+          {"fashion-mnist=idx:/usr/share/datasets/fashion-mnist"},
+          "Datasets to serve, comma-separated NAME=FORMAT:DIR with FORMAT idx, cifar10 or "
+          "cifar100; searches name a dataset by NAME");
 ABSL_FLAG(int, max_tasks, 0, "Exit after this many evaluated candidates (0: never)");
 
 namespace {
@@ -36,7 +41,15 @@ int main(int argc, char** argv) {
   options.controller = absl::GetFlag(FLAGS_controller);
   options.device_tag = absl::GetFlag(FLAGS_device_tag);
   options.threads = absl::GetFlag(FLAGS_threads);
-  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.datasets.clear();
+  for (const std::string& text : absl::GetFlag(FLAGS_dataset)) {
+    absl::StatusOr<nas::DatasetSource> source = nas::ParseDatasetSource(text);
+    if (!source.ok()) {
+      std::cerr << "nas-trainer: --dataset: " << source.status().message() << "\n";
+      return 2;
+    }
+    options.datasets.push_back(*source);
+  }
   options.max_tasks = absl::GetFlag(FLAGS_max_tasks);
   std::ifstream token(absl::GetFlag(FLAGS_worker_token_file));
   if (!token) {

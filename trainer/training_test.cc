@@ -9,7 +9,7 @@ class TrainingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     torch::set_num_threads(1);
-    absl::StatusOr<ImageDataset> d = LoadIdxDataset("/usr/share/datasets/fashion-mnist");
+    absl::StatusOr<ImageDataset> d = LoadDataset(nas::FashionMnist());
     ASSERT_TRUE(d.ok()) << d.status();
     data_ = new TensorData(MakeTensorData(*d, SplitTrainValidation(*d, 2000, 1)));
     options_ = new NetworkOptions();

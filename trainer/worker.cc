@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -76,6 +77,38 @@ class Backoff {
   std::mt19937_64 rng_{std::random_device{}()};
 };
 
+// A dataset as the worker holds it: tensors of its splits, the network options it implies
+// (channels, size, classes, normalisation) and its class names.
+struct LoadedDataset {
+  TensorData data;
+  NetworkOptions network;
+  std::vector<std::string> classes;
+};
+
+absl::StatusOr<LoadedDataset> Load(const DatasetSource& source, int validation_examples) {
+  LOG(INFO) << "worker: loading dataset " << source.name << " from " << source.dir;
+  NAS_ASSIGN_OR_RETURN(ImageDataset dataset, LoadDataset(source));
+  LoadedDataset loaded;
+  // A fixed split: every candidate of every search is validated on the same examples.
+  loaded.data = MakeTensorData(dataset,
+                               SplitTrainValidation(dataset, validation_examples, /*seed=*/0));
+  loaded.network.in_channels = dataset.channels;
+  loaded.network.classes = static_cast<int>(dataset.classes.size());
+  loaded.network.input_height = dataset.height;
+  loaded.network.input_width = dataset.width;
+  loaded.network.mean = dataset.mean;
+  loaded.network.stddev = dataset.stddev;
+  loaded.classes = dataset.classes;
+  return loaded;
+}
+
+// A lease at the recipe's own epochs and training examples trains a finished model, whose
+// test accuracy is measured; lower fidelities only rank candidates, on validation accuracy.
+bool FullFidelity(const nas::v1::TrainingRecipe& recipe, const nas::v1::Fidelity& fidelity) {
+  return (fidelity.epochs() == 0 || fidelity.epochs() >= recipe.epochs()) &&
+         (fidelity.train_subset() == 0 || fidelity.train_subset() == recipe.train_subset());
+}
+
 // One leased candidate: trains it while a thread heartbeats, then reports.
 class Task {
  public:
@@ -84,8 +117,8 @@ class Task {
       : stub_(stub), token_(token), worker_id_(worker_id), every_(heartbeat_every), lease_(lease) {}
 
   // Returns false when the worker was asked to stop (the lease was returned).
-  bool Run(const TensorData& data, const NetworkOptions& options,
-           const std::vector<std::string>& classes, std::atomic<bool>* stop, Backoff* backoff);
+  bool Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic<bool>* stop,
+           Backoff* backoff);
 
  private:
   grpc::Status Upload(const std::string& model, const nas::v1::ModelMetadata& metadata);
@@ -169,8 +202,7 @@ grpc::Status Task::Upload(const std::string& model, const nas::v1::ModelMetadata
   return writer->Finish();
 }
 
-bool Task::Run(const TensorData& data, const NetworkOptions& options,
-               const std::vector<std::string>& classes, std::atomic<bool>* stop,
+bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic<bool>* stop,
                Backoff* backoff) {
   std::thread heartbeat([this] { HeartbeatLoop(); });
   auto finish_heartbeat = [&] {
@@ -187,10 +219,14 @@ bool Task::Run(const TensorData& data, const NetworkOptions& options,
   report.set_lease_id(lease_.lease_id());
   bool stopped_by_worker = false;
   const auto run = [&]() -> absl::Status {
-    if (lease_.dataset() != "fashion-mnist") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("dataset \"", lease_.dataset(), "\" is not available on this worker"));
+    const auto found = datasets.find(lease_.dataset());
+    if (found == datasets.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("dataset \"", lease_.dataset(), "\" is not loaded on this worker"));
     }
+    const TensorData& data = found->second.data;
+    const NetworkOptions& options = found->second.network;
+    const std::vector<std::string>& classes = found->second.classes;
     torch::manual_seed(lease_.recipe().seed());
     NAS_ASSIGN_OR_RETURN(Network net, BuildNetwork(lease_.architecture(), options));
     NAS_ASSIGN_OR_RETURN(
@@ -211,7 +247,10 @@ bool Task::Run(const TensorData& data, const NetworkOptions& options,
     }
     nas::v1::CandidateMetrics* m = report.mutable_metrics();
     m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
-    m->set_test_accuracy(-1);  // Measured for finished models only (the test set never selects).
+    // Finished models only; the test set never selects (strategies see validation accuracy).
+    m->set_test_accuracy(FullFidelity(lease_.recipe(), lease_.fidelity())
+                             ? Evaluate(net, data.test_images, data.test_labels)
+                             : -1);
     m->set_params(net->parameter_count());
     m->set_macs(net->macs());
     m->set_peak_activation_bytes(net->peak_activation_bytes());
@@ -284,18 +323,15 @@ bool Task::Run(const TensorData& data, const NetworkOptions& options,
 
 absl::Status Worker::Run(std::atomic<bool>* stop) {
   torch::set_num_threads(std::max(1, options_.threads));
-  LOG(INFO) << "worker: loading " << options_.data_dir;
-  NAS_ASSIGN_OR_RETURN(ImageDataset dataset, LoadIdxDataset(options_.data_dir));
-  // A fixed split: every candidate of every search is validated on the same examples.
-  const TensorData data = MakeTensorData(
-      dataset, SplitTrainValidation(dataset, options_.validation_examples, /*seed=*/0));
-  NetworkOptions network;
-  network.in_channels = dataset.channels;
-  network.classes = static_cast<int>(dataset.classes.size());
-  network.input_height = dataset.height;
-  network.input_width = dataset.width;
-  network.mean = dataset.mean;
-  network.stddev = dataset.stddev;
+  if (options_.datasets.empty()) return absl::InvalidArgumentError("no dataset to serve");
+  std::map<std::string, LoadedDataset> datasets;
+  for (const DatasetSource& source : options_.datasets) {
+    if (datasets.count(source.name) > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset \"", source.name, "\" is named twice"));
+    }
+    NAS_ASSIGN_OR_RETURN(datasets[source.name], Load(source, options_.validation_examples));
+  }
 
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(8 << 20);
@@ -315,6 +351,7 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
       req.set_device_tag(options_.device_tag);
       req.set_cpu_model(CpuModel());
       req.set_threads(options_.threads);
+      for (const auto& [name, loaded] : datasets) req.add_datasets(name);
       nas::v1::RegisterWorkerResponse resp;
       grpc::Status st = stub->RegisterWorker(&ctx, req, &resp);
       if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
@@ -358,7 +395,7 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
     LOG(INFO) << "worker: leased candidate " << lease.candidate_id() << " of search "
               << lease.search_id();
     Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, lease);
-    if (!task.Run(data, network, dataset.classes, stop, &backoff)) break;
+    if (!task.Run(datasets, stop, &backoff)) break;
     ++done;
   }
   return absl::OkStatus();

@@ -7,7 +7,7 @@
 //   std::atomic<bool> stop{false};
 //   absl::Status st = Worker(options).Run(&stop);   // until `stop` (SIGTERM) or max_tasks
 //
-// The dataset is decoded once and shared by every task. When the controller is unreachable the
+// Each dataset is decoded once and shared by every task. When the controller is unreachable the
 // worker retries with exponential back-off. When `stop` is set during training, the worker gives
 // its lease back (the candidate is re-queued at once) and returns.
 #ifndef NAS_TRAINER_WORKER_H_
@@ -16,8 +16,11 @@
 #include <atomic>
 #include <string>
 
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "trainer/dataset.h"
 
 namespace nas {
 
@@ -30,8 +33,9 @@ struct WorkerOptions {
   std::string device_tag = "host-cpu";
   // LibTorch intra-op threads for training and latency measurement.
   int threads = 1;
-  // Directory with the IDX files of Fashion-MNIST.
-  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  // The datasets this worker serves, each decoded once at start and told to the controller,
+  // which leases the worker only candidates of searches on one of them.
+  std::vector<DatasetSource> datasets = {FashionMnist()};
   // Training examples held out for validation (fixed split: every candidate sees the same).
   int validation_examples = 10000;
   // Long-poll length of each LeaseWork call.
