@@ -1,7 +1,12 @@
 // nas-trainer's worker loop against a real controller and PostgreSQL, training real candidates
-// on Fashion-MNIST; and a worker stopped mid-training (as on SIGTERM) then replaced.
+// on Fashion-MNIST; a worker stopped mid-training (as on SIGTERM) then replaced; and the real
+// nas-trainer binary terminated, killed and restarted.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <torch/script.h>
 
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -103,6 +108,8 @@ TEST_F(WorkerTest, TrainsAndMeasuresRealCandidates) {
   for (const nas::v1::Candidate& c : Candidates(search.id())) {
     EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED);
     EXPECT_GT(c.metrics().val_accuracy(), 0.4) << c.DebugString();  // Chance is 0.10.
+    // Trained at the recipe's full fidelity: a finished model, whose test accuracy is measured.
+    EXPECT_GT(c.metrics().test_accuracy(), 0.4) << c.DebugString();
     EXPECT_GT(c.metrics().params(), 1000);
     EXPECT_GT(c.metrics().macs(), c.metrics().params());
     EXPECT_GT(c.metrics().latency_ms(), 0);
@@ -135,7 +142,7 @@ TEST_F(WorkerTest, TrainsAndMeasuresRealCandidates) {
   EXPECT_EQ(meta.architecture().SerializeAsString(), best.architecture().SerializeAsString());
   std::istringstream in(file);
   torch::jit::Module model = torch::jit::load(in);
-  absl::StatusOr<ImageDataset> data = LoadIdxDataset("/usr/share/datasets/fashion-mnist");
+  absl::StatusOr<ImageDataset> data = LoadDataset(nas::FashionMnist());
   ASSERT_TRUE(data.ok());
   const TensorData tensors = MakeTensorData(*data, SplitTrainValidation(*data, 2000, 0));
   torch::NoGradGuard no_grad;
@@ -144,6 +151,14 @@ TEST_F(WorkerTest, TrainsAndMeasuresRealCandidates) {
   const double accuracy =
       logits.argmax(1).eq(tensors.val_labels).to(torch::kFloat64).mean().item<double>();
   EXPECT_NEAR(accuracy, best.metrics().val_accuracy(), 1e-3);
+  const double test_accuracy = model.forward({tensors.test_images.to(torch::kFloat32) / 255})
+                                   .toTensor()
+                                   .argmax(1)
+                                   .eq(tensors.test_labels)
+                                   .to(torch::kFloat64)
+                                   .mean()
+                                   .item<double>();
+  EXPECT_NEAR(test_accuracy, best.metrics().test_accuracy(), 1e-3);
 }
 
 TEST_F(WorkerTest, AStoppedWorkerReturnsItsLeaseAndANewOneFinishes) {
@@ -170,6 +185,79 @@ TEST_F(WorkerTest, AStoppedWorkerReturnsItsLeaseAndANewOneFinishes) {
   std::vector<nas::v1::Candidate> done = Candidates(search.id());
   EXPECT_EQ(done[0].state(), nas::v1::CANDIDATE_STATE_EVALUATED);
   EXPECT_EQ(done[0].attempts(), 1);
+  EXPECT_EQ(Get(search.id()).state(), nas::v1::SEARCH_STATE_SUCCEEDED);
+}
+
+// The real nas-trainer binary, started as a child process.
+class TrainerProcess {
+ public:
+  TrainerProcess(int port, const std::string& token_file, int max_tasks) {
+    const std::vector<std::string> args = {
+        "trainer/nas-trainer", absl::StrCat("--controller=127.0.0.1:", port),
+        "--worker_token_file=" + token_file, absl::StrCat("--max_tasks=", max_tasks),
+        "--threads=1"};
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+  }
+  ~TrainerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  // Waits for the process; returns its exit code, or 128 + the signal that ended it.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = 0;
+};
+
+TEST_F(WorkerTest, TheTrainerBinaryTerminatedKilledAndRestartedFinishesTheSearch) {
+  const std::string token_file =
+      std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") + "/worker.token";
+  std::ofstream(token_file) << kTestWorkerToken << "\n";
+  // Enough data that training takes several seconds on one thread.
+  nas::v1::Search search = Submit(/*candidates=*/1, /*train_subset=*/50000);
+  auto leased = [](const nas::v1::Search& s) { return s.progress().leased() == 1; };
+
+  // SIGTERM: the lease goes back at once and the process exits 0.
+  {
+    TrainerProcess trainer(harness_->port(), token_file, 0);
+    ASSERT_TRUE(WaitFor(search.id(), leased));
+    absl::SleepFor(absl::Seconds(1));
+    trainer.Signal(SIGTERM);
+    EXPECT_EQ(trainer.Wait(), 0);
+    std::vector<nas::v1::Candidate> c = Candidates(search.id());
+    EXPECT_EQ(c[0].state(), nas::v1::CANDIDATE_STATE_QUEUED);
+    EXPECT_EQ(c[0].attempts(), 0);
+  }
+  // SIGKILL: nothing is returned; the lease expires (TTL 3 s) and the candidate is re-queued.
+  {
+    TrainerProcess trainer(harness_->port(), token_file, 0);
+    ASSERT_TRUE(WaitFor(search.id(), leased));
+    absl::SleepFor(absl::Seconds(1));
+    trainer.Signal(SIGKILL);
+    EXPECT_EQ(trainer.Wait(), 128 + SIGKILL);
+    ASSERT_TRUE(WaitFor(
+        search.id(), [](const nas::v1::Search& s) { return s.progress().queued() == 1; },
+        absl::Seconds(30)));
+    EXPECT_EQ(Candidates(search.id())[0].attempts(), 1);
+  }
+  // A restarted trainer registers afresh and finishes the search.
+  TrainerProcess trainer(harness_->port(), token_file, /*max_tasks=*/1);
+  EXPECT_EQ(trainer.Wait(), 0);
+  std::vector<nas::v1::Candidate> done = Candidates(search.id());
+  EXPECT_EQ(done[0].state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+  EXPECT_EQ(done[0].attempts(), 2);
+  EXPECT_GT(done[0].metrics().val_accuracy(), 0.4);
   EXPECT_EQ(Get(search.id()).state(), nas::v1::SEARCH_STATE_SUCCEEDED);
 }
 
