@@ -9,7 +9,8 @@
 #   DATABASE_URL       use this PostgreSQL instead of the embedded one
 #   NAS_PORT           controller port (default 50051)
 #   NAS_TRAINERS       trainer workers to start (default 2, one thread each)
-#   NAS_CANDIDATES     the search's budget (default 12)
+#   NAS_CANDIDATES     the search's budget (default 10)
+#   NAS_SPACE          mobilenetv2 (default) or resnet
 #   NAS_KEEP_RUNNING=1 leave the controller, workers and PostgreSQL running afterwards
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,11 +88,9 @@ done
 echo "logs: $state/trainer-*.log"
 
 step "Submitting a search and watching it"
-# ResNet space by default: LibTorch 1.13's CPU backward of stride-1 depthwise convolutions
-# (MobileNetV2's) is slow enough that a MobileNetV2 search of this size takes far longer.
-search=$("$nasctl" submit --json --name=quickstart --space=resnet \
+search=$("$nasctl" submit --json --name=quickstart --space="${NAS_SPACE:-mobilenetv2}" \
   --profiles=host-cpu,rpi4-cortex-a72,cortex-m7 --objectives=accuracy,latency \
-  --candidates="${NAS_CANDIDATES:-12}" --parallel="$trainers" --epochs=1 --train_subset=10000 \
+  --candidates="${NAS_CANDIDATES:-10}" --parallel="$trainers" --epochs=1 --train_subset=6000 \
   | sed -n 's/.*"id":"\{0,1\}\([0-9]*\).*/\1/p' | head -n 1)
 "$nasctl" watch "$search" | grep -vE "leased to worker|^\[.*\] candidate [0-9]+: epoch" || true
 "$nasctl" get "$search"
@@ -104,6 +103,8 @@ best=$("$nasctl" pareto "$search" --profile=host-cpu --json \
   | sed -n 's/.*"members":\[{"candidate_id":"\{0,1\}\([0-9]*\).*/\1/p')
 if [ -n "$best" ]; then
   "$nasctl" fetch "$best" --out="$state/best-model.pt"
+  step "Classifying the Fashion-MNIST test set with it in python3-torch"
+  /usr/bin/python3 deploy/check_model.py "$state/best-model.pt"
 fi
 
 cat <<MSG

@@ -469,11 +469,16 @@ class Nasctl {
       return 0;
     }
     std::vector<std::vector<std::string>> rows = {
-        {"ID", "STATE", "ACCURACY", "PARAMS", "MACS", "TRIES", "MODEL", "ARCHITECTURE"}};
+        {"ID", "STATE", "ACCURACY", "TEST ACC", "PARAMS", "MACS", "TRIES", "MODEL",
+         "ARCHITECTURE"}};
     for (const auto& c : resp.candidates()) {
       const bool done = c.state() == nas::v1::CANDIDATE_STATE_EVALUATED;
       rows.push_back({absl::StrCat(c.id()), Short(nas::v1::CandidateState_Name(c.state())),
                       done ? absl::StrFormat("%.4f", c.metrics().val_accuracy()) : "-",
+                      // Measured for finished models (full-fidelity training) only.
+                      done && c.metrics().test_accuracy() >= 0
+                          ? absl::StrFormat("%.4f", c.metrics().test_accuracy())
+                          : "-",
                       done ? absl::StrCat(c.metrics().params()) : "-",
                       done ? absl::StrCat(c.metrics().macs()) : "-", absl::StrCat(c.attempts()),
                       c.has_artifact() ? "yes" : "no", Describe(c.architecture())});
