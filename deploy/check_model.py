@@ -34,7 +34,9 @@ def main():
     model = torch.jit.load(model_path)
     model.eval()
     with torch.no_grad():
-        predicted = torch.cat([model(x[i:i + 1000]).argmax(1) for i in range(0, len(x), 1000)])
+        # Batches of 100 keep activations under glibc's 32 MB mmap threshold (larger blocks are
+        # page-faulted in afresh on every call); the quickstart also preloads tcmalloc.
+        predicted = torch.cat([model(x[i:i + 100]).argmax(1) for i in range(0, len(x), 100)])
     accuracy = (predicted == labels).double().mean().item()
     with open(meta_path) as f:
         reported = json.load(f).get("metrics", {}).get("test_accuracy", -1)

@@ -43,6 +43,8 @@ ABSL_FLAG(int, timeout_seconds, 30, "Deadline of unary calls");
 // submit
 ABSL_FLAG(std::string, spec, "", "submit: a SearchSpec file (.json, or text proto otherwise)");
 ABSL_FLAG(std::string, name, "", "submit: display name");
+ABSL_FLAG(std::string, dataset, "",
+          "submit: dataset name (fashion-mnist, or one that workers serve with --dataset)");
 ABSL_FLAG(std::string, space, "", "submit: search space (mobilenetv2, resnet)");
 ABSL_FLAG(std::string, strategy, "", "submit: strategy (random)");
 ABSL_FLAG(uint64_t, seed, 0, "submit: strategy seed");
@@ -72,7 +74,7 @@ constexpr char kUsage[] = R"(nasctl: the NAS service's command-line client.
 
 Usage: nasctl [flags] COMMAND [ARGS]
 
-  submit [--spec=FILE] [--space=..] [--profiles=a,b] [--candidates=N] [--watch] ...
+  submit [--spec=FILE] [--dataset=..] [--space=..] [--profiles=a,b] [--candidates=N] [--watch] ...
   list                         your searches
   get SEARCH_ID                one search
   watch SEARCH_ID              stream progress until the search ends
@@ -292,6 +294,7 @@ class Nasctl {
     if (!absl::GetFlag(FLAGS_spec).empty()) ParseFile(absl::GetFlag(FLAGS_spec), spec);
     // Flags override the file.
     if (!absl::GetFlag(FLAGS_name).empty()) spec->set_display_name(absl::GetFlag(FLAGS_name));
+    if (!absl::GetFlag(FLAGS_dataset).empty()) spec->set_dataset(absl::GetFlag(FLAGS_dataset));
     if (!absl::GetFlag(FLAGS_space).empty()) {
       spec->mutable_space()->set_name(absl::GetFlag(FLAGS_space));
     }
