@@ -28,17 +28,18 @@ bool ParetoArchive::Insert(int64_t id, std::vector<double> values,
   for (const Member& m : members_) {
     if (Dominates(m.values, values)) return false;
   }
-  std::vector<Member> kept;
-  kept.reserve(members_.size() + 1);
-  for (Member& m : members_) {
-    if (Dominates(values, m.values)) {
-      removed->push_back(m.id);
+  // Compact in place: no allocation per accepted point (25,100 inserts in the ZDT benchmark).
+  size_t kept = 0;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (Dominates(values, members_[i].values)) {
+      removed->push_back(members_[i].id);
     } else {
-      kept.push_back(std::move(m));
+      if (kept != i) members_[kept] = std::move(members_[i]);
+      ++kept;
     }
   }
-  kept.push_back({id, std::move(values)});
-  members_ = std::move(kept);
+  members_.resize(kept);
+  members_.push_back({id, std::move(values)});
   return true;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -220,6 +221,81 @@ nas::v1::Architecture SampleArchitecture(const SearchSpaceDef& space, std::mt199
     }
   }
   return arch;
+}
+
+namespace {
+
+// Another allowed value than `current`, or `current` when there is none.
+int Other(const std::vector<int>& choices, int current, std::mt19937_64& rng) {
+  std::vector<int> others;
+  for (int c : choices) {
+    if (c != current) others.push_back(c);
+  }
+  return others.empty() ? current : Pick(others, rng);
+}
+
+}  // namespace
+
+nas::v1::Architecture MutateArchitecture(const nas::v1::Architecture& arch,
+                                         const SearchSpaceDef& space, std::mt19937_64& rng) {
+  // Every mutable choice, as a closure that changes it; one is drawn uniformly.
+  nas::v1::Architecture child = arch;
+  std::vector<std::function<void()>> moves;
+  if (space.resolutions.size() > 1) {
+    moves.push_back([&] { child.set_resolution(Other(space.resolutions, arch.resolution(), rng)); });
+  }
+  if (space.stem_widths.size() > 1) {
+    moves.push_back([&] { child.set_stem_width(Other(space.stem_widths, arch.stem_width(), rng)); });
+  }
+  for (int s = 0; s < arch.stages_size(); ++s) {
+    nas::v1::Stage* stage = child.mutable_stages(s);
+    const std::vector<int> widths = StageWidthChoices(space, s);
+    if (widths.size() > 1) {
+      moves.push_back([&, stage, widths] { stage->set_width(Other(widths, stage->width(), rng)); });
+    }
+    if (space.max_depth > space.min_depth) {
+      moves.push_back([&, stage] {
+        const int depth = stage->blocks_size();
+        const bool grow = depth == space.min_depth ||
+                          (depth < space.max_depth && std::bernoulli_distribution(0.5)(rng));
+        if (grow) {
+          *stage->add_blocks() = stage->blocks(
+              std::uniform_int_distribution<int>(0, depth - 1)(rng));
+        } else {
+          stage->mutable_blocks()->RemoveLast();
+        }
+      });
+    }
+    for (int b = 0; b < arch.stages(s).blocks_size(); ++b) {
+      nas::v1::Block* block = stage->mutable_blocks(b);
+      if (space.kernels.size() > 1) {
+        moves.push_back([&, block] { block->set_kernel(Other(space.kernels, block->kernel(), rng)); });
+      }
+      if (space.expansions.size() > 1) {
+        moves.push_back(
+            [&, block] { block->set_expansion(Other(space.expansions, block->expansion(), rng)); });
+      }
+      if (space.allow_squeeze_excite) {
+        moves.push_back([block] { block->set_squeeze_excite(!block->squeeze_excite()); });
+      }
+    }
+  }
+  if (moves.empty()) return child;
+  moves[std::uniform_int_distribution<size_t>(0, moves.size() - 1)(rng)]();
+  return child;
+}
+
+nas::v1::Architecture CrossoverArchitectures(const nas::v1::Architecture& a,
+                                             const nas::v1::Architecture& b,
+                                             std::mt19937_64& rng) {
+  std::bernoulli_distribution coin(0.5);
+  nas::v1::Architecture child = a;
+  if (coin(rng)) child.set_resolution(b.resolution());
+  if (coin(rng)) child.set_stem_width(b.stem_width());
+  for (int s = 0; s < child.stages_size() && s < b.stages_size(); ++s) {
+    if (coin(rng)) *child.mutable_stages(s) = b.stages(s);
+  }
+  return child;
 }
 
 std::string CanonicalKey(const nas::v1::Architecture& arch) {

@@ -58,6 +58,20 @@ absl::Status ValidateArchitecture(const nas::v1::Architecture& arch, const Searc
 // SampleArchitecture() draws every choice of `space` uniformly at random.
 nas::v1::Architecture SampleArchitecture(const SearchSpaceDef& space, std::mt19937_64& rng);
 
+// MutateArchitecture() returns `arch` with one choice changed to another value the space allows:
+// the resolution, the stem width, a stage's width or depth (a block added or the last removed),
+// or a block's kernel, expansion or squeeze-excite. Choices with one allowed value are never
+// picked; a space with a single architecture returns `arch` unchanged. `arch` must be valid.
+nas::v1::Architecture MutateArchitecture(const nas::v1::Architecture& arch,
+                                         const SearchSpaceDef& space, std::mt19937_64& rng);
+
+// CrossoverArchitectures() returns a child that takes the resolution, the stem width and each
+// whole stage from `a` or `b` at random (uniform crossover over stages, so every block stays
+// one a parent had). Both parents must be valid in `space`; so is the child.
+nas::v1::Architecture CrossoverArchitectures(const nas::v1::Architecture& a,
+                                             const nas::v1::Architecture& b,
+                                             std::mt19937_64& rng);
+
 // CanonicalKey() returns a string that two encodings of the same network share: fields a space
 // ignores (ResNet's kernel and expansion, proto defaults) are normalised away. Services hash it.
 std::string CanonicalKey(const nas::v1::Architecture& arch);

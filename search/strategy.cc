@@ -1,12 +1,67 @@
 #include "search/strategy.h"
 
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "search/evolution_strategy.h"
+#include "search/nsga2_strategy.h"
 #include "search/random_strategy.h"
 
 namespace nas {
+namespace {
 
-std::vector<std::string> StrategyNames() { return {"random"}; }
+// Reads the settings a strategy accepts; any other key is an error naming it.
+class Settings {
+ public:
+  Settings(const nas::v1::Strategy& spec, std::vector<std::string> known)
+      : spec_(spec), known_(std::move(known)) {}
+
+  absl::Status CheckKeys() const {
+    for (const auto& [key, value] : spec_.settings()) {
+      if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "strategy.settings[", key, "]: not a setting of ", spec_.name(),
+            known_.empty() ? " (it has none)" : absl::StrCat(" (", absl::StrJoin(known_, ", "), ")")));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int> Int(const std::string& key, int fallback, int lo, int hi) const {
+    auto it = spec_.settings().find(key);
+    if (it == spec_.settings().end()) return fallback;
+    int v = 0;
+    if (!absl::SimpleAtoi(it->second, &v) || v < lo || v > hi) {
+      return absl::InvalidArgumentError(absl::StrCat("strategy.settings[", key, "]: \"",
+                                                     it->second.substr(0, 40),
+                                                     "\" is not an integer from ", lo, " to ", hi));
+    }
+    return v;
+  }
+
+  absl::StatusOr<double> Double(const std::string& key, double fallback, double lo,
+                                double hi) const {
+    auto it = spec_.settings().find(key);
+    if (it == spec_.settings().end()) return fallback;
+    double v = 0;
+    if (!absl::SimpleAtod(it->second, &v) || !(v >= lo && v <= hi)) {
+      return absl::InvalidArgumentError(absl::StrCat("strategy.settings[", key, "]: \"",
+                                                     it->second.substr(0, 40),
+                                                     "\" is not a number from ", lo, " to ", hi));
+    }
+    return v;
+  }
+
+ private:
+  const nas::v1::Strategy& spec_;
+  std::vector<std::string> known_;
+};
+
+}  // namespace
+
+std::vector<std::string> StrategyNames() { return {"random", "evolution", "nsga2"}; }
 
 absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeStrategy(const nas::v1::Strategy& spec,
                                                              const SearchSpaceDef& space) {
@@ -18,6 +73,24 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeStrategy(const nas::v1::Stra
           absl::StrCat("strategy.settings[", key, "]: the random strategy has no settings"));
     }
     return std::make_unique<RandomStrategy>(space, seed);
+  }
+  if (spec.name() == "evolution") {
+    const Settings settings(spec, {"population", "sample_size"});
+    if (absl::Status st = settings.CheckKeys(); !st.ok()) return st;
+    absl::StatusOr<int> population = settings.Int("population", 16, 2, 10000);
+    if (!population.ok()) return population.status();
+    absl::StatusOr<int> sample = settings.Int("sample_size", std::min(4, *population), 2, *population);
+    if (!sample.ok()) return sample.status();
+    return std::make_unique<EvolutionStrategy>(space, seed, *population, *sample);
+  }
+  if (spec.name() == "nsga2") {
+    const Settings settings(spec, {"population", "crossover_probability"});
+    if (absl::Status st = settings.CheckKeys(); !st.ok()) return st;
+    absl::StatusOr<int> population = settings.Int("population", 16, 4, 10000);
+    if (!population.ok()) return population.status();
+    absl::StatusOr<double> crossover = settings.Double("crossover_probability", 0.9, 0, 1);
+    if (!crossover.ok()) return crossover.status();
+    return std::make_unique<Nsga2Strategy>(space, seed, *population, *crossover);
   }
   return absl::InvalidArgumentError(absl::StrCat("strategy.name: \"", spec.name(),
                                                  "\" is not a strategy (",

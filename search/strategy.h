@@ -33,6 +33,9 @@ struct Observation {
   std::vector<double> objectives;
   // Whether the candidate met every limit and constraint on that profile.
   bool feasible = true;
+  // How badly an infeasible candidate missed: the number of limits and constraints it broke on
+  // that profile (constrained domination prefers fewer). 0 when feasible.
+  double violation = 0;
   // False when the evaluation failed for good; `objectives` is then empty.
   bool ok = true;
 };

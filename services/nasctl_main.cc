@@ -46,7 +46,9 @@ ABSL_FLAG(std::string, name, "", "submit: display name");
 ABSL_FLAG(std::string, dataset, "",
           "submit: dataset name (fashion-mnist, or one that workers serve with --dataset)");
 ABSL_FLAG(std::string, space, "", "submit: search space (mobilenetv2, resnet)");
-ABSL_FLAG(std::string, strategy, "", "submit: strategy (random)");
+ABSL_FLAG(std::string, strategy, "", "submit: strategy (random, evolution, nsga2)");
+ABSL_FLAG(std::string, strategy_settings, "",
+          "submit: strategy settings, comma-separated KEY=VALUE (e.g. population=32,sample_size=8)");
 ABSL_FLAG(uint64_t, seed, 0, "submit: strategy seed");
 ABSL_FLAG(std::string, profiles, "", "submit: comma-separated hardware profile ids");
 ABSL_FLAG(std::string, objectives, "",
@@ -74,7 +76,8 @@ constexpr char kUsage[] = R"(nasctl: the NAS service's command-line client.
 
 Usage: nasctl [flags] COMMAND [ARGS]
 
-  submit [--spec=FILE] [--dataset=..] [--space=..] [--profiles=a,b] [--candidates=N] [--watch] ...
+  submit [--spec=FILE] [--dataset=..] [--space=..] [--strategy=nsga2] [--profiles=a,b]
+         [--candidates=N] [--watch] ...
   list                         your searches
   get SEARCH_ID                one search
   watch SEARCH_ID              stream progress until the search ends
@@ -302,6 +305,15 @@ class Nasctl {
       spec->mutable_strategy()->set_name(absl::GetFlag(FLAGS_strategy));
     }
     if (absl::GetFlag(FLAGS_seed) != 0) spec->mutable_strategy()->set_seed(absl::GetFlag(FLAGS_seed));
+    if (!absl::GetFlag(FLAGS_strategy_settings).empty()) {
+      for (absl::string_view kv : absl::StrSplit(absl::GetFlag(FLAGS_strategy_settings), ',')) {
+        std::pair<std::string, std::string> setting = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+        if (setting.first.empty() || setting.second.empty()) {
+          throw UsageError{absl::StrCat("--strategy_settings: \"", kv, "\" is not KEY=VALUE")};
+        }
+        (*spec->mutable_strategy()->mutable_settings())[setting.first] = setting.second;
+      }
+    }
     if (!absl::GetFlag(FLAGS_profiles).empty()) {
       spec->clear_profile_ids();
       for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_profiles), ',')) {

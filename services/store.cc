@@ -864,6 +864,7 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
       const ProfileMetrics pm = r[4].is_null() ? ProfileMetrics() : Parse<ProfileMetrics>(r[4]);
       o.objectives = ObjectiveVector(spec, Parse<CandidateMetrics>(r[3]), pm);
       o.feasible = !r[5].is_null() && r[5].as<bool>();
+      o.violation = o.feasible ? 0 : std::max(1, pm.violations_size());
       input.new_observations.push_back(std::move(o));
       observed_through = r[0].as<int64_t>();
     }

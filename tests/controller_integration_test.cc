@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "search/hardware_profile.h"
 #include "search/pareto.h"
+#include "search/search_space.h"
 #include "services/crypto.h"
 #include "tests/controller_harness.h"
 
@@ -400,6 +401,35 @@ TEST_F(ControllerIntegrationTest, CancelStopsTheSearchAndRevokesLeases) {
   ControllerHarness::Authorize(&again, alice_);
   EXPECT_EQ(harness_->Nas()->CancelSearch(&again, req, &cancelled).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(ControllerIntegrationTest, EveryStrategyRunsASearchThroughTheController) {
+  StartController();
+  for (const std::string name : {"random", "evolution", "nsga2"}) {
+    nas::v1::SearchSpec spec = Spec(/*candidates=*/30, /*parallel=*/4);
+    spec.mutable_strategy()->set_name(name);
+    if (name != "random") (*spec.mutable_strategy()->mutable_settings())["population"] = "8";
+    Search search;
+    ASSERT_TRUE(Submit(alice_, spec, &search).ok()) << name;
+    TestWorker worker(harness_.get());
+    ASSERT_TRUE(worker.Register().ok());
+    RunWorker(worker, search.id());
+    ASSERT_TRUE(GetSearch(alice_, search.id(), &search).ok());
+    EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << name << search.message();
+    EXPECT_EQ(search.progress().evaluated(), 30) << name;
+    std::set<std::string> keys;
+    for (const Candidate& c : Candidates(alice_, search.id())) keys.insert(CanonicalKey(c.architecture()));
+    EXPECT_EQ(keys.size(), 30u) << name << ": candidates are distinct networks";
+  }
+  // Settings are checked at submission.
+  nas::v1::SearchSpec bad = Spec(4, 1);
+  bad.mutable_strategy()->set_name("nsga2");
+  (*bad.mutable_strategy()->mutable_settings())["population"] = "2";
+  Search ignored;
+  grpc::Status refused = Submit(alice_, bad, &ignored);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("spec.strategy.settings[population]"), std::string::npos)
+      << refused.error_message();
 }
 
 TEST_F(ControllerIntegrationTest, SearchesGoOnlyToWorkersServingTheirDataset) {
