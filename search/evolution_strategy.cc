@@ -7,13 +7,13 @@ namespace nas {
 
 EvolutionStrategy::EvolutionStrategy(SearchSpaceDef space, uint64_t seed, int population,
                                      int sample_size)
-    : space_(std::move(space)), rng_(seed), population_(population), sample_size_(sample_size) {}
+    : PopulationStrategy("evolution-v1", std::move(space), seed, population),
+      sample_size_(sample_size) {}
 
 std::vector<nas::v1::Architecture> EvolutionStrategy::Propose(int n) {
   std::vector<nas::v1::Architecture> out;
   for (int i = 0; i < n; ++i) {
-    if (random_proposed_ < population_ || members_.size() < 2) {
-      ++random_proposed_;
+    if (RandomStart()) {
       out.push_back(SampleArchitecture(space_, rng_));
       continue;
     }
@@ -43,20 +43,6 @@ void EvolutionStrategy::Observe(absl::Span<const Observation> results) {
     members_.push_back(ToMember(o));
     if (static_cast<int>(members_.size()) > population_) members_.erase(members_.begin());
   }
-}
-
-std::string EvolutionStrategy::SaveState() const {
-  return SavePopulation("evolution-v1", rng_, {random_proposed_}, members_);
-}
-
-absl::Status EvolutionStrategy::RestoreState(absl::string_view state) {
-  absl::StatusOr<LoadedPopulation> p = LoadPopulation("evolution-v1", state);
-  if (!p.ok()) return p.status();
-  if (p->counters.size() != 1) return absl::InvalidArgumentError("evolution-v1 state: counters");
-  rng_ = p->rng;
-  random_proposed_ = p->counters[0];
-  members_ = std::move(p->members);
-  return absl::OkStatus();
 }
 
 }  // namespace nas

@@ -11,29 +11,21 @@
 #ifndef NAS_SEARCH_EVOLUTION_STRATEGY_H_
 #define NAS_SEARCH_EVOLUTION_STRATEGY_H_
 
-#include <random>
-
 #include "search/population.h"
 #include "search/strategy.h"
 
 namespace nas {
 
-class EvolutionStrategy final : public SearchStrategy {
+class EvolutionStrategy final : public PopulationStrategy {
  public:
   EvolutionStrategy(SearchSpaceDef space, uint64_t seed, int population, int sample_size);
 
   std::vector<nas::v1::Architecture> Propose(int n) override;
+  // Members are kept oldest first.
   void Observe(absl::Span<const Observation> results) override;
-  std::string SaveState() const override;
-  absl::Status RestoreState(absl::string_view state) override;
 
  private:
-  SearchSpaceDef space_;
-  std::mt19937_64 rng_;
-  int population_;
-  int sample_size_;
-  int64_t random_proposed_ = 0;
-  std::vector<Member> members_;  // oldest first
+  const int sample_size_;
 };
 
 }  // namespace nas

@@ -6,17 +6,14 @@ namespace nas {
 
 Nsga2Strategy::Nsga2Strategy(SearchSpaceDef space, uint64_t seed, int population,
                              double crossover_probability)
-    : space_(std::move(space)),
-      rng_(seed),
-      population_(population),
+    : PopulationStrategy("nsga2-v1", std::move(space), seed, population),
       crossover_probability_(crossover_probability) {}
 
 std::vector<nas::v1::Architecture> Nsga2Strategy::Propose(int n) {
   std::vector<nas::v1::Architecture> out;
   std::vector<RankCrowd> rc;
   for (int i = 0; i < n; ++i) {
-    if (random_proposed_ < population_ || members_.size() < 2) {
-      ++random_proposed_;
+    if (RandomStart()) {
       out.push_back(SampleArchitecture(space_, rng_));
       continue;
     }
@@ -53,20 +50,6 @@ void Nsga2Strategy::Observe(absl::Span<const Observation> results) {
   std::vector<Member> survivors;
   for (int i : keep) survivors.push_back(std::move(members_[i]));
   members_ = std::move(survivors);
-}
-
-std::string Nsga2Strategy::SaveState() const {
-  return SavePopulation("nsga2-v1", rng_, {random_proposed_}, members_);
-}
-
-absl::Status Nsga2Strategy::RestoreState(absl::string_view state) {
-  absl::StatusOr<LoadedPopulation> p = LoadPopulation("nsga2-v1", state);
-  if (!p.ok()) return p.status();
-  if (p->counters.size() != 1) return absl::InvalidArgumentError("nsga2-v1 state: counters");
-  rng_ = p->rng;
-  random_proposed_ = p->counters[0];
-  members_ = std::move(p->members);
-  return absl::OkStatus();
 }
 
 }  // namespace nas

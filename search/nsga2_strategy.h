@@ -12,29 +12,20 @@
 #ifndef NAS_SEARCH_NSGA2_STRATEGY_H_
 #define NAS_SEARCH_NSGA2_STRATEGY_H_
 
-#include <random>
-
 #include "search/population.h"
 #include "search/strategy.h"
 
 namespace nas {
 
-class Nsga2Strategy final : public SearchStrategy {
+class Nsga2Strategy final : public PopulationStrategy {
  public:
   Nsga2Strategy(SearchSpaceDef space, uint64_t seed, int population, double crossover_probability);
 
   std::vector<nas::v1::Architecture> Propose(int n) override;
   void Observe(absl::Span<const Observation> results) override;
-  std::string SaveState() const override;
-  absl::Status RestoreState(absl::string_view state) override;
 
  private:
-  SearchSpaceDef space_;
-  std::mt19937_64 rng_;
-  int population_;
-  double crossover_probability_;
-  int64_t random_proposed_ = 0;
-  std::vector<Member> members_;
+  const double crossover_probability_;
 };
 
 }  // namespace nas

@@ -88,4 +88,20 @@ absl::StatusOr<LoadedPopulation> LoadPopulation(const std::string& tag, absl::st
   return p;
 }
 
+std::string PopulationStrategy::SaveState() const {
+  return SavePopulation(tag_, rng_, {random_proposed_}, members_);
+}
+
+absl::Status PopulationStrategy::RestoreState(absl::string_view state) {
+  absl::StatusOr<LoadedPopulation> p = LoadPopulation(tag_, state);
+  if (!p.ok()) return p.status();
+  if (p->counters.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(tag_, " state: corrupt counters"));
+  }
+  rng_ = p->rng;
+  random_proposed_ = p->counters[0];
+  members_ = std::move(p->members);
+  return absl::OkStatus();
+}
+
 }  // namespace nas

@@ -37,6 +37,36 @@ struct LoadedPopulation {
 // differs or the text is corrupt.
 absl::StatusOr<LoadedPopulation> LoadPopulation(const std::string& tag, absl::string_view text);
 
+// PopulationStrategy: what the evolutionary strategies share. Their first `population`
+// proposals are uniform samples (RandomStart()); then subclasses breed from members_. The whole
+// state (generator, counters, members) is saved and restored exactly under the subclass's tag.
+class PopulationStrategy : public SearchStrategy {
+ public:
+  std::string SaveState() const override;
+  absl::Status RestoreState(absl::string_view state) override;
+
+ protected:
+  PopulationStrategy(std::string tag, SearchSpaceDef space, uint64_t seed, int population)
+      : tag_(std::move(tag)), space_(std::move(space)), rng_(seed), population_(population) {}
+
+  // True while the random start lasts (it then counts one more random proposal), or while
+  // fewer than two members are known.
+  bool RandomStart() {
+    if (random_proposed_ < population_ || members_.size() < 2) {
+      ++random_proposed_;
+      return true;
+    }
+    return false;
+  }
+
+  const std::string tag_;
+  const SearchSpaceDef space_;
+  std::mt19937_64 rng_;
+  const int population_;
+  int64_t random_proposed_ = 0;
+  std::vector<Member> members_;
+};
+
 }  // namespace nas
 
 #endif  // NAS_SEARCH_POPULATION_H_
