@@ -43,6 +43,14 @@ double ObjectiveValue(nas::v1::Metric metric, const nas::v1::CandidateMetrics& m
 // MinimisationForm() returns the value to minimise for `metric` (accuracy negated).
 double MinimisationForm(nas::v1::Metric metric, double natural_value);
 
+// HypervolumeReference() returns the reference point, in minimisation form, of the hypervolume
+// of a front of `objectives` on `profile`: accuracy 0, and for costs the profile's limit when it
+// has one, else a fixed generous bound (1 s latency, 256 MiB activations, 1 GiB model, 10^9
+// parameters, 10^12 MACs). Fixed for a search, so its hypervolume only ever grows.
+std::vector<double> HypervolumeReference(
+    const google::protobuf::RepeatedPtrField<nas::v1::Objective>& objectives,
+    const nas::v1::HardwareProfile& profile);
+
 // MetricName() returns the short name used in messages and tables ("accuracy", "latency_ms").
 const char* MetricName(nas::v1::Metric metric);
 

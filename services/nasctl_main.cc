@@ -442,8 +442,10 @@ class Nasctl {
         continue;
       }
       std::cout << absl::StrFormat(
-          "Pareto front of search %d on %s: %d members (%d evaluated, %d infeasible)\n", id,
-          front.profile_id(), front.members_size(), front.evaluated(), front.infeasible());
+          "Pareto front of search %d on %s: %d members (%d evaluated, %d infeasible), "
+          "hypervolume %.6g\n",
+          id, front.profile_id(), front.members_size(), front.evaluated(), front.infeasible(),
+          front.hypervolume());
       std::vector<std::vector<std::string>> rows = {
           {"CANDIDATE", "ACCURACY", "LATENCY", "SOURCE", "PEAK MEM", "MODEL", "PARAMS",
            "ARCHITECTURE"}};

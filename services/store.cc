@@ -15,6 +15,7 @@
 #include "glog/logging.h"
 #include "search/dataset_name.h"
 #include "search/hardware_profile.h"
+#include "search/hypervolume.h"
 #include "search/pareto.h"
 #include "search/search_space.h"
 #include "search/status_macros.h"
@@ -1044,6 +1045,19 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
         m->add_objective_values(ObjectiveValue(o.metric(), m->metrics(), m->profile_metrics()));
       }
     }
+    std::vector<std::vector<double>> points;
+    for (const nas::v1::ParetoMember& m : front.members()) {
+      std::vector<double> v;
+      for (int k = 0; k < spec.objectives_size(); ++k) {
+        v.push_back(MinimisationForm(spec.objectives(k).metric(), m.objective_values(k)));
+      }
+      points.push_back(std::move(v));
+    }
+    const std::vector<double> reference =
+        HypervolumeReference(spec.objectives(), chosen->profile);
+    NAS_ASSIGN_OR_RETURN(double hv, Hypervolume(points, reference));
+    front.set_hypervolume(hv);
+    for (double r : reference) front.add_hypervolume_reference(r);
     // Best first objective first (highest accuracy, or lowest cost), ties by id.
     std::sort(front.mutable_members()->begin(), front.mutable_members()->end(),
               [&](const nas::v1::ParetoMember& a, const nas::v1::ParetoMember& b) {
@@ -1400,11 +1414,16 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
           "INSERT INTO pareto_members (search_id, profile_id, candidate_id, objectives) "
           "VALUES ($1, $2, $3, $4::DOUBLE PRECISION[])",
           search_id, p.db_id, candidate_id, DoubleArray(objectives));
+      std::vector<std::vector<double>> points;
+      for (const ParetoArchive::Member& m : front.members()) points.push_back(m.values);
+      const absl::StatusOr<double> hv =
+          Hypervolume(points, HypervolumeReference(spec.objectives(), p.profile));
       AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
                   p.profile.id(),
                   absl::StrCat("candidate ", candidate_id, " joined the ", p.profile.name(),
                                " front (", front.members().size(), " members, ",
-                               removed.size(), " displaced)"));
+                               removed.size(), " displaced; hypervolume ",
+                               hv.ok() ? absl::StrFormat("%.6g", *hv) : "-", ")"));
     }
     outcome.search_ended = FinishIfBudgetSpent(
         tx, search_id, CountFinal(tx, search_id, "EVALUATED", 1, metrics.val_accuracy()));

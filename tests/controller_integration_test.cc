@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "search/hardware_profile.h"
+#include "search/hypervolume.h"
 #include "search/pareto.h"
 #include "search/search_space.h"
 #include "services/crypto.h"
@@ -196,6 +197,27 @@ TEST_F(ControllerIntegrationTest, SearchRunsToTheEndWithRightFrontsModelsAndPriv
     }
     const std::set<int64_t> expected = BruteForceFront(candidates, search.spec(), p);
     EXPECT_EQ(got, expected) << profiles[p];
+    // Its hypervolume is that of every feasible result (dominated ones add nothing).
+    std::vector<std::vector<double>> points;
+    for (const Candidate& c : candidates) {
+      if (c.state() != nas::v1::CANDIDATE_STATE_EVALUATED || !c.profile_metrics(p).feasible()) {
+        continue;
+      }
+      std::vector<double> v;
+      for (const auto& o : search.spec().objectives()) {
+        v.push_back(MinimisationForm(o.metric(), ObjectiveValue(o.metric(), c.metrics(),
+                                                                c.profile_metrics(p))));
+      }
+      points.push_back(v);
+    }
+    ASSERT_EQ(front.hypervolume_reference_size(), 3);
+    EXPECT_EQ(front.hypervolume_reference(0), 0);  // accuracy
+    EXPECT_GT(front.hypervolume(), 0);
+    EXPECT_NEAR(front.hypervolume(),
+                *Hypervolume(points, {front.hypervolume_reference().begin(),
+                                      front.hypervolume_reference().end()}),
+                1e-9 * front.hypervolume())
+        << profiles[p];
     EXPECT_FALSE(got.empty()) << profiles[p];
     EXPECT_EQ(front.evaluated(), 24);
     for (int i = 1; i < front.members_size(); ++i) {
