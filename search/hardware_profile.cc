@@ -190,31 +190,40 @@ const char* MetricName(nas::v1::Metric metric) {
 
 std::vector<double> HypervolumeReference(
     const google::protobuf::RepeatedPtrField<nas::v1::Objective>& objectives,
+    const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
     const nas::v1::HardwareProfile& profile) {
   const nas::v1::ProfileLimits& limits = profile.limits();
-  auto limit_or = [](double limit, double fallback) { return limit > 0 ? limit : fallback; };
   std::vector<double> reference;
   for (const nas::v1::Objective& o : objectives) {
+    double limit = 0, fallback = 1e12;
     switch (o.metric()) {
       case nas::v1::METRIC_ACCURACY:
-        reference.push_back(0);
+        fallback = 0;
         break;
       case nas::v1::METRIC_LATENCY:
-        reference.push_back(limit_or(limits.max_latency_ms(), 1000));
+        limit = limits.max_latency_ms();
+        fallback = 1000;
         break;
       case nas::v1::METRIC_PEAK_ACTIVATION_BYTES:
-        reference.push_back(limit_or(limits.max_peak_activation_bytes(), 256.0 * (1 << 20)));
+        limit = static_cast<double>(limits.max_peak_activation_bytes());
+        fallback = 256.0 * (1 << 20);
         break;
       case nas::v1::METRIC_MODEL_BYTES:
-        reference.push_back(limit_or(limits.max_model_bytes(), 1024.0 * (1 << 20)));
+        limit = static_cast<double>(limits.max_model_bytes());
+        fallback = 1024.0 * (1 << 20);
         break;
       case nas::v1::METRIC_PARAMS:
-        reference.push_back(1e9);
+        fallback = 1e9;
         break;
       default:
-        reference.push_back(1e12);
         break;
     }
+    // In minimisation form the tightest bound is the smallest (an accuracy floor f is -f).
+    double ref = limit > 0 ? limit : fallback;
+    for (const nas::v1::Constraint& c : constraints) {
+      if (c.metric() == o.metric()) ref = std::min(ref, MinimisationForm(c.metric(), c.bound()));
+    }
+    reference.push_back(ref);
   }
   return reference;
 }

@@ -44,11 +44,14 @@ double ObjectiveValue(nas::v1::Metric metric, const nas::v1::CandidateMetrics& m
 double MinimisationForm(nas::v1::Metric metric, double natural_value);
 
 // HypervolumeReference() returns the reference point, in minimisation form, of the hypervolume
-// of a front of `objectives` on `profile`: accuracy 0, and for costs the profile's limit when it
-// has one, else a fixed generous bound (1 s latency, 256 MiB activations, 1 GiB model, 10^9
-// parameters, 10^12 MACs). Fixed for a search, so its hypervolume only ever grows.
+// of a front of `objectives` on `profile`: for each objective the tightest of the profile's
+// limit and the search's constraints on that metric (an accuracy floor for accuracy), else
+// accuracy 0 and a fixed generous bound for costs (1 s latency, 256 MiB activations, 1 GiB
+// model, 10^9 parameters, 10^12 MACs). Fixed for a search, so its hypervolume only ever grows;
+// a limit or constraint near the front gives it a useful scale.
 std::vector<double> HypervolumeReference(
     const google::protobuf::RepeatedPtrField<nas::v1::Objective>& objectives,
+    const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
     const nas::v1::HardwareProfile& profile);
 
 // MetricName() returns the short name used in messages and tables ("accuracy", "latency_ms").

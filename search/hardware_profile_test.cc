@@ -88,3 +88,34 @@ TEST(EvaluateOnProfileTest, LimitsAndConstraintsMarkInfeasibleWithReasons) {
 
 }  // namespace
 }  // namespace nas
+
+namespace nas {
+namespace {
+
+TEST(HypervolumeReferenceTest, AccuracyZeroCostsAtTheProfilesLimitsOrFixedBounds) {
+  google::protobuf::RepeatedPtrField<nas::v1::Objective> objectives;
+  for (auto m : {nas::v1::METRIC_ACCURACY, nas::v1::METRIC_LATENCY,
+                 nas::v1::METRIC_PEAK_ACTIVATION_BYTES}) {
+    objectives.Add()->set_metric(m);
+  }
+  google::protobuf::RepeatedPtrField<nas::v1::Constraint> constraints;
+  nas::v1::HardwareProfile profile;
+  EXPECT_EQ(HypervolumeReference(objectives, constraints, profile),
+            (std::vector<double>{0, 1000, 256.0 * (1 << 20)}));
+  profile.mutable_limits()->set_max_latency_ms(20);
+  profile.mutable_limits()->set_max_peak_activation_bytes(320 * 1024);
+  EXPECT_EQ(HypervolumeReference(objectives, constraints, profile),
+            (std::vector<double>{0, 20, 320 * 1024}));
+  // Constraints tighten it: an accuracy floor of 0.7 and a latency bound of 5 ms.
+  nas::v1::Constraint* floor = constraints.Add();
+  floor->set_metric(nas::v1::METRIC_ACCURACY);
+  floor->set_bound(0.7);
+  nas::v1::Constraint* fast = constraints.Add();
+  fast->set_metric(nas::v1::METRIC_LATENCY);
+  fast->set_bound(5);
+  EXPECT_EQ(HypervolumeReference(objectives, constraints, profile),
+            (std::vector<double>{-0.7, 5, 320 * 1024}));
+}
+
+}  // namespace
+}  // namespace nas

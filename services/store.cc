@@ -1054,7 +1054,7 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
       points.push_back(std::move(v));
     }
     const std::vector<double> reference =
-        HypervolumeReference(spec.objectives(), chosen->profile);
+        HypervolumeReference(spec.objectives(), spec.constraints(), chosen->profile);
     NAS_ASSIGN_OR_RETURN(double hv, Hypervolume(points, reference));
     front.set_hypervolume(hv);
     for (double r : reference) front.add_hypervolume_reference(r);
@@ -1417,7 +1417,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
       std::vector<std::vector<double>> points;
       for (const ParetoArchive::Member& m : front.members()) points.push_back(m.values);
       const absl::StatusOr<double> hv =
-          Hypervolume(points, HypervolumeReference(spec.objectives(), p.profile));
+          Hypervolume(points, HypervolumeReference(spec.objectives(), spec.constraints(), p.profile));
       AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
                   p.profile.id(),
                   absl::StrCat("candidate ", candidate_id, " joined the ", p.profile.name(),
