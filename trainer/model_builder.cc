@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "search/status_macros.h"
 
 namespace nas {
 namespace {
@@ -249,6 +250,124 @@ absl::StatusOr<Network> BuildNetwork(const nas::v1::Architecture& arch,
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("building the network: ", e.what_without_backtrace()));
   }
+}
+
+namespace {
+
+// Copies into `to` the leading slice of `from` of its shape (centred on the two spatial
+// dimensions of a convolution kernel).
+absl::Status CopySlice(const torch::Tensor& from, torch::Tensor to, const std::string& where) {
+  if (!from.defined() || !to.defined()) {
+    return from.defined() == to.defined()
+               ? absl::OkStatus()
+               : absl::InvalidArgumentError(absl::StrCat(where, ": the supernet's layer differs"));
+  }
+  if (from.dim() != to.dim()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": the supernet's layer differs"));
+  }
+  torch::Tensor slice = from;
+  for (int64_t d = 0; d < to.dim(); ++d) {
+    const int64_t want = to.size(d), have = from.size(d);
+    if (want > have) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": needs ", want, " in dimension ",
+                                                     d, "; the supernet has ", have));
+    }
+    slice = slice.narrow(d, to.dim() == 4 && d >= 2 ? (have - want) / 2 : 0, want);
+  }
+  to.copy_(slice);
+  return absl::OkStatus();
+}
+
+absl::Status CopyConv(const torch::nn::Conv2d& from, torch::nn::Conv2d& to, const std::string& at) {
+  NAS_RETURN_IF_ERROR(CopySlice(from->weight, to->weight, at + ".weight"));
+  return CopySlice(from->bias, to->bias, at + ".bias");
+}
+
+absl::Status CopyConvBn(const ConvBnImpl& from, ConvBnImpl& to, const std::string& at) {
+  NAS_RETURN_IF_ERROR(CopyConv(from.conv, to.conv, at + ".conv"));
+  NAS_RETURN_IF_ERROR(CopySlice(from.bn->weight, to.bn->weight, at + ".bn.weight"));
+  NAS_RETURN_IF_ERROR(CopySlice(from.bn->bias, to.bn->bias, at + ".bn.bias"));
+  NAS_RETURN_IF_ERROR(CopySlice(from.bn->running_mean, to.bn->running_mean, at + ".bn.mean"));
+  return CopySlice(from.bn->running_var, to.bn->running_var, at + ".bn.var");
+}
+
+// The layers of a MobileNetV2 block by role.
+struct MobileLayers {
+  ConvBnImpl* expand = nullptr;
+  ConvBnImpl* depthwise = nullptr;
+  SqueezeExciteImpl* se = nullptr;
+  ConvBnImpl* project = nullptr;
+};
+
+MobileLayers Roles(BlockImpl& block) {
+  MobileLayers r;
+  std::vector<ConvBnImpl*> convs;
+  for (size_t i = 0; i < block.layers->size(); ++i) {
+    if (auto* c = block.layers[i]->as<ConvBnImpl>()) convs.push_back(c);
+    if (auto* se = block.layers[i]->as<SqueezeExciteImpl>()) r.se = se;
+  }
+  r.project = convs.back();
+  r.depthwise = convs[convs.size() - 2];
+  if (convs.size() == 3) r.expand = convs[0];
+  return r;
+}
+
+}  // namespace
+
+absl::Status InheritWeights(Network& super, Network& sub) {
+  torch::NoGradGuard no_grad;
+  const nas::v1::Architecture& big = super->architecture();
+  const nas::v1::Architecture& small = sub->architecture();
+  if (big.space() != small.space() || big.stages_size() != small.stages_size()) {
+    return absl::InvalidArgumentError("supernet: another space or stage count");
+  }
+  NAS_RETURN_IF_ERROR(CopyConvBn(*super->stem, *sub->stem, "stem"));
+  int big_first = 0, small_first = 0;
+  for (int s = 0; s < small.stages_size(); ++s) {
+    if (small.stages(s).blocks_size() > big.stages(s).blocks_size()) {
+      return absl::InvalidArgumentError(absl::StrCat("stages[", s, "]: deeper than the supernet's"));
+    }
+    for (int j = 0; j < small.stages(s).blocks_size(); ++j) {
+      const std::string at = absl::StrCat("stages[", s, "].blocks[", j, "]");
+      BlockImpl& from = *super->blocks[big_first + j]->as<BlockImpl>();
+      BlockImpl& to = *sub->blocks[small_first + j]->as<BlockImpl>();
+      if (to.resnet) {
+        for (size_t l = 0; l < 2; ++l) {
+          NAS_RETURN_IF_ERROR(CopyConvBn(*from.layers[l]->as<ConvBnImpl>(),
+                                         *to.layers[l]->as<ConvBnImpl>(),
+                                         absl::StrCat(at, ".conv", l + 1)));
+        }
+        if (to.shortcut) {
+          if (!from.shortcut) {
+            return absl::InvalidArgumentError(at + ".shortcut: the supernet's block has none");
+          }
+          NAS_RETURN_IF_ERROR(CopyConvBn(*from.shortcut, *to.shortcut, at + ".shortcut"));
+        }
+      } else {
+        const MobileLayers f = Roles(from), t = Roles(to);
+        if (t.expand != nullptr) {
+          if (f.expand == nullptr) {
+            return absl::InvalidArgumentError(at + ".expand: the supernet's block has none");
+          }
+          NAS_RETURN_IF_ERROR(CopyConvBn(*f.expand, *t.expand, at + ".expand"));
+        }
+        NAS_RETURN_IF_ERROR(CopyConvBn(*f.depthwise, *t.depthwise, at + ".depthwise"));
+        if (t.se != nullptr) {
+          if (f.se == nullptr) {
+            return absl::InvalidArgumentError(at + ".se: the supernet's block has none");
+          }
+          NAS_RETURN_IF_ERROR(CopyConv(f.se->reduce, t.se->reduce, at + ".se.reduce"));
+          NAS_RETURN_IF_ERROR(CopyConv(f.se->expand, t.se->expand, at + ".se.expand"));
+        }
+        NAS_RETURN_IF_ERROR(CopyConvBn(*f.project, *t.project, at + ".project"));
+      }
+    }
+    big_first += big.stages(s).blocks_size();
+    small_first += small.stages(s).blocks_size();
+  }
+  NAS_RETURN_IF_ERROR(CopySlice(super->classifier->weight, sub->classifier->weight,
+                                "classifier.weight"));
+  return CopySlice(super->classifier->bias, sub->classifier->bias, "classifier.bias");
 }
 
 void SetMemoryFormat(torch::nn::Module& module, torch::MemoryFormat format) {

@@ -110,6 +110,16 @@ absl::Status ValidateForBuild(const nas::v1::Architecture& arch);
 absl::StatusOr<Network> BuildNetwork(const nas::v1::Architecture& arch,
                                      const NetworkOptions& options);
 
+// InheritWeights() copies into `sub` the weights it shares with `super` under the elastic
+// scheme of once-for-all supernets (Cai et al. 2020), the first step of weight-sharing NAS:
+// block j of stage s takes block j of the supernet's stage s (elastic depth); a convolution
+// takes the supernet's first output and input channels (elastic width and expansion) and the
+// centre of its larger kernel (elastic kernel); batch norm (statistics included), squeeze-excite
+// and the classifier take the first channels. A block without an expansion convolution skips
+// the supernet's. Both networks must be of one space and stage count, and `super` at least as
+// large everywhere; otherwise InvalidArgument names the first layer that does not fit.
+absl::Status InheritWeights(Network& super, Network& sub);
+
 // SetMemoryFormat() lays out every 4-D parameter and buffer of `module` in `format`
 // (channels-last for training, contiguous for export and inference).
 void SetMemoryFormat(torch::nn::Module& module, torch::MemoryFormat format);

@@ -123,5 +123,61 @@ TEST(ModelBuilderTest, ChannelsLastReachesEveryLayerAndComesBack) {
   EXPECT_TRUE(torch::allclose(net->forward(x), before, 1e-5, 1e-5));
 }
 
+TEST(InheritWeightsTest, ASubnetTakesTheSupernetsLeadingChannelsAndKernelCentres) {
+  torch::manual_seed(1);
+  Network super = *BuildNetwork(Mobile(7, 6, true, 3), NetworkOptions());
+  // A smaller network of the same space: narrower stem and stages, shallower, smaller kernels
+  // and expansions, one block without an expansion convolution.
+  nas::v1::Architecture small = Mobile(3, 3, false, 2);
+  small.set_stem_width(8);
+  small.mutable_stages(0)->mutable_blocks(0)->set_expansion(1);
+  small.mutable_stages(1)->set_width(8);
+  small.mutable_stages(2)->mutable_blocks()->RemoveLast();
+  small.mutable_stages(2)->mutable_blocks(0)->set_kernel(5);
+  small.mutable_stages(2)->mutable_blocks(0)->set_squeeze_excite(true);
+  torch::manual_seed(2);
+  Network sub = *BuildNetwork(small, NetworkOptions());
+  ASSERT_TRUE(InheritWeights(super, sub).ok()) << InheritWeights(super, sub);
+
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(sub->stem->conv->weight.equal(super->stem->conv->weight.narrow(0, 0, 8)));
+  // Stage 1, block 0 (flat index 2 in the subnet, 3 in the supernet): expansion 3 of 8 inputs
+  // = 24 hidden channels, the centre 3 x 3 of the supernet's 7 x 7 depthwise kernel.
+  auto* sub_block = sub->blocks[2]->as<BlockImpl>();
+  auto* super_block = super->blocks[3]->as<BlockImpl>();
+  const torch::Tensor dw = sub_block->layers[1]->as<ConvBnImpl>()->conv->weight;
+  const torch::Tensor big_dw = super_block->layers[1]->as<ConvBnImpl>()->conv->weight;
+  EXPECT_EQ(dw.sizes(), (std::vector<int64_t>{24, 1, 3, 3}));
+  EXPECT_TRUE(dw.equal(big_dw.narrow(0, 0, 24).narrow(2, 2, 3).narrow(3, 2, 3)));
+  EXPECT_TRUE(sub_block->layers[1]->as<ConvBnImpl>()->bn->running_var.equal(
+      super_block->layers[1]->as<ConvBnImpl>()->bn->running_var.narrow(0, 0, 24)));
+  // Stage 0, block 0 has no expansion: its depthwise takes the supernet's first 8 channels.
+  const torch::Tensor dw0 = sub->blocks[0]->as<BlockImpl>()->layers[0]->as<ConvBnImpl>()->conv->weight;
+  const torch::Tensor big_dw0 =
+      super->blocks[0]->as<BlockImpl>()->layers[1]->as<ConvBnImpl>()->conv->weight;
+  EXPECT_TRUE(dw0.equal(big_dw0.narrow(0, 0, 8).narrow(2, 2, 3).narrow(3, 2, 3)));
+  EXPECT_TRUE(sub->classifier->weight.equal(super->classifier->weight.narrow(1, 0, 24)));
+
+  // The same architecture inherits everything: the two networks compute the same function.
+  Network twin = *BuildNetwork(super->architecture(), NetworkOptions());
+  ASSERT_TRUE(InheritWeights(super, twin).ok());
+  super->eval();
+  twin->eval();
+  const torch::Tensor x = torch::rand({2, 1, 28, 28});
+  EXPECT_TRUE(torch::allclose(twin->forward(x), super->forward(x)));
+
+  // Larger than the supernet anywhere: refused, naming where.
+  absl::Status deeper = InheritWeights(sub, super);
+  EXPECT_EQ(deeper.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(deeper.message().find("stages[0]: deeper"), std::string::npos) << deeper;
+  Network resnet = *BuildNetwork(ResNet(1), NetworkOptions());
+  EXPECT_EQ(InheritWeights(super, resnet).code(), absl::StatusCode::kInvalidArgument);
+  Network wide = *BuildNetwork(ResNet(1, 2), NetworkOptions());
+  Network narrow = *BuildNetwork(ResNet(1), NetworkOptions());
+  EXPECT_TRUE(InheritWeights(wide, narrow).ok());
+  absl::Status too_wide = InheritWeights(narrow, wide);
+  EXPECT_NE(too_wide.message().find("stages[0].blocks[0]"), std::string::npos) << too_wide;
+}
+
 }  // namespace
 }  // namespace nas
