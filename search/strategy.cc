@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "search/dedup_strategy.h"
 #include "search/evolution_strategy.h"
 #include "search/nsga2_strategy.h"
 #include "search/random_strategy.h"
@@ -63,8 +64,10 @@ class Settings {
 
 std::vector<std::string> StrategyNames() { return {"random", "evolution", "nsga2"}; }
 
-absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeStrategy(const nas::v1::Strategy& spec,
-                                                             const SearchSpaceDef& space) {
+namespace {
+
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(const nas::v1::Strategy& spec,
+                                                              const SearchSpaceDef& space) {
   const uint64_t seed = spec.seed() == 0 ? 1 : spec.seed();
   if (spec.name() == "random" || spec.name().empty()) {
     // Random search has no settings; a setting here is a typo the user wants to hear about.
@@ -95,6 +98,15 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeStrategy(const nas::v1::Stra
   return absl::InvalidArgumentError(absl::StrCat("strategy.name: \"", spec.name(),
                                                  "\" is not a strategy (",
                                                  absl::StrJoin(StrategyNames(), ", "), ")"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeStrategy(const nas::v1::Strategy& spec,
+                                                             const SearchSpaceDef& space) {
+  absl::StatusOr<std::unique_ptr<SearchStrategy>> inner = MakeUnwrapped(spec, space);
+  if (!inner.ok()) return inner.status();
+  return std::make_unique<DedupStrategy>(*std::move(inner));
 }
 
 }  // namespace nas
