@@ -4,7 +4,7 @@
 // same budget and seeds. Objectives: validation accuracy and latency on the rpi4-cortex-a72
 // profile (a roofline model, so latencies do not depend on what else this machine runs).
 //
-//   strategy_benchmark --seeds=3 --candidates=32 --population=8
+//   strategy_benchmark --seeds=2 --candidates=16 --population=6
 //
 // For each run it orders the results by completion and prints the hypervolume of the front
 // after each quarter of the smallest total trainer-seconds among all runs ("at the same
@@ -25,7 +25,8 @@
 ABSL_FLAG(int, seeds, 3, "Seeds 1..N per strategy");
 ABSL_FLAG(int, candidates, 32, "Candidates per search");
 ABSL_FLAG(int, population, 8, "Population of evolution and NSGA-II");
-ABSL_FLAG(int, train_subset, 2000, "Training examples per candidate (one epoch)");
+ABSL_FLAG(int, train_subset, 1000, "Training examples per candidate (one epoch)");
+ABSL_FLAG(int, validation_examples, 2000, "Held-out training examples each candidate is scored on");
 
 namespace nas {
 namespace {
@@ -75,6 +76,7 @@ std::vector<Point> RunSearch(ControllerHarness& h, const std::string& token,
       o.controller = absl::StrCat("127.0.0.1:", h.port());
       o.worker_token = kTestWorkerToken;
       o.lease_wait = absl::Seconds(1);
+      o.validation_examples = absl::GetFlag(FLAGS_validation_examples);
       absl::Status st = Worker(o).Run(&stop);
       if (!st.ok()) std::cerr << "worker: " << st << "\n";
     });
