@@ -4,21 +4,13 @@
 #include <limits>
 #include <numeric>
 
-#include "search/pareto.h"
 
 namespace nas {
 
-bool ConstrainedDominates(const Ranked& a, const Ranked& b) {
-  const bool fa = a.violation <= 0, fb = b.violation <= 0;
-  if (fa != fb) return fa;
-  if (!fa) return a.violation < b.violation;
-  return Dominates(a.objectives, b.objectives);
-}
-
 namespace {
 
-// 1 when `a` constrained-dominates `b`, -1 when `b` dominates `a`, 0 otherwise: one pass over
-// the objectives instead of two ConstrainedDominates() calls.
+// 1 when `a` constrained-dominates `b`, -1 when `b` dominates `a`, 0 otherwise, in one pass
+// over the objectives.
 int Compare(const Ranked& a, const Ranked& b) {
   const bool fa = a.violation <= 0, fb = b.violation <= 0;
   if (fa != fb) return fa ? 1 : -1;
@@ -32,6 +24,8 @@ int Compare(const Ranked& a, const Ranked& b) {
 }
 
 }  // namespace
+
+bool ConstrainedDominates(const Ranked& a, const Ranked& b) { return Compare(a, b) > 0; }
 
 std::vector<std::vector<int>> NonDominatedSort(absl::Span<const Ranked> pop) {
   const int n = static_cast<int>(pop.size());

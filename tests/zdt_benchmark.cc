@@ -56,7 +56,7 @@ class Nsga2 {
     for (Individual& ind : pop) {
       for (int i = 0; i < kVariables; ++i) ind.x.push_back(U());
       Evaluate(ind);
-      Archive(ind, {});
+      Archive(ind);
     }
     pop = Select(pop, population);
     for (int gen = 0; gen < generations; ++gen) {
@@ -68,7 +68,7 @@ class Nsga2 {
         Evaluate(offspring[i]);
         Evaluate(offspring[i + 1]);
       }
-      for (const Individual& child : offspring) Archive(child, pop);
+      for (const Individual& child : offspring) Archive(child);
       pop.insert(pop.end(), offspring.begin(), offspring.end());
       pop = Select(pop, population);
     }
@@ -92,13 +92,8 @@ class Nsga2 {
     ++evaluations_;
   }
 
-  // Adds an evaluated point to the archive. Every parent is in the archive or dominated by a
-  // member, so a point a parent dominates cannot join: checking the 100 parents first spares
-  // most scans of the (thousands-strong) archive.
-  void Archive(const Individual& ind, const std::vector<Individual>& parents) {
-    for (const Individual& p : parents) {
-      if (Dominates(p.ranked.objectives, ind.ranked.objectives)) return;
-    }
+  // Adds an evaluated point to the archive of every non-dominated point seen.
+  void Archive(const Individual& ind) {
     archive_.Insert(archived_++, ind.ranked.objectives, &removed_);
     removed_.clear();
   }
