@@ -188,6 +188,14 @@ CREATE INDEX events_search ON events (search_id, id);
 ALTER TABLE searches ADD COLUMN dataset TEXT NOT NULL DEFAULT 'fashion-mnist';
 ALTER TABLE workers ADD COLUMN datasets TEXT[] NOT NULL DEFAULT '{fashion-mnist}';
 )sql"},
+      {3, "multi-fidelity: evaluated candidates per successive-halving rung",
+       R"sql(
+-- One counter per rung, lowest first, kept in step by the report that evaluates a candidate
+-- (which locks the search row anyway); empty for a single-fidelity search.
+ALTER TABLE searches ADD COLUMN evaluated_per_rung INT[] NOT NULL DEFAULT '{}';
+-- Promotions read a rung's results.
+CREATE INDEX candidates_search_rung ON candidates (search_id, rung) WHERE rung > 0;
+)sql"},
   };
   return *kMigrations;
 }

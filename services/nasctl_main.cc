@@ -58,6 +58,9 @@ ABSL_FLAG(int, candidates, 0, "submit: budget, candidates to evaluate");
 ABSL_FLAG(int, parallel, 0, "submit: candidates in flight at once");
 ABSL_FLAG(int, epochs, 0, "submit: training epochs per candidate");
 ABSL_FLAG(int, train_subset, 0, "submit: training examples per candidate (0: all)");
+ABSL_FLAG(int, rungs, 0,
+          "submit: successive-halving rungs including the full recipe (2 to 5; 0: off)");
+ABSL_FLAG(int, eta, 0, "submit: successive halving's reduction factor (default 3)");
 ABSL_FLAG(bool, watch, false, "submit: watch the search until it ends");
 // pareto, candidates, fetch, users, tokens
 ABSL_FLAG(std::string, profile, "", "pareto: one profile (default: every profile of the search)");
@@ -222,7 +225,7 @@ void PrintSearch(const nas::v1::Search& s) {
     return;
   }
   const auto& p = s.progress();
-  PrintTable({
+  std::vector<std::vector<std::string>> rows = {
       {"search", absl::StrCat(s.id(), s.spec().display_name().empty()
                                           ? ""
                                           : absl::StrCat(" (", s.spec().display_name(), ")"))},
@@ -233,9 +236,15 @@ void PrintSearch(const nas::v1::Search& s) {
       {"profiles", absl::StrJoin(s.spec().profile_ids(), ", ")},
       {"progress", absl::StrFormat("%d/%d evaluated, %d running, %d queued, %d failed",
                                    p.evaluated(), p.target(), p.leased(), p.queued(), p.failed())},
-      {"best accuracy", absl::StrFormat("%.4f", s.best_accuracy())},
-      {"created", s.created_at()},
-  });
+  };
+  if (!p.evaluated_per_rung().empty()) {
+    rows.push_back({"rungs", absl::StrCat("evaluated per rung ",
+                                          absl::StrJoin(p.evaluated_per_rung(), ", "), " (eta ",
+                                          s.spec().multi_fidelity().eta(), ")")});
+  }
+  rows.push_back({"best accuracy", absl::StrFormat("%.4f", s.best_accuracy())});
+  rows.push_back({"created", s.created_at()});
+  PrintTable(rows);
 }
 
 nas::v1::Metric ParseMetric(absl::string_view name) {
@@ -337,6 +346,12 @@ class Nasctl {
     }
     if (absl::GetFlag(FLAGS_train_subset) != 0) {
       spec->mutable_recipe()->set_train_subset(absl::GetFlag(FLAGS_train_subset));
+    }
+    if (absl::GetFlag(FLAGS_rungs) != 0) {
+      spec->mutable_multi_fidelity()->set_rungs(absl::GetFlag(FLAGS_rungs));
+    }
+    if (absl::GetFlag(FLAGS_eta) != 0) {
+      spec->mutable_multi_fidelity()->set_eta(absl::GetFlag(FLAGS_eta));
     }
     grpc::ClientContext ctx;
     Prepare(&ctx);
@@ -486,11 +501,12 @@ class Nasctl {
       return 0;
     }
     std::vector<std::vector<std::string>> rows = {
-        {"ID", "STATE", "ACCURACY", "TEST ACC", "PARAMS", "MACS", "TRIES", "MODEL",
+        {"ID", "STATE", "RUNG", "ACCURACY", "TEST ACC", "PARAMS", "MACS", "TRIES", "MODEL",
          "ARCHITECTURE"}};
     for (const auto& c : resp.candidates()) {
       const bool done = c.state() == nas::v1::CANDIDATE_STATE_EVALUATED;
       rows.push_back({absl::StrCat(c.id()), Short(nas::v1::CandidateState_Name(c.state())),
+                      absl::StrCat(c.fidelity().rung()),
                       done ? absl::StrFormat("%.4f", c.metrics().val_accuracy()) : "-",
                       // Measured for finished models (full-fidelity training) only.
                       done && c.metrics().test_accuracy() >= 0

@@ -1,5 +1,6 @@
 #include "services/spec_validation.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -10,6 +11,7 @@
 #include "search/search_space.h"
 #include "search/status_macros.h"
 #include "search/strategy.h"
+#include "search/successive_halving.h"
 
 namespace nas {
 namespace {
@@ -150,6 +152,16 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   }
   NAS_RETURN_IF_ERROR(InRange("recipe.train_subset", r->train_subset(), 0, 10'000'000));
   if (r->seed() == 0) r->set_seed(spec.strategy().seed());
+
+  // Normalised: an unset or one-rung multi_fidelity is cleared, so a search is multi-fidelity
+  // exactly when spec.has_multi_fidelity().
+  if (spec.has_multi_fidelity()) {
+    nas::v1::MultiFidelity* mf = spec.mutable_multi_fidelity();
+    if (mf->eta() == 0) mf->set_eta(3);
+    if (mf->rungs() < 0) return Invalid("multi_fidelity.rungs", "must be 0 to 5");
+    NAS_RETURN_IF_ERROR(InSpec(FidelityRungs(*r, mf->eta(), std::max(1, mf->rungs())).status()));
+    if (mf->rungs() <= 1) spec.clear_multi_fidelity();
+  }
   return spec;
 }
 

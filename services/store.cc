@@ -5,6 +5,8 @@
 #include <map>
 #include <pqxx/pqxx>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +21,7 @@
 #include "search/pareto.h"
 #include "search/search_space.h"
 #include "search/status_macros.h"
+#include "search/successive_halving.h"
 #include "services/crypto.h"
 #include "services/migrations.h"
 
@@ -97,7 +100,7 @@ constexpr char kSearchColumns[] =
     "s.target, s.best_accuracy, "
     "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'QUEUED'), "
     "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'LEASED'), "
-    "s.n_evaluated, s.n_failed, s.n_cancelled ";
+    "s.n_evaluated, s.n_failed, s.n_cancelled, s.evaluated_per_rung ";
 
 nas::v1::Search SearchFromRow(const pqxx::row& r) {
   nas::v1::Search s;
@@ -116,6 +119,9 @@ nas::v1::Search SearchFromRow(const pqxx::row& r) {
   p->set_evaluated(r[11].as<int>());
   p->set_failed(r[12].as<int>());
   p->set_cancelled(r[13].as<int>());
+  for (double n : ParseDoubleArray(r[14].as<std::string>())) {
+    p->add_evaluated_per_rung(static_cast<int>(n));
+  }
   return s;
 }
 
@@ -138,21 +144,46 @@ std::vector<double> ObjectiveVector(const SearchSpec& spec, const CandidateMetri
   return v;
 }
 
-nas::v1::Fidelity FullFidelity(const SearchSpec& spec) {
-  nas::v1::Fidelity fidelity;
-  fidelity.set_epochs(spec.recipe().epochs());
-  fidelity.set_train_subset(spec.recipe().train_subset());
-  return fidelity;
+// A search's training fidelities, lowest rung first: the successive-halving rungs of a
+// multi-fidelity search, else the recipe alone.
+std::vector<nas::v1::Fidelity> Rungs(const SearchSpec& spec) {
+  if (spec.has_multi_fidelity()) {
+    absl::StatusOr<std::vector<nas::v1::Fidelity>> rungs = FidelityRungs(
+        spec.recipe(), spec.multi_fidelity().eta(), spec.multi_fidelity().rungs());
+    if (rungs.ok()) return *std::move(rungs);
+    // Unreachable for a stored spec (validated at submission); train at full fidelity.
+    LOG(ERROR) << "multi_fidelity of a stored spec: " << rungs.status();
+  }
+  nas::v1::Fidelity full;
+  full.set_epochs(spec.recipe().epochs());
+  full.set_train_subset(spec.recipe().train_subset());
+  return {full};
 }
 
-// Queues a candidate unless the search already has it. Returns whether it was new.
+// The rung whose results are finished models: the only one that enters the Pareto fronts.
+int FinalRung(const SearchSpec& spec) {
+  return spec.has_multi_fidelity() ? spec.multi_fidelity().rungs() - 1 : 0;
+}
+
+// Queues a candidate at `fidelity`'s rung unless the search already has it there. Returns
+// whether it was new.
 bool InsertCandidate(pqxx::work& tx, int64_t search_id, const nas::v1::Architecture& arch,
                      const nas::v1::Fidelity& fidelity) {
   return !tx.exec_params(
-                "INSERT INTO candidates (search_id, arch, arch_hash, fidelity, state) "
-                "VALUES ($1, $2, $3, $4, 'QUEUED') ON CONFLICT DO NOTHING RETURNING id",
-                search_id, Bin(arch), Sha256Hex(CanonicalKey(arch)), Bin(fidelity))
+                "INSERT INTO candidates (search_id, arch, arch_hash, rung, fidelity, state) "
+                "VALUES ($1, $2, $3, $4, $5, 'QUEUED') ON CONFLICT DO NOTHING RETURNING id",
+                search_id, Bin(arch), Sha256Hex(CanonicalKey(arch)), fidelity.rung(),
+                Bin(fidelity))
               .empty();
+}
+
+// The most evaluations a search's budget allows (searches.target): max_candidates, and for a
+// multi-fidelity search every promotion successive halving could add.
+int EvaluationTarget(const SearchSpec& spec) {
+  const int n = spec.budget().max_candidates();
+  if (!spec.has_multi_fidelity()) return n;
+  return static_cast<int>(
+      MaxEvaluations(n, spec.multi_fidelity().eta(), spec.multi_fidelity().rungs()));
 }
 
 // A search's budget counters after a transition.
@@ -194,11 +225,23 @@ void EndSearch(pqxx::work& tx, int64_t search_id, const std::string& state,
               absl::StrCat("search ", absl::AsciiStrToLower(state), ": ", message));
 }
 
+// Ends the (locked, running) search as SUCCEEDED with its budget spent.
+void EndBudgetSpent(pqxx::work& tx, int64_t search_id, const Counts& c) {
+  const std::string per_rung =
+      tx.exec_params1("SELECT array_to_string(evaluated_per_rung, ', ') FROM searches "
+                      "WHERE id = $1",
+                      search_id)[0]
+          .as<std::string>();
+  EndSearch(tx, search_id, "SUCCEEDED",
+            absl::StrCat("budget spent: ", c.evaluated, " evaluated",
+                         per_rung.empty() ? "" : absl::StrCat(" (per rung ", per_rung, ")"),
+                         ", ", c.failed, " failed"));
+}
+
 // Ends the (locked, running) search if its budget is spent. Returns whether it ended.
 bool FinishIfBudgetSpent(pqxx::work& tx, int64_t search_id, const Counts& c) {
   if (c.evaluated + c.failed < c.target) return false;
-  EndSearch(tx, search_id, "SUCCEEDED",
-            absl::StrCat("budget spent: ", c.evaluated, " evaluated, ", c.failed, " failed"));
+  EndBudgetSpent(tx, search_id, c);
   return true;
 }
 
@@ -694,11 +737,13 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
     const int64_t id =
         tx.exec_params1(
               "INSERT INTO searches "
-              "  (owner_id, display_name, spec, state, target, deadline_at, dataset) "
+              "  (owner_id, display_name, spec, state, target, deadline_at, dataset, "
+              "   evaluated_per_rung) "
               "VALUES ($1, $2, $3, 'RUNNING', $4, "
-              "  CASE WHEN $5 > 0 THEN now() + $5 * interval '1 second' END, $6) RETURNING id",
-              caller.user_id, spec.display_name(), Bin(spec), spec.budget().max_candidates(),
-              wall, spec.dataset())[0]
+              "  CASE WHEN $5 > 0 THEN now() + $5 * interval '1 second' END, $6, "
+              "  CASE WHEN $7 > 1 THEN array_fill(0, ARRAY[$7]) ELSE '{}' END) RETURNING id",
+              caller.user_id, spec.display_name(), Bin(spec), EvaluationTarget(spec), wall,
+              spec.dataset(), FinalRung(spec) + 1)[0]
             .as<int64_t>();
     for (size_t i = 0; i < profiles.size(); ++i) {
       NAS_ASSIGN_OR_RETURN(auto resolved, ResolveProfile(tx, caller, profiles[i].id()));
@@ -710,7 +755,7 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
                    pqxx::binarystring(strategy_state));
     int initial = 0;
     for (const nas::v1::Architecture& arch : spec.initial_architectures()) {
-      initial += InsertCandidate(tx, id, arch, FullFidelity(spec)) ? 1 : 0;
+      initial += InsertCandidate(tx, id, arch, Rungs(spec).front()) ? 1 : 0;
     }
     AppendEvent(tx, id, nas::v1::SEARCH_EVENT_KIND_SNAPSHOT, 0, "",
                 absl::StrCat("search submitted by ", caller.name, ": ",
@@ -777,10 +822,11 @@ struct RefillView {
   bool running = false;
   bool overdue = false;
   SearchSpec spec;
-  int total = 0;        // Candidates not cancelled.
+  int architectures = 0;  // Rung-0 candidates not cancelled: the strategy's proposals so far.
   int queued = 0;
-  int outstanding = 0;  // Queued or leased.
-  int need = 0;         // Candidates the search can take now.
+  int outstanding = 0;    // Queued or leased.
+  int room = 0;           // Candidates the search can lease at once beyond those outstanding.
+  int need = 0;           // New architectures the strategy may propose now.
   Counts counts;
 };
 
@@ -801,9 +847,79 @@ RefillView ReadRefillView(pqxx::work& tx, int64_t search_id, bool lock) {
   v.counts = {r[3].as<int>(), r[6].as<int>(), r[7].as<int>()};
   v.queued = r[4].as<int>();
   v.outstanding = v.queued + r[5].as<int>();
-  v.total = v.outstanding + v.counts.evaluated + v.counts.failed;
-  v.need = std::min(v.counts.target - v.total, v.spec.budget().max_parallel() - v.outstanding);
+  v.room = v.spec.budget().max_parallel() - v.outstanding;
+  if (v.spec.has_multi_fidelity()) {
+    // Only multi-fidelity searches pay for this count; otherwise every candidate is rung 0.
+    v.architectures = tx.exec_params1("SELECT count(*) FROM candidates WHERE search_id = $1 "
+                                      "AND rung = 0 AND state <> 'CANCELLED'",
+                                      search_id)[0]
+                          .as<int>();
+  } else {
+    v.architectures = v.outstanding + v.counts.evaluated + v.counts.failed;
+  }
+  v.need = std::min(v.spec.budget().max_candidates() - v.architectures, v.room);
   return v;
+}
+
+// One evaluated candidate of a multi-fidelity search below its final rung.
+struct RungEntry {
+  RungResult result;
+  nas::v1::Architecture architecture;
+  std::string arch_hash;
+};
+
+// Queues at the next rung every candidate that successive halving promotes, highest rung
+// first (those are nearest to a finished model), at most `room`. Returns how many it queued.
+int Promote(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+            const std::vector<nas::v1::Fidelity>& rungs, int64_t first_profile_db_id, int room) {
+  const int final_rung = static_cast<int>(rungs.size()) - 1;
+  std::vector<std::vector<RungEntry>> by_rung(final_rung);
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT c.id, c.rung, c.arch, c.arch_hash, e.metrics, pm.metrics, pm.feasible "
+           "FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
+           "LEFT JOIN profile_metrics pm ON pm.candidate_id = e.candidate_id "
+           "  AND pm.profile_id = $3 "
+           "WHERE e.search_id = $1 AND c.rung < $2 ORDER BY e.id",
+           search_id, final_rung, first_profile_db_id)) {
+    RungEntry entry;
+    entry.result.candidate_id = r[0].as<int64_t>();
+    const ProfileMetrics pm = r[5].is_null() ? ProfileMetrics() : Parse<ProfileMetrics>(r[5]);
+    entry.result.ranked.objectives = ObjectiveVector(spec, Parse<CandidateMetrics>(r[4]), pm);
+    const bool feasible = !r[6].is_null() && r[6].as<bool>();
+    entry.result.ranked.violation = feasible ? 0 : std::max(1, pm.violations_size());
+    entry.architecture = Parse<nas::v1::Architecture>(r[2]);
+    entry.arch_hash = r[3].as<std::string>();
+    by_rung[r[1].as<int>()].push_back(std::move(entry));
+  }
+  // Architectures already at each rung above 0, whatever became of them there.
+  std::vector<absl::flat_hash_set<std::string>> present(final_rung + 1);
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT rung, arch_hash FROM candidates WHERE search_id = $1 AND rung > 0",
+           search_id)) {
+    present[r[0].as<int>()].insert(r[1].as<std::string>());
+  }
+  int queued = 0;
+  for (int rung = final_rung - 1; rung >= 0 && queued < room; --rung) {
+    const std::vector<RungEntry>& entries = by_rung[rung];
+    std::vector<RungResult> results;
+    absl::flat_hash_set<int64_t> promoted;
+    absl::flat_hash_map<int64_t, const RungEntry*> by_id;
+    for (const RungEntry& e : entries) {
+      results.push_back(e.result);
+      by_id[e.result.candidate_id] = &e;
+      if (present[rung + 1].contains(e.arch_hash)) promoted.insert(e.result.candidate_id);
+    }
+    for (int64_t id : Promotable(results, spec.multi_fidelity().eta(), promoted)) {
+      if (queued >= room) break;
+      const RungEntry& e = *by_id[id];
+      if (!InsertCandidate(tx, search_id, e.architecture, rungs[rung + 1])) continue;
+      ++queued;
+      AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, id, "",
+                  absl::StrCat("candidate ", id, " promoted from rung ", rung, " to rung ",
+                               rung + 1));
+    }
+  }
+  return queued;
 }
 
 }  // namespace
@@ -816,12 +932,13 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
     }
     // Decide without a lock first: most requests find the queue full enough, and a locking
     // read would cost a write and a commit. Refill in batches of a quarter of max_parallel.
+    // A multi-fidelity search may also have promotions to queue, or be done.
     const RefillView peek = ReadRefillView(tx, search_id, /*lock=*/false);
     if (!peek.running) return result;
+    const bool multi_fidelity = peek.spec.has_multi_fidelity();
     const int batch = std::max(1, peek.spec.budget().max_parallel() / 4);
-    if (!peek.overdue && (peek.need <= 0 || (peek.queued > 0 && peek.need < batch))) {
-      return result;
-    }
+    const int can = multi_fidelity ? peek.room : peek.need;
+    if (!peek.overdue && (can <= 0 || (peek.queued > 0 && can < batch))) return result;
     const RefillView view = ReadRefillView(tx, search_id, /*lock=*/true);
     if (!view.running) return result;
     const SearchSpec& spec = view.spec;
@@ -834,9 +951,24 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
       result.ended = true;
       return result;
     }
-    const int total = view.total;
     const int outstanding = view.outstanding;
-    const int need = view.need;
+    const auto profiles_held = profiles_->Get(tx, search_id);
+    const std::vector<SearchProfile>& profiles = *profiles_held;
+    const int64_t first_profile = profiles.empty() ? 0 : profiles[0].db_id;
+    const std::vector<nas::v1::Fidelity> rungs = Rungs(spec);
+    int promoted = 0;
+    if (multi_fidelity && view.room > 0) {
+      promoted = Promote(tx, search_id, spec, rungs, first_profile, view.room);
+    }
+    const int need = std::min(view.need, view.room - promoted);
+    if (multi_fidelity && need <= 0 && promoted == 0 && outstanding == 0 &&
+        view.architectures >= spec.budget().max_candidates()) {
+      // Every architecture was tried and nothing can be promoted any more.
+      EndBudgetSpent(tx, search_id, view.counts);
+      result.ended = true;
+      return result;
+    }
+    result.inserted = promoted;
     if (need <= 0) return result;
 
     pqxx::row st = tx.exec_params1(
@@ -850,15 +982,15 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
     input.generation = st[2].as<int64_t>();
     input.need = need;
     int64_t observed_through = st[1].as<int64_t>();
-    const auto profiles_held = profiles_->Get(tx, search_id);
-    const std::vector<SearchProfile>& profiles = *profiles_held;
+    // The strategy learns from rung 0, where every architecture has a result at the same
+    // fidelity (a single-fidelity search has only rung 0).
     for (const pqxx::row& r : tx.exec_params(
              "SELECT e.id, e.candidate_id, c.arch, e.metrics, pm.metrics, pm.feasible "
              "FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
              "LEFT JOIN profile_metrics pm ON pm.candidate_id = e.candidate_id "
              "  AND pm.profile_id = $3 "
-             "WHERE e.search_id = $1 AND e.id > $2 ORDER BY e.id",
-             search_id, observed_through, profiles.empty() ? 0 : profiles[0].db_id)) {
+             "WHERE e.search_id = $1 AND e.id > $2 AND c.rung = 0 ORDER BY e.id",
+             search_id, observed_through, first_profile)) {
       Observation o;
       o.candidate_id = r[1].as<int64_t>();
       o.architecture = Parse<nas::v1::Architecture>(r[2]);
@@ -871,14 +1003,15 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
     }
 
     NAS_ASSIGN_OR_RETURN(RefillPlan plan, planner(input));
-    const nas::v1::Fidelity fidelity = FullFidelity(spec);
+    int fresh = 0;
     for (const nas::v1::Architecture& arch : plan.proposals) {
-      if (InsertCandidate(tx, search_id, arch, fidelity)) {
-        ++result.inserted;
+      if (InsertCandidate(tx, search_id, arch, rungs.front())) {
+        ++fresh;
       } else {
         ++result.duplicates;
       }
     }
+    result.inserted += fresh;
     // A space smaller than the budget runs dry: after this many refills in a row that found
     // nothing new while nothing was outstanding, the search has seen all it can.
     constexpr int kDryRefillsToExhaust = 20;
@@ -888,14 +1021,14 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
         "  generation = generation + 1, dry_refills = $4, updated_at = now() "
         "WHERE search_id = $1",
         search_id, pqxx::binarystring(plan.state), observed_through, dry);
-    if (result.inserted > 0) {
+    if (fresh > 0) {
       AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
-                  absl::StrCat("queued ", result.inserted,
-                               result.inserted == 1 ? " candidate" : " candidates"));
+                  absl::StrCat("queued ", fresh, fresh == 1 ? " candidate" : " candidates"));
     }
     if (dry >= kDryRefillsToExhaust) {
       EndSearch(tx, search_id, "SUCCEEDED",
-                absl::StrCat("search space exhausted after ", total, " distinct candidates"));
+                absl::StrCat("search space exhausted after ", view.architectures,
+                             " distinct candidates"));
       result.ended = true;
     }
     return result;
@@ -1023,9 +1156,10 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
     front.set_profile_id(chosen->profile.id());
     *front.mutable_objectives() = spec.objectives();
     pqxx::row counts = tx.exec_params1(
-        "SELECT count(*), count(*) FILTER (WHERE NOT feasible) FROM profile_metrics "
-        "WHERE search_id = $1 AND profile_id = $2",
-        search_id, chosen->db_id);
+        "SELECT count(*), count(*) FILTER (WHERE NOT pm.feasible) FROM profile_metrics pm "
+        "JOIN candidates c ON c.id = pm.candidate_id "
+        "WHERE pm.search_id = $1 AND pm.profile_id = $2 AND c.rung = $3",
+        search_id, chosen->db_id, FinalRung(spec));
     front.set_evaluated(counts[0].as<int>());
     front.set_infeasible(counts[1].as<int>());
     for (const pqxx::row& r : tx.exec_params(
@@ -1335,7 +1469,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     pqxx::result live = tx.exec_params(
         "UPDATE leases SET state = 'COMPLETED', ended_at = now() "
         "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
-        "RETURNING candidate_id",
+        "RETURNING candidate_id, (SELECT rung FROM candidates c WHERE c.id = candidate_id)",
         request.lease_id(), request.worker_id());
     if (live.empty()) {
       // A retried report of a stored result is accepted once more, changing nothing.
@@ -1349,7 +1483,11 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
       return LeaseNotLive(tx, request.worker_id(), request.lease_id());
     }
     const int64_t candidate_id = live[0][0].as<int64_t>();
+    const int rung = live[0][1].as<int>();
     const SearchSpec spec = Parse<SearchSpec>(head[0][1]);
+    // Lower rungs of successive halving only rank candidates for promotion: their results
+    // are kept and shown, but never enter a front nor the best accuracy.
+    const bool finished_model = rung == FinalRung(spec);
     const std::string device_tag = head[0][2].as<std::string>();
 
     if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
@@ -1377,8 +1515,16 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
         "UPDATE candidates SET state = 'EVALUATED', evaluated_at = now(), error = '' "
         "WHERE id = $1",
         candidate_id, search_id, request.lease_id(), Bin(metrics), metrics.val_accuracy());
+    if (spec.has_multi_fidelity()) {
+      tx.exec_params(
+          "UPDATE searches SET evaluated_per_rung[$2] = evaluated_per_rung[$2] + 1 "
+          "WHERE id = $1",
+          search_id, rung + 1);
+    }
     AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
-                absl::StrFormat("candidate %d evaluated: accuracy %.4f, %d params", candidate_id,
+                absl::StrFormat("candidate %d evaluated%s: accuracy %.4f, %d params",
+                                candidate_id,
+                                spec.has_multi_fidelity() ? absl::StrCat(" at rung ", rung) : "",
                                 metrics.val_accuracy(), metrics.params()));
 
     // Every front of the search at once. The search row lock serialises reports of one
@@ -1399,7 +1545,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
           "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible) "
           "VALUES ($1, $2, $3, $4, $5)",
           candidate_id, p.db_id, search_id, Bin(pm), pm.feasible());
-      if (!pm.feasible()) continue;
+      if (!pm.feasible() || !finished_model) continue;
       ParetoArchive front(std::move(fronts[p.db_id]));
       std::vector<int64_t> removed;
       const std::vector<double> objectives = ObjectiveVector(spec, metrics, pm);
@@ -1426,7 +1572,8 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
                                hv.ok() ? absl::StrFormat("%.6g", *hv) : "-", ")"));
     }
     outcome.search_ended = FinishIfBudgetSpent(
-        tx, search_id, CountFinal(tx, search_id, "EVALUATED", 1, metrics.val_accuracy()));
+        tx, search_id,
+        CountFinal(tx, search_id, "EVALUATED", 1, finished_model ? metrics.val_accuracy() : 0));
     return outcome;
   });
 }

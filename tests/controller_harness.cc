@@ -190,7 +190,10 @@ nas::v1::CandidateMetrics TestWorker::MetricsFor(const nas::v1::LeaseWorkRespons
   nas::v1::CandidateMetrics m;
   // Bigger models tend to be more accurate and slower, with noise: a real trade-off.
   const double size = u(rng);
-  m.set_val_accuracy(0.80 + 0.15 * size * (0.7 + 0.3 * u(rng)));
+  // A lower successive-halving rung (trained on a fraction of the data) scores lower.
+  const double fraction = lease.fidelity().train_fraction();
+  const double fidelity_factor = fraction > 0 && fraction < 1 ? 0.9 + 0.1 * fraction : 1.0;
+  m.set_val_accuracy((0.80 + 0.15 * size * (0.7 + 0.3 * u(rng))) * fidelity_factor);
   m.set_test_accuracy(-1);
   m.set_params(static_cast<int64_t>(20'000 + 400'000 * size * (0.5 + u(rng))));
   m.set_macs(static_cast<int64_t>(1'000'000 + 30'000'000 * size * (0.5 + u(rng))));

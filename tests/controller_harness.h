@@ -91,7 +91,7 @@ class TestWorker {
   grpc::Status Heartbeat(int64_t lease_id);
 
   // Metrics for an architecture: deterministic in its hash, spread so the fronts are not
-  // trivial.
+  // trivial; accuracy is a little lower at a lower fidelity (Fidelity.train_fraction).
   static nas::v1::CandidateMetrics MetricsFor(const nas::v1::LeaseWorkResponse& lease);
   // The fake model file of a candidate.
   static std::string ModelFor(int64_t candidate_id);

@@ -4,12 +4,14 @@
 #include <set>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "search/hardware_profile.h"
 #include "search/hypervolume.h"
 #include "search/pareto.h"
 #include "search/search_space.h"
+#include "search/successive_halving.h"
 #include "services/crypto.h"
 #include "tests/controller_harness.h"
 
@@ -451,6 +453,103 @@ TEST_F(ControllerIntegrationTest, EveryStrategyRunsASearchThroughTheController) 
   grpc::Status refused = Submit(alice_, bad, &ignored);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(refused.error_message().find("spec.strategy.settings[population]"), std::string::npos)
+      << refused.error_message();
+}
+
+TEST_F(ControllerIntegrationTest, SuccessiveHalvingPromotesTheBestAndFrontsHoldFinishedModels) {
+  StartController();
+  nas::v1::SearchSpec spec = Spec(/*candidates=*/18, /*parallel=*/4);
+  spec.mutable_strategy()->set_name("evolution");
+  (*spec.mutable_strategy()->mutable_settings())["population"] = "6";
+  spec.mutable_multi_fidelity()->set_rungs(3);
+  spec.mutable_multi_fidelity()->set_eta(3);
+  Search search;
+  ASSERT_TRUE(Submit(alice_, spec, &search).ok());
+  EXPECT_EQ(search.progress().target(), 18 + 6 + 2);
+  EXPECT_EQ(search.progress().evaluated_per_rung_size(), 3);
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  RunWorker(worker, search.id());
+  ASSERT_TRUE(GetSearch(alice_, search.id(), &search).ok());
+  ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << search.message();
+  EXPECT_NE(search.message().find("26 evaluated (per rung 18, 6, 2), 0 failed"),
+            std::string::npos)
+      << search.message();
+
+  // 18 distinct architectures at rung 0; a third of them (all feasible here) at rung 1, a
+  // third of those at rung 2, each at its rung's fraction of the data.
+  const std::vector<Candidate> all = Candidates(alice_, search.id());
+  std::map<int, std::vector<Candidate>> by_rung;
+  std::map<std::string, std::set<int>> rungs_of;
+  for (const Candidate& c : all) {
+    EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+    by_rung[c.fidelity().rung()].push_back(c);
+    rungs_of[c.architecture_hash()].insert(c.fidelity().rung());
+  }
+  ASSERT_EQ(by_rung[0].size(), 18u);
+  ASSERT_EQ(by_rung[1].size(), 6u);
+  ASSERT_EQ(by_rung[2].size(), 2u);
+  EXPECT_EQ(rungs_of.size(), 18u);
+  EXPECT_EQ(std::vector<int>(search.progress().evaluated_per_rung().begin(),
+                             search.progress().evaluated_per_rung().end()),
+            (std::vector<int>{18, 6, 2}));
+  EXPECT_DOUBLE_EQ(by_rung[0][0].fidelity().train_fraction(), 1.0 / 9);
+  EXPECT_DOUBLE_EQ(by_rung[1][0].fidelity().train_fraction(), 1.0 / 3);
+  EXPECT_EQ(by_rung[2][0].fidelity().train_fraction(), 0);
+  for (int rung : {1, 2}) {
+    for (const Candidate& c : by_rung[rung]) {
+      EXPECT_TRUE(rungs_of[c.architecture_hash()].count(rung - 1))
+          << "candidate " << c.id() << " reached rung " << rung << " without rung " << rung - 1;
+    }
+  }
+  // The two finished models were the best third of rung 1 by rank and crowding on the first
+  // profile: at the end, Promotable() has nobody left to promote.
+  std::vector<RungResult> rung1;
+  absl::flat_hash_set<int64_t> promoted;
+  for (const Candidate& c : by_rung[1]) {
+    const nas::v1::ProfileMetrics& pm = c.profile_metrics(0);
+    std::vector<double> v;
+    for (const auto& o : spec.objectives()) {
+      v.push_back(MinimisationForm(o.metric(), ObjectiveValue(o.metric(), c.metrics(), pm)));
+    }
+    rung1.push_back({c.id(), {v, pm.feasible() ? 0.0 : 1.0}});
+    for (const Candidate& top : by_rung[2]) {
+      if (top.architecture_hash() == c.architecture_hash()) promoted.insert(c.id());
+    }
+  }
+  EXPECT_EQ(promoted.size(), 2u);
+  EXPECT_TRUE(Promotable(rung1, 3, promoted).empty());
+
+  // Fronts and the best accuracy come from finished models only.
+  double best = 0;
+  for (const Candidate& c : by_rung[2]) best = std::max(best, c.metrics().val_accuracy());
+  EXPECT_DOUBLE_EQ(search.best_accuracy(), best);
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::GetParetoFrontRequest req;
+  req.set_search_id(search.id());
+  req.set_profile_id("host-cpu");
+  nas::v1::ParetoFront front;
+  ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok());
+  EXPECT_EQ(front.evaluated(), 2);
+  std::set<int64_t> members;
+  for (const auto& m : front.members()) members.insert(m.candidate_id());
+  EXPECT_EQ(members, BruteForceFront(by_rung[2], spec, 0));
+
+  // Bad rungs are refused at submission, naming the field.
+  nas::v1::SearchSpec bad = Spec(4, 1);
+  bad.mutable_multi_fidelity()->set_rungs(3);
+  bad.mutable_multi_fidelity()->set_eta(1);
+  Search ignored;
+  grpc::Status refused = Submit(alice_, bad, &ignored);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("spec.multi_fidelity.eta"), std::string::npos)
+      << refused.error_message();
+  bad.mutable_multi_fidelity()->set_eta(3);
+  bad.mutable_multi_fidelity()->set_rungs(9);
+  refused = Submit(alice_, bad, &ignored);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("spec.multi_fidelity.rungs"), std::string::npos)
       << refused.error_message();
 }
 

@@ -1,15 +1,19 @@
 // Search strategies on the real task: random search, regularized evolution and NSGA-II, each
-// searching the MobileNetV2 space on Fashion-MNIST with real nas-trainer workers (trained and
-// measured by LibTorch, two worker threads) through a real controller and PostgreSQL, with the
-// same budget and seeds. Objectives: validation accuracy and latency on the rpi4-cortex-a72
-// profile (a roofline model, so latencies do not depend on what else this machine runs).
+// with and without successive halving, searching the MobileNetV2 space on Fashion-MNIST with
+// real nas-trainer workers (trained and measured by LibTorch, two worker threads) through a
+// real controller and PostgreSQL, with the same seeds and the same wall-clock budget on the
+// same two workers (so the same worker-seconds, every overhead included). Objectives:
+// validation accuracy and latency on the rpi4-cortex-a72 profile (a roofline model, so
+// latencies do not depend on what else this machine runs).
 //
-//   strategy_benchmark --seeds=2 --candidates=16 --population=6
+//   strategy_benchmark --seeds=4 --seconds=75
 //
-// For each run it orders the results by completion and prints the hypervolume of the front
-// after each quarter of the smallest total trainer-seconds among all runs ("at the same
-// trainer-seconds"), reference point (accuracy 0, 2 ms). See docs/benchmarks.md.
+// For each run it prints the hypervolume of the front of finished models (full-recipe results;
+// lower rungs only rank) after each quarter of the budget, reference point (accuracy 0, 2 ms),
+// as mean +- standard deviation over the seeds. See docs/benchmarks.md.
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -17,31 +21,40 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
-#include "search/hardware_profile.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "search/hypervolume.h"
 #include "tests/controller_harness.h"
 #include "trainer/worker.h"
 
-ABSL_FLAG(int, seeds, 3, "Seeds 1..N per strategy");
-ABSL_FLAG(int, candidates, 32, "Candidates per search");
+ABSL_FLAG(int, seeds, 4, "Seeds 1..N per configuration");
+ABSL_FLAG(int, seconds, 75, "Wall-clock budget of each search, seconds (two workers)");
 ABSL_FLAG(int, population, 8, "Population of evolution and NSGA-II");
-ABSL_FLAG(int, train_subset, 1000, "Training examples per candidate (one epoch)");
+ABSL_FLAG(int, train_subset, 2000, "Training examples of the full recipe (one epoch)");
 ABSL_FLAG(int, validation_examples, 2000, "Held-out training examples each candidate is scored on");
+ABSL_FLAG(int, rungs, 3, "Successive-halving rungs of the multi-fidelity configurations");
+ABSL_FLAG(int, eta, 3, "Successive halving's reduction factor");
+ABSL_FLAG(std::string, strategies, "random,evolution,nsga2", "Strategies to compare");
 
 namespace nas {
 namespace {
 
 struct Point {
-  double train_seconds;  // cumulative, in completion order
+  double seconds;  // since submission
   double accuracy;
   double latency_ms;
 };
 
-std::vector<Point> RunSearch(ControllerHarness& h, const std::string& token,
-                             const std::string& strategy, uint64_t seed) {
+struct Run {
+  std::vector<Point> finished;  // full-recipe results, in completion order
+  int evaluations = 0;          // at every rung
+};
+
+Run RunSearch(ControllerHarness& h, const std::string& token, const std::string& strategy,
+              bool multi_fidelity, uint64_t seed) {
   nas::v1::SubmitSearchRequest req;
   nas::v1::SearchSpec* spec = req.mutable_spec();
-  spec->set_display_name(absl::StrCat(strategy, "-", seed));
+  spec->set_display_name(absl::StrCat(strategy, multi_fidelity ? "+sh-" : "-", seed));
   spec->mutable_space()->set_name("mobilenetv2");
   spec->mutable_strategy()->set_name(strategy);
   spec->mutable_strategy()->set_seed(seed);
@@ -52,12 +65,17 @@ std::vector<Point> RunSearch(ControllerHarness& h, const std::string& token,
   spec->add_profile_ids("rpi4-cortex-a72");
   spec->add_objectives()->set_metric(nas::v1::METRIC_ACCURACY);
   spec->add_objectives()->set_metric(nas::v1::METRIC_LATENCY);
-  spec->mutable_budget()->set_max_candidates(absl::GetFlag(FLAGS_candidates));
+  spec->mutable_budget()->set_max_candidates(100000);  // the clock ends the search
   spec->mutable_budget()->set_max_parallel(2);
+  spec->mutable_budget()->set_max_wall_seconds(absl::GetFlag(FLAGS_seconds));
   spec->mutable_recipe()->set_epochs(1);
   spec->mutable_recipe()->set_batch_size(64);
   spec->mutable_recipe()->set_train_subset(absl::GetFlag(FLAGS_train_subset));
   spec->mutable_recipe()->set_seed(seed);
+  if (multi_fidelity) {
+    spec->mutable_multi_fidelity()->set_rungs(absl::GetFlag(FLAGS_rungs));
+    spec->mutable_multi_fidelity()->set_eta(absl::GetFlag(FLAGS_eta));
+  }
   nas::v1::Search search;
   {
     grpc::ClientContext ctx;
@@ -68,19 +86,6 @@ std::vector<Point> RunSearch(ControllerHarness& h, const std::string& token,
       return {};
     }
   }
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> workers;
-  for (int w = 0; w < 2; ++w) {
-    workers.emplace_back([&] {
-      WorkerOptions o;
-      o.controller = absl::StrCat("127.0.0.1:", h.port());
-      o.worker_token = kTestWorkerToken;
-      o.lease_wait = absl::Seconds(1);
-      o.validation_examples = absl::GetFlag(FLAGS_validation_examples);
-      absl::Status st = Worker(o).Run(&stop);
-      if (!st.ok()) std::cerr << "worker: " << st << "\n";
-    });
-  }
   while (true) {
     grpc::ClientContext ctx;
     ControllerHarness::Authorize(&ctx, token);
@@ -90,8 +95,6 @@ std::vector<Point> RunSearch(ControllerHarness& h, const std::string& token,
     if (h.Nas()->GetSearch(&ctx, get, &s).ok() && s.state() != nas::v1::SEARCH_STATE_RUNNING) break;
     absl::SleepFor(absl::Milliseconds(500));
   }
-  stop = true;
-  for (auto& t : workers) t.join();
 
   grpc::ClientContext ctx;
   ControllerHarness::Authorize(&ctx, token);
@@ -100,26 +103,32 @@ std::vector<Point> RunSearch(ControllerHarness& h, const std::string& token,
   list.set_limit(10000);
   nas::v1::ListCandidatesResponse resp;
   (void)h.Nas()->ListCandidates(&ctx, list, &resp);
-  std::vector<nas::v1::Candidate> done;
+  absl::Time start;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, search.created_at(), &start, &error)) {
+    std::cerr << "created_at: " << error << "\n";
+    return {};
+  }
+  const int final_rung = multi_fidelity ? absl::GetFlag(FLAGS_rungs) - 1 : 0;
+  Run run;
   for (const auto& c : resp.candidates()) {
-    if (c.state() == nas::v1::CANDIDATE_STATE_EVALUATED) done.push_back(c);
+    if (c.state() != nas::v1::CANDIDATE_STATE_EVALUATED) continue;
+    ++run.evaluations;
+    absl::Time at;
+    if (c.fidelity().rung() != final_rung ||
+        !absl::ParseTime(absl::RFC3339_full, c.evaluated_at(), &at, &error)) {
+      continue;
+    }
+    run.finished.push_back({absl::ToDoubleSeconds(at - start), c.metrics().val_accuracy(),
+                            c.profile_metrics(0).latency_ms()});
   }
-  std::sort(done.begin(), done.end(), [](const auto& a, const auto& b) {
-    return a.evaluated_at() < b.evaluated_at();
-  });
-  std::vector<Point> points;
-  double total = 0;
-  for (const auto& c : done) {
-    total += c.metrics().train_seconds();
-    points.push_back({total, c.metrics().val_accuracy(), c.profile_metrics(0).latency_ms()});
-  }
-  return points;
+  return run;
 }
 
 double HypervolumeUntil(const std::vector<Point>& points, double seconds) {
   std::vector<std::vector<double>> front;
   for (const Point& p : points) {
-    if (p.train_seconds <= seconds) front.push_back({-p.accuracy, p.latency_ms});
+    if (p.seconds <= seconds) front.push_back({-p.accuracy, p.latency_ms});
   }
   return *Hypervolume(front, {0, 2.0});
 }
@@ -134,37 +143,81 @@ int main(int argc, char** argv) {
     std::cerr << harness.status() << "\n";
     return 1;
   }
-  const std::string token = (*harness)->NewUserToken("bench");
-  const std::vector<std::string> strategies = {"random", "evolution", "nsga2"};
-  std::map<std::string, std::vector<std::vector<nas::Point>>> runs;
-  double budget = 1e300;
-  for (int seed = 1; seed <= absl::GetFlag(FLAGS_seeds); ++seed) {
-    for (const std::string& s : strategies) {
-      std::vector<nas::Point> points = nas::RunSearch(**harness, token, s, seed);
-      if (points.empty()) return 1;
-      budget = std::min(budget, points.back().train_seconds);
-      std::cerr << s << " seed " << seed << ": " << points.size() << " results, "
-                << points.back().train_seconds << " trainer-seconds\n";
-      runs[s].push_back(std::move(points));
+  nas::ControllerHarness& h = **harness;
+  const std::string token = h.NewUserToken("bench");
+  // Two workers serve every search in turn; a search's leases die with it.
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 2; ++w) {
+    workers.emplace_back([&] {
+      nas::WorkerOptions o;
+      o.controller = absl::StrCat("127.0.0.1:", h.port());
+      o.worker_token = nas::kTestWorkerToken;
+      o.lease_wait = absl::Seconds(1);
+      o.validation_examples = absl::GetFlag(FLAGS_validation_examples);
+      absl::Status st = nas::Worker(o).Run(&stop);
+      if (!st.ok()) std::cerr << "worker: " << st << "\n";
+    });
+  }
+  absl::SleepFor(absl::Seconds(5));  // datasets loaded, workers polling
+
+  std::vector<std::pair<std::string, bool>> configs;
+  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_strategies), ',')) {
+    for (bool mf : {false, true}) configs.push_back({std::string(s), mf});
+  }
+  auto label = [](const std::pair<std::string, bool>& c) {
+    return c.second ? absl::StrCat(c.first, " + successive halving") : c.first;
+  };
+  const double budget = absl::GetFlag(FLAGS_seconds);
+  std::map<std::string, std::vector<nas::Run>> runs;
+  int status = 0;
+  for (int seed = 1; seed <= absl::GetFlag(FLAGS_seeds) && status == 0; ++seed) {
+    for (const auto& config : configs) {
+      nas::Run run = nas::RunSearch(h, token, config.first, config.second, seed);
+      if (run.evaluations == 0) {
+        status = 1;
+        break;
+      }
+      std::cerr << label(config) << ", seed " << seed << ": " << run.evaluations
+                << " evaluations, " << run.finished.size() << " finished models, hypervolume "
+                << nas::HypervolumeUntil(run.finished, budget) << "\n";
+      runs[label(config)].push_back(std::move(run));
     }
   }
+  stop = true;
+  for (auto& t : workers) t.join();
+  if (status != 0) return status;
+
   std::cout << absl::StrFormat(
-      "| strategy | hypervolume at 25%% | 50%% | 75%% | 100%% of %.0f trainer-seconds (mean +- sd over %d seeds) |\n",
+      "| configuration | evaluations | finished models | hypervolume at 25%% | 50%% | 75%% | "
+      "100%% of %.0f s (mean +- sd over %d seeds) |\n",
       budget, absl::GetFlag(FLAGS_seeds));
-  std::cout << "|---|---|---|---|---|\n";
-  for (const std::string& s : strategies) {
-    std::cout << "| " << s;
+  std::cout << "|---|---|---|---|---|---|---|\n";
+  auto mean_sd = [](const std::vector<double>& v) {
+    double sum = 0, sumsq = 0;
+    for (double x : v) {
+      sum += x;
+      sumsq += x * x;
+    }
+    const double n = static_cast<double>(v.size());
+    const double mean = sum / n;
+    return std::make_pair(mean, std::sqrt(std::max(0.0, sumsq / n - mean * mean)));
+  };
+  for (const auto& config : configs) {
+    const std::vector<nas::Run>& r = runs[label(config)];
+    std::vector<double> evaluations, finished;
+    for (const nas::Run& run : r) {
+      evaluations.push_back(run.evaluations);
+      finished.push_back(run.finished.size());
+    }
+    std::cout << "| " << label(config)
+              << absl::StrFormat(" | %.1f | %.1f", mean_sd(evaluations).first,
+                                 mean_sd(finished).first);
     for (double f : {0.25, 0.5, 0.75, 1.0}) {
-      double sum = 0, sumsq = 0;
-      for (const auto& points : runs[s]) {
-        const double hv = nas::HypervolumeUntil(points, f * budget);
-        sum += hv;
-        sumsq += hv * hv;
-      }
-      const double n = static_cast<double>(runs[s].size());
-      const double mean = sum / n;
-      std::cout << absl::StrFormat(" | %.4f +- %.4f", mean,
-                                   std::sqrt(std::max(0.0, sumsq / n - mean * mean)));
+      std::vector<double> hv;
+      for (const nas::Run& run : r) hv.push_back(nas::HypervolumeUntil(run.finished, f * budget));
+      const auto [mean, sd] = mean_sd(hv);
+      std::cout << absl::StrFormat(" | %.4f +- %.4f", mean, sd);
     }
     std::cout << " |\n";
   }

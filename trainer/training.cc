@@ -71,6 +71,19 @@ TensorData MakeTensorData(const ImageDataset& data, const DatasetSplit& split) {
   return t;
 }
 
+int64_t TrainingExamples(int64_t available, const nas::v1::TrainingRecipe& recipe,
+                         const nas::v1::Fidelity& fidelity) {
+  int64_t n = available;
+  const int subset = fidelity.train_subset() > 0 ? fidelity.train_subset() : recipe.train_subset();
+  if (subset > 0) n = std::min<int64_t>(n, subset);
+  const double fraction = fidelity.train_fraction();
+  if (fraction > 0 && fraction < 1) {
+    const int64_t batch = recipe.batch_size() > 0 ? recipe.batch_size() : 128;
+    n = std::max<int64_t>(std::min(n, batch), std::llround(static_cast<double>(n) * fraction));
+  }
+  return n;
+}
+
 absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
                                   const nas::v1::TrainingRecipe& recipe,
                                   const nas::v1::Fidelity& fidelity,
@@ -78,9 +91,7 @@ absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
   const int epochs = fidelity.epochs() > 0 ? fidelity.epochs() : recipe.epochs();
   const int batch = recipe.batch_size() > 0 ? recipe.batch_size() : 128;
   if (epochs <= 0) return absl::InvalidArgumentError("recipe.epochs: must be positive");
-  int64_t n = data.train_images.size(0);
-  const int subset = fidelity.train_subset() > 0 ? fidelity.train_subset() : recipe.train_subset();
-  if (subset > 0) n = std::min<int64_t>(n, subset);
+  const int64_t n = TrainingExamples(data.train_images.size(0), recipe, fidelity);
   const bool sgd = recipe.optimizer() != nas::v1::OPTIMIZER_ADAMW;
   const double lr0 = recipe.learning_rate() > 0 ? recipe.learning_rate() : (sgd ? 0.05 : 0.002);
   const double wd = recipe.weight_decay() > 0 ? recipe.weight_decay() : (sgd ? 5e-4 : 0.05);

@@ -50,8 +50,15 @@ struct TrainResult {
   bool stopped = false;  // on_progress asked to stop
 };
 
-// Train() trains `net` in place following `recipe` at `fidelity` (its epochs and training
-// subset, 0 meaning the recipe's). InvalidArgument for a recipe it cannot follow.
+// TrainingExamples() returns how many of `available` training examples a run at `fidelity`
+// uses: the fidelity's train_subset, else the recipe's, else all; then train_fraction of
+// those, but never less than one batch (or all, when fewer). Each epoch draws that many
+// examples afresh from the whole shuffled split.
+int64_t TrainingExamples(int64_t available, const nas::v1::TrainingRecipe& recipe,
+                         const nas::v1::Fidelity& fidelity);
+
+// Train() trains `net` in place following `recipe` at `fidelity` (its epochs and
+// TrainingExamples(), 0 meaning the recipe's). InvalidArgument for a recipe it cannot follow.
 absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
                                   const nas::v1::TrainingRecipe& recipe,
                                   const nas::v1::Fidelity& fidelity,

@@ -95,6 +95,35 @@ TEST_F(TrainingTest, ProgressCallbackStopsTraining) {
   EXPECT_EQ(r->samples, 32);
 }
 
+TEST_F(TrainingTest, ALowerRungTrainsOnItsFractionOfTheExamples) {
+  torch::manual_seed(2);
+  Network net = *BuildNetwork(Small(), *options_);
+  nas::v1::Fidelity rung0;
+  rung0.set_train_fraction(1.0 / 8);
+  absl::StatusOr<TrainResult> r = Train(net, *data_, Recipe(), rung0, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples, 500);  // 4000 / 8
+}
+
+TEST(TrainingExamplesTest, SubsetThenFractionButAtLeastOneBatch) {
+  nas::v1::TrainingRecipe recipe;
+  recipe.set_batch_size(100);
+  nas::v1::Fidelity f;
+  EXPECT_EQ(TrainingExamples(50000, recipe, f), 50000);
+  f.set_train_fraction(1.0 / 9);
+  EXPECT_EQ(TrainingExamples(50000, recipe, f), 5556);
+  recipe.set_train_subset(900);
+  EXPECT_EQ(TrainingExamples(50000, recipe, f), 100);
+  f.set_train_fraction(1.0 / 81);
+  EXPECT_EQ(TrainingExamples(50000, recipe, f), 100);  // one batch, not 11 examples
+  EXPECT_EQ(TrainingExamples(40, recipe, f), 40);      // fewer than a batch: all of them
+  f.set_train_subset(3000);                            // the fidelity's subset wins
+  f.set_train_fraction(0.5);
+  EXPECT_EQ(TrainingExamples(50000, recipe, f), 1500);
+  f.set_train_fraction(1);
+  EXPECT_EQ(TrainingExamples(50000, recipe, f), 3000);
+}
+
 TEST_F(TrainingTest, LatencyIsMeasuredAtBatchOne) {
   Network net = *BuildNetwork(Small(), *options_);
   LatencyStats s = MeasureLatency(net, {1, 1, 28, 28}, 2, 11);

@@ -106,7 +106,8 @@ absl::StatusOr<LoadedDataset> Load(const DatasetSource& source, int validation_e
 // test accuracy is measured; lower fidelities only rank candidates, on validation accuracy.
 bool FullFidelity(const nas::v1::TrainingRecipe& recipe, const nas::v1::Fidelity& fidelity) {
   return (fidelity.epochs() == 0 || fidelity.epochs() >= recipe.epochs()) &&
-         (fidelity.train_subset() == 0 || fidelity.train_subset() == recipe.train_subset());
+         (fidelity.train_subset() == 0 || fidelity.train_subset() == recipe.train_subset()) &&
+         (fidelity.train_fraction() <= 0 || fidelity.train_fraction() >= 1);
 }
 
 // One leased candidate: trains it while a thread heartbeats, then reports.
