@@ -6,7 +6,7 @@
 // validation accuracy and latency on the rpi4-cortex-a72 profile (a roofline model, so
 // latencies do not depend on what else this machine runs).
 //
-//   strategy_benchmark --seeds=4 --seconds=75
+//   strategy_benchmark --seeds=4 --seconds=150   # about an hour
 //
 // For each run it prints the hypervolume of the front of finished models (full-recipe results;
 // lower rungs only rank) after each quarter of the budget, reference point (accuracy 0, 2 ms),
@@ -28,7 +28,7 @@
 #include "trainer/worker.h"
 
 ABSL_FLAG(int, seeds, 4, "Seeds 1..N per configuration");
-ABSL_FLAG(int, seconds, 75, "Wall-clock budget of each search, seconds (two workers)");
+ABSL_FLAG(int, seconds, 150, "Wall-clock budget of each search, seconds (two workers)");
 ABSL_FLAG(int, population, 8, "Population of evolution and NSGA-II");
 ABSL_FLAG(int, train_subset, 2000, "Training examples of the full recipe (one epoch)");
 ABSL_FLAG(int, validation_examples, 2000, "Held-out training examples each candidate is scored on");
