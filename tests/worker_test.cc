@@ -7,6 +7,7 @@
 #include <torch/script.h>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -30,7 +31,8 @@ class WorkerTest : public ::testing::Test {
     alice_ = harness_->NewUserToken("alice");
   }
 
-  nas::v1::Search Submit(int candidates, int train_subset) {
+  nas::v1::Search Submit(int candidates, int train_subset,
+                         const std::function<void(nas::v1::SearchSpec*)>& edit = nullptr) {
     nas::v1::SubmitSearchRequest req;
     nas::v1::SearchSpec* spec = req.mutable_spec();
     spec->mutable_space()->set_name("resnet");
@@ -42,6 +44,7 @@ class WorkerTest : public ::testing::Test {
     spec->mutable_recipe()->set_epochs(1);
     spec->mutable_recipe()->set_batch_size(32);
     spec->mutable_recipe()->set_train_subset(train_subset);
+    if (edit) edit(spec);
     grpc::ClientContext ctx;
     ControllerHarness::Authorize(&ctx, alice_);
     nas::v1::Search search;
@@ -159,6 +162,41 @@ TEST_F(WorkerTest, TrainsAndMeasuresRealCandidates) {
                                    .mean()
                                    .item<double>();
   EXPECT_NEAR(test_accuracy, best.metrics().test_accuracy(), 1e-3);
+}
+
+TEST_F(WorkerTest, LowerRungsTrainOnLessDataAndOnlyFinishedModelsAreKept) {
+  // Two rungs, eta 2, on a modelled profile: both architectures of the narrowed space (stem 8
+  // or 16) on half of 2,000 examples, the better one again on all of them.
+  nas::v1::Search search = Submit(/*candidates=*/2, /*train_subset=*/2000, [](auto* spec) {
+    spec->add_profile_ids("rpi4-cortex-a72");
+    spec->mutable_multi_fidelity()->set_rungs(2);
+    spec->mutable_multi_fidelity()->set_eta(2);
+  });
+  std::atomic<bool> stop{false};
+  absl::Status result;
+  std::thread worker([&] { result = Worker(Options()).Run(&stop); });
+  const bool finished = WaitFor(search.id(), [](const nas::v1::Search& s) {
+    return s.state() == nas::v1::SEARCH_STATE_SUCCEEDED;
+  });
+  stop = true;
+  worker.join();
+  ASSERT_TRUE(finished) << Get(search.id()).DebugString();
+  int finished_models = 0;
+  for (const nas::v1::Candidate& c : Candidates(search.id())) {
+    ASSERT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED) << c.DebugString();
+    // No measured profile here: nobody times the host.
+    EXPECT_EQ(c.metrics().latency_ms(), 0);
+    EXPECT_EQ(c.profile_metrics(0).latency_source(), nas::v1::LATENCY_SOURCE_MODELLED);
+    if (c.fidelity().rung() == 0) {
+      EXPECT_EQ(c.metrics().test_accuracy(), -1);
+      EXPECT_FALSE(c.has_artifact());
+    } else {
+      ++finished_models;
+      EXPECT_GT(c.metrics().test_accuracy(), 0.3) << c.DebugString();
+      EXPECT_TRUE(c.has_artifact());
+    }
+  }
+  EXPECT_EQ(finished_models, 1);
 }
 
 TEST_F(WorkerTest, AStoppedWorkerReturnsItsLeaseAndANewOneFinishes) {

@@ -256,13 +256,19 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     m->set_macs(net->macs());
     m->set_peak_activation_bytes(net->peak_activation_bytes());
     m->set_model_bytes(net->parameter_count() * 4);
-    const LatencyStats latency =
-        MeasureLatency(net, {1, options.in_channels, options.input_height, options.input_width});
-    m->set_latency_ms(latency.median_ms);
-    m->set_latency_iqr_ms(latency.iqr_ms);
-    m->set_latency_threads(latency.threads);
+    // Latency is measured only for a measured profile of this device (the lease names them);
+    // every other profile models or predicts it, and 60 timed runs per candidate add up.
+    if (!lease_.measure_profile_ids().empty()) {
+      const LatencyStats latency = MeasureLatency(
+          net, {1, options.in_channels, options.input_height, options.input_width});
+      m->set_latency_ms(latency.median_ms);
+      m->set_latency_iqr_ms(latency.iqr_ms);
+      m->set_latency_threads(latency.threads);
+    }
     m->set_train_seconds(trained.seconds);
     m->set_train_loss(trained.final_loss);
+    // Lower rungs of successive halving only rank candidates: nobody fetches their models.
+    if (!FullFidelity(lease_.recipe(), lease_.fidelity())) return absl::OkStatus();
     // The deployable model: TorchScript with batch norm folded, uploaded under the lease.
     NAS_ASSIGN_OR_RETURN(std::string model, ExportTorchScript(net));
     m->set_model_bytes(static_cast<int64_t>(model.size()));
