@@ -3,34 +3,13 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "search/cost_model.h"
 #include "search/status_macros.h"
 
 namespace nas {
 namespace {
 
 namespace F = torch::nn::functional;
-
-int OutSize(int in, int kernel, int stride) { return (in + 2 * (kernel / 2) - kernel) / stride + 1; }
-
-// Walks an architecture's shapes the way NetworkImpl builds it, adding up MACs and tracking the
-// largest set of activations alive at once (fp32, batch 1).
-class CostCounter {
- public:
-  explicit CostCounter(int64_t input_elements) { Observe(input_elements, 0); }
-
-  // A layer reading `in` elements and writing `out` while `held` more stay alive (a residual).
-  void Layer(int64_t in, int64_t out, int64_t macs, int64_t held = 0) {
-    macs_ += macs;
-    Observe(in + held, out);
-  }
-  int64_t macs() const { return macs_; }
-  int64_t peak_bytes() const { return peak_elements_ * 4; }
-
- private:
-  void Observe(int64_t a, int64_t b) { peak_elements_ = std::max(peak_elements_, a + b); }
-  int64_t macs_ = 0;
-  int64_t peak_elements_ = 0;
-};
 
 }  // namespace
 
@@ -106,65 +85,29 @@ NetworkImpl::NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions
   mean = register_buffer("mean", torch::tensor(options.mean).view({1, c, 1, 1}));
   stddev = register_buffer("stddev", torch::tensor(options.stddev).view({1, c, 1, 1}));
   const bool resnet = arch.space() == "resnet";
-  int r = arch.resolution();
-  CostCounter cost(int64_t{c} * options.input_height * options.input_width);
-  if (r != options.input_height || r != options.input_width) {
-    cost.Layer(int64_t{c} * options.input_height * options.input_width, int64_t{c} * r * r, 0);
-  }
   // A 3x3 stride-1 stem: inputs of 20 to 32 pixels have no resolution to spare.
   stem = register_module("stem", ConvBn(c, arch.stem_width(), 3, 1, 1,
                                         resnet ? Activation::kReLU : Activation::kReLU6));
-  cost.Layer(int64_t{c} * r * r, int64_t{arch.stem_width()} * r * r,
-             int64_t{r} * r * arch.stem_width() * c * 9);
   int in = arch.stem_width();
   for (int s = 0; s < arch.stages_size(); ++s) {
     const nas::v1::Stage& stage = arch.stages(s);
     for (int b = 0; b < stage.blocks_size(); ++b) {
       const nas::v1::Block& blk = stage.blocks(b);
       const int stride = (s > 0 && b == 0) ? 2 : 1;
-      const int out = stage.width();
-      const int kernel = resnet ? 3 : blk.kernel();
-      const int expansion = resnet ? 1 : blk.expansion();
-      blocks->push_back(Block(arch.space(), in, out, kernel, expansion,
-                              !resnet && blk.squeeze_excite(), stride));
-      const int r_out = OutSize(r, resnet ? 3 : kernel, stride);
-      const int64_t x_in = int64_t{in} * r * r;
-      if (resnet) {
-        const bool projected = stride != 1 || in != out;
-        const int64_t mid = int64_t{out} * r_out * r_out;
-        cost.Layer(x_in, mid, mid * in * 9, /*held=*/0);         // conv1; x stays alive
-        cost.Layer(mid, mid, mid * out * 9, /*held=*/x_in);      // conv2
-        if (projected) cost.Layer(x_in, mid, mid * in, /*held=*/mid);
-      } else {
-        const int hidden = in * expansion;
-        const bool residual = stride == 1 && in == out;
-        const int64_t held = residual ? x_in : 0;
-        int64_t cur = x_in;
-        if (expansion != 1) {
-          const int64_t h = int64_t{hidden} * r * r;
-          cost.Layer(cur, h, h * in);  // Its input is the block input itself.
-          cur = h;
-        }
-        const int64_t dw = int64_t{hidden} * r_out * r_out;
-        cost.Layer(cur, dw, dw * kernel * kernel, expansion != 1 ? held : 0);
-        cur = dw;
-        if (blk.squeeze_excite()) {
-          const int reduced = std::max(8, hidden / 4);
-          cost.Layer(cur, cur, int64_t{hidden} * reduced * 2 + cur, held);
-        }
-        const int64_t o = int64_t{out} * r_out * r_out;
-        cost.Layer(cur, o, o * hidden, held);
-      }
-      in = out;
-      r = r_out;
+      blocks->push_back(Block(arch.space(), in, stage.width(), resnet ? 3 : blk.kernel(),
+                              resnet ? 1 : blk.expansion(), !resnet && blk.squeeze_excite(),
+                              stride));
+      in = stage.width();
     }
   }
   register_module("blocks", blocks);
   classifier = register_module("classifier", torch::nn::Linear(in, options.classes));
-  cost.Layer(int64_t{in} * r * r, in, 0);
-  cost.Layer(in, options.classes, int64_t{in} * options.classes);
-  macs_ = cost.macs();
-  peak_activation_bytes_ = cost.peak_bytes();
+  // The cost model walks the same shapes; model_builder_test checks it against these modules.
+  const ArchitectureCost cost =
+      EstimateCost(arch, InputShape{options.in_channels, options.input_height,
+                                    options.input_width, options.classes});
+  macs_ = cost.macs;
+  peak_activation_bytes_ = cost.peak_activation_bytes;
 }
 
 torch::Tensor NetworkImpl::forward(torch::Tensor images) {

@@ -1,6 +1,10 @@
 #include "trainer/model_builder.h"
 
+#include <random>
+
 #include "gtest/gtest.h"
+#include "search/cost_model.h"
+#include "search/search_space.h"
 
 namespace nas {
 namespace {
@@ -64,6 +68,72 @@ TEST(ModelBuilderTest, CostsGrowWithTheNetwork) {
   Network narrow = *BuildNetwork(ResNet(1), NetworkOptions());
   Network wide = *BuildNetwork(ResNet(1, 2), NetworkOptions());
   EXPECT_LT(narrow->macs(), wide->macs());
+}
+
+// MACs of one inference counted from the real modules: each layer is run on a real tensor and
+// charged its output elements times the weights that produce each of them.
+int64_t CountMacs(Network& net, torch::Tensor x) {
+  torch::NoGradGuard no_grad;
+  int64_t macs = 0;
+  auto conv_bn = [&](ConvBnImpl& m, const torch::Tensor& in) {
+    torch::Tensor y = m.forward(in);
+    macs += y.numel() * m.conv->weight[0].numel();
+    return y;
+  };
+  const int r = net->architecture().resolution();
+  x = torch::nn::functional::interpolate(
+      x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{r, r}));
+  x = conv_bn(*net->stem, x);
+  for (const auto& child : net->blocks->children()) {
+    BlockImpl* block = child->as<BlockImpl>();
+    torch::Tensor y = x;
+    for (const auto& layer : block->layers->children()) {
+      if (auto* cb = layer->as<ConvBnImpl>()) {
+        y = conv_bn(*cb, y);
+      } else if (auto* se = layer->as<SqueezeExciteImpl>()) {
+        macs += se->reduce->weight.numel() + se->expand->weight.numel() + y.numel();
+        y = se->forward(y);
+      } else {
+        ADD_FAILURE() << "unknown layer " << layer->name();
+      }
+    }
+    if (block->shortcut) conv_bn(*block->shortcut, x);
+    x = y;
+  }
+  macs += net->classifier->weight.numel();
+  return macs;
+}
+
+TEST(CostModelTest, ParamsAndMacsMatchTheRealModulesOfRandomArchitectures) {
+  std::mt19937_64 rng(7);
+  int checked = 0;
+  for (const std::string space : {"mobilenetv2", "resnet"}) {
+    nas::v1::SearchSpace request;
+    request.set_name(space);
+    const SearchSpaceDef def = *ResolveSearchSpace(request);
+    for (int i = 0; i < 30; ++i) {
+      const nas::v1::Architecture arch = SampleArchitecture(def, rng);
+      for (const NetworkOptions& options :
+           {NetworkOptions(), NetworkOptions{3, 100, 32, 32, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}}}) {
+        Network net = *BuildNetwork(arch, options);
+        const ArchitectureCost cost = EstimateCost(
+            arch, InputShape{options.in_channels, options.input_height, options.input_width,
+                             options.classes});
+        ASSERT_EQ(cost.params, net->parameter_count()) << arch.DebugString();
+        ASSERT_EQ(cost.macs,
+                  CountMacs(net, torch::rand({1, options.in_channels, options.input_height,
+                                              options.input_width})))
+            << arch.DebugString();
+        EXPECT_EQ(cost.model_bytes_fp32, 4 * cost.params);
+        EXPECT_EQ(cost.model_bytes_int8, cost.params);
+        // The network reports the cost model's figures.
+        EXPECT_EQ(net->macs(), cost.macs);
+        EXPECT_EQ(net->peak_activation_bytes(), cost.peak_activation_bytes);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 120);
 }
 
 TEST(ModelBuilderTest, ResidualsOnlyWhereShapesMatch) {

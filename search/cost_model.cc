@@ -1,0 +1,122 @@
+#include "search/cost_model.h"
+
+#include <algorithm>
+
+#include "search/dataset_name.h"
+
+namespace nas {
+namespace {
+
+// Output size of a convolution padded by kernel / 2.
+int OutSize(int in, int kernel, int stride) { return (in + 2 * (kernel / 2) - kernel) / stride + 1; }
+
+// Walks the layers of one inference, adding up parameters and MACs and tracking the largest
+// set of activations (in elements) alive at once.
+class Walk {
+ public:
+  explicit Walk(int64_t input_elements) { Observe(input_elements, 0); }
+
+  // A layer reading `in` elements and writing `out` while `held` more stay alive (a
+  // residual's input), with `macs` multiply-accumulates and `params` parameters.
+  void Layer(int64_t in, int64_t out, int64_t macs, int64_t params, int64_t held = 0) {
+    cost_.macs += macs;
+    cost_.params += params;
+    Observe(in + held, out);
+  }
+
+  ArchitectureCost Finish() {
+    cost_.peak_activation_bytes = peak_elements_ * 4;
+    cost_.model_bytes_fp32 = cost_.params * 4;
+    cost_.model_bytes_int8 = cost_.params;
+    return cost_;
+  }
+
+ private:
+  void Observe(int64_t a, int64_t b) { peak_elements_ = std::max(peak_elements_, a + b); }
+  ArchitectureCost cost_;
+  int64_t peak_elements_ = 0;
+};
+
+// Parameters of a bias-free k x k convolution from `in` to `out` channels in `groups` groups,
+// followed by batch norm (scale and shift).
+int64_t ConvBnParams(int64_t in, int64_t out, int kernel, int64_t groups = 1) {
+  return out * (in / groups) * kernel * kernel + 2 * out;
+}
+
+}  // namespace
+
+ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShape& input) {
+  const bool resnet = arch.space() == "resnet";
+  const int64_t c = input.channels;
+  const int64_t image = c * input.height * input.width;
+  int r = arch.resolution();
+  Walk walk(image);
+  if (r != input.height || r != input.width) walk.Layer(image, c * r * r, 0, 0);  // resize
+  // The stem: 3x3, stride 1.
+  const int64_t stem = int64_t{arch.stem_width()} * r * r;
+  walk.Layer(c * r * r, stem, stem * c * 9, ConvBnParams(c, arch.stem_width(), 3));
+  int64_t in = arch.stem_width();
+  for (int s = 0; s < arch.stages_size(); ++s) {
+    const nas::v1::Stage& stage = arch.stages(s);
+    const int64_t out = stage.width();
+    for (int b = 0; b < stage.blocks_size(); ++b) {
+      const nas::v1::Block& blk = stage.blocks(b);
+      const int stride = (s > 0 && b == 0) ? 2 : 1;
+      const int kernel = resnet ? 3 : blk.kernel();
+      const int r_out = OutSize(r, kernel, stride);
+      const int64_t x_in = in * r * r;
+      const int64_t o = out * r_out * r_out;
+      if (resnet) {
+        // Basic block: conv3x3-bn-relu, conv3x3-bn, plus the input (projected by a 1x1
+        // convolution when the shape changes); the input stays alive throughout.
+        const bool projected = stride != 1 || in != out;
+        walk.Layer(x_in, o, o * in * 9, ConvBnParams(in, out, 3));
+        walk.Layer(o, o, o * out * 9, ConvBnParams(out, out, 3), /*held=*/x_in);
+        if (projected) walk.Layer(x_in, o, o * in, ConvBnParams(in, out, 1), /*held=*/o);
+      } else {
+        // Inverted residual: 1x1 expansion (absent at expansion 1), k x k depthwise,
+        // optional squeeze-excite, 1x1 projection; the input stays alive when it is added back.
+        const int64_t hidden = in * blk.expansion();
+        const bool residual = stride == 1 && in == out;
+        const int64_t held = residual ? x_in : 0;
+        int64_t cur = x_in;
+        if (blk.expansion() != 1) {
+          const int64_t h = hidden * r * r;
+          walk.Layer(cur, h, h * in, ConvBnParams(in, hidden, 1));  // reads the block input
+          cur = h;
+        }
+        const int64_t dw = hidden * r_out * r_out;
+        walk.Layer(cur, dw, dw * kernel * kernel, ConvBnParams(hidden, hidden, kernel, hidden),
+                   blk.expansion() != 1 ? held : 0);
+        cur = dw;
+        if (blk.squeeze_excite()) {
+          // Two 1x1 convolutions with biases on the pooled vector, then the gating product.
+          const int64_t reduced = std::max<int64_t>(8, hidden / 4);
+          walk.Layer(cur, cur, hidden * reduced * 2 + cur,
+                     hidden * reduced + reduced + reduced * hidden + hidden, held);
+        }
+        walk.Layer(cur, o, o * hidden, ConvBnParams(hidden, out, 1), held);
+      }
+      in = out;
+      r = r_out;
+    }
+  }
+  // Global average pooling, then the classifier (with bias).
+  walk.Layer(in * r * r, in, 0, 0);
+  walk.Layer(in, input.classes, in * input.classes, in * input.classes + input.classes);
+  return walk.Finish();
+}
+
+InputShape FashionMnistInput() { return InputShape{}; }
+
+InputShape InputShapeFor(absl::string_view dataset) {
+  if (dataset == kDefaultDataset) return FashionMnistInput();
+  InputShape smallest;
+  smallest.channels = 1;
+  smallest.height = 1;
+  smallest.width = 1;
+  smallest.classes = 2;
+  return smallest;
+}
+
+}  // namespace nas
