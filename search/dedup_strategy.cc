@@ -11,21 +11,12 @@ constexpr absl::string_view kHeader = "dedup-v1 ";
 }  // namespace
 
 std::vector<nas::v1::Architecture> DedupStrategy::Propose(int n) {
-  std::vector<nas::v1::Architecture> out;
-  int64_t looked = 0;
-  while (static_cast<int>(out.size()) < n && looked < int64_t{n} * attempts_) {
-    std::vector<nas::v1::Architecture> batch = inner_->Propose(n - static_cast<int>(out.size()));
-    if (batch.empty()) break;
-    looked += static_cast<int64_t>(batch.size());
-    for (nas::v1::Architecture& a : batch) {
-      std::string key = CanonicalKey(a);
-      if (seen_.insert(key).second) {
-        order_.push_back(std::move(key));
-        out.push_back(std::move(a));
-      }
-    }
-  }
-  return out;
+  return ProposeFiltered(*inner_, n, attempts_, [this](const nas::v1::Architecture& a) {
+    std::string key = CanonicalKey(a);
+    if (!seen_.insert(key).second) return false;
+    order_.push_back(std::move(key));
+    return true;
+  });
 }
 
 void DedupStrategy::Observe(absl::Span<const Observation> results) {

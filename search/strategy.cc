@@ -62,6 +62,22 @@ class Settings {
 
 }  // namespace
 
+std::vector<nas::v1::Architecture> ProposeFiltered(
+    SearchStrategy& inner, int n, int attempts,
+    const std::function<bool(const nas::v1::Architecture&)>& keep) {
+  std::vector<nas::v1::Architecture> out;
+  int64_t looked = 0;
+  while (static_cast<int>(out.size()) < n && looked < int64_t{n} * attempts) {
+    std::vector<nas::v1::Architecture> batch = inner.Propose(n - static_cast<int>(out.size()));
+    if (batch.empty()) break;
+    looked += static_cast<int64_t>(batch.size());
+    for (nas::v1::Architecture& a : batch) {
+      if (keep(a)) out.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> StrategyNames() { return {"random", "evolution", "nsga2"}; }
 
 namespace {

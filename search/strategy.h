@@ -12,6 +12,7 @@
 #ifndef NAS_SEARCH_STRATEGY_H_
 #define NAS_SEARCH_STRATEGY_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,13 @@ class SearchStrategy {
   // what the saved strategy would have returned.
   virtual absl::Status RestoreState(absl::string_view state) = 0;
 };
+
+// ProposeFiltered() asks `inner` for proposals until `keep` has accepted `n` of them or
+// `n * attempts` were looked at (or `inner` returns none), and returns those kept, in order:
+// the loop of every wrapper that filters another strategy's proposals.
+std::vector<nas::v1::Architecture> ProposeFiltered(
+    SearchStrategy& inner, int n, int attempts,
+    const std::function<bool(const nas::v1::Architecture&)>& keep);
 
 // StrategyNames() returns the names MakeStrategy() accepts.
 std::vector<std::string> StrategyNames();

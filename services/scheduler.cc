@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
-#include "search/search_space.h"
+#include "search/constrained_strategy.h"
 #include "search/status_macros.h"
 
 namespace nas {
@@ -33,8 +33,8 @@ absl::StatusOr<RefillPlan> Scheduler::Plan(const RefillInput& input) {
   CachedStrategy& cached = strategies_[input.search_id];
   if (cached.strategy == nullptr || cached.generation != input.generation) {
     // Not cached, or stale: rebuild from the spec and the saved state.
-    NAS_ASSIGN_OR_RETURN(SearchSpaceDef space, ResolveSearchSpace(input.spec->space()));
-    NAS_ASSIGN_OR_RETURN(cached.strategy, MakeStrategy(input.spec->strategy(), space));
+    // Proposals certain to break a limit on every profile are dropped before they are queued.
+    NAS_ASSIGN_OR_RETURN(cached.strategy, MakeSearchStrategy(*input.spec, input.profiles));
     if (!input.saved_state.empty()) {
       NAS_RETURN_IF_ERROR(cached.strategy->RestoreState(input.saved_state));
     }

@@ -49,6 +49,8 @@ struct StoreOptions {
 struct RefillInput {
   int64_t search_id = 0;
   const nas::v1::SearchSpec* spec = nullptr;
+  // The search's hardware profiles, in the order the user named them.
+  std::vector<nas::v1::HardwareProfile> profiles;
   // Saved strategy state (empty before the first save) and its save counter.
   std::string saved_state;
   int64_t generation = 0;
