@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "search/latency_table.h"
 
 namespace nas {
 namespace {
@@ -67,15 +70,40 @@ absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& p) {
       }
       return absl::OkStatus();
     }
-    case nas::v1::PROFILE_KIND_LUT:
-      // Predicting from a table needs the per-operator cost model of the hardware-profile
-      // issue; until then a LUT profile is refused rather than accepted and never used.
-      return absl::UnimplementedError(
-          "profile.kind: lookup-table profiles are not supported yet; register a measured or "
-          "roofline profile");
+    case nas::v1::PROFILE_KIND_LUT: {
+      const nas::v1::LatencyTable& t = p.latency_table();
+      if (t.entries().empty()) {
+        return absl::InvalidArgumentError(
+            "profile.latency_table.entries: a lookup-table profile needs the table nas-profile "
+            "wrote");
+      }
+      if (t.entries_size() > 200'000) {
+        return absl::InvalidArgumentError("profile.latency_table.entries: at most 200000");
+      }
+      if (!std::isfinite(t.overhead_ms())) {
+        return absl::InvalidArgumentError("profile.latency_table.overhead_ms: must be finite");
+      }
+      for (int i = 0; i < t.entries_size(); ++i) {
+        const nas::v1::LutEntry& e = t.entries(i);
+        const std::string at = absl::StrCat("profile.latency_table.entries[", i, "]");
+        if (e.key().empty() || e.key().size() > 256) {
+          return absl::InvalidArgumentError(absl::StrCat(at, ".key: 1 to 256 characters"));
+        }
+        if (!(e.mean_ms() >= 0) || !std::isfinite(e.mean_ms())) {
+          return absl::InvalidArgumentError(absl::StrCat(at, ".mean_ms: must be a number >= 0"));
+        }
+        if (!(e.variance_ms2() >= 0) || !std::isfinite(e.variance_ms2())) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(at, ".variance_ms2: must be a number >= 0"));
+        }
+        if (e.count() < 1) return absl::InvalidArgumentError(absl::StrCat(at, ".count: >= 1"));
+      }
+      return absl::OkStatus();
+    }
     default:
       return absl::InvalidArgumentError(
-          "profile.kind: must be PROFILE_KIND_MEASURED or PROFILE_KIND_ROOFLINE");
+          "profile.kind: must be PROFILE_KIND_MEASURED, PROFILE_KIND_LUT or "
+          "PROFILE_KIND_ROOFLINE");
   }
 }
 
@@ -88,7 +116,8 @@ int64_t ModelBytes(const nas::v1::HardwareProfile& profile,
 nas::v1::ProfileMetrics EvaluateOnProfile(
     const nas::v1::HardwareProfile& profile, const nas::v1::CandidateMetrics& metrics,
     const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
-    bool measured_on_device) {
+    bool measured_on_device, const nas::v1::Architecture* architecture,
+    const InputShape& input) {
   nas::v1::ProfileMetrics pm;
   pm.set_profile_id(profile.id());
   pm.set_model_bytes(ModelBytes(profile, metrics));
@@ -115,6 +144,18 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
     const double memory_s = bytes / r.memory_bytes_per_second();
     pm.set_latency_ms(std::max(compute_s, memory_s) * 1e3 + r.overhead_ms());
     pm.set_latency_source(nas::v1::LATENCY_SOURCE_MODELLED);
+  } else if (profile.kind() == nas::v1::PROFILE_KIND_LUT) {
+    const absl::StatusOr<double> predicted =
+        architecture == nullptr
+            ? absl::FailedPreconditionError("no architecture to look up")
+            : PredictLatencyMs(profile.latency_table(), *architecture, input);
+    if (predicted.ok()) {
+      pm.set_latency_ms(*predicted);
+      pm.set_latency_source(nas::v1::LATENCY_SOURCE_PREDICTED);
+    } else {
+      latency_known = false;
+      pm.add_violations(absl::StrCat("latency not predicted: ", predicted.status().message()));
+    }
   }
 
   const nas::v1::ProfileLimits& l = profile.limits();
@@ -143,6 +184,26 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
   }
   pm.set_feasible(pm.violations().empty());
   return pm;
+}
+
+bool CertainlyInfeasible(const nas::v1::HardwareProfile& profile,
+                         const nas::v1::CandidateMetrics& costs,
+                         const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
+                         const nas::v1::Architecture* architecture, const InputShape& input) {
+  // The best an unknown can turn out: perfect accuracy, and on a measured profile a latency
+  // too small to break any bound. What is infeasible even then is infeasible for sure.
+  nas::v1::CandidateMetrics best = costs;
+  best.set_val_accuracy(1);
+  best.set_latency_ms(std::numeric_limits<double>::min());
+  nas::v1::HardwareProfile judged = profile;
+  if (profile.kind() == nas::v1::PROFILE_KIND_LUT &&
+      (architecture == nullptr ||
+       !PredictLatencyMs(profile.latency_table(), *architecture, input).ok())) {
+    judged.set_kind(nas::v1::PROFILE_KIND_MEASURED);  // a latency not known yet
+  }
+  return !EvaluateOnProfile(judged, best, constraints, /*measured_on_device=*/true, architecture,
+                            input)
+              .feasible();
 }
 
 double ObjectiveValue(nas::v1::Metric metric, const nas::v1::CandidateMetrics& metrics,

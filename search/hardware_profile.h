@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "google/protobuf/repeated_field.h"
 #include "proto/nas.pb.h"
+#include "search/cost_model.h"
 
 namespace nas {
 
@@ -30,11 +31,25 @@ int64_t ModelBytes(const nas::v1::HardwareProfile& profile,
 
 // EvaluateOnProfile() returns the candidate's latency, memory and feasibility on `profile`
 // under its limits and `constraints`. `measured_on_device` says whether metrics.latency_ms was
-// measured on a device whose tag matches the profile's.
+// measured on a device whose tag matches the profile's. A lookup-table profile predicts the
+// latency of `architecture` on `input` (search/latency_table.h); without the architecture, or
+// with an operator the table lacks, the latency is unknown and the reason a violation.
 nas::v1::ProfileMetrics EvaluateOnProfile(
     const nas::v1::HardwareProfile& profile, const nas::v1::CandidateMetrics& metrics,
     const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
-    bool measured_on_device);
+    bool measured_on_device, const nas::v1::Architecture* architecture = nullptr,
+    const InputShape& input = FashionMnistInput());
+
+// CertainlyInfeasible() says whether an untrained candidate whose costs are `costs` (params,
+// MACs, peak activation bytes: search/cost_model.h) must break a limit of `profile` or one of
+// `constraints` there. Accuracy and measured latency are unknown before training, so their
+// limits and constraints never count; a roofline latency is known and does, and so does a
+// lookup table's prediction for `architecture` when the table covers it.
+bool CertainlyInfeasible(const nas::v1::HardwareProfile& profile,
+                         const nas::v1::CandidateMetrics& costs,
+                         const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
+                         const nas::v1::Architecture* architecture = nullptr,
+                         const InputShape& input = FashionMnistInput());
 
 // ObjectiveValue() returns `metric` in its natural units (accuracy in [0, 1], latency in ms).
 double ObjectiveValue(nas::v1::Metric metric, const nas::v1::CandidateMetrics& metrics,

@@ -32,6 +32,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "proto/health.grpc.pb.h"
 #include "proto/nas_service.grpc.pb.h"
+#include "search/latency_table.h"
 #include "services/crypto.h"
 
 ABSL_FLAG(std::string, server, "", "Controller address (default: $NAS_SERVER or 127.0.0.1:50051)");
@@ -42,7 +43,7 @@ ABSL_FLAG(bool, json, false, "Print JSON (one object per line) instead of tables
 ABSL_FLAG(int, timeout_seconds, 30, "Deadline of unary calls");
 // submit
 ABSL_FLAG(std::string, spec, "", "submit: a SearchSpec file (.json, or text proto otherwise)");
-ABSL_FLAG(std::string, name, "", "submit: display name");
+ABSL_FLAG(std::string, name, "", "submit: display name; profiles register: the profile's name");
 ABSL_FLAG(std::string, dataset, "",
           "submit: dataset name (fashion-mnist, or one that workers serve with --dataset)");
 ABSL_FLAG(std::string, space, "", "submit: search space (mobilenetv2, resnet)");
@@ -69,6 +70,8 @@ ABSL_FLAG(int, limit, 0, "list, candidates: at most this many");
 ABSL_FLAG(std::string, out, "", "fetch: output file (default: the model's suggested name)");
 ABSL_FLAG(bool, admin, false, "users create: make an administrator");
 ABSL_FLAG(std::string, user, "", "tokens create: for this user (admins only; default: you)");
+ABSL_FLAG(std::string, lut, "",
+          "profiles register: a latency table written by nas-profile (makes a LUT profile)");
 ABSL_FLAG(std::string, label, "", "tokens create: a note to tell tokens apart");
 
 namespace {
@@ -89,7 +92,7 @@ Usage: nasctl [flags] COMMAND [ARGS]
   candidates SEARCH_ID [--state=evaluated]
   candidate CANDIDATE_ID
   fetch CANDIDATE_ID [--out=FILE]   download a model and check its sha256
-  profiles [list] | profiles get ID | profiles register FILE
+  profiles [list] | profiles get ID | profiles register FILE | profiles register --lut=TABLE --name=NAME
   users list | users create NAME [--admin]
   tokens create [--user=NAME] [--label=..] | tokens revoke TOKEN_ID
   whoami
@@ -623,9 +626,23 @@ class Nasctl {
       std::cout << (absl::GetFlag(FLAGS_json) ? Json(p) + "\n" : text);
       return 0;
     }
-    if (sub == "register" && args.size() > 2) {
+    const std::string lut = absl::GetFlag(FLAGS_lut);
+    if (sub == "register" && (args.size() > 2 || !lut.empty())) {
       nas::v1::RegisterHardwareProfileRequest req;
-      ParseFile(args[2], req.mutable_profile());
+      nas::v1::HardwareProfile* profile = req.mutable_profile();
+      if (args.size() > 2) ParseFile(args[2], profile);
+      if (!absl::GetFlag(FLAGS_name).empty()) profile->set_name(absl::GetFlag(FLAGS_name));
+      if (!lut.empty()) {
+        // A table nas-profile wrote: the profile predicts latency from it.
+        absl::StatusOr<nas::v1::LatencyTable> table = nas::ParseLatencyTable(ReadFileOrDie(lut));
+        if (!table.ok()) throw UsageError{absl::StrCat(lut, ": ", table.status().message())};
+        *profile->mutable_latency_table() = *std::move(table);
+        profile->set_kind(nas::v1::PROFILE_KIND_LUT);
+        if (profile->description().empty()) {
+          profile->set_description(absl::StrCat("lookup table measured on ",
+                                                profile->latency_table().device_description()));
+        }
+      }
       grpc::ClientContext ctx;
       Prepare(&ctx);
       nas::v1::HardwareProfile p;
@@ -634,7 +651,8 @@ class Nasctl {
                 << "\n";
       return 0;
     }
-    throw UsageError{"usage: nasctl profiles [list] | get ID | register FILE"};
+    throw UsageError{
+        "usage: nasctl profiles [list] | get ID | register FILE | register --lut=TABLE --name=NAME"};
   }
 
   int Users(const std::vector<std::string>& args) {

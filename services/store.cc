@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "glog/logging.h"
 #include "search/dataset_name.h"
+#include "search/cost_model.h"
 #include "search/hardware_profile.h"
 #include "search/hypervolume.h"
 #include "search/pareto.h"
@@ -981,6 +982,7 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
     input.saved_state = Bytes(st[0]);
     input.generation = st[2].as<int64_t>();
     input.need = need;
+    for (const SearchProfile& p : profiles) input.profiles.push_back(p.profile);
     int64_t observed_through = st[1].as<int64_t>();
     // The strategy learns from rung 0, where every architecture has a result at the same
     // fidelity (a single-fidelity search has only rung 0).
@@ -1469,7 +1471,8 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     pqxx::result live = tx.exec_params(
         "UPDATE leases SET state = 'COMPLETED', ended_at = now() "
         "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
-        "RETURNING candidate_id, (SELECT rung FROM candidates c WHERE c.id = candidate_id)",
+        "RETURNING candidate_id, (SELECT rung FROM candidates c WHERE c.id = candidate_id), "
+        "  (SELECT arch FROM candidates c WHERE c.id = candidate_id)",
         request.lease_id(), request.worker_id());
     if (live.empty()) {
       // A retried report of a stored result is accepted once more, changing nothing.
@@ -1484,6 +1487,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     }
     const int64_t candidate_id = live[0][0].as<int64_t>();
     const int rung = live[0][1].as<int>();
+    const nas::v1::Architecture architecture = Parse<nas::v1::Architecture>(live[0][2]);
     const SearchSpec spec = Parse<SearchSpec>(head[0][1]);
     // Lower rungs of successive halving only rank candidates for promotion: their results
     // are kept and shown, but never enter a front nor the best accuracy.
@@ -1539,8 +1543,10 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     }
     const auto profiles = profiles_->Get(tx, search_id);
     for (const SearchProfile& p : *profiles) {
-      const ProfileMetrics pm = EvaluateOnProfile(p.profile, metrics, spec.constraints(),
-                                                  device_tag == p.profile.device_tag());
+      const ProfileMetrics pm =
+          EvaluateOnProfile(p.profile, metrics, spec.constraints(),
+                            device_tag == p.profile.device_tag(), &architecture,
+                            InputShapeFor(spec.dataset()));
       tx.exec_params(
           "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible) "
           "VALUES ($1, $2, $3, $4, $5)",

@@ -278,6 +278,10 @@ TEST_F(BadInputTest, PrivateProfilesAreTheirOwnersAndPublicOnesNeedAnAdmin) {
   bad.mutable_profile()->set_kind(nas::v1::PROFILE_KIND_MEASURED);
   ExpectError(reg(alice_, bad, &out), grpc::StatusCode::INVALID_ARGUMENT, "profile.device_tag");
   bad = req;
+  bad.mutable_profile()->set_kind(nas::v1::PROFILE_KIND_LUT);
+  ExpectError(reg(alice_, bad, &out), grpc::StatusCode::INVALID_ARGUMENT,
+              "profile.latency_table.entries");
+  bad = req;
   bad.mutable_profile()->set_name("builtin-clash");
   bad.mutable_profile()->set_name("host-cpu");
   ExpectError(reg(alice_, bad, &out), grpc::StatusCode::ALREADY_EXISTS, "profile.name");

@@ -7,8 +7,10 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "search/cost_model.h"
 #include "search/hardware_profile.h"
 #include "search/hypervolume.h"
+#include "search/latency_table.h"
 #include "search/pareto.h"
 #include "search/search_space.h"
 #include "search/successive_halving.h"
@@ -551,6 +553,77 @@ TEST_F(ControllerIntegrationTest, SuccessiveHalvingPromotesTheBestAndFrontsHoldF
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(refused.error_message().find("spec.multi_fidelity.rungs"), std::string::npos)
       << refused.error_message();
+}
+
+TEST_F(ControllerIntegrationTest, AMicrocontrollerSearchQueuesOnlyArchitecturesThatFit) {
+  StartController();
+  nas::v1::SearchSpec spec = Spec(/*candidates=*/10, /*parallel=*/4);
+  spec.clear_profile_ids();
+  spec.add_profile_ids("cortex-m7");  // 320 KiB SRAM, 1 MiB flash, int8
+  Search search;
+  ASSERT_TRUE(Submit(alice_, spec, &search).ok());
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  RunWorker(worker, search.id());
+  const std::vector<Candidate> all = Candidates(alice_, search.id());
+  EXPECT_EQ(all.size(), 10u);
+  for (const Candidate& c : all) {
+    const ArchitectureCost cost = EstimateCost(c.architecture(), FashionMnistInput());
+    EXPECT_LE(cost.model_bytes_int8, 1024 * 1024) << c.id();
+    EXPECT_LE(cost.peak_activation_bytes / 4, 320 * 1024) << c.id();
+  }
+}
+
+TEST_F(ControllerIntegrationTest, ALookupTableProfilePredictsEveryCandidatesLatency) {
+  StartController();
+  nas::v1::SearchSpace narrow;
+  narrow.set_name("mobilenetv2");
+  narrow.add_kernels(3);
+  narrow.add_expansions(1);
+  narrow.add_resolutions(20);
+  narrow.add_width_multipliers_percent(50);
+  narrow.set_max_depth(2);
+  nas::v1::RegisterHardwareProfileRequest reg;
+  nas::v1::HardwareProfile* board = reg.mutable_profile();
+  board->set_name("alices-board");
+  board->set_kind(nas::v1::PROFILE_KIND_LUT);
+  board->mutable_latency_table()->set_overhead_ms(0.25);
+  board->mutable_latency_table()->set_threads(1);
+  double ms = 0.01;
+  for (const LatencyOp& op : SpaceOperators(*ResolveSearchSpace(narrow), FashionMnistInput())) {
+    nas::v1::LutEntry* e = board->mutable_latency_table()->add_entries();
+    e->set_key(op.Key());
+    e->set_mean_ms(ms += 0.01);
+    e->set_count(30);
+  }
+  nas::v1::HardwareProfile registered;
+  {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    grpc::Status st = harness_->Nas()->RegisterHardwareProfile(&ctx, reg, &registered);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  nas::v1::SearchSpec spec = Spec(/*candidates=*/6, /*parallel=*/2);
+  *spec.mutable_space() = narrow;
+  spec.clear_profile_ids();
+  spec.add_profile_ids("alices-board");
+  Search search;
+  ASSERT_TRUE(Submit(alice_, spec, &search).ok());
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  RunWorker(worker, search.id());
+  const std::vector<Candidate> all = Candidates(alice_, search.id());
+  ASSERT_EQ(all.size(), 6u);
+  for (const Candidate& c : all) {
+    ASSERT_EQ(c.profile_metrics_size(), 1);
+    const nas::v1::ProfileMetrics& pm = c.profile_metrics(0);
+    EXPECT_EQ(pm.latency_source(), nas::v1::LATENCY_SOURCE_PREDICTED) << c.id();
+    EXPECT_DOUBLE_EQ(pm.latency_ms(), *PredictLatencyMs(registered.latency_table(),
+                                                        c.architecture(), FashionMnistInput()));
+  }
+  // Bob cannot use Alice's private profile.
+  Search ignored;
+  EXPECT_EQ(Submit(bob_, spec, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(ControllerIntegrationTest, SearchesGoOnlyToWorkersServingTheirDataset) {
