@@ -1,6 +1,7 @@
 #include "search/hardware_profile.h"
 
 #include "gtest/gtest.h"
+#include "search/latency_table.h"
 
 namespace nas {
 namespace {
@@ -91,6 +92,71 @@ TEST(EvaluateOnProfileTest, LimitsAndConstraintsMarkInfeasibleWithReasons) {
 
 namespace nas {
 namespace {
+
+nas::v1::Architecture SmallNet() {
+  nas::v1::Architecture a;
+  a.set_space("resnet");
+  a.set_resolution(20);
+  a.set_stem_width(8);
+  a.add_stages()->set_width(8);
+  a.mutable_stages(0)->add_blocks();
+  return a;
+}
+
+// A table with every operator of SmallNet() at 1 ms, plus 0.5 ms overhead.
+nas::v1::HardwareProfile Lut() {
+  nas::v1::HardwareProfile p;
+  p.set_id("board@1");
+  p.set_name("board");
+  p.set_kind(nas::v1::PROFILE_KIND_LUT);
+  p.mutable_latency_table()->set_overhead_ms(0.5);
+  for (const LatencyOp& op : NetworkOperators(SmallNet(), FashionMnistInput())) {
+    nas::v1::LutEntry* e = p.mutable_latency_table()->add_entries();
+    e->set_key(op.Key());
+    e->set_mean_ms(1);
+    e->set_count(10);
+  }
+  return p;
+}
+
+TEST(EvaluateOnProfileTest, LookupTablePredictsFromTheArchitectureAndSaysPredicted) {
+  google::protobuf::RepeatedPtrField<nas::v1::Constraint> none;
+  const nas::v1::Architecture arch = SmallNet();
+  nas::v1::ProfileMetrics pm = EvaluateOnProfile(Lut(), Metrics(), none, false, &arch);
+  // input, stem, one block, head: 4 ms + 0.5 ms.
+  EXPECT_DOUBLE_EQ(pm.latency_ms(), 4.5);
+  EXPECT_EQ(pm.latency_source(), nas::v1::LATENCY_SOURCE_PREDICTED);
+  EXPECT_TRUE(pm.feasible());
+  // An operator the table lacks: latency unknown, and the reason says which.
+  nas::v1::Architecture wider = arch;
+  wider.mutable_stages(0)->set_width(16);
+  pm = EvaluateOnProfile(Lut(), Metrics(), none, false, &wider);
+  EXPECT_FALSE(pm.feasible());
+  ASSERT_EQ(pm.violations_size(), 1);
+  EXPECT_NE(pm.violations(0).find("basic:in8:out16"), std::string::npos) << pm.violations(0);
+  // The limit applies to the prediction, before training too.
+  nas::v1::HardwareProfile tight = Lut();
+  tight.mutable_limits()->set_max_latency_ms(4);
+  nas::v1::CandidateMetrics costs;
+  costs.set_params(100);
+  EXPECT_TRUE(CertainlyInfeasible(tight, costs, none, &arch));
+  EXPECT_FALSE(CertainlyInfeasible(tight, costs, none, &wider));  // unknown: not certain
+  EXPECT_FALSE(CertainlyInfeasible(Lut(), costs, none, &arch));
+}
+
+TEST(ValidateHardwareProfileTest, LookupTablesNeedEntriesWithSaneFigures) {
+  EXPECT_TRUE(ValidateHardwareProfile(Lut()).ok()) << ValidateHardwareProfile(Lut());
+  nas::v1::HardwareProfile p = Lut();
+  p.mutable_latency_table()->clear_entries();
+  EXPECT_NE(ValidateHardwareProfile(p).message().find("profile.latency_table.entries"),
+            std::string::npos);
+  p = Lut();
+  p.mutable_latency_table()->mutable_entries(1)->set_mean_ms(-1);
+  EXPECT_NE(ValidateHardwareProfile(p).message().find("entries[1].mean_ms"), std::string::npos);
+  p = Lut();
+  p.mutable_latency_table()->mutable_entries(0)->set_count(0);
+  EXPECT_NE(ValidateHardwareProfile(p).message().find("entries[0].count"), std::string::npos);
+}
 
 TEST(HypervolumeReferenceTest, AccuracyZeroCostsAtTheProfilesLimitsOrFixedBounds) {
   google::protobuf::RepeatedPtrField<nas::v1::Objective> objectives;
