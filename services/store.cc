@@ -606,6 +606,24 @@ std::vector<HardwareProfile> BuiltinProfiles() {
     p.set_description("Cortex-M7 microcontroller, int8, 1 MB flash, 320 KB SRAM.");
     out.push_back(p);
   }
+  {
+    HardwareProfile p;
+    p.set_name("jetson-nano");
+    p.set_kind(nas::v1::PROFILE_KIND_ROOFLINE);
+    p.set_weight_type(nas::v1::WEIGHT_TYPE_FP32);
+    nas::v1::RooflineModel* r = p.mutable_roofline();
+    r->set_peak_macs_per_second(118e9);
+    r->set_memory_bytes_per_second(15e9);
+    r->set_overhead_ms(1.0);
+    r->set_source(
+        "Jetson Nano: 128-core Maxwell GPU at 921.6 MHz, one fp32 FMA per core per cycle = "
+        "118 GMAC/s (NVIDIA quotes 472 GFLOPS at fp16, twice the fp32 rate). 64-bit LPDDR4 at "
+        "1600 MHz peaks at 25.6 GB/s, shared with the CPU; 15 GB/s is assumed sustained. "
+        "Batch-1 inference of a small network is bound by kernel launches: 1 ms assumed per "
+        "inference. Modelled, not measured.");
+    p.set_description("Jetson Nano class board (GPU, fp32), roofline model.");
+    out.push_back(p);
+  }
   return out;
 }
 

@@ -120,6 +120,25 @@ TEST_F(NasctlTest, ErrorsAreOneLineAndANonZeroExit) {
   EXPECT_EQ(health.out, "serving\n");
 }
 
+TEST_F(NasctlTest, ALatencyTableRegistersAsALookupTableProfile) {
+  const std::string table = dir_ + "/board.lut";
+  std::ofstream(table) << "# nas-profile latency table v1\ndevice test board\nthreads 1\n"
+                          "overhead_ms 0.1\nop head:in8:cls10:r5 0.01 0 30\n"
+                          "op stem:resnet:c1:out8:r20 0.2 0.001 30\n";
+  Result ok = Nasctl(absl::StrCat("profiles register --lut=", table, " --name=alices-board"), alice_);
+  ASSERT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("registered alices-board@1"), std::string::npos) << ok.out;
+  Result list = Nasctl("profiles", alice_);
+  EXPECT_NE(list.out.find("alices-board@1     lut"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("lookup table measured on test board"), std::string::npos) << list.out;
+
+  const std::string bad = dir_ + "/bad.lut";
+  std::ofstream(bad) << "threads 1\nop a 1 0 30\nop b -2 0 30\n";
+  Result refused = Nasctl(absl::StrCat("profiles register --lut=", bad, " --name=x"), alice_);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.out.find("line 3: mean_ms \"-2\""), std::string::npos) << refused.out;
+}
+
 TEST_F(NasctlTest, AdminCommandsCreateUsersAndTokens) {
   Result user = Nasctl("users create carol", kTestAdminToken);
   ASSERT_EQ(user.exit_code, 0) << user.out;
