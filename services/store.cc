@@ -850,14 +850,17 @@ struct RefillView {
 };
 
 RefillView ReadRefillView(pqxx::work& tx, int64_t search_id, bool lock) {
+  if (lock) {
+    // Lock first, count after, in a statement of its own: under READ COMMITTED a statement that
+    // waited for the row lock still counts candidates in the snapshot it took before waiting,
+    // so a refill that queued rows meanwhile would go unseen and the queue overfill.
+    tx.exec_params("SELECT 1 FROM searches WHERE id = $1 FOR NO KEY UPDATE", search_id);
+  }
   pqxx::row r = tx.exec_params1(
-      absl::StrCat("SELECT spec, state, deadline_at < now(), target, "
-                   "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id "
-                   "  AND c.state = 'QUEUED'), "
-                   "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id "
-                   "  AND c.state = 'LEASED'), "
-                   "n_evaluated, n_failed FROM searches s WHERE id = $1",
-                   lock ? " FOR NO KEY UPDATE" : ""),
+      "SELECT spec, state, deadline_at < now(), target, "
+      "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'QUEUED'), "
+      "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'LEASED'), "
+      "n_evaluated, n_failed FROM searches s WHERE id = $1",
       search_id);
   RefillView v;
   v.spec = Parse<SearchSpec>(r[0]);
