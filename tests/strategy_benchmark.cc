@@ -35,6 +35,8 @@ ABSL_FLAG(int, validation_examples, 2000, "Held-out training examples each candi
 ABSL_FLAG(int, rungs, 3, "Successive-halving rungs of the multi-fidelity configurations");
 ABSL_FLAG(int, eta, 3, "Successive halving's reduction factor");
 ABSL_FLAG(std::string, strategies, "random,evolution,nsga2", "Strategies to compare");
+ABSL_FLAG(std::string, multi_fidelity, "both",
+          "Each strategy without successive halving (off), with it (on), or both");
 
 namespace nas {
 namespace {
@@ -163,7 +165,9 @@ int main(int argc, char** argv) {
 
   std::vector<std::pair<std::string, bool>> configs;
   for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_strategies), ',')) {
-    for (bool mf : {false, true}) configs.push_back({std::string(s), mf});
+    const std::string mode = absl::GetFlag(FLAGS_multi_fidelity);
+    if (mode != "on") configs.push_back({std::string(s), false});
+    if (mode != "off") configs.push_back({std::string(s), true});
   }
   auto label = [](const std::pair<std::string, bool>& c) {
     return c.second ? absl::StrCat(c.first, " + successive halving") : c.first;
