@@ -68,8 +68,13 @@ ConstrainedStrategy::Filter InfeasibleEverywhere(
 absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(
     const nas::v1::SearchSpec& spec, const std::vector<nas::v1::HardwareProfile>& profiles) {
   NAS_ASSIGN_OR_RETURN(SearchSpaceDef space, ResolveSearchSpace(spec.space()));
+  // Strategies observe results on the first profile, so its front's reference is theirs.
+  std::vector<double> reference;
+  if (!profiles.empty()) {
+    reference = HypervolumeReference(spec.objectives(), spec.constraints(), profiles[0]);
+  }
   NAS_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy,
-                       MakeStrategy(spec.strategy(), space));
+                       MakeStrategy(spec.strategy(), space, reference));
   ConstrainedStrategy::Filter drop = InfeasibleEverywhere(spec, profiles);
   if (drop == nullptr) return std::move(strategy);
   return std::make_unique<ConstrainedStrategy>(std::move(strategy), std::move(drop));

@@ -58,7 +58,8 @@ ConstrainedStrategy::Filter InfeasibleEverywhere(
     const nas::v1::SearchSpec& spec, const std::vector<nas::v1::HardwareProfile>& profiles);
 
 // MakeSearchStrategy() builds what the controller runs for a search: MakeStrategy() over the
-// spec's space, wrapped in a ConstrainedStrategy when InfeasibleEverywhere() has a filter.
+// spec's space, measuring hypervolume from the first profile's reference (the profile whose
+// results strategies observe), wrapped in a ConstrainedStrategy when InfeasibleEverywhere() has a filter.
 absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(
     const nas::v1::SearchSpec& spec, const std::vector<nas::v1::HardwareProfile>& profiles);
 

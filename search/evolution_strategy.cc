@@ -3,12 +3,50 @@
 #include <algorithm>
 #include <numeric>
 
+#include "search/hypervolume.h"
+
 namespace nas {
 
 EvolutionStrategy::EvolutionStrategy(SearchSpaceDef space, uint64_t seed, int population,
-                                     int sample_size)
+                                     int sample_size, std::vector<double> reference)
     : PopulationStrategy("evolution-v1", std::move(space), seed, population),
-      sample_size_(sample_size) {}
+      sample_size_(sample_size),
+      reference_(std::move(reference)) {}
+
+int TournamentWinner(const std::vector<Ranked>& sample, const std::vector<double>& reference) {
+  const std::vector<RankCrowd> rc = RankAndCrowding(sample);
+  std::vector<int> best_rank;
+  for (int j = 0; j < static_cast<int>(sample.size()); ++j) {
+    if (best_rank.empty() || rc[j].rank < rc[best_rank[0]].rank) best_rank = {j};
+    else if (rc[j].rank == rc[best_rank[0]].rank) best_rank.push_back(j);
+  }
+  // Exclusive hypervolume contributions, when they are defined for this rank.
+  std::vector<double> contribution(sample.size(), 0);
+  bool by_contribution = !reference.empty() && best_rank.size() > 1;
+  std::vector<std::vector<double>> points;
+  for (int j : best_rank) {
+    by_contribution = by_contribution && sample[j].violation == 0 &&
+                      sample[j].objectives.size() == reference.size();
+    points.push_back(sample[j].objectives);
+  }
+  if (by_contribution) {
+    const absl::StatusOr<double> whole = Hypervolume(points, reference);
+    by_contribution = whole.ok();
+    for (size_t i = 0; by_contribution && i < best_rank.size(); ++i) {
+      std::vector<std::vector<double>> others = points;
+      others.erase(others.begin() + static_cast<std::ptrdiff_t>(i));
+      contribution[best_rank[i]] = *whole - *Hypervolume(others, reference);
+    }
+  }
+  int best = best_rank[0];
+  for (int j : best_rank) {
+    if (contribution[j] > contribution[best] ||
+        (contribution[j] == contribution[best] && rc[j].crowding > rc[best].crowding)) {
+      best = j;
+    }
+  }
+  return best;
+}
 
 std::vector<nas::v1::Architecture> EvolutionStrategy::Propose(int n) {
   std::vector<nas::v1::Architecture> out;
@@ -27,11 +65,7 @@ std::vector<nas::v1::Architecture> EvolutionStrategy::Propose(int n) {
     }
     std::vector<Ranked> sample;
     for (int j = 0; j < k; ++j) sample.push_back(members_[index[j]].ranked);
-    const std::vector<RankCrowd> rc = RankAndCrowding(sample);
-    int best = 0;
-    for (int j = 1; j < k; ++j) {
-      if (CrowdedLess(rc[j], rc[best])) best = j;
-    }
+    const int best = TournamentWinner(sample, reference_);
     out.push_back(MutateArchitecture(members_[index[best]].architecture, space_, rng_));
   }
   return out;

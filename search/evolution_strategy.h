@@ -5,9 +5,17 @@
 // every observed result joins the population while the oldest leaves it: a member survives
 // `population` results, however good it was, which keeps the search from clinging to a lucky
 // early candidate. With several objectives (or constraints) the tournament winner is the best by
-// constrained non-dominated rank, then crowding distance, within the sample (search/nsga2.h).
+// constrained non-dominated rank within the sample (search/nsga2.h), and among the feasible
+// members of that rank the one whose loss would shrink the sample front's hypervolume most
+// (its exclusive contribution, as SMS-EMOA selects; Beume, Naujoks & Emmerich 2007), measured
+// from the search's hypervolume reference. Crowding distance breaks what remains (and decides
+// alone without a reference, for infeasible ranks, or beyond 3 objectives). Crowding gives
+// the ends of a front infinite worth, so it keeps mutating the largest and the tiniest
+// networks; the contribution aims mutations at the part of the front the reference counts,
+// and an end beyond the reference (too slow to count) contributes nothing.
 //
-// Settings: population (default 16, 2 to 10000), sample_size (default 4, 2 to population).
+// Settings: population (default 16, 2 to 10000), sample_size (default 4, 2 to population),
+// tie_break ("hypervolume", the default, or "crowding": NSGA-II's order alone).
 #ifndef NAS_SEARCH_EVOLUTION_STRATEGY_H_
 #define NAS_SEARCH_EVOLUTION_STRATEGY_H_
 
@@ -16,9 +24,17 @@
 
 namespace nas {
 
+// TournamentWinner() returns the index in `sample` of the tournament's winner, as above: best
+// constrained rank, then largest exclusive hypervolume contribution from `reference` (skipped
+// when `reference` is empty), then largest crowding distance, then the lowest index.
+int TournamentWinner(const std::vector<Ranked>& sample, const std::vector<double>& reference);
+
 class EvolutionStrategy final : public PopulationStrategy {
  public:
-  EvolutionStrategy(SearchSpaceDef space, uint64_t seed, int population, int sample_size);
+  // `reference`: the hypervolume reference point in minimisation form, one value per
+  // objective (search/hardware_profile.h, HypervolumeReference); empty for crowding alone.
+  EvolutionStrategy(SearchSpaceDef space, uint64_t seed, int population, int sample_size,
+                    std::vector<double> reference = {});
 
   std::vector<nas::v1::Architecture> Propose(int n) override;
   // Members are kept oldest first.
@@ -26,6 +42,7 @@ class EvolutionStrategy final : public PopulationStrategy {
 
  private:
   const int sample_size_;
+  const std::vector<double> reference_;
 };
 
 }  // namespace nas

@@ -46,12 +46,13 @@ Observation Evaluate(const nas::v1::Architecture& a, int64_t id) {
 }
 
 std::unique_ptr<SearchStrategy> Make(const std::string& name, uint64_t seed,
-                                     std::map<std::string, std::string> settings = {}) {
+                                     std::map<std::string, std::string> settings = {},
+                                     const std::vector<double>& reference = {}) {
   nas::v1::Strategy spec;
   spec.set_name(name);
   spec.set_seed(seed);
   for (const auto& [k, v] : settings) (*spec.mutable_settings())[k] = v;
-  absl::StatusOr<std::unique_ptr<SearchStrategy>> s = MakeStrategy(spec, Narrowed());
+  absl::StatusOr<std::unique_ptr<SearchStrategy>> s = MakeStrategy(spec, Narrowed(), reference);
   EXPECT_TRUE(s.ok()) << s.status();
   return *std::move(s);
 }
@@ -104,6 +105,32 @@ TEST(EvolutionTest, PopulationAgesAndTheFirstProposalsAreRandom) {
   EXPECT_EQ(p->counters[0], 6);      // Six random proposals, mutations after.
 }
 
+// A hand-worked tournament: three mutually non-dominated members (accuracy negated, latency
+// in ms), reference (accuracy 0, 2 ms). A: most accurate but too slow to count (contributes
+// 0). B: 0.8 at 1 ms; the front {B, C} has 0.8 * 1 + 0.3 * 0.9 = 1.07, without B 0.3 * 1.9 =
+// 0.57, so B contributes 0.5. C: 0.3 at 0.1 ms, contributes 1.07 - 0.8 = 0.27. Crowding alone
+// prefers an end (A or C, both infinite; the lower index wins).
+TEST(EvolutionTest, TournamentPrefersTheLargestHypervolumeContribution) {
+  const Ranked a{{-0.9, 5.0}, 0}, b{{-0.8, 1.0}, 0}, c{{-0.3, 0.1}, 0};
+  const std::vector<double> reference = {0, 2};
+  EXPECT_EQ(TournamentWinner({a, b, c}, reference), 1);
+  EXPECT_EQ(TournamentWinner({c, a, b}, reference), 2);
+  EXPECT_EQ(TournamentWinner({a, b, c}, {}), 0);  // crowding: an end
+  EXPECT_EQ(TournamentWinner({c, b, a}, {}), 0);
+  // Rank comes first: a member dominating the rest wins whatever the contributions.
+  const Ranked d{{-0.95, 0.05}, 0};
+  EXPECT_EQ(TournamentWinner({a, b, d}, reference), 2);
+  // A feasible member beats an infeasible one that dominates it.
+  const Ranked e{{-0.99, 0.01}, 1};
+  EXPECT_EQ(TournamentWinner({e, c}, reference), 1);
+  // Among infeasible ones, the smaller violation wins.
+  const Ranked f{{-0.5, 0.5}, 2};
+  EXPECT_EQ(TournamentWinner({f, e}, reference), 1);
+  // Equal contributions (both beyond the reference) fall back to crowding, then index.
+  const Ranked g{{-0.9, 3.0}, 0}, h{{-0.95, 4.0}, 0};
+  EXPECT_EQ(TournamentWinner({g, h}, reference), 0);
+}
+
 // The hypervolume of the feasible observations' front (reference: no capacity, cost 25).
 double FrontHypervolume(const std::vector<Observation>& all) {
   std::vector<std::vector<double>> points;
@@ -116,19 +143,22 @@ double FrontHypervolume(const std::vector<Observation>& all) {
 // Both evolutionary strategies find better fronts than random search for the same number of
 // evaluations (160) on the synthetic problem, summed over five seeds.
 TEST(EvolutionTest, EvolutionAndNsga2BeatRandomSearchOnASyntheticProblem) {
-  double random = 0, evolution = 0, nsga2 = 0;
+  double random = 0, evolution = 0, crowding = 0, nsga2 = 0;
   for (uint64_t seed = 1; seed <= 5; ++seed) {
     int64_t id = 1;
     auto r = Make("random", seed);
     random += FrontHypervolume(Drive(*r, 40, &id));
-    auto e = Make("evolution", seed);
+    auto e = Make("evolution", seed, {}, /*reference=*/{0, 25});
     evolution += FrontHypervolume(Drive(*e, 40, &id));
+    auto c = Make("evolution", seed, {{"tie_break", "crowding"}}, {0, 25});
+    crowding += FrontHypervolume(Drive(*c, 40, &id));
     auto n = Make("nsga2", seed);
     nsga2 += FrontHypervolume(Drive(*n, 40, &id));
   }
   std::cerr << "front hypervolume summed over 5 seeds: random " << random << ", evolution "
-            << evolution << ", nsga2 " << nsga2 << "\n";
+            << evolution << " (crowding tie-break " << crowding << "), nsga2 " << nsga2 << "\n";
   EXPECT_GT(evolution, random);
+  EXPECT_GT(crowding, random);
   EXPECT_GT(nsga2, random);
 
   // One objective, what regularized evolution was designed for: the best feasible capacity.
@@ -209,6 +239,10 @@ TEST(MakeStrategyTest, EvolutionaryStrategySettingsAreChecked) {
   (*spec.mutable_settings())["sample_size"] = "11";
   expect("strategy.settings[sample_size]");
   (*spec.mutable_settings())["sample_size"] = "5";
+  EXPECT_TRUE(MakeStrategy(spec, Narrowed()).ok());
+  (*spec.mutable_settings())["tie_break"] = "rank";
+  expect("strategy.settings[tie_break]");
+  (*spec.mutable_settings())["tie_break"] = "crowding";
   EXPECT_TRUE(MakeStrategy(spec, Narrowed()).ok());
   (*spec.mutable_settings())["tournament"] = "5";
   expect("strategy.settings[tournament]");

@@ -55,6 +55,18 @@ class Settings {
     return v;
   }
 
+  absl::StatusOr<std::string> OneOf(const std::string& key,
+                                     const std::vector<std::string>& choices) const {
+    auto it = spec_.settings().find(key);
+    if (it == spec_.settings().end()) return choices[0];
+    if (std::find(choices.begin(), choices.end(), it->second) == choices.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("strategy.settings[", key, "]: \"",
+                                                     it->second.substr(0, 40), "\" is not one of ",
+                                                     absl::StrJoin(choices, ", ")));
+    }
+    return it->second;
+  }
+
  private:
   const nas::v1::Strategy& spec_;
   std::vector<std::string> known_;
@@ -82,8 +94,9 @@ std::vector<std::string> StrategyNames() { return {"random", "evolution", "nsga2
 
 namespace {
 
-absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(const nas::v1::Strategy& spec,
-                                                              const SearchSpaceDef& space) {
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(
+    const nas::v1::Strategy& spec, const SearchSpaceDef& space,
+    const std::vector<double>& hypervolume_reference) {
   const uint64_t seed = spec.seed() == 0 ? 1 : spec.seed();
   if (spec.name() == "random" || spec.name().empty()) {
     // Random search has no settings; a setting here is a typo the user wants to hear about.
@@ -94,13 +107,17 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(const nas::v1::Str
     return std::make_unique<RandomStrategy>(space, seed);
   }
   if (spec.name() == "evolution") {
-    const Settings settings(spec, {"population", "sample_size"});
+    const Settings settings(spec, {"population", "sample_size", "tie_break"});
     if (absl::Status st = settings.CheckKeys(); !st.ok()) return st;
     absl::StatusOr<int> population = settings.Int("population", 16, 2, 10000);
     if (!population.ok()) return population.status();
     absl::StatusOr<int> sample = settings.Int("sample_size", std::min(4, *population), 2, *population);
     if (!sample.ok()) return sample.status();
-    return std::make_unique<EvolutionStrategy>(space, seed, *population, *sample);
+    absl::StatusOr<std::string> tie_break = settings.OneOf("tie_break", {"hypervolume", "crowding"});
+    if (!tie_break.ok()) return tie_break.status();
+    return std::make_unique<EvolutionStrategy>(
+        space, seed, *population, *sample,
+        *tie_break == "hypervolume" ? hypervolume_reference : std::vector<double>{});
   }
   if (spec.name() == "nsga2") {
     const Settings settings(spec, {"population", "crossover_probability"});
@@ -118,9 +135,11 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(const nas::v1::Str
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeStrategy(const nas::v1::Strategy& spec,
-                                                             const SearchSpaceDef& space) {
-  absl::StatusOr<std::unique_ptr<SearchStrategy>> inner = MakeUnwrapped(spec, space);
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeStrategy(
+    const nas::v1::Strategy& spec, const SearchSpaceDef& space,
+    const std::vector<double>& hypervolume_reference) {
+  absl::StatusOr<std::unique_ptr<SearchStrategy>> inner =
+      MakeUnwrapped(spec, space, hypervolume_reference);
   if (!inner.ok()) return inner.status();
   return std::make_unique<DedupStrategy>(*std::move(inner));
 }

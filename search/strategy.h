@@ -73,9 +73,12 @@ std::vector<std::string> StrategyNames();
 
 // MakeStrategy() builds the strategy `spec` names over `space`. An unknown name, an unknown
 // setting or a setting out of range is InvalidArgument naming "strategy.name" or
-// "strategy.settings[<key>]".
-absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeStrategy(const nas::v1::Strategy& spec,
-                                                             const SearchSpaceDef& space);
+// "strategy.settings[<key>]". `hypervolume_reference` is the point, in minimisation form, from
+// which the search's fronts are measured (empty: none); strategies that select by
+// hypervolume contribution measure from it.
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeStrategy(
+    const nas::v1::Strategy& spec, const SearchSpaceDef& space,
+    const std::vector<double>& hypervolume_reference = {});
 
 }  // namespace nas
 

@@ -4,13 +4,17 @@
 // real controller and PostgreSQL, with the same seeds and the same wall-clock budget on the
 // same two workers (so the same worker-seconds, every overhead included). Objectives:
 // validation accuracy and latency on the rpi4-cortex-a72 profile (a roofline model, so
-// latencies do not depend on what else this machine runs).
+// latencies do not depend on what else this machine runs), under a latency constraint
+// (--max_latency_ms, 0 for none): the user wants a model that runs within it.
 //
 //   strategy_benchmark --seeds=4 --seconds=150   # about an hour
+//   strategy_benchmark --strategies=random,evolution,evolution:tie_break=crowding
 //
-// For each run it prints the hypervolume of the front of finished models (full-recipe results;
-// lower rungs only rank) after each quarter of the budget, reference point (accuracy 0, 2 ms),
-// as mean +- standard deviation over the seeds. See docs/benchmarks.md.
+// A strategy may carry settings after a colon, `name:key=value;key=value`. For each run it
+// prints the hypervolume of the front of finished models (full-recipe results; lower rungs
+// only rank) after each quarter of the budget, reference point (accuracy 0, the latency bound),
+// as mean +- standard deviation over the seeds, and each configuration's difference from the
+// first, paired by seed. See docs/benchmarks.md.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -35,6 +39,9 @@ ABSL_FLAG(int, validation_examples, 2000, "Held-out training examples each candi
 ABSL_FLAG(int, rungs, 3, "Successive-halving rungs of the multi-fidelity configurations");
 ABSL_FLAG(int, eta, 3, "Successive halving's reduction factor");
 ABSL_FLAG(std::string, strategies, "random,evolution,nsga2", "Strategies to compare");
+ABSL_FLAG(double, max_latency_ms, 2.0,
+          "Latency constraint on the profile, ms; also the hypervolume's reference (0: none, "
+          "reference 2 ms)");
 ABSL_FLAG(std::string, multi_fidelity, "both",
           "Each strategy without successive halving (off), with it (on), or both");
 
@@ -52,21 +59,37 @@ struct Run {
   int evaluations = 0;          // at every rung
 };
 
+double LatencyBound() {
+  const double bound = absl::GetFlag(FLAGS_max_latency_ms);
+  return bound > 0 ? bound : 2.0;
+}
+
+// `strategy` is a name, optionally followed by ":key=value;key=value" settings.
 Run RunSearch(ControllerHarness& h, const std::string& token, const std::string& strategy,
               bool multi_fidelity, uint64_t seed) {
   nas::v1::SubmitSearchRequest req;
   nas::v1::SearchSpec* spec = req.mutable_spec();
   spec->set_display_name(absl::StrCat(strategy, multi_fidelity ? "+sh-" : "-", seed));
   spec->mutable_space()->set_name("mobilenetv2");
-  spec->mutable_strategy()->set_name(strategy);
+  const std::pair<std::string, std::string> name_settings = absl::StrSplit(strategy, ':');
+  spec->mutable_strategy()->set_name(name_settings.first);
   spec->mutable_strategy()->set_seed(seed);
-  if (strategy != "random") {
-    (*spec->mutable_strategy()->mutable_settings())["population"] =
-        absl::StrCat(absl::GetFlag(FLAGS_population));
+  auto& settings = *spec->mutable_strategy()->mutable_settings();
+  if (name_settings.first != "random") {
+    settings["population"] = absl::StrCat(absl::GetFlag(FLAGS_population));
+  }
+  for (absl::string_view kv : absl::StrSplit(name_settings.second, ';', absl::SkipEmpty())) {
+    const std::pair<std::string, std::string> setting = absl::StrSplit(kv, '=');
+    settings[setting.first] = setting.second;
   }
   spec->add_profile_ids("rpi4-cortex-a72");
   spec->add_objectives()->set_metric(nas::v1::METRIC_ACCURACY);
   spec->add_objectives()->set_metric(nas::v1::METRIC_LATENCY);
+  if (absl::GetFlag(FLAGS_max_latency_ms) > 0) {
+    nas::v1::Constraint* c = spec->add_constraints();
+    c->set_metric(nas::v1::METRIC_LATENCY);
+    c->set_bound(absl::GetFlag(FLAGS_max_latency_ms));
+  }
   spec->mutable_budget()->set_max_candidates(100000);  // the clock ends the search
   spec->mutable_budget()->set_max_parallel(2);
   spec->mutable_budget()->set_max_wall_seconds(absl::GetFlag(FLAGS_seconds));
@@ -132,7 +155,7 @@ double HypervolumeUntil(const std::vector<Point>& points, double seconds) {
   for (const Point& p : points) {
     if (p.seconds <= seconds) front.push_back({-p.accuracy, p.latency_ms});
   }
-  return *Hypervolume(front, {0, 2.0});
+  return *Hypervolume(front, {0, LatencyBound()});
 }
 
 }  // namespace
@@ -194,9 +217,10 @@ int main(int argc, char** argv) {
 
   std::cout << absl::StrFormat(
       "| configuration | evaluations | finished models | hypervolume at 25%% | 50%% | 75%% | "
-      "100%% of %.0f s (mean +- sd over %d seeds) |\n",
-      budget, absl::GetFlag(FLAGS_seeds));
-  std::cout << "|---|---|---|---|---|---|---|\n";
+      "100%% of %.0f s (mean +- sd over %d seeds) | difference from %s at 100%%, paired by "
+      "seed (mean +- sd, seeds won) |\n",
+      budget, absl::GetFlag(FLAGS_seeds), label(configs[0]));
+  std::cout << "|---|---|---|---|---|---|---|---|\n";
   auto mean_sd = [](const std::vector<double>& v) {
     double sum = 0, sumsq = 0;
     for (double x : v) {
@@ -223,7 +247,16 @@ int main(int argc, char** argv) {
       const auto [mean, sd] = mean_sd(hv);
       std::cout << absl::StrFormat(" | %.4f +- %.4f", mean, sd);
     }
-    std::cout << " |\n";
+    std::vector<double> difference;
+    int won = 0;
+    for (size_t i = 0; i < r.size(); ++i) {
+      difference.push_back(nas::HypervolumeUntil(r[i].finished, budget) -
+                           nas::HypervolumeUntil(runs[label(configs[0])][i].finished, budget));
+      won += difference.back() > 0;
+    }
+    const auto [mean, sd] = mean_sd(difference);
+    std::cout << absl::StrFormat(" | %+.4f +- %.4f, %d of %d |\n", mean, sd, won,
+                                 static_cast<int>(r.size()));
   }
   return 0;
 }
