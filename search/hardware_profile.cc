@@ -44,6 +44,12 @@ absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& p) {
   if (!nas::v1::WeightType_IsValid(p.weight_type())) {
     return absl::InvalidArgumentError("profile.weight_type: unknown value");
   }
+  // Optional on predicting profiles (it names the device a lookup table was measured on).
+  if (p.kind() != nas::v1::PROFILE_KIND_MEASURED && !p.device_tag().empty() &&
+      !IsValidName(p.device_tag())) {
+    return absl::InvalidArgumentError(
+        "profile.device_tag: lower-case letters, digits, '-' and '_' only");
+  }
   switch (p.kind()) {
     case nas::v1::PROFILE_KIND_MEASURED:
       if (!IsValidName(p.device_tag())) {

@@ -115,11 +115,16 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
   }
   NAS_ASSIGN_OR_RETURN(nas::v1::Search search,
                        store_->CreateSearch(caller, spec, profiles, /*strategy_state=*/""));
+  LOG(INFO) << "event=search_submitted search=" << search.id() << " user=" << caller.user_id
+            << " strategy=" << spec.strategy().name() << " dataset=" << spec.dataset()
+            << " profiles=" << absl::StrJoin(spec.profile_ids(), ",")
+            << " target=" << search.progress().target();
   // Queue the first candidates before answering, so the search is visibly moving. The search
   // is stored either way: if this refill fails, the scheduler's periodic refill queues them,
   // and an error here would only invite the user to submit a duplicate.
   if (absl::Status st = scheduler_->Refill(search.id()); !st.ok()) {
-    LOG(WARNING) << "controller: first refill of search " << search.id() << " failed: " << st;
+    LOG(WARNING) << "event=refill_failed search=" << search.id() << " error=\"" << st.message()
+                 << "\"";
     scheduler_->MarkDirty(search.id());
   }
   absl::StatusOr<nas::v1::Search> fresh = store_->GetSearch(caller, search.id());
@@ -149,6 +154,7 @@ absl::StatusOr<nas::v1::Search> Controller::CancelSearch(const Caller& caller,
                                                          int64_t search_id) {
   NAS_RETURN_IF_ERROR(RequireId("search_id", search_id));
   NAS_ASSIGN_OR_RETURN(nas::v1::Search search, store_->CancelSearch(caller, search_id));
+  LOG(INFO) << "event=search_cancelled search=" << search_id << " user=" << caller.user_id;
   scheduler_->NotifyChange();
   return search;
 }
@@ -343,6 +349,10 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> Controller::LeaseWork(
     NAS_ASSIGN_OR_RETURN(std::optional<nas::v1::LeaseWorkResponse> lease,
                          store_->LeaseNext(request.worker_id(), scheduler_->options().lease_ttl));
     if (lease.has_value()) {
+      if (options_.metrics != nullptr) options_.metrics->RecordLease("granted");
+      LOG(INFO) << "event=lease_granted search=" << lease->search_id()
+                << " candidate=" << lease->candidate_id() << " lease=" << lease->lease_id()
+                << " worker=" << request.worker_id();
       // The search has room for another candidate now.
       scheduler_->MarkDirty(lease->search_id());
       return *std::move(lease);
@@ -360,10 +370,12 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> Controller::LeaseWork(
 absl::StatusOr<nas::v1::HeartbeatResponse> Controller::Heartbeat(
     const nas::v1::HeartbeatRequest& request) {
   NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
-  NAS_ASSIGN_OR_RETURN(absl::Time expires,
-                       store_->Heartbeat(request, scheduler_->options().lease_ttl));
+  absl::StatusOr<absl::Time> expires =
+      store_->Heartbeat(request, scheduler_->options().lease_ttl);
+  CountFenced(expires.status());
+  if (!expires.ok()) return expires.status();
   nas::v1::HeartbeatResponse response;
-  response.set_expires_at_ms(absl::ToUnixMillis(expires));
+  response.set_expires_at_ms(absl::ToUnixMillis(*expires));
   if (request.has_progress()) scheduler_->NotifyChange();
   return response;
 }
@@ -386,8 +398,24 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
           ">= 0");
     }
   }
-  NAS_ASSIGN_OR_RETURN(ReportOutcome outcome, store_->ReportResult(request));
+  absl::StatusOr<ReportOutcome> reported = store_->ReportResult(request);
+  CountFenced(reported.status());
+  if (!reported.ok()) return reported.status();
+  const ReportOutcome& outcome = *reported;
   if (!outcome.duplicate) {
+    LOG(INFO) << "event=result_stored search=" << outcome.search_id
+              << " candidate=" << outcome.candidate_id << " lease=" << request.lease_id()
+              << (request.has_metrics()
+                      ? absl::StrCat(" val_accuracy=", request.metrics().val_accuracy())
+                      : absl::StrCat(" error=\"", absl::CHexEscape(request.error()), "\""))
+              << (outcome.search_ended ? " search_ended=true" : "");
+    if (options_.metrics != nullptr) {
+      options_.metrics->RecordLease("completed");
+      options_.metrics->RecordEvaluation(request.has_metrics());
+      for (const auto& [profile, error] : outcome.prediction_errors) {
+        options_.metrics->RecordPredictionError(profile, error);
+      }
+    }
     scheduler_->MarkDirty(outcome.search_id);
     scheduler_->NotifyChange();
   }
@@ -420,9 +448,18 @@ absl::StatusOr<nas::v1::UploadArtifactResponse> Controller::UploadArtifact(
   return response;
 }
 
+void Controller::CountFenced(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kFailedPrecondition) return;
+  if (options_.metrics != nullptr) options_.metrics->RecordLease("fenced");
+  LOG(WARNING) << "event=lease_fenced error=\"" << status.message() << "\"";
+}
+
 absl::Status Controller::ReturnLease(const nas::v1::ReturnLeaseRequest& request) {
   NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
   NAS_RETURN_IF_ERROR(store_->ReturnLease(request.worker_id(), request.lease_id()));
+  if (options_.metrics != nullptr) options_.metrics->RecordLease("returned");
+  LOG(INFO) << "event=lease_returned lease=" << request.lease_id()
+            << " worker=" << request.worker_id();
   scheduler_->NotifyChange();
   return absl::OkStatus();
 }

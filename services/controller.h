@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "proto/nas_service.pb.h"
 #include "proto/trainer_service.pb.h"
+#include "services/metrics.h"
 #include "services/scheduler.h"
 #include "services/store.h"
 
@@ -29,6 +30,8 @@ struct ControllerOptions {
   absl::Duration max_lease_wait = absl::Seconds(30);
   // Largest model file a worker may upload.
   int64_t max_artifact_bytes = 256ll << 20;
+  // Where leases, evaluations and predictor errors are counted (null: nowhere).
+  ControllerMetrics* metrics = nullptr;
 };
 
 class Controller {
@@ -105,6 +108,9 @@ class Controller {
   Scheduler* scheduler() { return scheduler_; }
 
  private:
+  // Counts a heartbeat or report refused because its lease is no longer live.
+  void CountFenced(const absl::Status& status);
+
   Store* const store_;
   Scheduler* const scheduler_;
   const ControllerOptions options_;

@@ -31,6 +31,10 @@ ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate chain; enables TLS wi
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key");
 ABSL_FLAG(int, lease_ttl_seconds, 30, "How long a lease lives without a heartbeat");
 ABSL_FLAG(int, db_pool_size, 8, "Database connections kept open");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus /metrics on (e.g. 0.0.0.0:9464; port 0: any); empty: "
+          "not served");
+ABSL_FLAG(std::string, metrics_port_file, "", "Write the bound /metrics port here (for scripts)");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port here once serving (for scripts)");
 
 namespace {
@@ -86,6 +90,7 @@ int main(int argc, char** argv) {
   }
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
 
   absl::StatusOr<std::unique_ptr<nas::ControllerServer>> server =
       nas::ControllerServer::Start(options);
@@ -96,10 +101,13 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_port_file)) << (*server)->port() << "\n";
   }
+  if (!absl::GetFlag(FLAGS_metrics_port_file).empty()) {
+    std::ofstream(absl::GetFlag(FLAGS_metrics_port_file)) << (*server)->metrics_port() << "\n";
+  }
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  LOG(INFO) << "controller: shutting down";
+  LOG(INFO) << "event=controller_stopping";
   (*server)->Shutdown();
   return 0;
 }

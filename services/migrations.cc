@@ -196,6 +196,12 @@ ALTER TABLE searches ADD COLUMN evaluated_per_rung INT[] NOT NULL DEFAULT '{}';
 -- Promotions read a rung's results.
 CREATE INDEX candidates_search_rung ON candidates (search_id, rung) WHERE rung > 0;
 )sql"},
+      {4, "events: the hypervolume of a front after it changed",
+       R"sql(
+-- Set on FRONT_CHANGED events, so a watcher follows each profile's hypervolume from the
+-- stream alone; NULL on every other kind and on events stored before this migration.
+ALTER TABLE events ADD COLUMN hypervolume DOUBLE PRECISION;
+)sql"},
   };
   return *kMigrations;
 }

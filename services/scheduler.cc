@@ -92,11 +92,12 @@ void Scheduler::WaitForChange(uint64_t seen, absl::Duration timeout) {
 void Scheduler::SweepLeases() {
   absl::StatusOr<std::vector<LeaseExpiry>> expired = store_->ExpireLeases();
   if (!expired.ok()) {
-    LOG(WARNING) << "scheduler: lease sweep failed: " << expired.status();
+    LOG(WARNING) << "event=lease_sweep_failed error=\"" << expired.status().message() << "\"";
   } else {
     for (const LeaseExpiry& e : *expired) {
-      LOG(INFO) << "scheduler: lease " << e.lease_id << " expired; candidate " << e.candidate_id
-                << (e.requeued ? " re-queued" : " failed");
+      LOG(INFO) << "event=lease_expired search=" << e.search_id << " candidate=" << e.candidate_id
+                << " lease=" << e.lease_id << " requeued=" << (e.requeued ? "true" : "false");
+      if (options_.metrics != nullptr) options_.metrics->RecordLease("expired");
       MarkDirty(e.search_id);
     }
     if (!expired->empty()) NotifyChange();
@@ -117,7 +118,9 @@ void Scheduler::RefillDirty(bool all_running) {
   }
   for (int64_t id : todo) {
     absl::Status st = Refill(id);
-    if (!st.ok()) LOG(WARNING) << "scheduler: refill of search " << id << " failed: " << st;
+    if (!st.ok()) {
+      LOG(WARNING) << "event=refill_failed search=" << id << " error=\"" << st.message() << "\"";
+    }
   }
 }
 

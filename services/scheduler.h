@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "search/strategy.h"
+#include "services/metrics.h"
 #include "services/store.h"
 
 namespace nas {
@@ -31,6 +32,8 @@ struct SchedulerOptions {
   absl::Duration sweep_interval = absl::Milliseconds(250);
   // How often every running search is refilled, dirty or not (catches other controllers).
   absl::Duration full_refill_interval = absl::Seconds(5);
+  // Where expired leases are counted (null: nowhere).
+  ControllerMetrics* metrics = nullptr;
 };
 
 class Scheduler {

@@ -49,16 +49,31 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   NAS_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                        Credentials(options));
   std::unique_ptr<ControllerServer> s(new ControllerServer());
-  NAS_ASSIGN_OR_RETURN(s->store_, Store::Open(options.store));
-  s->scheduler_ = std::make_unique<Scheduler>(s->store_.get(), options.scheduler);
+  s->metrics_ = std::make_unique<ControllerMetrics>();
+  StoreOptions store_options = options.store;
+  ControllerMetrics* metrics = s->metrics_.get();
+  store_options.on_operation = [metrics](const char* operation, absl::Duration took,
+                                         const absl::Status& st) {
+    metrics->RecordStoreOperation(operation, took, st);
+  };
+  NAS_ASSIGN_OR_RETURN(s->store_, Store::Open(store_options));
+  // Declared after the store, the metrics (and their /metrics server) go before it.
+  s->metrics_->WatchStore(s->store_.get());
+  if (!options.metrics_address.empty()) {
+    NAS_ASSIGN_OR_RETURN(s->metrics_port_, s->metrics_->Serve(options.metrics_address));
+  }
+  SchedulerOptions scheduler_options = options.scheduler;
+  scheduler_options.metrics = metrics;
+  s->scheduler_ = std::make_unique<Scheduler>(s->store_.get(), scheduler_options);
   ControllerOptions controller_options;
   controller_options.worker_token = options.worker_token;
   controller_options.max_lease_wait = options.max_lease_wait;
+  controller_options.metrics = metrics;
   s->controller_ =
       std::make_unique<Controller>(s->store_.get(), s->scheduler_.get(), controller_options);
   if (!options.admin_token.empty()) {
     NAS_ASSIGN_OR_RETURN(bool created, s->controller_->BootstrapAdmin(options.admin_token));
-    if (created) LOG(INFO) << "controller: created user \"admin\" with the bootstrap token";
+    if (created) LOG(INFO) << "event=admin_created user=admin";
   }
   s->nas_service_ = std::make_unique<NasServiceImpl>(s->controller_.get());
   s->admin_service_ = std::make_unique<AdminServiceImpl>(s->controller_.get());
@@ -75,13 +90,17 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   builder.RegisterService(s->nas_service_.get());
   builder.RegisterService(s->admin_service_.get());
   builder.RegisterService(s->trainer_service_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(s->metrics_->Interceptor());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address));
   }
   s->scheduler_->Start();
-  LOG(INFO) << "controller: serving on port " << s->port_;
+  LOG(INFO) << "event=controller_serving port=" << s->port_
+            << " metrics_port=" << s->metrics_port_;
   return s;
 }
 

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/controller.h"
+#include "services/metrics.h"
 #include "services/scheduler.h"
 #include "services/store.h"
 
@@ -46,6 +47,9 @@ struct ServerOptions {
   int max_message_bytes = 8 << 20;
   // Longest LeaseWork long poll.
   absl::Duration max_lease_wait = absl::Seconds(30);
+  // host:port of the Prometheus /metrics endpoint; port 0 picks one; empty: not served (the
+  // metrics are still kept, see ControllerServer::metrics()).
+  std::string metrics_address;
 };
 
 class ControllerServer {
@@ -57,6 +61,9 @@ class ControllerServer {
   ~ControllerServer();
 
   int port() const { return port_; }
+  // The bound /metrics port, 0 when not served.
+  int metrics_port() const { return metrics_port_; }
+  ControllerMetrics& metrics() { return *metrics_; }
   // ControllerServer::Shutdown() stops accepting calls, lets in-flight ones finish (up to
   // `grace`), then stops the scheduler.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
@@ -67,6 +74,8 @@ class ControllerServer {
   ControllerServer() = default;
 
   std::unique_ptr<Store> store_;
+  // After the store: destroyed first, so no scrape reads a closed store.
+  std::unique_ptr<ControllerMetrics> metrics_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<NasServiceImpl> nas_service_;
@@ -74,6 +83,7 @@ class ControllerServer {
   std::unique_ptr<TrainerServiceImpl> trainer_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  int metrics_port_ = 0;
   bool shut_down_ = false;
 };
 

@@ -1,6 +1,7 @@
 #include "services/store.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <pqxx/pqxx>
@@ -8,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -68,11 +70,12 @@ std::string ProfileId(const std::string& name, int version) {
 
 void AppendEvent(pqxx::work& tx, int64_t search_id, nas::v1::SearchEventKind kind,
                  int64_t candidate_id, const std::string& profile_id,
-                 const std::string& message) {
+                 const std::string& message, double hypervolume = -1) {
+  // A hypervolume is never negative: -1 stores NULL (the event concerns no front).
   tx.exec_params(
-      "INSERT INTO events (search_id, kind, candidate_id, profile_id, message) "
-      "VALUES ($1, $2, NULLIF($3, 0), $4, $5)",
-      search_id, static_cast<int>(kind), candidate_id, profile_id, message);
+      "INSERT INTO events (search_id, kind, candidate_id, profile_id, message, hypervolume) "
+      "VALUES ($1, $2, NULLIF($3, 0), $4, $5, NULLIF($6::DOUBLE PRECISION, -1))",
+      search_id, static_cast<int>(kind), candidate_id, profile_id, message, hypervolume);
 }
 
 // DoubleArray() writes a PostgreSQL array literal that reads back exactly ("{-0.91,3.2}").
@@ -326,14 +329,31 @@ class SearchProfileCache {
 // Connection pool and transactions
 // ---------------------------------------------------------------------------------------------
 
+const absl::Status& StatusOf(const absl::Status& s) { return s; }
+template <typename T>
+absl::Status StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+
 class Store::Pool {
  public:
   explicit Pool(const StoreOptions& options) : options_(options) {}
 
   // Runs `fn` in a read-committed transaction and commits when it returns OK. Retries
   // serialization failures and deadlocks; a lost connection is Unavailable.
+  // `operation` names the Store method for StoreOptions::on_operation.
   template <typename Fn>
-  auto Run(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
+  auto Run(const char* operation, Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
+    const absl::Time start = absl::Now();
+    auto result = RunTransaction(std::forward<Fn>(fn));
+    if (options_.on_operation) {
+      options_.on_operation(operation, absl::Now() - start, StatusOf(result));
+    }
+    return result;
+  }
+
+  template <typename Fn>
+  auto RunTransaction(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
     using Result = decltype(fn(std::declval<pqxx::work&>()));
     constexpr int kAttempts = 5;
     for (int attempt = 1;; ++attempt) {
@@ -364,7 +384,8 @@ class Store::Pool {
             absl::StrCat("store: connection lost during commit: ", e.what())));
       } catch (const pqxx::sql_error& e) {
         // The statement is for the operator's log, not for the client.
-        LOG(ERROR) << "store: " << e.what() << " in: " << e.query();
+        LOG(ERROR) << "event=store_sql_error error=\"" << absl::CHexEscape(e.what())
+                   << "\" query=\"" << absl::CHexEscape(e.query()) << "\"";
         Release(std::move(*conn));
         return Result(absl::InternalError(absl::StrCat("store: ", e.what())));
       } catch (const std::exception& e) {
@@ -461,7 +482,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
       tx.exec_params("INSERT INTO schema_migrations (version, description) VALUES ($1, $2)",
                      m.version, m.description);
       tx.commit();
-      LOG(INFO) << "store: applied migration " << m.version << " (" << m.description << ")";
+      LOG(INFO) << "event=migration_applied version=" << m.version << " description=\""
+                << m.description << "\"";
     }
     {
       pqxx::nontransaction unlock(conn);
@@ -483,13 +505,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
 // ---------------------------------------------------------------------------------------------
 
 absl::StatusOr<int64_t> Store::CountUsers() {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+  return pool_->Run("CountUsers", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     return tx.exec1("SELECT count(*) FROM users")[0].as<int64_t>();
   });
 }
 
 absl::StatusOr<nas::v1::User> Store::CreateUser(const std::string& name, bool admin) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::User> {
+  return pool_->Run("CreateUser", [&](pqxx::work& tx) -> absl::StatusOr<nas::v1::User> {
     pqxx::result r = tx.exec_params(
         "INSERT INTO users (name, admin) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING "
         "RETURNING id, name, admin, rfc3339(created_at)",
@@ -502,7 +524,7 @@ absl::StatusOr<nas::v1::User> Store::CreateUser(const std::string& name, bool ad
 }
 
 absl::StatusOr<std::vector<nas::v1::User>> Store::ListUsers() {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::User>> {
+  return pool_->Run("ListUsers", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::User>> {
     std::vector<nas::v1::User> users;
     for (const pqxx::row& r :
          tx.exec("SELECT id, name, admin, rfc3339(created_at) FROM users ORDER BY id")) {
@@ -513,7 +535,7 @@ absl::StatusOr<std::vector<nas::v1::User>> Store::ListUsers() {
 }
 
 absl::StatusOr<nas::v1::User> Store::GetUserByName(const std::string& name) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::User> {
+  return pool_->Run("GetUserByName", [&](pqxx::work& tx) -> absl::StatusOr<nas::v1::User> {
     pqxx::result r = tx.exec_params(
         "SELECT id, name, admin, rfc3339(created_at) FROM users WHERE name = $1", name);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("user \"", name, "\" not found"));
@@ -523,7 +545,7 @@ absl::StatusOr<nas::v1::User> Store::GetUserByName(const std::string& name) {
 
 absl::StatusOr<int64_t> Store::AddToken(int64_t user_id, const std::string& token_sha256,
                                         const std::string& label) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+  return pool_->Run("AddToken", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     return tx
         .exec_params1(
             "INSERT INTO tokens (user_id, token_sha256, label) VALUES ($1, $2, $3) RETURNING id",
@@ -533,7 +555,7 @@ absl::StatusOr<int64_t> Store::AddToken(int64_t user_id, const std::string& toke
 }
 
 absl::Status Store::RevokeToken(const Caller& caller, int64_t token_id) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::Status {
+  return pool_->Run("RevokeToken", [&](pqxx::work& tx) -> absl::Status {
     pqxx::result r = tx.exec_params(
         "UPDATE tokens SET revoked_at = COALESCE(revoked_at, now()) "
         "WHERE id = $1 AND (user_id = $2 OR $3) RETURNING id",
@@ -544,7 +566,7 @@ absl::Status Store::RevokeToken(const Caller& caller, int64_t token_id) {
 }
 
 absl::StatusOr<Caller> Store::Authenticate(const std::string& token_sha256) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<Caller> {
+  return pool_->Run("Authenticate", [&](pqxx::work& tx) -> absl::StatusOr<Caller> {
     pqxx::result r = tx.exec_params(
         "SELECT u.id, u.name, u.admin FROM tokens t JOIN users u ON u.id = t.user_id "
         "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL",
@@ -629,7 +651,7 @@ std::vector<HardwareProfile> BuiltinProfiles() {
 
 absl::Status Store::SeedBuiltinProfiles() {
   for (const HardwareProfile& p : BuiltinProfiles()) {
-    absl::Status st = pool_->Run([&](pqxx::work& tx) -> absl::Status {
+    absl::Status st = pool_->Run("SeedBuiltinProfiles", [&](pqxx::work& tx) -> absl::Status {
       tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", p.name());
       if (!tx.exec_params("SELECT 1 FROM hardware_profiles WHERE name = $1", p.name()).empty()) {
         return absl::OkStatus();
@@ -654,7 +676,7 @@ absl::StatusOr<HardwareProfile> Store::RegisterProfile(const Caller& caller,
     return absl::PermissionDeniedError(
         "profile.visibility: only administrators may register public profiles");
   }
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<HardwareProfile> {
+  return pool_->Run("RegisterProfile", [&](pqxx::work& tx) -> absl::StatusOr<HardwareProfile> {
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", profile.name());
     pqxx::result latest = tx.exec_params(
         "SELECT version, owner_id FROM hardware_profiles WHERE name = $1 "
@@ -725,14 +747,14 @@ absl::StatusOr<std::pair<int64_t, HardwareProfile>> ResolveProfile(pqxx::work& t
 
 absl::StatusOr<HardwareProfile> Store::GetProfile(const Caller& caller,
                                                   const std::string& profile_id) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<HardwareProfile> {
+  return pool_->Run("GetProfile", [&](pqxx::work& tx) -> absl::StatusOr<HardwareProfile> {
     NAS_ASSIGN_OR_RETURN(auto resolved, ResolveProfile(tx, caller, profile_id));
     return resolved.second;
   });
 }
 
 absl::StatusOr<std::vector<HardwareProfile>> Store::ListProfiles(const Caller& caller) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<HardwareProfile>> {
+  return pool_->Run("ListProfiles", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<HardwareProfile>> {
     std::vector<HardwareProfile> out;
     for (const pqxx::row& r : tx.exec_params(
              absl::StrCat("SELECT DISTINCT ON (hp.name) ", kProfileColumns, "WHERE ",
@@ -751,7 +773,7 @@ absl::StatusOr<std::vector<HardwareProfile>> Store::ListProfiles(const Caller& c
 absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const SearchSpec& spec,
                                                     const std::vector<HardwareProfile>& profiles,
                                                     const std::string& strategy_state) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
+  return pool_->Run("CreateSearch", [&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
     const int64_t wall = spec.budget().max_wall_seconds();
     const int64_t id =
         tx.exec_params1(
@@ -786,7 +808,7 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
 }
 
 absl::StatusOr<nas::v1::Search> Store::GetSearch(const Caller& caller, int64_t search_id) {
-  return pool_->Run(
+  return pool_->Run("GetSearch", 
       [&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
         return LoadSearch(tx, caller, search_id);
       });
@@ -794,7 +816,7 @@ absl::StatusOr<nas::v1::Search> Store::GetSearch(const Caller& caller, int64_t s
 
 absl::StatusOr<std::vector<nas::v1::Search>> Store::ListSearches(const Caller& caller, int limit,
                                                                  int64_t before_id) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Search>> {
+  return pool_->Run("ListSearches", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Search>> {
     std::vector<nas::v1::Search> out;
     for (const pqxx::row& r : tx.exec_params(
              absl::StrCat("SELECT ", kSearchColumns,
@@ -809,7 +831,7 @@ absl::StatusOr<std::vector<nas::v1::Search>> Store::ListSearches(const Caller& c
 }
 
 absl::StatusOr<nas::v1::Search> Store::CancelSearch(const Caller& caller, int64_t search_id) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
+  return pool_->Run("CancelSearch", [&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
     pqxx::result r = tx.exec_params(
         "SELECT state FROM searches WHERE id = $1 AND owner_id = $2 FOR NO KEY UPDATE",
         search_id, caller.user_id);
@@ -825,7 +847,7 @@ absl::StatusOr<nas::v1::Search> Store::CancelSearch(const Caller& caller, int64_
 }
 
 absl::StatusOr<std::vector<int64_t>> Store::RunningSearchIds() {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<int64_t>> {
+  return pool_->Run("RunningSearchIds", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<int64_t>> {
     std::vector<int64_t> ids;
     for (const pqxx::row& r : tx.exec("SELECT id FROM searches WHERE state = 'RUNNING'")) {
       ids.push_back(r[0].as<int64_t>());
@@ -947,7 +969,7 @@ int Promote(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
 }  // namespace
 
 absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanner& planner) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<RefillResult> {
+  return pool_->Run("Refill", [&](pqxx::work& tx) -> absl::StatusOr<RefillResult> {
     RefillResult result;
     if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1", search_id).empty()) {
       return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
@@ -1114,7 +1136,7 @@ void AttachProfileMetrics(pqxx::work& tx, std::vector<nas::v1::Candidate>& candi
 
 absl::StatusOr<std::vector<nas::v1::Candidate>> Store::ListCandidates(
     const Caller& caller, const nas::v1::ListCandidatesRequest& request) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Candidate>> {
+  return pool_->Run("ListCandidates", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Candidate>> {
     if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1 AND owner_id = $2",
                        request.search_id(), caller.user_id)
             .empty()) {
@@ -1139,7 +1161,7 @@ absl::StatusOr<std::vector<nas::v1::Candidate>> Store::ListCandidates(
 
 absl::StatusOr<nas::v1::Candidate> Store::GetCandidate(const Caller& caller,
                                                        int64_t candidate_id) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Candidate> {
+  return pool_->Run("GetCandidate", [&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Candidate> {
     pqxx::result r = tx.exec_params(
         absl::StrCat("SELECT ", kCandidateColumns, "WHERE c.id = $1 AND s.owner_id = $2"),
         candidate_id, caller.user_id);
@@ -1155,7 +1177,7 @@ absl::StatusOr<nas::v1::Candidate> Store::GetCandidate(const Caller& caller,
 absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
                                                            int64_t search_id,
                                                            const std::string& profile_id) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::ParetoFront> {
+  return pool_->Run("GetParetoFront", [&](pqxx::work& tx) -> absl::StatusOr<nas::v1::ParetoFront> {
     pqxx::result s = tx.exec_params(
         "SELECT spec FROM searches WHERE id = $1 AND owner_id = $2", search_id, caller.user_id);
     if (s.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
@@ -1230,7 +1252,7 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
 absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifact(
     const Caller& caller, int64_t candidate_id) {
   using Result = std::pair<nas::v1::ModelMetadata, std::string>;
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<Result> {
+  return pool_->Run("GetArtifact", [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     pqxx::result c = tx.exec_params(
         "SELECT c.state FROM candidates c JOIN searches s ON s.id = c.search_id "
         "WHERE c.id = $1 AND s.owner_id = $2",
@@ -1261,7 +1283,7 @@ absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifac
 }
 
 absl::StatusOr<int64_t> Store::LatestEventId(const Caller& caller, int64_t search_id) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+  return pool_->Run("LatestEventId", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     pqxx::result r = tx.exec_params(
         "SELECT (SELECT COALESCE(max(e.id), 0) FROM events e WHERE e.search_id = s.id) "
         "FROM searches s WHERE s.id = $1 AND s.owner_id = $2",
@@ -1275,7 +1297,7 @@ absl::StatusOr<std::vector<nas::v1::SearchEvent>> Store::EventsAfter(const Calle
                                                                      int64_t search_id,
                                                                      int64_t after_id,
                                                                      int limit) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::SearchEvent>> {
+  return pool_->Run("EventsAfter", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::SearchEvent>> {
     if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1 AND owner_id = $2", search_id,
                        caller.user_id)
             .empty()) {
@@ -1284,7 +1306,8 @@ absl::StatusOr<std::vector<nas::v1::SearchEvent>> Store::EventsAfter(const Calle
     std::vector<nas::v1::SearchEvent> out;
     for (const pqxx::row& r : tx.exec_params(
              "SELECT id, kind, COALESCE(candidate_id, 0), profile_id, message, "
-             "rfc3339(created_at) FROM events WHERE search_id = $1 AND id > $2 "
+             "rfc3339(created_at), COALESCE(hypervolume, 0) FROM events "
+             "WHERE search_id = $1 AND id > $2 "
              "ORDER BY id LIMIT $3",
              search_id, after_id, limit)) {
       nas::v1::SearchEvent e;
@@ -1294,6 +1317,7 @@ absl::StatusOr<std::vector<nas::v1::SearchEvent>> Store::EventsAfter(const Calle
       e.set_profile_id(r[3].as<std::string>());
       e.set_message(r[4].as<std::string>());
       e.set_created_at(r[5].as<std::string>());
+      e.set_hypervolume(r[6].as<double>());
       out.push_back(std::move(e));
     }
     return out;
@@ -1311,7 +1335,7 @@ absl::StatusOr<int64_t> Store::RegisterWorker(const nas::v1::RegisterWorkerReque
   for (const std::string& d : request.datasets()) quoted.push_back(absl::StrCat("\"", d, "\""));
   if (quoted.empty()) quoted.push_back(absl::StrCat("\"", kDefaultDataset, "\""));
   const std::string datasets = absl::StrCat("{", absl::StrJoin(quoted, ","), "}");
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+  return pool_->Run("RegisterWorker", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     return tx
         .exec_params1(
             "INSERT INTO workers (name, device_tag, cpu_model, threads, measure_only, datasets) "
@@ -1323,7 +1347,7 @@ absl::StatusOr<int64_t> Store::RegisterWorker(const nas::v1::RegisterWorkerReque
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ServedDatasets() {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {
+  return pool_->Run("ServedDatasets", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {
     std::vector<std::string> names;
     for (const pqxx::row& r :
          tx.exec("SELECT DISTINCT unnest(datasets) AS d FROM workers ORDER BY d")) {
@@ -1336,7 +1360,7 @@ absl::StatusOr<std::vector<std::string>> Store::ServedDatasets() {
 absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64_t worker_id,
                                                                            absl::Duration ttl) {
   using Result = std::optional<nas::v1::LeaseWorkResponse>;
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<Result> {
+  return pool_->Run("LeaseNext", [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     pqxx::result w = tx.exec_params(
         "UPDATE workers SET last_seen_at = now() WHERE id = $1 RETURNING device_tag, datasets",
         worker_id);
@@ -1438,7 +1462,7 @@ absl::StatusOr<std::pair<int64_t, int64_t>> LockLiveLease(pqxx::work& tx, int64_
 
 absl::StatusOr<absl::Time> Store::Heartbeat(const nas::v1::HeartbeatRequest& request,
                                             absl::Duration ttl) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<absl::Time> {
+  return pool_->Run("Heartbeat", [&](pqxx::work& tx) -> absl::StatusOr<absl::Time> {
     pqxx::result r = tx.exec_params(
         "UPDATE leases SET expires_at = now() + $3 * interval '1 millisecond' "
         "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
@@ -1460,7 +1484,7 @@ absl::StatusOr<absl::Time> Store::Heartbeat(const nas::v1::HeartbeatRequest& req
 
 absl::Status Store::StoreArtifact(const nas::v1::UploadArtifactRequest::Header& header,
                                   const std::string& data) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::Status {
+  return pool_->Run("StoreArtifact", [&](pqxx::work& tx) -> absl::Status {
     NAS_ASSIGN_OR_RETURN(auto ids, LockLiveLease(tx, header.worker_id(), header.lease_id()));
     nas::v1::ModelMetadata meta = header.metadata();
     meta.set_candidate_id(ids.first);
@@ -1477,7 +1501,7 @@ absl::Status Store::StoreArtifact(const nas::v1::UploadArtifactRequest::Header& 
 }
 
 absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {
+  return pool_->Run("ReportResult", [&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {
     ReportOutcome outcome;
     // Lock order: the search row, then the lease. Completing the lease in the same statement
     // that checks it is live is the fence: an expired or superseded lease matches no row.
@@ -1507,6 +1531,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
       return LeaseNotLive(tx, request.worker_id(), request.lease_id());
     }
     const int64_t candidate_id = live[0][0].as<int64_t>();
+    outcome.candidate_id = candidate_id;
     const int rung = live[0][1].as<int>();
     const nas::v1::Architecture architecture = Parse<nas::v1::Architecture>(live[0][2]);
     const SearchSpec spec = Parse<SearchSpec>(head[0][1]);
@@ -1572,6 +1597,14 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
           "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible) "
           "VALUES ($1, $2, $3, $4, $5)",
           candidate_id, p.db_id, search_id, Bin(pm), pm.feasible());
+      // A prediction for the device this worker just measured on: how far off it was.
+      if (p.profile.kind() != nas::v1::PROFILE_KIND_MEASURED &&
+          p.profile.device_tag() == device_tag && metrics.latency_ms() > 0 &&
+          pm.latency_ms() > 0) {
+        outcome.prediction_errors.push_back(
+            {p.profile.id(),
+             std::abs(pm.latency_ms() - metrics.latency_ms()) / metrics.latency_ms()});
+      }
       if (!pm.feasible() || !finished_model) continue;
       ParetoArchive front(std::move(fronts[p.db_id]));
       std::vector<int64_t> removed;
@@ -1596,7 +1629,8 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
                   absl::StrCat("candidate ", candidate_id, " joined the ", p.profile.name(),
                                " front (", front.members().size(), " members, ",
                                removed.size(), " displaced; hypervolume ",
-                               hv.ok() ? absl::StrFormat("%.6g", *hv) : "-", ")"));
+                               hv.ok() ? absl::StrFormat("%.6g", *hv) : "-", ")"),
+                  hv.ok() ? *hv : -1);
     }
     outcome.search_ended = FinishIfBudgetSpent(
         tx, search_id,
@@ -1606,7 +1640,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
 }
 
 absl::Status Store::ReturnLease(int64_t worker_id, int64_t lease_id) {
-  return pool_->Run([&](pqxx::work& tx) -> absl::Status {
+  return pool_->Run("ReturnLease", [&](pqxx::work& tx) -> absl::Status {
     NAS_ASSIGN_OR_RETURN(auto ids, LockLiveLease(tx, worker_id, lease_id));
     tx.exec_params("UPDATE leases SET state = 'RETURNED', ended_at = now() WHERE id = $1",
                    lease_id);
@@ -1624,7 +1658,7 @@ absl::Status Store::ReturnLease(int64_t worker_id, int64_t lease_id) {
 absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
   NAS_ASSIGN_OR_RETURN(
       std::vector<LeaseExpiry> due,
-      pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<LeaseExpiry>> {
+      pool_->Run("ExpireLeases", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<LeaseExpiry>> {
         std::vector<LeaseExpiry> out;
         for (const pqxx::row& r : tx.exec(
                  "SELECT id, candidate_id, search_id FROM leases "
@@ -1636,7 +1670,7 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
   std::vector<LeaseExpiry> expired;
   // One transaction per lease: each expiry is its own state change.
   for (LeaseExpiry& e : due) {
-    absl::StatusOr<bool> ended = pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+    absl::StatusOr<bool> ended = pool_->Run("ExpireLeases", [&](pqxx::work& tx) -> absl::StatusOr<bool> {
       pqxx::row s = tx.exec_params1("SELECT spec FROM searches WHERE id = $1 FOR NO KEY UPDATE",
                                     e.search_id);
       pqxx::result l = tx.exec_params(
@@ -1664,7 +1698,7 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
 }
 
 absl::StatusOr<std::vector<int64_t>> Store::EndOverdueSearches() {
-  return pool_->Run([&](pqxx::work& tx) -> absl::StatusOr<std::vector<int64_t>> {
+  return pool_->Run("EndOverdueSearches", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<int64_t>> {
     std::vector<int64_t> ended;
     for (const pqxx::row& r : tx.exec(
              "SELECT id FROM searches WHERE state = 'RUNNING' AND deadline_at < now() "
@@ -1673,6 +1707,78 @@ absl::StatusOr<std::vector<int64_t>> Store::EndOverdueSearches() {
       ended.push_back(r[0].as<int64_t>());
     }
     return ended;
+  });
+}
+
+absl::StatusOr<StoreSnapshot> Store::Snapshot(absl::Duration recent) {
+  return pool_->Run("Snapshot", [&](pqxx::work& tx) -> absl::StatusOr<StoreSnapshot> {
+    StoreSnapshot snap;
+    for (const char* state : {"RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"}) {
+      snap.searches_by_state[state] = 0;
+    }
+    for (const pqxx::row& r : tx.exec("SELECT state, count(*) FROM searches GROUP BY state")) {
+      snap.searches_by_state[r[0].as<std::string>()] = r[1].as<int64_t>();
+    }
+    snap.queued =
+        tx.exec1("SELECT count(*) FROM candidates WHERE state = 'QUEUED'")[0].as<int64_t>();
+    snap.workers_active =
+        tx.exec1("SELECT count(*) FROM workers WHERE last_seen_at > now() - interval '1 minute'")
+            [0].as<int64_t>();
+
+    std::map<int64_t, size_t> index;
+    std::map<int64_t, SearchSpec> specs;
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT id, state, target, best_accuracy, spec, "
+             "  EXTRACT(EPOCH FROM now() - GREATEST(created_at, "
+             "    (SELECT max(evaluated_at) FROM candidates c WHERE c.search_id = s.id))) "
+             "FROM searches s "
+             "WHERE state = 'RUNNING' OR updated_at > now() - make_interval(secs => $1) "
+             "ORDER BY id",
+             absl::ToDoubleSeconds(recent))) {
+      StoreSnapshot::Search search;
+      search.id = r[0].as<int64_t>();
+      search.state = r[1].as<std::string>();
+      search.target = r[2].as<int64_t>();
+      search.best_accuracy = r[3].as<double>();
+      specs[search.id] = Parse<SearchSpec>(r[4]);
+      search.seconds_since_progress = r[5].as<double>();
+      for (const char* state : {"QUEUED", "LEASED", "EVALUATED", "FAILED", "CANCELLED"}) {
+        search.candidates_by_state[state] = 0;
+      }
+      index[search.id] = snap.searches.size();
+      snap.searches.push_back(std::move(search));
+    }
+    if (snap.searches.empty()) return snap;
+    std::vector<int64_t> ids;
+    for (const auto& [id, i] : index) ids.push_back(id);
+    const std::string id_array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT search_id, state, count(*) FROM candidates "
+             "WHERE search_id = ANY($1::BIGINT[]) GROUP BY search_id, state",
+             id_array)) {
+      snap.searches[index[r[0].as<int64_t>()]].candidates_by_state[r[1].as<std::string>()] =
+          r[2].as<int64_t>();
+    }
+    std::map<std::pair<int64_t, int64_t>, std::vector<std::vector<double>>> fronts;
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT search_id, profile_id, objectives FROM pareto_members "
+             "WHERE search_id = ANY($1::BIGINT[])",
+             id_array)) {
+      fronts[{r[0].as<int64_t>(), r[1].as<int64_t>()}].push_back(
+          ParseDoubleArray(r[2].as<std::string>()));
+    }
+    for (StoreSnapshot::Search& search : snap.searches) {
+      const SearchSpec& spec = specs[search.id];
+      const auto profiles = profiles_->Get(tx, search.id);
+      for (const SearchProfile& p : *profiles) {
+        const std::vector<std::vector<double>>& points = fronts[{search.id, p.db_id}];
+        const absl::StatusOr<double> hv = Hypervolume(
+            points, HypervolumeReference(spec.objectives(), spec.constraints(), p.profile));
+        search.fronts.push_back(
+            {p.profile.id(), static_cast<int64_t>(points.size()), hv.ok() ? *hv : 0});
+      }
+    }
+    return snap;
   });
 }
 

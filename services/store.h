@@ -13,6 +13,7 @@
 #define NAS_SERVICES_STORE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,36 @@ struct StoreOptions {
   int pool_size = 8;
   // How long a call waits for a free connection before answering Unavailable.
   absl::Duration acquire_timeout = absl::Seconds(10);
+  // Called after every store operation (the Store method's name, e.g. "ReportResult") with its
+  // wall time and outcome, when set (services/metrics.h records it).
+  std::function<void(const char* operation, absl::Duration took, const absl::Status& status)>
+      on_operation;
+};
+
+// StoreSnapshot: what the database says now, for the controller's metrics (read at scrape).
+struct StoreSnapshot {
+  // Searches by state (RUNNING, SUCCEEDED, FAILED, CANCELLED), zeros included.
+  std::map<std::string, int64_t> searches_by_state;
+  int64_t queued = 0;          // candidates waiting for a worker, every search
+  int64_t workers_active = 0;  // workers heard from in the last minute
+  struct Front {
+    std::string profile_id;  // "name@version"
+    int64_t size = 0;
+    double hypervolume = 0;
+  };
+  struct Search {
+    int64_t id = 0;
+    std::string state;
+    // Candidates by state (QUEUED, LEASED, EVALUATED, FAILED, CANCELLED), zeros included.
+    std::map<std::string, int64_t> candidates_by_state;
+    int64_t target = 0;
+    double best_accuracy = 0;
+    // Since the last stored result (or the search's creation, before any).
+    double seconds_since_progress = 0;
+    std::vector<Front> fronts;  // per profile, in the search's order
+  };
+  // Running searches, and those that ended within `recent` (bounded label sets).
+  std::vector<Search> searches;
 };
 
 // RefillInput: what the strategy needs to propose a search's next candidates.
@@ -79,7 +110,11 @@ struct RefillResult {
 struct ReportOutcome {
   bool duplicate = false;
   int64_t search_id = 0;
+  int64_t candidate_id = 0;
   bool search_ended = false;
+  // (profile id, |predicted - measured| / measured latency) for each predicting profile (lut,
+  // roofline) of the reporting worker's device, when the worker measured the latency.
+  std::vector<std::pair<std::string, double>> prediction_errors;
 };
 
 // LeaseExpiry: a lease the sweep ended.
@@ -197,6 +232,13 @@ class Store {
   absl::StatusOr<std::vector<LeaseExpiry>> ExpireLeases();
   // Store::EndOverdueSearches() fails running searches past their wall-clock deadline.
   absl::StatusOr<std::vector<int64_t>> EndOverdueSearches();
+
+  // ---- Observability ----------------------------------------------------------------------
+
+  // Store::Snapshot() reads the figures of StoreSnapshot in one transaction: counts by state,
+  // and for each running search (and each that ended within `recent`) its candidates by
+  // state, progress, best accuracy, and each profile's front size and hypervolume.
+  absl::StatusOr<StoreSnapshot> Snapshot(absl::Duration recent = absl::Minutes(15));
 
  private:
   class Pool;

@@ -57,6 +57,7 @@ class ControllerHarness {
   static void AuthorizeWorker(grpc::ClientContext* ctx);
 
   int port() const { return server_->port(); }
+  ControllerMetrics& metrics() { return server_->metrics(); }
   const std::string& database_url() const { return database_url_; }
 
  private:

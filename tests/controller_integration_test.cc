@@ -1,10 +1,14 @@
 // The controller end to end, through the real gRPC API, on a real PostgreSQL.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "search/cost_model.h"
@@ -104,6 +108,17 @@ class ControllerIntegrationTest : public ::testing::Test {
   std::unique_ptr<ControllerHarness> harness_;
   std::string alice_, bob_;
 };
+
+// The value of one series in Prometheus' text format ("name{labels} value"); NaN if absent.
+double SeriesValue(const std::string& text, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::ConsumePrefix(&line, series + " ")) {
+      double v = 0;
+      if (absl::SimpleAtod(line, &v)) return v;
+    }
+  }
+  return std::nan("");
+}
 
 // The brute-force front of the stored results on one profile, as candidate ids.
 std::set<int64_t> BruteForceFront(const std::vector<Candidate>& candidates,
@@ -224,6 +239,14 @@ TEST_F(ControllerIntegrationTest, SearchRunsToTheEndWithRightFrontsModelsAndPriv
         << profiles[p];
     EXPECT_FALSE(got.empty()) << profiles[p];
     EXPECT_EQ(front.evaluated(), 24);
+    // The controller's metrics read the same front from the store.
+    const std::string labels =
+        absl::StrCat("{profile=\"", front.profile_id(), "\",search=\"", search.id(), "\"}");
+    const std::string text = harness_->metrics().Text();
+    EXPECT_EQ(SeriesValue(text, "nas_search_front_size" + labels), front.members_size()) << text;
+    EXPECT_NEAR(SeriesValue(text, "nas_search_hypervolume" + labels), front.hypervolume(),
+                1e-9 * front.hypervolume())
+        << text;
     for (int i = 1; i < front.members_size(); ++i) {
       EXPECT_GE(front.members(i - 1).objective_values(0), front.members(i).objective_values(0));
     }
@@ -349,6 +372,24 @@ TEST_F(ControllerIntegrationTest, ExpiredLeaseIsRequeuedAndItsLateReportFenced) 
       EXPECT_DOUBLE_EQ(c.metrics().val_accuracy(), TestWorker::MetricsFor(second).val_accuracy());
     }
   }
+
+  // The metrics tell the same story: one expiry, the late report and heartbeat fenced, one
+  // result stored (the duplicate is not counted twice), and the search's candidates by state.
+  const std::string text = harness_->metrics().Text();
+  EXPECT_EQ(SeriesValue(text, "nas_leases_total{outcome=\"expired\"}"), 1) << text;
+  EXPECT_EQ(SeriesValue(text, "nas_leases_total{outcome=\"fenced\"}"), 2) << text;
+  EXPECT_EQ(SeriesValue(text, "nas_evaluations_total{outcome=\"ok\"}"), 1) << text;
+  EXPECT_EQ(SeriesValue(text, "nas_leases_total{outcome=\"completed\"}"), 1) << text;
+  EXPECT_EQ(SeriesValue(text, absl::StrCat("nas_search_candidates{search=\"", search.id(),
+                                           "\",state=\"EVALUATED\"}")),
+            1)
+      << text;
+  EXPECT_EQ(SeriesValue(text, "nas_searches{state=\"RUNNING\"}"), 1) << text;
+  EXPECT_EQ(SeriesValue(text, "nas_store_up"), 1) << text;
+  EXPECT_GT(SeriesValue(text, "nas_grpc_server_handled_total{grpc_code=\"FAILED_PRECONDITION\","
+                              "grpc_method=\"ReportResult\",grpc_service=\"nas.v1.TrainerService\"}"),
+            0)
+      << text;
 }
 
 TEST_F(ControllerIntegrationTest, SearchSurvivesAControllerRestartEvaluatingEachCandidateOnce) {

@@ -1,0 +1,107 @@
+// The controller's metrics without a store: label bounds, zero-valued series from the start,
+// and the /metrics endpoint over real HTTP. The store figures are checked against a real
+// PostgreSQL in tests/controller_integration_test.cc and by a real Prometheus server in
+// tests/prometheus_test.sh.
+#include "services/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+#include "proto/nas_service.pb.h"
+
+namespace nas {
+namespace {
+
+// A plain HTTP/1.0 GET on loopback: the whole response, headers included.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!write(fd, request.data(), request.size());
+  std::string response;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) response.append(buf, n);
+  close(fd);
+  return response;
+}
+
+bool Has(const std::string& text, const std::string& line) {
+  return text.find(line) != std::string::npos;
+}
+
+TEST(GrpcMethodLabelsTest, OnlyServedMethodsAreNamed) {
+  // Linked in so the generated descriptor pool knows the service.
+  (void)nas::v1::SubmitSearchRequest::descriptor();
+  EXPECT_EQ(GrpcMethodLabels("/nas.v1.NasService/SubmitSearch"),
+            std::make_pair(std::string("nas.v1.NasService"), std::string("SubmitSearch")));
+  EXPECT_EQ(GrpcMethodLabels("/nas.v1.NasService/NoSuchMethod").first, "other");
+  EXPECT_EQ(GrpcMethodLabels("/x.Y/" + std::string(1000, 'z')).second, "other");
+  EXPECT_EQ(GrpcMethodLabels("").first, "other");
+}
+
+TEST(ControllerMetricsTest, SeriesExistAtZeroAndCountWhatHappens) {
+  ControllerMetrics metrics;
+  std::string text = metrics.Text();
+  // Every lease outcome and evaluation outcome is there before anything happened, so rates
+  // and alerts have a series to work on.
+  for (const char* outcome : {"granted", "completed", "expired", "fenced", "returned"}) {
+    EXPECT_TRUE(Has(text, std::string("nas_leases_total{outcome=\"") + outcome + "\"} 0"))
+        << outcome << "\n" << text;
+  }
+  EXPECT_TRUE(Has(text, "nas_evaluations_total{outcome=\"failed\"} 0"));
+  EXPECT_TRUE(Has(text, "nas_store_errors_total 0"));
+
+  metrics.RecordLease("granted");
+  metrics.RecordLease("granted");
+  metrics.RecordEvaluation(true);
+  metrics.RecordRpc("/nas.v1.NasService/GetSearch", 5, absl::Milliseconds(3));
+  metrics.RecordRpc("/made.up/Method", 0, absl::Milliseconds(3));
+  metrics.RecordStoreOperation("GetSearch", absl::Milliseconds(2), absl::OkStatus());
+  metrics.RecordStoreOperation("GetSearch", absl::Milliseconds(2),
+                               absl::NotFoundError("search 9 not found"));
+  metrics.RecordStoreOperation("Refill", absl::Milliseconds(2), absl::UnavailableError("down"));
+  metrics.RecordPredictionError("host-lut@1", 0.04);
+  text = metrics.Text();
+  EXPECT_TRUE(Has(text, "nas_leases_total{outcome=\"granted\"} 2")) << text;
+  EXPECT_TRUE(Has(text, "nas_evaluations_total{outcome=\"ok\"} 1"));
+  EXPECT_TRUE(Has(text,
+                  "nas_grpc_server_handled_total{grpc_code=\"NOT_FOUND\",grpc_method=\"GetSearch\","
+                  "grpc_service=\"nas.v1.NasService\"} 1"))
+      << text;
+  EXPECT_TRUE(Has(text, "grpc_method=\"other\""));
+  EXPECT_FALSE(Has(text, "made.up"));
+  EXPECT_TRUE(Has(text, "nas_store_operation_seconds_count{operation=\"GetSearch\"} 2"));
+  // A user's NotFound is not the database's failure; Unavailable is.
+  EXPECT_TRUE(Has(text, "nas_store_errors_total 1"));
+  EXPECT_TRUE(Has(text, "nas_latency_prediction_error_ratio_count{profile=\"host-lut@1\"} 1"))
+      << text;
+}
+
+TEST(ControllerMetricsTest, ServesMetricsOverHttp) {
+  ControllerMetrics metrics;
+  absl::StatusOr<int> port = metrics.Serve("127.0.0.1:0");
+  ASSERT_TRUE(port.ok()) << port.status();
+  ASSERT_GT(*port, 0);
+  metrics.RecordLease("expired");
+  const std::string response = HttpGet(*port, "/metrics");
+  EXPECT_TRUE(Has(response, "200 OK")) << response;
+  EXPECT_TRUE(Has(response, "nas_leases_total{outcome=\"expired\"} 1")) << response;
+  // A second server on the same port cannot start, and says why.
+  ControllerMetrics other;
+  absl::StatusOr<int> taken = other.Serve(absl::StrCat("127.0.0.1:", *port));
+  EXPECT_EQ(taken.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(Has(std::string(taken.status().message()), "cannot listen")) << taken.status();
+}
+
+}  // namespace
+}  // namespace nas
