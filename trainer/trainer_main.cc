@@ -26,6 +26,8 @@ ABSL_FLAG(std::vector<std::string>, dataset,
           {"fashion-mnist=idx:/usr/share/datasets/fashion-mnist"},
           "Datasets to serve, comma-separated NAME=FORMAT:DIR with FORMAT idx, cifar10 or "
           "cifar100; searches name a dataset by NAME");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus /metrics on (e.g. 0.0.0.0:9465); empty: not served");
 ABSL_FLAG(int, max_tasks, 0, "Exit after this many evaluated candidates (0: never)");
 
 namespace {
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   options.controller = absl::GetFlag(FLAGS_controller);
   options.device_tag = absl::GetFlag(FLAGS_device_tag);
   options.threads = absl::GetFlag(FLAGS_threads);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
   options.datasets.clear();
   for (const std::string& text : absl::GetFlag(FLAGS_dataset)) {
     absl::StatusOr<nas::DatasetSource> source = nas::ParseDatasetSource(text);

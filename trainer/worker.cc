@@ -20,6 +20,7 @@
 #include "trainer/export.h"
 #include "trainer/model_builder.h"
 #include "trainer/training.h"
+#include "trainer/worker_metrics.h"
 
 namespace nas {
 namespace {
@@ -86,7 +87,7 @@ struct LoadedDataset {
 };
 
 absl::StatusOr<LoadedDataset> Load(const DatasetSource& source, int validation_examples) {
-  LOG(INFO) << "worker: loading dataset " << source.name << " from " << source.dir;
+  LOG(INFO) << "event=dataset_loading dataset=" << source.name << " dir=" << source.dir;
   NAS_ASSIGN_OR_RETURN(ImageDataset dataset, LoadDataset(source));
   LoadedDataset loaded;
   // A fixed split: every candidate of every search is validated on the same examples.
@@ -114,8 +115,14 @@ bool FullFidelity(const nas::v1::TrainingRecipe& recipe, const nas::v1::Fidelity
 class Task {
  public:
   Task(TrainerService::Stub* stub, const std::string& token, int64_t worker_id,
-       absl::Duration heartbeat_every, const nas::v1::LeaseWorkResponse& lease)
-      : stub_(stub), token_(token), worker_id_(worker_id), every_(heartbeat_every), lease_(lease) {}
+       absl::Duration heartbeat_every, const nas::v1::LeaseWorkResponse& lease,
+       WorkerMetrics* metrics)
+      : stub_(stub),
+        token_(token),
+        worker_id_(worker_id),
+        every_(heartbeat_every),
+        lease_(lease),
+        metrics_(metrics) {}
 
   // Returns false when the worker was asked to stop (the lease was returned).
   bool Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic<bool>* stop,
@@ -136,6 +143,7 @@ class Task {
   const int64_t worker_id_;
   const absl::Duration every_;
   const nas::v1::LeaseWorkResponse lease_;
+  WorkerMetrics* const metrics_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -159,7 +167,9 @@ void Task::HeartbeatLoop() {
     nas::v1::HeartbeatResponse resp;
     grpc::Status st = stub_->Heartbeat(&ctx, req, &resp);
     if (!st.ok() && !Retryable(st)) {
-      LOG(WARNING) << "worker: lease " << lease_.lease_id() << " lost: " << st.error_message();
+      LOG(WARNING) << "event=lease_lost search=" << lease_.search_id()
+                   << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+                   << " error=\"" << st.error_message() << "\"";
       lease_lost_ = true;
     }
     lock.lock();
@@ -230,9 +240,20 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     const std::vector<std::string>& classes = found->second.classes;
     torch::manual_seed(lease_.recipe().seed());
     NAS_ASSIGN_OR_RETURN(Network net, BuildNetwork(lease_.architecture(), options));
+    // Epoch wall times: an epoch ends at the last batch before the epoch number changes.
+    int epoch = 1;
+    absl::Time epoch_start = absl::Now(), last_batch = epoch_start;
+    double last_speed = 0;
     NAS_ASSIGN_OR_RETURN(
         TrainResult trained,
         Train(net, data, lease_.recipe(), lease_.fidelity(), [&](const TrainProgress& p) {
+          if (p.epoch != epoch) {
+            metrics_->ObserveEpoch(last_batch - epoch_start, last_speed);
+            epoch = p.epoch;
+            epoch_start = last_batch;
+          }
+          last_batch = absl::Now();
+          last_speed = p.samples_per_second;
           {
             std::lock_guard<std::mutex> lock(mu_);
             progress_.set_epoch(p.epoch);
@@ -246,6 +267,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
       stopped_by_worker = stop->load();
       return absl::AbortedError("training stopped");
     }
+    metrics_->ObserveEpoch(last_batch - epoch_start, last_speed);
     nas::v1::CandidateMetrics* m = report.mutable_metrics();
     m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
     // Finished models only; the test set never selects (strategies see validation accuracy).
@@ -263,6 +285,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
           net, {1, options.in_channels, options.input_height, options.input_width});
       m->set_latency_ms(latency.median_ms);
       m->set_latency_iqr_ms(latency.iqr_ms);
+      metrics_->ObserveLatencySpread(latency.iqr_ms, latency.median_ms);
       m->set_latency_threads(latency.threads);
     }
     m->set_train_seconds(trained.seconds);
@@ -286,8 +309,9 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
                                     lease_.candidate_id(), ".pt"));
     grpc::Status uploaded = Upload(model, meta);
     if (!uploaded.ok()) {
-      LOG(WARNING) << "worker: model upload for lease " << lease_.lease_id()
-                   << " failed: " << uploaded.error_message();
+      LOG(WARNING) << "event=upload_failed search=" << lease_.search_id()
+                   << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+                   << " error=\"" << uploaded.error_message() << "\"";
     }
     return absl::OkStatus();
   };
@@ -307,21 +331,32 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     req.set_lease_id(lease_.lease_id());
     nas::v1::ReturnLeaseResponse resp;
     grpc::Status returned = stub_->ReturnLease(&ctx, req, &resp);
-    LOG(INFO) << "worker: stopping; returned lease " << lease_.lease_id()
-              << (returned.ok() ? "" : absl::StrCat(" (failed: ", returned.error_message(), ")"));
+    LOG(INFO) << "event=lease_returned search=" << lease_.search_id()
+              << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+              << (returned.ok() ? "" : absl::StrCat(" error=\"", returned.error_message(), "\""));
+    metrics_->CountTask("returned");
     return false;
   }
-  if (lease_lost_) return true;  // Someone else has the candidate now; nothing to report.
+  if (lease_lost_) {  // Someone else has the candidate now; nothing to report.
+    metrics_->CountTask("lost");
+    return true;
+  }
   if (!st.ok()) report.set_error(std::string(st.message()));
   grpc::Status reported = Report(report, stop, backoff);
   if (reported.ok()) {
-    LOG(INFO) << "worker: candidate " << lease_.candidate_id() << " "
-              << (st.ok() ? absl::StrCat("accuracy ", report.metrics().val_accuracy(),
-                                         ", latency ", report.metrics().latency_ms(), " ms")
-                          : absl::StrCat("failed: ", st.message()));
+    LOG(INFO) << "event=result_reported search=" << lease_.search_id()
+              << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+              << (st.ok() ? absl::StrCat(" val_accuracy=", report.metrics().val_accuracy(),
+                                         " latency_ms=", report.metrics().latency_ms(),
+                                         " train_seconds=", report.metrics().train_seconds())
+                          : absl::StrCat(" error=\"", absl::CHexEscape(st.message()), "\""));
+    metrics_->CountTask(st.ok() ? "ok" : "failed");
   } else {
-    LOG(WARNING) << "worker: report for lease " << lease_.lease_id()
-                 << " failed: " << reported.error_message();
+    LOG(WARNING) << "event=report_failed search=" << lease_.search_id()
+                 << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+                 << " error=\"" << reported.error_message() << "\"";
+    metrics_->CountTask(reported.error_code() == grpc::StatusCode::FAILED_PRECONDITION ? "lost"
+                                                                                      : "failed");
   }
   return true;
 }
@@ -329,6 +364,12 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
 }  // namespace
 
 absl::Status Worker::Run(std::atomic<bool>* stop) {
+  WorkerMetrics metrics(options_.device_tag, options_.threads);
+  if (!options_.metrics_address.empty()) {
+    NAS_ASSIGN_OR_RETURN(int port, metrics.Serve(options_.metrics_address));
+    metrics_port_ = port;
+    LOG(INFO) << "event=worker_metrics_serving port=" << port;
+  }
   torch::set_num_threads(std::max(1, options_.threads));
   if (options_.datasets.empty()) return absl::InvalidArgumentError("no dataset to serve");
   std::map<std::string, LoadedDataset> datasets;
@@ -368,16 +409,16 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
                                          st.error_message()));
       }
       if (!st.ok()) {
-        LOG(WARNING) << "worker: controller " << options_.controller
-                     << " unreachable (" << st.error_message() << "); retrying";
+        LOG(WARNING) << "event=controller_unreachable controller=" << options_.controller
+                     << " error=\"" << st.error_message() << "\" retrying=true";
         backoff.Wait(stop);
         continue;
       }
       worker_id = resp.worker_id();
       ttl = absl::Milliseconds(resp.lease_ttl_ms());
       backoff.Reset();
-      LOG(INFO) << "worker: registered as worker " << worker_id << " (device tag "
-                << options_.device_tag << ", " << options_.threads << " threads)";
+      LOG(INFO) << "event=worker_registered worker=" << worker_id
+                << " device=" << options_.device_tag << " threads=" << options_.threads;
     }
     grpc::ClientContext ctx;
     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", options_.worker_token));
@@ -393,16 +434,21 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
       continue;
     }
     if (!st.ok()) {
-      LOG(WARNING) << "worker: LeaseWork failed (" << st.error_message() << "); retrying";
+      LOG(WARNING) << "event=lease_work_failed error=\"" << st.error_message()
+                   << "\" retrying=true";
       backoff.Wait(stop);
       continue;
     }
     backoff.Reset();
     if (lease.lease_id() == 0) continue;
-    LOG(INFO) << "worker: leased candidate " << lease.candidate_id() << " of search "
-              << lease.search_id();
-    Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, lease);
-    if (!task.Run(datasets, stop, &backoff)) break;
+    LOG(INFO) << "event=lease_received search=" << lease.search_id()
+              << " candidate=" << lease.candidate_id() << " lease=" << lease.lease_id()
+              << " rung=" << lease.fidelity().rung();
+    Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, lease, &metrics);
+    metrics.SetBusy(true);
+    const bool go_on = task.Run(datasets, stop, &backoff);
+    metrics.SetBusy(false);
+    if (!go_on) break;
     ++done;
   }
   return absl::OkStatus();

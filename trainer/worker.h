@@ -44,6 +44,9 @@ struct WorkerOptions {
   int max_tasks = 0;
   // Longest back-off between retries when the controller is unreachable.
   absl::Duration max_backoff = absl::Seconds(30);
+  // host:port of the Prometheus /metrics endpoint (trainer/worker_metrics.h); port 0 picks
+  // one (see Worker::metrics_port()); empty: not served.
+  std::string metrics_address;
 };
 
 class Worker {
@@ -54,8 +57,12 @@ class Worker {
   // only for what retrying cannot fix (an unreadable dataset, a wrong credential).
   absl::Status Run(std::atomic<bool>* stop);
 
+  // Worker::metrics_port() returns the bound /metrics port once Run() serves it, else 0.
+  int metrics_port() const { return metrics_port_.load(); }
+
  private:
   WorkerOptions options_;
+  std::atomic<int> metrics_port_{0};
 };
 
 }  // namespace nas
