@@ -10,11 +10,19 @@
 // non-zero exit: 1 for a failed call, 2 for a usage error.
 #include <grpcpp/grpcpp.h>
 
+#include <unistd.h>
+
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -34,6 +42,7 @@
 #include "proto/nas_service.grpc.pb.h"
 #include "search/latency_table.h"
 #include "services/crypto.h"
+#include "services/watch_view.h"
 
 ABSL_FLAG(std::string, server, "", "Controller address (default: $NAS_SERVER or 127.0.0.1:50051)");
 ABSL_FLAG(std::string, token, "", "Bearer token (default: $NAS_TOKEN, or the file in --token_file)");
@@ -65,6 +74,8 @@ ABSL_FLAG(int, eta, 0, "submit: successive halving's reduction factor (default 3
 ABSL_FLAG(bool, watch, false, "submit: watch the search until it ends");
 // pareto, candidates, fetch, users, tokens
 ABSL_FLAG(std::string, profile, "", "pareto: one profile (default: every profile of the search)");
+ABSL_FLAG(std::string, plot, "",
+          "pareto: also draw accuracy against latency and memory per profile into this SVG file");
 ABSL_FLAG(std::string, state, "", "candidates: only this state (queued, leased, evaluated, ...)");
 ABSL_FLAG(int, limit, 0, "list, candidates: at most this many");
 ABSL_FLAG(std::string, out, "", "fetch: output file (default: the model's suggested name)");
@@ -73,6 +84,9 @@ ABSL_FLAG(std::string, user, "", "tokens create: for this user (admins only; def
 ABSL_FLAG(std::string, lut, "",
           "profiles register: a latency table written by nas-profile (makes a LUT profile)");
 ABSL_FLAG(std::string, label, "", "tokens create: a note to tell tokens apart");
+ABSL_FLAG(std::string, device_tag, "",
+          "profiles register: the device the profile describes, as its workers' --device_tag "
+          "(a LUT's predictions are then compared with their measurements)");
 
 namespace {
 
@@ -400,27 +414,143 @@ class Nasctl {
     return 0;
   }
 
+  // Follows a search's events until it ends. On a terminal, events scroll above a live
+  // progress line (bar, best accuracy, each front's hypervolume, ETA) redrawn once a second;
+  // piped, each event is one line with the progress line's figures. Ends with the fronts.
   int Watch(int64_t id) {
+    const bool json = absl::GetFlag(FLAGS_json);
+    const bool tty = !json && isatty(STDOUT_FILENO) != 0;
+    std::map<std::string, double> hypervolume;  // per profile, from FRONT_CHANGED events
+    if (!json) {
+      grpc::ClientContext ctx;
+      Prepare(&ctx);
+      nas::v1::GetSearchRequest req;
+      req.set_search_id(id);
+      nas::v1::Search s;
+      Check(nas_->GetSearch(&ctx, req, &s));
+      for (const std::string& profile : s.spec().profile_ids()) {
+        hypervolume[profile] = FetchFront(id, profile).hypervolume();
+      }
+    }
     grpc::ClientContext ctx;
     Prepare(&ctx, /*unary=*/false);
     nas::v1::WatchSearchRequest req;
     req.set_search_id(id);
     auto reader = nas_->WatchSearch(&ctx, req);
-    nas::v1::SearchEvent e;
-    nas::v1::SearchState final_state = nas::v1::SEARCH_STATE_UNSPECIFIED;
-    while (reader->Read(&e)) {
-      final_state = e.search().state();
-      if (absl::GetFlag(FLAGS_json)) {
-        std::cout << Json(e) << std::endl;
-        continue;
+
+    // The stream's reader runs on its own thread, so the terminal's line keeps its clock.
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<nas::v1::SearchEvent> inbox;
+    bool ended = false;
+    std::thread receive([&] {
+      nas::v1::SearchEvent e;
+      while (reader->Read(&e)) {
+        std::lock_guard<std::mutex> lock(mu);
+        inbox.push_back(e);
+        cv.notify_one();
       }
-      const auto& p = e.search().progress();
-      std::cout << absl::StrFormat("[%3d/%-3d best %.4f] %s", p.evaluated(), p.target(),
-                                   e.search().best_accuracy(), e.message())
-                << std::endl;
+      std::lock_guard<std::mutex> lock(mu);
+      ended = true;
+      cv.notify_one();
+    });
+    nas::v1::Search latest;
+    nas::v1::SearchState final_state = nas::v1::SEARCH_STATE_UNSPECIFIED;
+    constexpr int kBar = 24;
+    while (true) {
+      std::deque<nas::v1::SearchEvent> batch;
+      bool done = false;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait_for(lock, std::chrono::seconds(1), [&] { return !inbox.empty() || ended; });
+        batch.swap(inbox);
+        done = ended;
+      }
+      for (const nas::v1::SearchEvent& e : batch) {
+        latest = e.search();
+        final_state = e.search().state();
+        if (json) {
+          std::cout << Json(e) << std::endl;
+          continue;
+        }
+        if (e.kind() == nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED && !e.profile_id().empty()) {
+          hypervolume[e.profile_id()] = e.hypervolume();
+        }
+        if (tty) {
+          std::cout << "\r\033[K" << e.message() << "\n";
+        } else {
+          std::cout << nas::ProgressLine(latest, hypervolume, absl::Now(), kBar) << "  "
+                    << e.message() << std::endl;
+        }
+      }
+      if (tty && latest.id() != 0) {
+        std::cout << "\r\033[K" << nas::ProgressLine(latest, hypervolume, absl::Now(), kBar)
+                  << std::flush;
+      }
+      if (done) break;
     }
+    receive.join();
+    if (tty) std::cout << "\n";
     Check(reader->Finish());
+    if (!json && latest.id() != 0) {
+      std::cout << "\n";
+      Pareto(id);
+    }
     return final_state == nas::v1::SEARCH_STATE_FAILED ? 1 : 0;
+  }
+
+  nas::v1::ParetoFront FetchFront(int64_t id, const std::string& profile) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    nas::v1::GetParetoFrontRequest req;
+    req.set_search_id(id);
+    req.set_profile_id(profile);
+    nas::v1::ParetoFront front;
+    Check(nas_->GetParetoFront(&ctx, req, &front));
+    return front;
+  }
+
+  // Writes ParetoPlotSvg() of `fronts` and every final-rung candidate of the search to `path`.
+  void Plot(const nas::v1::Search& search, const std::vector<nas::v1::ParetoFront>& fronts,
+            const std::string& path) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    nas::v1::ListCandidatesRequest req;
+    req.set_search_id(search.id());
+    req.set_state(nas::v1::CANDIDATE_STATE_EVALUATED);
+    req.set_limit(10000);
+    nas::v1::ListCandidatesResponse resp;
+    Check(nas_->ListCandidates(&ctx, req, &resp));
+    const int rungs = search.spec().multi_fidelity().rungs();
+    const int final_rung = rungs >= 2 ? rungs - 1 : 0;
+    std::vector<nas::PlotPanel> panels;
+    for (const nas::v1::ParetoFront& front : fronts) {
+      nas::PlotPanel panel;
+      panel.profile_id = front.profile_id();
+      panel.hypervolume = front.hypervolume();
+      std::set<int64_t> members;
+      for (const auto& m : front.members()) members.insert(m.candidate_id());
+      for (const nas::v1::Candidate& c : resp.candidates()) {
+        if (c.fidelity().rung() != final_rung) continue;
+        for (const nas::v1::ProfileMetrics& pm : c.profile_metrics()) {
+          if (pm.profile_id() != front.profile_id()) continue;
+          panel.latency_source = absl::AsciiStrToLower(Short(
+              nas::v1::LatencySource_Name(pm.latency_source())));
+          panel.points.push_back({c.id(), c.metrics().val_accuracy(), pm.latency_ms(),
+                                  static_cast<double>(pm.peak_activation_bytes()),
+                                  pm.feasible(), members.count(c.id()) > 0});
+        }
+      }
+      panels.push_back(std::move(panel));
+    }
+    const std::string title = absl::StrCat("search ", search.id(), " \"",
+                                           search.spec().display_name(), "\": accuracy against "
+                                           "latency and memory, per hardware profile");
+    std::ofstream out(path);
+    out << nas::ParetoPlotSvg(title, panels);
+    out.close();
+    if (!out) throw UsageError{absl::StrCat("--plot: cannot write ", path)};
+    if (!absl::GetFlag(FLAGS_json)) std::cout << "wrote " << path << "\n";
   }
 
   int Cancel(int64_t id) {
@@ -435,26 +565,21 @@ class Nasctl {
   }
 
   int Pareto(int64_t id) {
-    std::vector<std::string> profiles;
-    if (!absl::GetFlag(FLAGS_profile).empty()) {
-      profiles.push_back(absl::GetFlag(FLAGS_profile));
-    } else {
+    nas::v1::Search search;
+    {
       grpc::ClientContext ctx;
       Prepare(&ctx);
       nas::v1::GetSearchRequest req;
       req.set_search_id(id);
-      nas::v1::Search s;
-      Check(nas_->GetSearch(&ctx, req, &s));
-      profiles.assign(s.spec().profile_ids().begin(), s.spec().profile_ids().end());
+      Check(nas_->GetSearch(&ctx, req, &search));
     }
+    std::vector<std::string> profiles(search.spec().profile_ids().begin(),
+                                      search.spec().profile_ids().end());
+    if (!absl::GetFlag(FLAGS_profile).empty()) profiles = {absl::GetFlag(FLAGS_profile)};
+    std::vector<nas::v1::ParetoFront> fronts;
     for (const std::string& profile : profiles) {
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      nas::v1::GetParetoFrontRequest req;
-      req.set_search_id(id);
-      req.set_profile_id(profile);
-      nas::v1::ParetoFront front;
-      Check(nas_->GetParetoFront(&ctx, req, &front));
+      fronts.push_back(FetchFront(id, profile));
+      const nas::v1::ParetoFront& front = fronts.back();
       if (absl::GetFlag(FLAGS_json)) {
         std::cout << Json(front) << "\n";
         continue;
@@ -479,6 +604,7 @@ class Nasctl {
       PrintTable(rows);
       std::cout << "\n";
     }
+    if (!absl::GetFlag(FLAGS_plot).empty()) Plot(search, fronts, absl::GetFlag(FLAGS_plot));
     return 0;
   }
 
@@ -632,6 +758,9 @@ class Nasctl {
       nas::v1::HardwareProfile* profile = req.mutable_profile();
       if (args.size() > 2) ParseFile(args[2], profile);
       if (!absl::GetFlag(FLAGS_name).empty()) profile->set_name(absl::GetFlag(FLAGS_name));
+      if (!absl::GetFlag(FLAGS_device_tag).empty()) {
+        profile->set_device_tag(absl::GetFlag(FLAGS_device_tag));
+      }
       if (!lut.empty()) {
         // A table nas-profile wrote: the profile predicts latency from it.
         absl::StatusOr<nas::v1::LatencyTable> table = nas::ParseLatencyTable(ReadFileOrDie(lut));
@@ -652,7 +781,8 @@ class Nasctl {
       return 0;
     }
     throw UsageError{
-        "usage: nasctl profiles [list] | get ID | register FILE | register --lut=TABLE --name=NAME"};
+        "usage: nasctl profiles [list] | get ID | register FILE | register --lut=TABLE --name=NAME "
+        "[--device_tag=TAG]"};
   }
 
   int Users(const std::vector<std::string>& args) {

@@ -1,0 +1,271 @@
+#include "services/watch_view.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+
+namespace nas {
+
+std::optional<absl::Duration> EstimateRemaining(const nas::v1::Search& search, absl::Time created,
+                                                absl::Time now) {
+  if (search.state() != nas::v1::SEARCH_STATE_RUNNING) return std::nullopt;
+  const nas::v1::SearchProgress& p = search.progress();
+  const int done = p.evaluated() + p.failed();
+  if (done <= 0 || now <= created) return std::nullopt;
+  const double per_second = done / absl::ToDoubleSeconds(now - created);
+  absl::Duration left = absl::Seconds(std::max(0, p.target() - done) / per_second);
+  const int64_t wall = search.spec().budget().max_wall_seconds();
+  if (wall > 0) left = std::min(left, std::max(absl::ZeroDuration(), created + absl::Seconds(wall) - now));
+  return left;
+}
+
+std::string ShortDuration(absl::Duration d) {
+  const int64_t s = std::max<int64_t>(0, absl::ToInt64Seconds(d));
+  if (s < 60) return absl::StrCat(s, "s");
+  if (s < 3600) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
+}
+
+std::string ProgressLine(const nas::v1::Search& search,
+                         const std::map<std::string, double>& hypervolume, absl::Time now,
+                         int width) {
+  const nas::v1::SearchProgress& p = search.progress();
+  const int done = p.evaluated() + p.failed();
+  const int target = std::max(1, p.target());
+  const int filled = std::min(width, static_cast<int>(std::lround(
+                                         static_cast<double>(width) * done / target)));
+  std::string line = absl::StrCat("[", std::string(filled, '#'), std::string(width - filled, '.'),
+                                  "] ", p.evaluated(), "/", p.target());
+  if (p.failed() > 0) absl::StrAppend(&line, " (", p.failed(), " failed)");
+  if (p.queued() + p.leased() > 0) absl::StrAppend(&line, "  running ", p.leased());
+  absl::StrAppend(&line, absl::StrFormat("  best %.4f", search.best_accuracy()));
+  for (const auto& [profile, hv] : hypervolume) {
+    absl::StrAppend(&line, absl::StrFormat("  hv %s %.4g", profile, hv));
+  }
+  if (search.state() != nas::v1::SEARCH_STATE_RUNNING) {
+    std::string state = nas::v1::SearchState_Name(search.state());
+    absl::StrAppend(&line, "  ", state.substr(std::string("SEARCH_STATE_").size()));
+    return line;
+  }
+  absl::Time created;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, search.created_at(), &created, &error)) {
+    const std::optional<absl::Duration> left = EstimateRemaining(search, created, now);
+    absl::StrAppend(&line, "  elapsed ", ShortDuration(now - created), "  ETA ",
+                    left.has_value() ? ShortDuration(*left) : "-");
+  }
+  return line;
+}
+
+namespace {
+
+std::string Escape(const std::string& s) {
+  return absl::StrReplaceAll(s, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
+}
+
+// One axis: a value range, linear or logarithmic, mapped onto [lo_px, hi_px].
+struct Axis {
+  double min = 0, max = 1;
+  bool log = false;
+  double lo_px = 0, hi_px = 1;
+
+  static Axis Fit(std::vector<double> values, double lo_px, double hi_px, bool allow_log) {
+    Axis a;
+    a.lo_px = lo_px;
+    a.hi_px = hi_px;
+    values.erase(std::remove_if(values.begin(), values.end(),
+                                [&](double v) { return !std::isfinite(v) || (allow_log && v <= 0); }),
+                 values.end());
+    if (values.empty()) return a;
+    a.min = *std::min_element(values.begin(), values.end());
+    a.max = *std::max_element(values.begin(), values.end());
+    a.log = allow_log && a.min > 0 && a.max / a.min > 20;
+    if (a.log) {
+      a.min /= 1.25;
+      a.max *= 1.25;
+    } else {
+      const double pad = a.max > a.min ? (a.max - a.min) * 0.06 : std::max(1e-3, a.max * 0.1);
+      a.min = allow_log ? std::max(0.0, a.min - pad) : a.min - pad;
+      a.max += pad;
+    }
+    return a;
+  }
+
+  double Px(double v) const {
+    double t;
+    if (log) {
+      t = (std::log(std::max(v, min)) - std::log(min)) / (std::log(max) - std::log(min));
+    } else {
+      t = (v - min) / (max - min);
+    }
+    return lo_px + t * (hi_px - lo_px);
+  }
+
+  // Tick values: powers 1, 2, 5 of ten for a log axis, about five round steps for a linear one.
+  std::vector<double> Ticks() const {
+    std::vector<double> out;
+    if (log) {
+      for (double decade = std::pow(10, std::floor(std::log10(min))); decade <= max; decade *= 10) {
+        for (double m : {1.0, 2.0, 5.0}) {
+          if (decade * m >= min && decade * m <= max) out.push_back(decade * m);
+        }
+      }
+      return out;
+    }
+    const double raw = (max - min) / 5;
+    const double mag = std::pow(10, std::floor(std::log10(raw)));
+    const double step = raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag;
+    for (double v = std::ceil(min / step) * step; v <= max + step * 1e-9; v += step) out.push_back(v);
+    return out;
+  }
+};
+
+std::string TickLabel(double v) {
+  if (v != 0 && (std::fabs(v) >= 1e4 || std::fabs(v) < 1e-2)) return absl::StrFormat("%.0e", v);
+  return absl::StrFormat("%g", std::round(v * 1000) / 1000);
+}
+
+std::string HumanBytes(double b) {
+  if (b >= (1 << 20)) return absl::StrFormat("%.3g MiB", b / (1 << 20));
+  if (b >= 1024) return absl::StrFormat("%.3g KiB", b / 1024);
+  return absl::StrFormat("%.0f B", b);
+}
+
+// Draws one scatter: accuracy (y) against a cost (x) into the box (x0, y0, w, h).
+void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, double y0, double w,
+             double h) {
+  auto cost = [&](const PlotPoint& p) { return latency ? p.latency_ms : p.peak_activation_bytes; };
+  std::vector<double> xs, ys;
+  for (const PlotPoint& p : panel.points) {
+    xs.push_back(cost(p));
+    ys.push_back(p.accuracy);
+  }
+  const Axis x = Axis::Fit(xs, x0, x0 + w, /*allow_log=*/true);
+  const Axis y = Axis::Fit(ys, y0 + h, y0, /*allow_log=*/false);
+  absl::StrAppend(svg, absl::StrFormat(
+                           "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                           "fill=\"#fcfcfd\" stroke=\"#8a8f98\"/>\n",
+                           x0, y0, w, h));
+  for (double t : x.Ticks()) {
+    const double px = x.Px(t);
+    absl::StrAppend(svg, absl::StrFormat(
+                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                             "stroke=\"#e3e5e8\"/><text x=\"%.1f\" y=\"%.1f\" "
+                             "class=\"tick\" text-anchor=\"middle\">%s</text>\n",
+                             px, y0, px, y0 + h, px, y0 + h + 16,
+                             latency ? TickLabel(t) : Escape(HumanBytes(t))));
+  }
+  for (double t : y.Ticks()) {
+    const double py = y.Px(t);
+    absl::StrAppend(svg, absl::StrFormat(
+                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                             "stroke=\"#e3e5e8\"/><text x=\"%.1f\" y=\"%.1f\" "
+                             "class=\"tick\" text-anchor=\"end\">%s</text>\n",
+                             x0, py, x0 + w, py, x0 - 6, py + 4, TickLabel(t)));
+  }
+  const std::string x_title =
+      latency ? absl::StrCat("latency, ms (", panel.latency_source, x.log ? ", log scale)" : ")")
+              : absl::StrCat("peak activation memory", x.log ? " (log scale)" : "");
+  absl::StrAppend(svg, absl::StrFormat(
+                           "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" "
+                           "text-anchor=\"middle\">%s</text>\n"
+                           "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" text-anchor=\"middle\" "
+                           "transform=\"rotate(-90 %.1f %.1f)\">accuracy</text>\n",
+                           x0 + w / 2, y0 + h + 36, Escape(x_title), x0 - 44, y0 + h / 2,
+                           x0 - 44, y0 + h / 2));
+  // Dominated and infeasible candidates first, faded, so the front draws over them.
+  for (const PlotPoint& p : panel.points) {
+    if (p.on_front) continue;
+    const double px = x.Px(cost(p)), py = y.Px(p.accuracy);
+    if (!p.feasible) {
+      absl::StrAppend(svg, absl::StrFormat(
+                               "<path d=\"M%.1f %.1fl6 6m0 -6l-6 6\" class=\"infeasible\">"
+                               "<title>candidate %d (infeasible)</title></path>\n",
+                               px - 3, py - 3, p.candidate_id));
+    } else {
+      absl::StrAppend(svg, absl::StrFormat(
+                               "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" class=\"dominated\">"
+                               "<title>candidate %d</title></circle>\n",
+                               px, py, p.candidate_id));
+    }
+  }
+  // The front of this projection: front members no other front member beats on both axes,
+  // joined by the staircase of what is attainable.
+  std::vector<const PlotPoint*> front;
+  for (const PlotPoint& p : panel.points) {
+    if (p.on_front) front.push_back(&p);
+  }
+  std::sort(front.begin(), front.end(), [&](const PlotPoint* a, const PlotPoint* b) {
+    return cost(*a) != cost(*b) ? cost(*a) < cost(*b) : a->accuracy > b->accuracy;
+  });
+  std::string stair;
+  double best = -1;
+  for (const PlotPoint* p : front) {
+    if (p->accuracy <= best) continue;
+    const double px = x.Px(cost(*p)), py = y.Px(p->accuracy);
+    absl::StrAppend(&stair, stair.empty() ? absl::StrFormat("M%.1f %.1f", px, py)
+                                          : absl::StrFormat(" H%.1f V%.1f", px, py));
+    best = p->accuracy;
+  }
+  if (!stair.empty()) {
+    absl::StrAppend(svg, absl::StrFormat("<path d=\"%s H%.1f\" class=\"stair\"/>\n", stair, x0 + w));
+  }
+  for (const PlotPoint* p : front) {
+    const double px = x.Px(cost(*p)), py = y.Px(p->accuracy);
+    absl::StrAppend(svg, absl::StrFormat(
+                             "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"front\">"
+                             "<title>candidate %d: accuracy %.4f, %s</title></circle>"
+                             "<text x=\"%.1f\" y=\"%.1f\" class=\"id\">%d</text>\n",
+                             px, py, p->candidate_id, p->accuracy,
+                             latency ? absl::StrFormat("%.3g ms", cost(*p))
+                                     : HumanBytes(cost(*p)),
+                             px + 7, py - 7, p->candidate_id));
+  }
+}
+
+}  // namespace
+
+std::string ParetoPlotSvg(const std::string& title, const std::vector<PlotPanel>& panels) {
+  constexpr double kWidth = 1100, kRow = 400, kTop = 56;
+  const double height = kTop + kRow * std::max<size_t>(1, panels.size()) + 20;
+  std::string svg = absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+      "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
+      "<style>.tick{font-size:11px;fill:#4a4f57}.axis{font-size:13px;fill:#23272e}"
+      ".title{font-size:18px;font-weight:bold;fill:#111}.sub{font-size:13px;fill:#333}"
+      ".id{font-size:10px;fill:#174ea6}.front{fill:#1a73e8;stroke:#0b3d91;stroke-width:1}"
+      ".dominated{fill:#9aa0a6;fill-opacity:0.35}.infeasible{stroke:#d93025;stroke-opacity:0.45;"
+      "stroke-width:1.5;fill:none}.stair{fill:none;stroke:#1a73e8;stroke-width:1.5;"
+      "stroke-opacity:0.6}</style>\n"
+      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+      "<text x=\"24\" y=\"30\" class=\"title\">%s</text>\n"
+      "<text x=\"24\" y=\"48\" class=\"sub\">blue: Pareto front (ids are candidate ids); grey: "
+      "dominated; red crosses: over a limit or constraint</text>\n",
+      kWidth, height, kWidth, height, Escape(title));
+  if (panels.empty()) {
+    absl::StrAppend(&svg, "<text x=\"24\" y=\"90\" class=\"sub\">no evaluated candidates yet</text>\n");
+  }
+  for (size_t i = 0; i < panels.size(); ++i) {
+    const PlotPanel& panel = panels[i];
+    const double y0 = kTop + kRow * static_cast<double>(i) + 30;
+    int front = 0, infeasible = 0;
+    for (const PlotPoint& p : panel.points) {
+      front += p.on_front;
+      infeasible += !p.feasible;
+    }
+    absl::StrAppend(&svg, absl::StrFormat(
+                              "<text x=\"24\" y=\"%.1f\" class=\"axis\">profile %s: %d evaluated, "
+                              "%d on the front, %d infeasible, hypervolume %.4g</text>\n",
+                              y0 - 8, Escape(panel.profile_id), panel.points.size(), front,
+                              infeasible, panel.hypervolume));
+    Scatter(&svg, panel, /*latency=*/true, 80, y0 + 6, 440, kRow - 90);
+    Scatter(&svg, panel, /*latency=*/false, 630, y0 + 6, 440, kRow - 90);
+  }
+  absl::StrAppend(&svg, "</svg>\n");
+  return svg;
+}
+
+}  // namespace nas

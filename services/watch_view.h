@@ -1,0 +1,60 @@
+// What `nasctl watch` and `nasctl pareto --plot` draw, as pure functions (no gRPC, no I/O):
+//
+//   std::string bar = ProgressLine(search, {{"rpi4-cortex-a72@1", 0.73}}, absl::Now(), 24);
+//   // "[#########...............] 15/40  best 0.8412  hv rpi4-cortex-a72@1 0.7300  ETA 2m10s"
+//   std::string svg = ParetoPlotSvg("search 7", panels);
+#ifndef NAS_SERVICES_WATCH_VIEW_H_
+#define NAS_SERVICES_WATCH_VIEW_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "proto/nas.pb.h"
+
+namespace nas {
+
+// EstimateRemaining() returns the time the search needs to reach its target at the pace it
+// has kept since `created` (evaluations per second so far), never past its wall-clock
+// deadline; nullopt before the first result or once it ended.
+std::optional<absl::Duration> EstimateRemaining(const nas::v1::Search& search, absl::Time created,
+                                                absl::Time now);
+
+// ProgressLine() is one line: a bar of `width` cells for evaluated/target, the best accuracy,
+// each profile's front hypervolume, and the ETA (or the final state once the search ended).
+std::string ProgressLine(const nas::v1::Search& search,
+                         const std::map<std::string, double>& hypervolume, absl::Time now,
+                         int width);
+
+// ShortDuration(): "45s", "3m05s", "2h10m".
+std::string ShortDuration(absl::Duration d);
+
+// One evaluated candidate as the plot shows it.
+struct PlotPoint {
+  int64_t candidate_id = 0;
+  double accuracy = 0;
+  double latency_ms = 0;
+  double peak_activation_bytes = 0;
+  bool feasible = true;
+  bool on_front = false;
+};
+
+// One profile's panel: every evaluated (final-rung) candidate, the front marked.
+struct PlotPanel {
+  std::string profile_id;
+  std::string latency_source;  // "measured", "predicted", "modelled"
+  double hypervolume = 0;
+  std::vector<PlotPoint> points;
+};
+
+// ParetoPlotSvg() draws, per profile, accuracy against latency and against peak activation
+// memory: front members in colour, joined by the front's staircase and labelled with their
+// candidate ids; dominated candidates faded; infeasible ones as faded crosses. Axes use a log
+// scale when the costs span more than a factor of 20. A standalone SVG file for a browser.
+std::string ParetoPlotSvg(const std::string& title, const std::vector<PlotPanel>& panels);
+
+}  // namespace nas
+
+#endif  // NAS_SERVICES_WATCH_VIEW_H_

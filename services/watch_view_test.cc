@@ -1,0 +1,94 @@
+// nasctl's progress line, ETA and Pareto plot, on hand-made searches and fronts.
+#include "services/watch_view.h"
+
+#include "gtest/gtest.h"
+
+namespace nas {
+namespace {
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+nas::v1::Search Running(int evaluated, int failed, int target) {
+  nas::v1::Search s;
+  s.set_state(nas::v1::SEARCH_STATE_RUNNING);
+  s.mutable_progress()->set_evaluated(evaluated);
+  s.mutable_progress()->set_failed(failed);
+  s.mutable_progress()->set_target(target);
+  s.set_best_accuracy(0.8412);
+  s.set_created_at("2026-11-24T10:00:00Z");
+  return s;
+}
+
+TEST(EstimateRemainingTest, KeepsThePaceSoFarWithinTheDeadline) {
+  const absl::Time created = absl::FromUnixSeconds(1000);
+  const absl::Time now = created + absl::Seconds(100);
+  // 10 of 40 in 100 s: 30 more take 300 s.
+  EXPECT_EQ(EstimateRemaining(Running(9, 1, 40), created, now), absl::Seconds(300));
+  nas::v1::Search capped = Running(10, 0, 40);
+  capped.mutable_spec()->mutable_budget()->set_max_wall_seconds(250);
+  EXPECT_EQ(EstimateRemaining(capped, created, now), absl::Seconds(150));
+  EXPECT_FALSE(EstimateRemaining(Running(0, 0, 40), created, now).has_value());
+  nas::v1::Search ended = Running(40, 0, 40);
+  ended.set_state(nas::v1::SEARCH_STATE_SUCCEEDED);
+  EXPECT_FALSE(EstimateRemaining(ended, created, now).has_value());
+}
+
+TEST(ProgressLineTest, ShowsBarCountsBestHypervolumeAndEta) {
+  absl::Time now;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, "2026-11-24T10:01:40Z", &now, &error));
+  const std::string line =
+      ProgressLine(Running(10, 0, 40), {{"rpi4-cortex-a72@1", 0.7301}}, now, 20);
+  EXPECT_EQ(line.substr(0, 22), "[#####...............]") << line;
+  EXPECT_NE(line.find("10/40"), std::string::npos) << line;
+  EXPECT_NE(line.find("best 0.8412"), std::string::npos) << line;
+  EXPECT_NE(line.find("hv rpi4-cortex-a72@1 0.7301"), std::string::npos) << line;
+  EXPECT_NE(line.find("elapsed 1m40s  ETA 5m00s"), std::string::npos) << line;
+  nas::v1::Search done = Running(40, 0, 40);
+  done.set_state(nas::v1::SEARCH_STATE_SUCCEEDED);
+  const std::string last = ProgressLine(done, {}, now, 20);
+  EXPECT_EQ(last.substr(0, 22), "[####################]") << last;
+  EXPECT_NE(last.find("SUCCEEDED"), std::string::npos) << last;
+  EXPECT_EQ(last.find("ETA"), std::string::npos) << last;
+}
+
+TEST(ShortDurationTest, Units) {
+  EXPECT_EQ(ShortDuration(absl::Seconds(45)), "45s");
+  EXPECT_EQ(ShortDuration(absl::Seconds(185)), "3m05s");
+  EXPECT_EQ(ShortDuration(absl::Minutes(130)), "2h10m");
+}
+
+TEST(ParetoPlotSvgTest, MarksTheFrontFadesTheRestAndEscapesText) {
+  PlotPanel panel;
+  panel.profile_id = "rpi4<x>@1";
+  panel.latency_source = "modelled";
+  panel.hypervolume = 1.25;
+  // Three front members (one dominated in the memory projection), two dominated, one
+  // infeasible.
+  panel.points = {{1, 0.80, 0.5, 40000, true, true},  {2, 0.85, 1.0, 90000, true, true},
+                  {3, 0.70, 0.2, 20000, true, true},  {4, 0.60, 0.9, 50000, true, false},
+                  {5, 0.75, 1.5, 80000, true, false}, {6, 0.90, 9.0, 900000, false, false}};
+  const std::string svg = ParetoPlotSvg("search 7 & co", {panel});
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  EXPECT_NE(svg.find("search 7 &amp; co"), std::string::npos);
+  EXPECT_NE(svg.find("rpi4&lt;x&gt;@1"), std::string::npos);
+  EXPECT_EQ(svg.find("rpi4<x>"), std::string::npos);
+  // Two panels (latency, memory) per profile: each point drawn once per panel.
+  EXPECT_EQ(Count(svg, "class=\"front\""), 2 * 3);
+  EXPECT_EQ(Count(svg, "class=\"dominated\""), 2 * 2);
+  EXPECT_EQ(Count(svg, "class=\"infeasible\""), 2 * 1);
+  EXPECT_EQ(Count(svg, "class=\"stair\""), 2);
+  EXPECT_NE(svg.find("6 evaluated, 3 on the front, 1 infeasible, hypervolume 1.25"),
+            std::string::npos);
+  // Latency spans 0.2 to 9 ms: a factor of 45, so a log scale.
+  EXPECT_NE(svg.find("latency, ms (modelled, log scale)"), std::string::npos);
+  EXPECT_NE(ParetoPlotSvg("empty", {}).find("no evaluated candidates yet"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nas
