@@ -22,6 +22,9 @@ PACKAGES=(
   # Tests: python3-torch loads exported models; TLS tests make a self-signed certificate.
   python3-torch python3-numpy
   openssl
+  # tests/observability_test.py: a real Prometheus server (and promtool) scraping the service,
+  # headless Chromium rendering nasctl's SVG plot, PyYAML to point the config at loopback.
+  prometheus chromium python3-yaml
 )
 
 missing=()
