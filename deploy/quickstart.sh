@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian machine to a real search:
 #   installs what is missing, builds, starts an embedded PostgreSQL (or uses $DATABASE_URL),
-#   the controller and LibTorch trainer workers, runs a search on Fashion-MNIST while showing
-#   its progress, and prints its Pareto fronts.
+#   the controller and LibTorch trainer workers (each serving Prometheus /metrics), measures a
+#   latency lookup table of this CPU with nas-profile, runs a search on Fashion-MNIST while
+#   showing its progress, prints its Pareto fronts, plots them, and checks the best model.
 #
 # Environment:
 #   NAS_STATE_DIR      where the database, tokens and logs live (default: ./.nas-state)
 #   DATABASE_URL       use this PostgreSQL instead of the embedded one
-#   NAS_PORT           controller port (default 50051)
+#   NAS_PORT           controller port (default 50051); /metrics on NAS_PORT+1000 (controller)
+#                      and NAS_PORT+1001... (trainers)
 #   NAS_TRAINERS       trainer workers to start (default 2, one thread each)
 #   NAS_CANDIDATES     the search's budget (default 8)
 #   NAS_SPACE          mobilenetv2 (default) or resnet
@@ -25,12 +27,16 @@ step "Installing missing Debian packages (apt)"
 deploy/install-deps.sh
 
 step "Building with Bazel (offline)"
-bazel build //services:nas-controller //services:nasctl //trainer:nas-trainer 2>&1 \
+bazel build //services:nas-controller //services:nasctl //trainer:nas-trainer \
+  //trainer:nas-profile 2>&1 \
   | grep -E "^(ERROR|INFO: Build completed)" || true
 controller=$root/bazel-bin/services/nas-controller
 nasctl=$root/bazel-bin/services/nasctl
 trainer=$root/bazel-bin/trainer/nas-trainer
-[ -x "$controller" ] && [ -x "$nasctl" ] && [ -x "$trainer" ] || { echo "quickstart: the build failed" >&2; exit 1; }
+profiler=$root/bazel-bin/trainer/nas-profile
+[ -x "$controller" ] && [ -x "$nasctl" ] && [ -x "$trainer" ] && [ -x "$profiler" ] \
+  || { echo "quickstart: the build failed" >&2; exit 1; }
+metrics_port=$((port + 1000))
 
 embedded=0
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -58,7 +64,7 @@ trap cleanup EXIT
 step "Starting nas-controller on 127.0.0.1:$port"
 "$controller" --listen="127.0.0.1:$port" --database_url="$DATABASE_URL" \
   --worker_token_file="$state/worker.token" --admin_token_file="$state/admin.token" \
-  >"$state/controller.log" 2>&1 &
+  --metrics_listen="127.0.0.1:$metrics_port" >"$state/controller.log" 2>&1 &
 controller_pid=$!
 export NAS_SERVER=127.0.0.1:$port
 for _ in $(seq 1 60); do
@@ -74,6 +80,18 @@ done
 export NAS_TOKEN=$(cat "$state/admin.token")
 echo "admin token: $state/admin.token; worker credential: $state/worker.token"
 
+step "Measuring a latency lookup table of this CPU (nas-profile), registered as host-lut"
+# Every operator of the MobileNetV2 space, timed on this machine with one thread, like the
+# workers; candidates' latency on host-lut is then predicted, and compared with what the
+# workers measure for host-cpu (the controller's nas_latency_prediction_error_ratio).
+if [ ! -s "$state/host.lut" ]; then
+  OPENBLAS_NUM_THREADS=1 "$profiler" --space=mobilenetv2 --threads=1 --out="$state/host.lut.tmp" \
+    2>&1 | grep -E "operators of|wrote" || true
+  mv "$state/host.lut.tmp" "$state/host.lut"
+fi
+"$nasctl" profiles get host-lut >/dev/null 2>&1 \
+  || "$nasctl" profiles register --lut="$state/host.lut" --name=host-lut --device_tag=host-cpu
+
 step "Hardware profiles"
 "$nasctl" profiles
 
@@ -82,21 +100,22 @@ step "Starting $trainers nas-trainer workers (LibTorch, 1 thread each)"
 for i in $(seq 1 "$trainers"); do
   # OpenBLAS sizes its own thread pool at load time: keep it to the worker's one thread.
   OPENBLAS_NUM_THREADS=1 "$trainer" --controller="127.0.0.1:$port" --worker_token_file="$state/worker.token" \
-    --device_tag=host-cpu --threads=1 >"$state/trainer-$i.log" 2>&1 &
+    --device_tag=host-cpu --threads=1 --metrics_listen="127.0.0.1:$((metrics_port + i))" \
+    >"$state/trainer-$i.log" 2>&1 &
   trainer_pids+=($!)
 done
-echo "logs: $state/trainer-*.log"
+echo "logs: $state/trainer-*.log; Prometheus metrics: http://127.0.0.1:$metrics_port/metrics (controller), ports $((metrics_port + 1))-$((metrics_port + trainers)) (trainers)"
 
-step "Submitting a search and watching it"
+step "Submitting a search and watching it (it ends with the Pareto front on each profile)"
 search=$("$nasctl" submit --json --name=quickstart --space="${NAS_SPACE:-mobilenetv2}" \
-  --profiles=host-cpu,rpi4-cortex-a72,cortex-m7 --objectives=accuracy,latency \
+  --profiles=host-cpu,host-lut,rpi4-cortex-a72,cortex-m7 --objectives=accuracy,latency \
   --candidates="${NAS_CANDIDATES:-8}" --parallel="$trainers" --epochs=1 --train_subset=10000 \
   | sed -n 's/.*"id":"\{0,1\}\([0-9]*\).*/\1/p' | head -n 1)
-"$nasctl" watch "$search" | grep -vE "leased to worker|^\[.*\] candidate [0-9]+: epoch" || true
+"$nasctl" watch "$search" | grep -vE "leased to worker|candidate [0-9]+: epoch" || true
 "$nasctl" get "$search"
 
-step "Pareto fronts of search $search"
-"$nasctl" pareto "$search"
+step "Plotting the fronts of search $search (open the SVG in a browser)"
+"$nasctl" pareto "$search" --plot="$state/pareto.svg" | tail -n 1
 
 step "Fetching the most accurate model on the host-cpu front"
 best=$("$nasctl" pareto "$search" --profile=host-cpu --json \
@@ -111,7 +130,8 @@ fi
 
 cat <<MSG
 Every candidate above was trained on Fashion-MNIST by nas-trainer and measured on this CPU
-(host-cpu, latency measured) and modelled for a Raspberry Pi 4 and a Cortex-M7 (roofline).
+(host-cpu, latency measured), predicted from this CPU's lookup table (host-lut) and modelled
+for a Raspberry Pi 4 and a Cortex-M7 (roofline). Plot: $state/pareto.svg
 The exported model is TorchScript with batch norm folded: it takes N x 1 x 28 x 28 floats in
 [0, 1] and returns 10 logits (torch.jit.load in PyTorch, torch::jit::load in C++).
   model: $state/best-model.pt   metadata: $state/best-model.pt.json
@@ -121,4 +141,5 @@ Try (NAS_KEEP_RUNNING=1 deploy/quickstart.sh keeps everything up):
   bazel-bin/services/nasctl list
   bazel-bin/services/nasctl candidates $search --state=evaluated
   bazel-bin/services/nasctl pareto $search --profile=cortex-m7
+  curl -s http://127.0.0.1:$metrics_port/metrics | grep nas_search_hypervolume
 MSG

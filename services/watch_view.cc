@@ -71,6 +71,8 @@ struct Axis {
   double min = 0, max = 1;
   bool log = false;
   double lo_px = 0, hi_px = 1;
+  // Linear ticks fall on round multiples of this unit (1024 for bytes: 100 KiB, not 97.7 KiB).
+  double unit = 1;
 
   static Axis Fit(std::vector<double> values, double lo_px, double hi_px, bool allow_log) {
     Axis a;
@@ -115,9 +117,9 @@ struct Axis {
       }
       return out;
     }
-    const double raw = (max - min) / 5;
+    const double raw = (max - min) / 5 / unit;
     const double mag = std::pow(10, std::floor(std::log10(raw)));
-    const double step = raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag;
+    const double step = unit * (raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag);
     for (double v = std::ceil(min / step) * step; v <= max + step * 1e-9; v += step) out.push_back(v);
     return out;
   }
@@ -143,7 +145,8 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
     xs.push_back(cost(p));
     ys.push_back(p.accuracy);
   }
-  const Axis x = Axis::Fit(xs, x0, x0 + w, /*allow_log=*/true);
+  Axis x = Axis::Fit(xs, x0, x0 + w, /*allow_log=*/true);
+  if (!latency) x.unit = x.max >= (1 << 20) * 2 ? (1 << 20) : 1024;
   const Axis y = Axis::Fit(ys, y0 + h, y0, /*allow_log=*/false);
   absl::StrAppend(svg, absl::StrFormat(
                            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
