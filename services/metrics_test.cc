@@ -1,39 +1,15 @@
 // The controller's metrics without a store: label bounds, zero-valued series from the start,
 // and the /metrics endpoint over real HTTP. The store figures are checked against a real
 // PostgreSQL in tests/controller_integration_test.cc and by a real Prometheus server in
-// tests/prometheus_test.sh.
+// tests/observability_test.py.
 #include "services/metrics.h"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "gtest/gtest.h"
 #include "proto/nas_service.pb.h"
+#include "tests/http_get.h"
 
 namespace nas {
 namespace {
-
-// A plain HTTP/1.0 GET on loopback: the whole response, headers included.
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) response.append(buf, n);
-  close(fd);
-  return response;
-}
 
 bool Has(const std::string& text, const std::string& line) {
   return text.find(line) != std::string::npos;

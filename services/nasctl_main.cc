@@ -404,14 +404,18 @@ class Nasctl {
   }
 
   int Get(int64_t id) {
+    PrintSearch(FetchSearch(id));
+    return 0;
+  }
+
+  nas::v1::Search FetchSearch(int64_t id) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     nas::v1::GetSearchRequest req;
     req.set_search_id(id);
     nas::v1::Search s;
     Check(nas_->GetSearch(&ctx, req, &s));
-    PrintSearch(s);
-    return 0;
+    return s;
   }
 
   // Follows a search's events until it ends. On a terminal, events scroll above a live
@@ -422,13 +426,7 @@ class Nasctl {
     const bool tty = !json && isatty(STDOUT_FILENO) != 0;
     std::map<std::string, double> hypervolume;  // per profile, from FRONT_CHANGED events
     if (!json) {
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      nas::v1::GetSearchRequest req;
-      req.set_search_id(id);
-      nas::v1::Search s;
-      Check(nas_->GetSearch(&ctx, req, &s));
-      for (const std::string& profile : s.spec().profile_ids()) {
+      for (const std::string& profile : FetchSearch(id).spec().profile_ids()) {
         hypervolume[profile] = FetchFront(id, profile).hypervolume();
       }
     }
@@ -565,14 +563,7 @@ class Nasctl {
   }
 
   int Pareto(int64_t id) {
-    nas::v1::Search search;
-    {
-      grpc::ClientContext ctx;
-      Prepare(&ctx);
-      nas::v1::GetSearchRequest req;
-      req.set_search_id(id);
-      Check(nas_->GetSearch(&ctx, req, &search));
-    }
+    const nas::v1::Search search = FetchSearch(id);
     std::vector<std::string> profiles(search.spec().profile_ids().begin(),
                                       search.spec().profile_ids().end());
     if (!absl::GetFlag(FLAGS_profile).empty()) profiles = {absl::GetFlag(FLAGS_profile)};
