@@ -426,7 +426,8 @@ class Nasctl {
     const bool tty = !json && isatty(STDOUT_FILENO) != 0;
     std::map<std::string, double> hypervolume;  // per profile, from FRONT_CHANGED events
     if (!json) {
-      for (const std::string& profile : FetchSearch(id).spec().profile_ids()) {
+      const nas::v1::Search search = FetchSearch(id);  // kept alive for the loop
+      for (const std::string& profile : search.spec().profile_ids()) {
         hypervolume[profile] = FetchFront(id, profile).hypervolume();
       }
     }
