@@ -403,7 +403,9 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
   if (!reported.ok()) return reported.status();
   const ReportOutcome& outcome = *reported;
   if (!outcome.duplicate) {
-    LOG(INFO) << "event=result_stored search=" << outcome.search_id
+    LOG(INFO) << (outcome.measurement ? "event=measurement_stored search="
+                                      : "event=result_stored search=")
+              << outcome.search_id
               << " candidate=" << outcome.candidate_id << " lease=" << request.lease_id()
               << (request.has_metrics()
                       ? absl::StrCat(" val_accuracy=", request.metrics().val_accuracy())
@@ -411,7 +413,7 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
               << (outcome.search_ended ? " search_ended=true" : "");
     if (options_.metrics != nullptr) {
       options_.metrics->RecordLease("completed");
-      options_.metrics->RecordEvaluation(request.has_metrics());
+      if (!outcome.measurement) options_.metrics->RecordEvaluation(request.has_metrics());
       for (const auto& [profile, error] : outcome.prediction_errors) {
         options_.metrics->RecordPredictionError(profile, error);
       }

@@ -202,6 +202,16 @@ CREATE INDEX candidates_search_rung ON candidates (search_id, rung) WHERE rung >
 -- stream alone; NULL on every other kind and on events stored before this migration.
 ALTER TABLE events ADD COLUMN hypervolume DOUBLE PRECISION;
 )sql"},
+      {5, "measure-only workers: latency measured on another device than training",
+       R"sql(
+-- A finished candidate's latency on a measured profile whose device did not train it: the
+-- device tag of the (measure-only) workers that must time it, until one has; NULL otherwise.
+ALTER TABLE profile_metrics ADD COLUMN measure_device TEXT;
+CREATE INDEX profile_metrics_to_measure ON profile_metrics (measure_device, candidate_id)
+  WHERE measure_device IS NOT NULL;
+-- A measurement lease names the profile it measures; NULL on training leases.
+ALTER TABLE leases ADD COLUMN profile_id BIGINT REFERENCES hardware_profiles(id);
+)sql"},
   };
   return *kMigrations;
 }

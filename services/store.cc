@@ -1357,18 +1357,69 @@ absl::StatusOr<std::vector<std::string>> Store::ServedDatasets() {
   });
 }
 
+namespace {
+
+// A measure-only worker's lease: the oldest finished candidate whose latency on a measured
+// profile of this worker's device nobody has timed yet (of a running or succeeded search, so
+// the last candidates of a search are measured too), and that no live lease is measuring.
+std::optional<nas::v1::LeaseWorkResponse> LeaseMeasurement(pqxx::work& tx,
+                                                           SearchProfileCache& profiles,
+                                                           int64_t worker_id,
+                                                           const std::string& device_tag,
+                                                           absl::Duration ttl) {
+  pqxx::result m = tx.exec_params(
+      "SELECT pm.candidate_id, pm.search_id, pm.profile_id, c.arch, s.spec "
+      "FROM profile_metrics pm JOIN candidates c ON c.id = pm.candidate_id "
+      "JOIN searches s ON s.id = pm.search_id "
+      "WHERE pm.measure_device = $1 AND s.state IN ('RUNNING', 'SUCCEEDED') "
+      "  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.candidate_id = pm.candidate_id "
+      "                  AND l.profile_id = pm.profile_id AND l.state = 'ACTIVE') "
+      "ORDER BY pm.candidate_id LIMIT 1 FOR UPDATE OF pm SKIP LOCKED",
+      device_tag);
+  if (m.empty()) return std::nullopt;
+  nas::v1::LeaseWorkResponse lease;
+  lease.set_candidate_id(m[0][0].as<int64_t>());
+  lease.set_search_id(m[0][1].as<int64_t>());
+  const int64_t profile_db_id = m[0][2].as<int64_t>();
+  *lease.mutable_architecture() = Parse<nas::v1::Architecture>(m[0][3]);
+  const SearchSpec spec = Parse<SearchSpec>(m[0][4]);
+  lease.set_dataset(spec.dataset());
+  lease.set_measure_only(true);
+  for (const SearchProfile& p : *profiles.Get(tx, lease.search_id())) {
+    if (p.db_id == profile_db_id) lease.add_measure_profile_ids(p.profile.id());
+  }
+  pqxx::row l = tx.exec_params1(
+      "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at, profile_id) "
+      "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond', $5) "
+      "RETURNING id, (extract(epoch FROM expires_at) * 1000)::BIGINT",
+      lease.candidate_id(), lease.search_id(), worker_id, absl::ToInt64Milliseconds(ttl),
+      profile_db_id);
+  lease.set_lease_id(l[0].as<int64_t>());
+  lease.set_expires_at_ms(l[1].as<int64_t>());
+  AppendEvent(tx, lease.search_id(), nas::v1::SEARCH_EVENT_KIND_CANDIDATE_LEASED,
+              lease.candidate_id(), lease.measure_profile_ids(0),
+              absl::StrCat("candidate ", lease.candidate_id(), " leased to measure-only worker ",
+                           worker_id, " for ", lease.measure_profile_ids(0), " (lease ",
+                           lease.lease_id(), ")"));
+  return lease;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64_t worker_id,
                                                                            absl::Duration ttl) {
   using Result = std::optional<nas::v1::LeaseWorkResponse>;
   return pool_->Run("LeaseNext", [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     pqxx::result w = tx.exec_params(
-        "UPDATE workers SET last_seen_at = now() WHERE id = $1 RETURNING device_tag, datasets",
+        "UPDATE workers SET last_seen_at = now() WHERE id = $1 "
+        "RETURNING device_tag, datasets, measure_only",
         worker_id);
     if (w.empty()) {
       return absl::NotFoundError(
           absl::StrCat("worker ", worker_id, " is not registered; call RegisterWorker"));
     }
     const std::string device_tag = w[0][0].as<std::string>();
+    if (w[0][2].as<bool>()) return LeaseMeasurement(tx, *profiles_, worker_id, device_tag, ttl);
     // Only candidates of searches on a dataset this worker has loaded.
     pqxx::result c = tx.exec_params(
         "SELECT c.id, c.search_id, c.arch, c.fidelity, s.spec FROM candidates c "
@@ -1500,13 +1551,123 @@ absl::Status Store::StoreArtifact(const nas::v1::UploadArtifactRequest::Header& 
   });
 }
 
+namespace {
+
+// JoinFront() offers a feasible finished candidate to `profile`'s front of the search, whose
+// current members are `members` (the search row is locked by the caller): stores the new
+// front and a FRONT_CHANGED event with its hypervolume when the candidate joins.
+void JoinFront(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+               const SearchProfile& profile, int64_t candidate_id,
+               const CandidateMetrics& metrics, const ProfileMetrics& pm,
+               std::vector<ParetoArchive::Member> members) {
+  ParetoArchive front(std::move(members));
+  std::vector<int64_t> removed;
+  const std::vector<double> objectives = ObjectiveVector(spec, metrics, pm);
+  if (!front.Insert(candidate_id, objectives, &removed)) return;
+  for (int64_t gone : removed) {
+    tx.exec_params(
+        "DELETE FROM pareto_members WHERE search_id = $1 AND profile_id = $2 "
+        "AND candidate_id = $3",
+        search_id, profile.db_id, gone);
+  }
+  tx.exec_params(
+      "INSERT INTO pareto_members (search_id, profile_id, candidate_id, objectives) "
+      "VALUES ($1, $2, $3, $4::DOUBLE PRECISION[])",
+      search_id, profile.db_id, candidate_id, DoubleArray(objectives));
+  std::vector<std::vector<double>> points;
+  for (const ParetoArchive::Member& m : front.members()) points.push_back(m.values);
+  const absl::StatusOr<double> hv = Hypervolume(
+      points, HypervolumeReference(spec.objectives(), spec.constraints(), profile.profile));
+  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
+              profile.profile.id(),
+              absl::StrCat("candidate ", candidate_id, " joined the ", profile.profile.name(),
+                           " front (", front.members().size(), " members, ", removed.size(),
+                           " displaced; hypervolume ",
+                           hv.ok() ? absl::StrFormat("%.6g", *hv) : "-", ")"),
+              hv.ok() ? *hv : -1);
+}
+
+// The current members of one profile's front of a search.
+std::vector<ParetoArchive::Member> FrontMembers(pqxx::work& tx, int64_t search_id,
+                                                int64_t profile_db_id) {
+  std::vector<ParetoArchive::Member> members;
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT candidate_id, objectives FROM pareto_members "
+           "WHERE search_id = $1 AND profile_id = $2",
+           search_id, profile_db_id)) {
+    members.push_back({r[0].as<int64_t>(), ParseDoubleArray(r[1].as<std::string>())});
+  }
+  return members;
+}
+
+// A measure-only worker's report on `profile_db_id` (the lease is already completed): the
+// candidate's stored metrics with the measured latency, judged again on that profile, stored,
+// and offered to its front.
+absl::StatusOr<ReportOutcome> StoreMeasurement(pqxx::work& tx, SearchProfileCache& profiles,
+                                               const nas::v1::ReportResultRequest& request,
+                                               int64_t search_id, const SearchSpec& spec,
+                                               int64_t candidate_id, int rung,
+                                               const nas::v1::Architecture& architecture,
+                                               int64_t profile_db_id) {
+  ReportOutcome outcome;
+  outcome.search_id = search_id;
+  outcome.candidate_id = candidate_id;
+  outcome.measurement = true;
+  const SearchProfile* profile = nullptr;
+  const auto held = profiles.Get(tx, search_id);
+  for (const SearchProfile& p : *held) {
+    if (p.db_id == profile_db_id) profile = &p;
+  }
+  if (profile == nullptr) return absl::InternalError("measurement lease of an unknown profile");
+  if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
+    // Nobody else would do better on the same device: give up, keep it marked unmeasured.
+    tx.exec_params(
+        "UPDATE profile_metrics SET measure_device = NULL WHERE candidate_id = $1 "
+        "AND profile_id = $2",
+        candidate_id, profile_db_id);
+    AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_MEASURED, candidate_id,
+                profile->profile.id(),
+                absl::StrCat("candidate ", candidate_id, " could not be measured on ",
+                             profile->profile.id(), ": ", request.error()));
+    return outcome;
+  }
+  if (!(request.metrics().latency_ms() > 0)) {
+    return absl::InvalidArgumentError("metrics.latency_ms: a measurement must be > 0");
+  }
+  pqxx::row e = tx.exec_params1("SELECT metrics FROM evaluations WHERE candidate_id = $1",
+                                candidate_id);
+  CandidateMetrics metrics = Parse<CandidateMetrics>(e[0]);
+  metrics.set_latency_ms(request.metrics().latency_ms());
+  metrics.set_latency_iqr_ms(request.metrics().latency_iqr_ms());
+  metrics.set_latency_threads(request.metrics().latency_threads());
+  const ProfileMetrics pm =
+      EvaluateOnProfile(profile->profile, metrics, spec.constraints(),
+                        /*measured_on_device=*/true, &architecture, InputShapeFor(spec.dataset()));
+  tx.exec_params(
+      "UPDATE profile_metrics SET metrics = $3, feasible = $4, measure_device = NULL "
+      "WHERE candidate_id = $1 AND profile_id = $2",
+      candidate_id, profile_db_id, Bin(pm), pm.feasible());
+  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_MEASURED, candidate_id,
+              profile->profile.id(),
+              absl::StrFormat("candidate %d measured on %s: %.3f ms%s", candidate_id,
+                              profile->profile.id(), pm.latency_ms(),
+                              pm.feasible() ? "" : " (over a limit)"));
+  if (pm.feasible() && rung == FinalRung(spec)) {
+    JoinFront(tx, search_id, spec, *profile, candidate_id, metrics, pm,
+              FrontMembers(tx, search_id, profile_db_id));
+  }
+  return outcome;
+}
+
+}  // namespace
+
 absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
   return pool_->Run("ReportResult", [&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {
     ReportOutcome outcome;
     // Lock order: the search row, then the lease. Completing the lease in the same statement
     // that checks it is live is the fence: an expired or superseded lease matches no row.
     pqxx::result head = tx.exec_params(
-        "SELECT s.id, s.spec, w.device_tag FROM leases l "
+        "SELECT s.id, s.spec, w.device_tag, COALESCE(l.profile_id, 0) FROM leases l "
         "JOIN workers w ON w.id = $2 JOIN searches s ON s.id = l.search_id "
         "WHERE l.id = $1 FOR NO KEY UPDATE OF s",
         request.lease_id(), request.worker_id());
@@ -1539,6 +1700,10 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     // are kept and shown, but never enter a front nor the best accuracy.
     const bool finished_model = rung == FinalRung(spec);
     const std::string device_tag = head[0][2].as<std::string>();
+    if (const int64_t measured = head[0][3].as<int64_t>(); measured != 0) {
+      return StoreMeasurement(tx, *profiles_, request, search_id, spec, candidate_id, rung,
+                              architecture, measured);
+    }
 
     if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
       const std::string error =
@@ -1593,10 +1758,16 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
           EvaluateOnProfile(p.profile, metrics, spec.constraints(),
                             device_tag == p.profile.device_tag(), &architecture,
                             InputShapeFor(spec.dataset()));
+      // A finished model on a measured profile of another device waits for a measure-only
+      // worker of that device (until then its latency is unmeasured, a named violation).
+      const bool to_measure = finished_model &&
+                              p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
+                              device_tag != p.profile.device_tag();
       tx.exec_params(
-          "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible) "
-          "VALUES ($1, $2, $3, $4, $5)",
-          candidate_id, p.db_id, search_id, Bin(pm), pm.feasible());
+          "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible, "
+          "  measure_device) VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''))",
+          candidate_id, p.db_id, search_id, Bin(pm), pm.feasible(),
+          to_measure ? p.profile.device_tag() : std::string());
       // A prediction for the device this worker just measured on: how far off it was.
       if (p.profile.kind() != nas::v1::PROFILE_KIND_MEASURED &&
           p.profile.device_tag() == device_tag && metrics.latency_ms() > 0 &&
@@ -1606,31 +1777,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
              std::abs(pm.latency_ms() - metrics.latency_ms()) / metrics.latency_ms()});
       }
       if (!pm.feasible() || !finished_model) continue;
-      ParetoArchive front(std::move(fronts[p.db_id]));
-      std::vector<int64_t> removed;
-      const std::vector<double> objectives = ObjectiveVector(spec, metrics, pm);
-      if (!front.Insert(candidate_id, objectives, &removed)) continue;
-      for (int64_t gone : removed) {
-        tx.exec_params(
-            "DELETE FROM pareto_members WHERE search_id = $1 AND profile_id = $2 "
-            "AND candidate_id = $3",
-            search_id, p.db_id, gone);
-      }
-      tx.exec_params(
-          "INSERT INTO pareto_members (search_id, profile_id, candidate_id, objectives) "
-          "VALUES ($1, $2, $3, $4::DOUBLE PRECISION[])",
-          search_id, p.db_id, candidate_id, DoubleArray(objectives));
-      std::vector<std::vector<double>> points;
-      for (const ParetoArchive::Member& m : front.members()) points.push_back(m.values);
-      const absl::StatusOr<double> hv =
-          Hypervolume(points, HypervolumeReference(spec.objectives(), spec.constraints(), p.profile));
-      AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
-                  p.profile.id(),
-                  absl::StrCat("candidate ", candidate_id, " joined the ", p.profile.name(),
-                               " front (", front.members().size(), " members, ",
-                               removed.size(), " displaced; hypervolume ",
-                               hv.ok() ? absl::StrFormat("%.6g", *hv) : "-", ")"),
-                  hv.ok() ? *hv : -1);
+      JoinFront(tx, search_id, spec, p, candidate_id, metrics, pm, std::move(fronts[p.db_id]));
     }
     outcome.search_ended = FinishIfBudgetSpent(
         tx, search_id,
@@ -1642,8 +1789,12 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
 absl::Status Store::ReturnLease(int64_t worker_id, int64_t lease_id) {
   return pool_->Run("ReturnLease", [&](pqxx::work& tx) -> absl::Status {
     NAS_ASSIGN_OR_RETURN(auto ids, LockLiveLease(tx, worker_id, lease_id));
-    tx.exec_params("UPDATE leases SET state = 'RETURNED', ended_at = now() WHERE id = $1",
-                   lease_id);
+    pqxx::row l = tx.exec_params1(
+        "UPDATE leases SET state = 'RETURNED', ended_at = now() WHERE id = $1 "
+        "RETURNING profile_id IS NOT NULL",
+        lease_id);
+    // A measurement stays to do (its profile_metrics row still names the device).
+    if (l[0].as<bool>()) return absl::OkStatus();
     // A returned lease is not the candidate's fault: give the attempt back.
     tx.exec_params(
         "UPDATE candidates SET state = 'QUEUED', attempts = attempts - 1 WHERE id = $1",
@@ -1675,9 +1826,15 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
                                     e.search_id);
       pqxx::result l = tx.exec_params(
           "UPDATE leases SET state = 'EXPIRED', ended_at = now() "
-          "WHERE id = $1 AND state = 'ACTIVE' AND expires_at < now() RETURNING id",
+          "WHERE id = $1 AND state = 'ACTIVE' AND expires_at < now() "
+          "RETURNING profile_id IS NOT NULL",
           e.lease_id);
       if (l.empty()) return false;  // Heartbeat, report or another controller got there first.
+      // A measurement lease: the candidate stays evaluated; another worker measures it.
+      if (l[0][0].as<bool>()) {
+        expired.push_back(e);
+        return false;
+      }
       const SearchSpec spec = Parse<SearchSpec>(s[0]);
       pqxx::row c = tx.exec_params1(
           "UPDATE candidates SET state = CASE WHEN attempts >= $2 THEN 'FAILED' ELSE 'QUEUED' "

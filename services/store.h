@@ -112,6 +112,8 @@ struct ReportOutcome {
   int64_t search_id = 0;
   int64_t candidate_id = 0;
   bool search_ended = false;
+  // A measure-only worker's latency measurement, not an evaluation.
+  bool measurement = false;
   // (profile id, |predicted - measured| / measured latency) for each predicting profile (lut,
   // roofline) of the reporting worker's device, when the worker measured the latency.
   std::vector<std::pair<std::string, double>> prediction_errors;

@@ -99,7 +99,7 @@ TestWorker::TestWorker(ControllerHarness* harness, std::string device_tag)
 
 void TestWorker::Reconnect() { stub_ = harness_->Trainer(); }
 
-grpc::Status TestWorker::Register(const std::vector<std::string>& datasets) {
+grpc::Status TestWorker::Register(const std::vector<std::string>& datasets, bool measure_only) {
   grpc::ClientContext ctx;
   ControllerHarness::AuthorizeWorker(&ctx);
   nas::v1::RegisterWorkerRequest req;
@@ -108,6 +108,7 @@ grpc::Status TestWorker::Register(const std::vector<std::string>& datasets) {
   req.set_cpu_model("test cpu");
   req.set_threads(1);
   for (const std::string& d : datasets) req.add_datasets(d);
+  req.set_measure_only(measure_only);
   nas::v1::RegisterWorkerResponse resp;
   grpc::Status st = stub_->RegisterWorker(&ctx, req, &resp);
   worker_id_ = resp.worker_id();

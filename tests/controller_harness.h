@@ -79,7 +79,8 @@ class TestWorker {
 
   // TestWorker::Register() registers with the current controller, declaring `datasets` (none:
   // the controller assumes fashion-mnist).
-  grpc::Status Register(const std::vector<std::string>& datasets = {});
+  grpc::Status Register(const std::vector<std::string>& datasets = {},
+                        bool measure_only = false);
   // TestWorker::Lease() long-polls up to `wait_ms`; an empty response (lease_id 0) means none.
   grpc::Status Lease(nas::v1::LeaseWorkResponse* lease, int64_t wait_ms = 2000);
   // TestWorker::Evaluate() heartbeats, uploads a model and reports metrics for `lease`.

@@ -667,6 +667,89 @@ TEST_F(ControllerIntegrationTest, ALookupTableProfilePredictsEveryCandidatesLate
   EXPECT_EQ(Submit(bob_, spec, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// A measured profile of a device nobody trains on: the training worker (host-cpu) leaves its
+// latency unmeasured (infeasible, named), a measure-only worker of that device takes each
+// finished candidate, times it, and the profile's front fills; workers of other devices get
+// no measurement work, and a measurement does not count as an evaluation.
+TEST_F(ControllerIntegrationTest, MeasureOnlyWorkersTimeCandidatesTrainedElsewhere) {
+  StartController();
+  nas::v1::RegisterHardwareProfileRequest reg;
+  nas::v1::HardwareProfile* board = reg.mutable_profile();
+  board->set_name("tiny-board");
+  board->set_kind(nas::v1::PROFILE_KIND_MEASURED);
+  board->set_device_tag("tiny-board");
+  board->mutable_limits()->set_max_latency_ms(50);
+  {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::HardwareProfile registered;
+    grpc::Status st = harness_->Nas()->RegisterHardwareProfile(&ctx, reg, &registered);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  nas::v1::SearchSpec spec = Spec(/*candidates=*/4, /*parallel=*/2);
+  spec.clear_profile_ids();
+  spec.add_profile_ids("host-cpu");
+  spec.add_profile_ids("tiny-board");
+  Search search;
+  ASSERT_TRUE(Submit(alice_, spec, &search).ok());
+
+  TestWorker trainer(harness_.get());
+  ASSERT_TRUE(trainer.Register().ok());
+  EXPECT_EQ(RunWorker(trainer, search.id()), 4);
+  for (const Candidate& c : Candidates(alice_, search.id())) {
+    ASSERT_EQ(c.profile_metrics_size(), 2);
+    EXPECT_FALSE(c.profile_metrics(1).feasible()) << "unmeasured yet";
+  }
+
+  TestWorker other(harness_.get(), "another-board");
+  ASSERT_TRUE(other.Register({}, /*measure_only=*/true).ok());
+  nas::v1::LeaseWorkResponse none;
+  ASSERT_TRUE(other.Lease(&none, 200).ok());
+  EXPECT_EQ(none.lease_id(), 0);
+
+  TestWorker meter(harness_.get(), "tiny-board");
+  ASSERT_TRUE(meter.Register({}, /*measure_only=*/true).ok());
+  std::set<int64_t> measured;
+  for (int i = 0; i < 4; ++i) {
+    nas::v1::LeaseWorkResponse lease;
+    ASSERT_TRUE(meter.Lease(&lease, 1000).ok());
+    ASSERT_NE(lease.lease_id(), 0) << i;
+    EXPECT_TRUE(lease.measure_only());
+    ASSERT_EQ(lease.measure_profile_ids_size(), 1);
+    EXPECT_EQ(lease.measure_profile_ids(0), "tiny-board@1");
+    measured.insert(lease.candidate_id());
+    nas::v1::CandidateMetrics latency;
+    latency.set_latency_ms(10.0 + lease.candidate_id() % 7);
+    latency.set_latency_threads(1);
+    grpc::Status st = meter.Report(lease.lease_id(), latency);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_EQ(measured.size(), 4u);
+  nas::v1::LeaseWorkResponse done;
+  ASSERT_TRUE(meter.Lease(&done, 200).ok());
+  EXPECT_EQ(done.lease_id(), 0);  // Each candidate is measured once.
+
+  for (const Candidate& c : Candidates(alice_, search.id())) {
+    const nas::v1::ProfileMetrics& pm = c.profile_metrics(1);
+    EXPECT_EQ(pm.latency_source(), nas::v1::LATENCY_SOURCE_MEASURED) << c.id();
+    EXPECT_DOUBLE_EQ(pm.latency_ms(), 10.0 + c.id() % 7);
+    EXPECT_TRUE(pm.feasible()) << c.id();
+    // The host-cpu figures are the training worker's, untouched.
+    EXPECT_EQ(c.profile_metrics(0).latency_source(), nas::v1::LATENCY_SOURCE_MEASURED);
+  }
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::GetParetoFrontRequest req;
+  req.set_search_id(search.id());
+  req.set_profile_id("tiny-board");
+  nas::v1::ParetoFront front;
+  ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok());
+  EXPECT_FALSE(front.members().empty());
+  EXPECT_EQ(front.infeasible(), 0);
+  const std::string text = harness_->metrics().Text();
+  EXPECT_EQ(SeriesValue(text, "nas_evaluations_total{outcome=\"ok\"}"), 4) << text;
+}
+
 TEST_F(ControllerIntegrationTest, SearchesGoOnlyToWorkersServingTheirDataset) {
   StartController();
   nas::v1::SearchSpec spec = Spec(2, 2);

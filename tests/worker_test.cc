@@ -199,6 +199,48 @@ TEST_F(WorkerTest, LowerRungsTrainOnLessDataAndOnlyFinishedModelsAreKept) {
   EXPECT_EQ(finished_models, 1);
 }
 
+// A real measure-only worker (trainer/worker.cc, --measure_only) of a device nobody trains on
+// times the candidates a real training worker finished, from their architectures alone.
+TEST_F(WorkerTest, AMeasureOnlyWorkerTimesCandidatesTrainedElsewhere) {
+  {
+    nas::v1::RegisterHardwareProfileRequest reg;
+    reg.mutable_profile()->set_name("tiny-board");
+    reg.mutable_profile()->set_kind(nas::v1::PROFILE_KIND_MEASURED);
+    reg.mutable_profile()->set_device_tag("tiny-board");
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::HardwareProfile registered;
+    ASSERT_TRUE(harness_->Nas()->RegisterHardwareProfile(&ctx, reg, &registered).ok());
+  }
+  nas::v1::Search search = Submit(/*candidates=*/2, /*train_subset=*/500,
+                                  [](nas::v1::SearchSpec* spec) {
+                                    spec->add_profile_ids("host-cpu");
+                                    spec->add_profile_ids("tiny-board");
+                                  });
+  std::atomic<bool> stop{false};
+  WorkerOptions trainer = Options();
+  trainer.max_tasks = 2;
+  ASSERT_TRUE(Worker(trainer).Run(&stop).ok());
+  ASSERT_EQ(Get(search.id()).state(), nas::v1::SEARCH_STATE_SUCCEEDED);
+
+  WorkerOptions meter = Options();
+  meter.device_tag = "tiny-board";
+  meter.measure_only = true;
+  meter.max_tasks = 2;
+  ASSERT_TRUE(Worker(meter).Run(&stop).ok());
+  for (const nas::v1::Candidate& c : Candidates(search.id())) {
+    ASSERT_EQ(c.profile_metrics_size(), 2);
+    const nas::v1::ProfileMetrics& board = c.profile_metrics(1);
+    EXPECT_EQ(board.profile_id(), "tiny-board@1");
+    EXPECT_EQ(board.latency_source(), nas::v1::LATENCY_SOURCE_MEASURED) << c.DebugString();
+    EXPECT_GT(board.latency_ms(), 0);
+    EXPECT_TRUE(board.feasible()) << c.DebugString();
+    // The training worker's own measurement and accuracy stay as they were.
+    EXPECT_GT(c.metrics().val_accuracy(), 0.2);
+    EXPECT_GT(c.profile_metrics(0).latency_ms(), 0);
+  }
+}
+
 TEST_F(WorkerTest, AStoppedWorkerReturnsItsLeaseAndANewOneFinishes) {
   // Enough data that training takes a few seconds on one thread.
   nas::v1::Search search = Submit(/*candidates=*/1, /*train_subset=*/40000);

@@ -28,6 +28,9 @@ ABSL_FLAG(std::vector<std::string>, dataset,
           "cifar100; searches name a dataset by NAME");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port to serve Prometheus /metrics on (e.g. 0.0.0.0:9465); empty: not served");
+ABSL_FLAG(bool, measure_only, false,
+          "Only time candidates trained elsewhere, for measured profiles of --device_tag (a "
+          "device too small to train on)");
 ABSL_FLAG(int, max_tasks, 0, "Exit after this many evaluated candidates (0: never)");
 
 namespace {
@@ -44,6 +47,7 @@ int main(int argc, char** argv) {
   options.device_tag = absl::GetFlag(FLAGS_device_tag);
   options.threads = absl::GetFlag(FLAGS_threads);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
+  options.measure_only = absl::GetFlag(FLAGS_measure_only);
   options.datasets.clear();
   for (const std::string& text : absl::GetFlag(FLAGS_dataset)) {
     absl::StatusOr<nas::DatasetSource> source = nas::ParseDatasetSource(text);

@@ -240,6 +240,16 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     const std::vector<std::string>& classes = found->second.classes;
     torch::manual_seed(lease_.recipe().seed());
     NAS_ASSIGN_OR_RETURN(Network net, BuildNetwork(lease_.architecture(), options));
+    if (lease_.measure_only()) {
+      // Latency does not depend on the weights: the untrained network runs the same kernels.
+      const LatencyStats latency = MeasureLatency(
+          net, {1, options.in_channels, options.input_height, options.input_width});
+      report.mutable_metrics()->set_latency_ms(latency.median_ms);
+      report.mutable_metrics()->set_latency_iqr_ms(latency.iqr_ms);
+      report.mutable_metrics()->set_latency_threads(latency.threads);
+      metrics_->ObserveLatencySpread(latency.iqr_ms, latency.median_ms);
+      return absl::OkStatus();
+    }
     // Epoch wall times: an epoch ends at the last batch before the epoch number changes.
     int epoch = 1;
     absl::Time epoch_start = absl::Now(), last_batch = epoch_start;
@@ -399,6 +409,7 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
       req.set_device_tag(options_.device_tag);
       req.set_cpu_model(CpuModel());
       req.set_threads(options_.threads);
+      req.set_measure_only(options_.measure_only);
       for (const auto& [name, loaded] : datasets) req.add_datasets(name);
       nas::v1::RegisterWorkerResponse resp;
       grpc::Status st = stub->RegisterWorker(&ctx, req, &resp);

@@ -40,6 +40,10 @@ struct WorkerOptions {
   int validation_examples = 10000;
   // Long-poll length of each LeaseWork call.
   absl::Duration lease_wait = absl::Seconds(10);
+  // Measure-only mode, for a device too small to train on: the worker takes only measurement
+  // leases (candidates trained elsewhere, on a measured profile of this device_tag), builds
+  // each architecture, times it and reports its latency.
+  bool measure_only = false;
   // Stop after this many evaluated leases (0: never); for tests and one-shot runs.
   int max_tasks = 0;
   // Longest back-off between retries when the controller is unreachable.
