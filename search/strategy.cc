@@ -113,7 +113,7 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(
     if (!population.ok()) return population.status();
     absl::StatusOr<int> sample = settings.Int("sample_size", std::min(4, *population), 2, *population);
     if (!sample.ok()) return sample.status();
-    absl::StatusOr<std::string> tie_break = settings.OneOf("tie_break", {"hypervolume", "crowding"});
+    absl::StatusOr<std::string> tie_break = settings.OneOf("tie_break", {"crowding", "hypervolume"});
     if (!tie_break.ok()) return tie_break.status();
     return std::make_unique<EvolutionStrategy>(
         space, seed, *population, *sample,
