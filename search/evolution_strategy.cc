@@ -8,10 +8,12 @@
 namespace nas {
 
 EvolutionStrategy::EvolutionStrategy(SearchSpaceDef space, uint64_t seed, int population,
-                                     int sample_size, std::vector<double> reference)
+                                     int sample_size, std::vector<double> reference,
+                                     double immigrants)
     : PopulationStrategy("evolution-v1", std::move(space), seed, population),
       sample_size_(sample_size),
-      reference_(std::move(reference)) {}
+      reference_(std::move(reference)),
+      immigrants_(immigrants) {}
 
 int TournamentWinner(const std::vector<Ranked>& sample, const std::vector<double>& reference) {
   const std::vector<RankCrowd> rc = RankAndCrowding(sample);
@@ -51,7 +53,8 @@ int TournamentWinner(const std::vector<Ranked>& sample, const std::vector<double
 std::vector<nas::v1::Architecture> EvolutionStrategy::Propose(int n) {
   std::vector<nas::v1::Architecture> out;
   for (int i = 0; i < n; ++i) {
-    if (RandomStart()) {
+    // No draw without immigrants, so such searches keep their generator's sequence.
+    if (RandomStart() || (immigrants_ > 0 && std::bernoulli_distribution(immigrants_)(rng_))) {
       out.push_back(SampleArchitecture(space_, rng_));
       continue;
     }

@@ -16,8 +16,14 @@
 // synthetic problem of evolution_strategy_test.cc, crowding on the real task
 // (docs/benchmarks.md), so crowding is the default.
 //
+// Random immigrants (Grefenstette 1992): after the random start, each proposal is a uniform
+// sample with probability `immigrants` instead of a child. A small population that starts with
+// no good region in it otherwise only mutates its way out one gene at a time; on the real task
+// such seeds settled on large networks that train slowly and never found the small accurate
+// ones, while immigrants keep random search's chance of landing there (docs/benchmarks.md).
+//
 // Settings: population (default 16, 2 to 10000), sample_size (default 4, 2 to population),
-// tie_break ("crowding", the default, or "hypervolume").
+// tie_break ("crowding", the default, or "hypervolume"), immigrants (default 0.25, 0 to 1).
 #ifndef NAS_SEARCH_EVOLUTION_STRATEGY_H_
 #define NAS_SEARCH_EVOLUTION_STRATEGY_H_
 
@@ -36,7 +42,7 @@ class EvolutionStrategy final : public PopulationStrategy {
   // `reference`: the hypervolume reference point in minimisation form, one value per
   // objective (search/hardware_profile.h, HypervolumeReference); empty for crowding alone.
   EvolutionStrategy(SearchSpaceDef space, uint64_t seed, int population, int sample_size,
-                    std::vector<double> reference = {});
+                    std::vector<double> reference = {}, double immigrants = 0);
 
   std::vector<nas::v1::Architecture> Propose(int n) override;
   // Members are kept oldest first.
@@ -45,6 +51,7 @@ class EvolutionStrategy final : public PopulationStrategy {
  private:
   const int sample_size_;
   const std::vector<double> reference_;
+  const double immigrants_;
 };
 
 }  // namespace nas

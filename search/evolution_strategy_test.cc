@@ -105,6 +105,51 @@ TEST(EvolutionTest, PopulationAgesAndTheFirstProposalsAreRandom) {
   EXPECT_EQ(p->counters[0], 6);      // Six random proposals, mutations after.
 }
 
+// How many single moves of MutateArchitecture() separate two architectures of the same space
+// (a changed choice, or a stage one block longer or shorter).
+int Moves(const nas::v1::Architecture& a, const nas::v1::Architecture& b) {
+  int moves = (a.resolution() != b.resolution()) + (a.stem_width() != b.stem_width());
+  for (int s = 0; s < a.stages_size(); ++s) {
+    const nas::v1::Stage &x = a.stages(s), &y = b.stages(s);
+    moves += (x.width() != y.width()) + std::abs(x.blocks_size() - y.blocks_size());
+    for (int i = 0; i < std::min(x.blocks_size(), y.blocks_size()); ++i) {
+      moves += (x.blocks(i).kernel() != y.blocks(i).kernel()) +
+               (x.blocks(i).expansion() != y.blocks(i).expansion()) +
+               (x.blocks(i).squeeze_excite() != y.blocks(i).squeeze_excite());
+    }
+  }
+  return moves;
+}
+
+// After the random start every proposal is a child one move from a member, except the random
+// immigrants, which come at about the asked rate.
+TEST(EvolutionTest, ImmigrantsAreUniformSamplesAtTheAskedRate) {
+  for (double rate : {0.0, 0.5}) {
+    EvolutionStrategy s(Narrowed(), 3, /*population=*/6, /*sample_size=*/3, {}, rate);
+    int64_t id = 1;
+    Drive(s, 2, &id);  // Past the random start.
+    int children = 0, strangers = 0;
+    for (int round = 0; round < 40; ++round) {
+      const std::vector<Member> members = LoadPopulation("evolution-v1", s.SaveState())->members;
+      std::vector<Observation> batch;
+      for (const auto& a : s.Propose(4)) {
+        int nearest = 1 << 20;
+        for (const Member& m : members) nearest = std::min(nearest, Moves(a, m.architecture));
+        ++children;
+        strangers += nearest > 1;
+        batch.push_back(Evaluate(a, id++));
+      }
+      s.Observe(batch);
+    }
+    if (rate == 0) {
+      EXPECT_EQ(strangers, 0);
+    } else {
+      EXPECT_GT(strangers, children * 0.35) << strangers << " of " << children;
+      EXPECT_LT(strangers, children * 0.65) << strangers << " of " << children;
+    }
+  }
+}
+
 // A hand-worked tournament: three mutually non-dominated members (accuracy negated, latency
 // in ms), reference (accuracy 0, 2 ms). A: most accurate but too slow to count (contributes
 // 0). B: 0.8 at 1 ms; the front {B, C} has 0.8 * 1 + 0.3 * 0.9 = 1.07, without B 0.3 * 1.9 =
@@ -244,6 +289,10 @@ TEST(MakeStrategyTest, EvolutionaryStrategySettingsAreChecked) {
   (*spec.mutable_settings())["tie_break"] = "rank";
   expect("strategy.settings[tie_break]");
   (*spec.mutable_settings())["tie_break"] = "crowding";
+  EXPECT_TRUE(MakeStrategy(spec, Narrowed()).ok());
+  (*spec.mutable_settings())["immigrants"] = "1.5";
+  expect("strategy.settings[immigrants]");
+  (*spec.mutable_settings())["immigrants"] = "0";
   EXPECT_TRUE(MakeStrategy(spec, Narrowed()).ok());
   (*spec.mutable_settings())["tournament"] = "5";
   expect("strategy.settings[tournament]");

@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(
     return std::make_unique<RandomStrategy>(space, seed);
   }
   if (spec.name() == "evolution") {
-    const Settings settings(spec, {"population", "sample_size", "tie_break"});
+    const Settings settings(spec, {"population", "sample_size", "tie_break", "immigrants"});
     if (absl::Status st = settings.CheckKeys(); !st.ok()) return st;
     absl::StatusOr<int> population = settings.Int("population", 16, 2, 10000);
     if (!population.ok()) return population.status();
@@ -115,9 +115,11 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(
     if (!sample.ok()) return sample.status();
     absl::StatusOr<std::string> tie_break = settings.OneOf("tie_break", {"crowding", "hypervolume"});
     if (!tie_break.ok()) return tie_break.status();
+    absl::StatusOr<double> immigrants = settings.Double("immigrants", 0.25, 0, 1);
+    if (!immigrants.ok()) return immigrants.status();
     return std::make_unique<EvolutionStrategy>(
         space, seed, *population, *sample,
-        *tie_break == "hypervolume" ? hypervolume_reference : std::vector<double>{});
+        *tie_break == "hypervolume" ? hypervolume_reference : std::vector<double>{}, *immigrants);
   }
   if (spec.name() == "nsga2") {
     const Settings settings(spec, {"population", "crossover_probability"});
