@@ -225,6 +225,40 @@ nas::v1::Architecture SampleArchitecture(const SearchSpaceDef& space, std::mt199
 
 namespace {
 
+nas::v1::Architecture Extreme(const SearchSpaceDef& space, bool largest) {
+  auto pick = [largest](const std::vector<int>& choices) {
+    return largest ? *std::max_element(choices.begin(), choices.end())
+                   : *std::min_element(choices.begin(), choices.end());
+  };
+  nas::v1::Architecture arch;
+  arch.set_space(space.name);
+  arch.set_resolution(pick(space.resolutions));
+  arch.set_stem_width(pick(space.stem_widths));
+  for (size_t i = 0; i < space.stage_base_widths.size(); ++i) {
+    nas::v1::Stage* stage = arch.add_stages();
+    stage->set_width(pick(StageWidthChoices(space, static_cast<int>(i))));
+    for (int j = 0; j < (largest ? space.max_depth : space.min_depth); ++j) {
+      nas::v1::Block* block = stage->add_blocks();
+      block->set_kernel(pick(space.kernels));
+      block->set_expansion(pick(space.expansions));
+      block->set_squeeze_excite(largest && space.allow_squeeze_excite);
+    }
+  }
+  return arch;
+}
+
+}  // namespace
+
+nas::v1::Architecture LargestArchitecture(const SearchSpaceDef& space) {
+  return Extreme(space, true);
+}
+
+nas::v1::Architecture SmallestArchitecture(const SearchSpaceDef& space) {
+  return Extreme(space, false);
+}
+
+namespace {
+
 // Another allowed value than `current`, or `current` when there is none.
 int Other(const std::vector<int>& choices, int current, std::mt19937_64& rng) {
   std::vector<int> others;

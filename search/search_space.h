@@ -58,6 +58,13 @@ absl::Status ValidateArchitecture(const nas::v1::Architecture& arch, const Searc
 // SampleArchitecture() draws every choice of `space` uniformly at random.
 nas::v1::Architecture SampleArchitecture(const SearchSpaceDef& space, std::mt19937_64& rng);
 
+// LargestArchitecture() and SmallestArchitecture() return the space's extremes: every choice at
+// its largest (resolution, stem and stage widths, depth, kernels, expansions, squeeze-excite
+// where allowed) or its smallest (no squeeze-excite). A weight-sharing supernet holds the
+// largest; the sandwich rule trains both each step.
+nas::v1::Architecture LargestArchitecture(const SearchSpaceDef& space);
+nas::v1::Architecture SmallestArchitecture(const SearchSpaceDef& space);
+
 // MutateArchitecture() returns `arch` with one choice changed to another value the space allows:
 // the resolution, the stem width, a stage's width or depth (a block added or the last removed),
 // or a block's kernel, expansion or squeeze-excite. Choices with one allowed value are never

@@ -74,6 +74,40 @@ TEST(SampleArchitectureTest, SamplesStayInsideANarrowedSpaceAndVary) {
   }
 }
 
+// The extremes lie in the space and bound every sample of it, choice by choice.
+TEST(ExtremeArchitectureTest, LargestAndSmallestBoundEverySample) {
+  nas::v1::SearchSpace req = Named("mobilenetv2");
+  req.set_max_depth(3);
+  absl::StatusOr<SearchSpaceDef> space = ResolveSearchSpace(req);
+  ASSERT_TRUE(space.ok());
+  const nas::v1::Architecture big = LargestArchitecture(*space);
+  const nas::v1::Architecture small = SmallestArchitecture(*space);
+  ASSERT_TRUE(ValidateArchitecture(big, *space).ok()) << ValidateArchitecture(big, *space);
+  ASSERT_TRUE(ValidateArchitecture(small, *space).ok()) << ValidateArchitecture(small, *space);
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 100; ++i) {
+    const nas::v1::Architecture a = SampleArchitecture(*space, rng);
+    EXPECT_LE(a.resolution(), big.resolution());
+    EXPECT_GE(a.resolution(), small.resolution());
+    EXPECT_LE(a.stem_width(), big.stem_width());
+    EXPECT_GE(a.stem_width(), small.stem_width());
+    for (int s = 0; s < a.stages_size(); ++s) {
+      EXPECT_LE(a.stages(s).width(), big.stages(s).width());
+      EXPECT_GE(a.stages(s).width(), small.stages(s).width());
+      EXPECT_LE(a.stages(s).blocks_size(), big.stages(s).blocks_size());
+      EXPECT_GE(a.stages(s).blocks_size(), small.stages(s).blocks_size());
+      for (const nas::v1::Block& b : a.stages(s).blocks()) {
+        EXPECT_LE(b.kernel(), big.stages(s).blocks(0).kernel());
+        EXPECT_GE(b.kernel(), small.stages(s).blocks(0).kernel());
+        EXPECT_LE(b.expansion(), big.stages(s).blocks(0).expansion());
+        EXPECT_GE(b.expansion(), small.stages(s).blocks(0).expansion());
+      }
+    }
+  }
+  EXPECT_TRUE(big.stages(0).blocks(0).squeeze_excite());
+  EXPECT_FALSE(small.stages(0).blocks(0).squeeze_excite());
+}
+
 TEST(ValidateArchitectureTest, NamesTheOffendingField) {
   absl::StatusOr<SearchSpaceDef> space = ResolveSearchSpace(Named("mobilenetv2"));
   std::mt19937_64 rng(1);

@@ -23,6 +23,7 @@
 #include "google/protobuf/text_format.h"
 #include "search/cost_model.h"
 #include "search/latency_table.h"
+#include "search/rank_correlation.h"
 #include "trainer/operator_profiler.h"
 
 ABSL_FLAG(std::string, space, "mobilenetv2", "Built-in search space");
@@ -58,16 +59,7 @@ Stats Compare(const std::vector<double>& measured, const std::vector<double>& pr
   s.within10 = static_cast<double>(within) / n;
   s.rmse_ms = std::sqrt(sq / n);
   s.mape = ape / n;
-  // Kendall's tau-a over all pairs.
-  int64_t concordant = 0, discordant = 0;
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = i + 1; j < n; ++j) {
-      const double a = (measured[i] - measured[j]) * (predicted[i] - predicted[j]);
-      concordant += a > 0;
-      discordant += a < 0;
-    }
-  }
-  s.kendall_tau = static_cast<double>(concordant - discordant) / (n * (n - 1) / 2.0);
+  s.kendall_tau = KendallTau(measured, predicted);
   return s;
 }
 

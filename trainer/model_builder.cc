@@ -23,9 +23,8 @@ ConvBnImpl::ConvBnImpl(int in, int out, int kernel, int stride, int groups, Acti
   bn = register_module("bn", torch::nn::BatchNorm2d(out));
 }
 
-torch::Tensor ConvBnImpl::forward(torch::Tensor x) {
-  x = bn(conv(x));
-  switch (activation) {
+torch::Tensor Activate(torch::Tensor x, Activation act) {
+  switch (act) {
     case Activation::kReLU:
       return torch::relu(x);
     case Activation::kReLU6:
@@ -36,19 +35,41 @@ torch::Tensor ConvBnImpl::forward(torch::Tensor x) {
   return x;
 }
 
+torch::Tensor ConvBnImpl::forward(torch::Tensor x) { return Activate(bn(conv(x)), activation); }
+
+int SqueezeExciteChannels(int channels) { return std::max(8, channels / 4); }
+
+torch::Tensor SqueezeExciteGate(const torch::Tensor& x, const torch::Tensor& reduce_weight,
+                                const torch::Tensor& reduce_bias,
+                                const torch::Tensor& expand_weight,
+                                const torch::Tensor& expand_bias) {
+  torch::Tensor s = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1));
+  s = torch::conv2d(torch::relu(torch::conv2d(s, reduce_weight, reduce_bias)), expand_weight,
+                    expand_bias);
+  // Hard sigmoid, relu6(x + 3) / 6 (Howard et al. 2019): cheap on edge hardware. The fused
+  // hardtanh / hardsigmoid kernels train ~1.3x faster here than clamp, whose backward is three
+  // element-wise passes.
+  return x * torch::hardsigmoid(s);
+}
+
+torch::Tensor NormaliseAndResize(const torch::Tensor& images, const torch::Tensor& mean,
+                                 const torch::Tensor& stddev, int resolution) {
+  torch::Tensor x = (images - mean) / stddev;
+  if (x.size(2) == resolution && x.size(3) == resolution) return x;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{resolution, resolution})
+                               .mode(torch::kBilinear)
+                               .align_corners(false));
+}
+
 SqueezeExciteImpl::SqueezeExciteImpl(int channels) {
-  const int reduced = std::max(8, channels / 4);
+  const int reduced = SqueezeExciteChannels(channels);
   reduce = register_module("reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, reduced, 1)));
   expand = register_module("expand", torch::nn::Conv2d(torch::nn::Conv2dOptions(reduced, channels, 1)));
 }
 
 torch::Tensor SqueezeExciteImpl::forward(torch::Tensor x) {
-  torch::Tensor s = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1));
-  s = expand(torch::relu(reduce(s)));
-  // Hard sigmoid, relu6(x + 3) / 6 (Howard et al. 2019): cheap on edge hardware. The fused
-  // hardtanh / hardsigmoid kernels train ~1.3x faster here than clamp, whose backward is three
-  // element-wise passes.
-  return x * torch::hardsigmoid(s);
+  return SqueezeExciteGate(x, reduce->weight, reduce->bias, expand->weight, expand->bias);
 }
 
 BlockImpl::BlockImpl(const std::string& space, int in, int out, int kernel, int expansion,
@@ -111,14 +132,7 @@ NetworkImpl::NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions
 }
 
 torch::Tensor NetworkImpl::forward(torch::Tensor images) {
-  torch::Tensor x = (images - mean) / stddev;
-  const int r = arch_.resolution();
-  if (x.size(2) != r || x.size(3) != r) {
-    x = F::interpolate(x, F::InterpolateFuncOptions()
-                              .size(std::vector<int64_t>{r, r})
-                              .mode(torch::kBilinear)
-                              .align_corners(false));
-  }
+  torch::Tensor x = NormaliseAndResize(images, mean, stddev, arch_.resolution());
   x = blocks->forward(stem(x));
   x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
   return classifier(x);
@@ -234,15 +248,9 @@ absl::Status CopyConvBn(const ConvBnImpl& from, ConvBnImpl& to, const std::strin
   return CopySlice(from.bn->running_var, to.bn->running_var, at + ".bn.var");
 }
 
-// The layers of a MobileNetV2 block by role.
-struct MobileLayers {
-  ConvBnImpl* expand = nullptr;
-  ConvBnImpl* depthwise = nullptr;
-  SqueezeExciteImpl* se = nullptr;
-  ConvBnImpl* project = nullptr;
-};
+}  // namespace
 
-MobileLayers Roles(BlockImpl& block) {
+MobileLayers MobileBlockLayers(BlockImpl& block) {
   MobileLayers r;
   std::vector<ConvBnImpl*> convs;
   for (size_t i = 0; i < block.layers->size(); ++i) {
@@ -254,8 +262,6 @@ MobileLayers Roles(BlockImpl& block) {
   if (convs.size() == 3) r.expand = convs[0];
   return r;
 }
-
-}  // namespace
 
 absl::Status InheritWeights(Network& super, Network& sub) {
   torch::NoGradGuard no_grad;
@@ -287,7 +293,7 @@ absl::Status InheritWeights(Network& super, Network& sub) {
           NAS_RETURN_IF_ERROR(CopyConvBn(*from.shortcut, *to.shortcut, at + ".shortcut"));
         }
       } else {
-        const MobileLayers f = Roles(from), t = Roles(to);
+        const MobileLayers f = MobileBlockLayers(from), t = MobileBlockLayers(to);
         if (t.expand != nullptr) {
           if (f.expand == nullptr) {
             return absl::InvalidArgumentError(at + ".expand: the supernet's block has none");

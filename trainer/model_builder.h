@@ -33,6 +33,24 @@ struct NetworkOptions {
 
 enum class Activation { kNone, kReLU, kReLU6 };
 
+// Activate() applies `act` (ReLU6 as hardtanh(0, 6)).
+torch::Tensor Activate(torch::Tensor x, Activation act);
+
+// SqueezeExciteChannels() is the reduced width of a squeeze-excite unit over `channels`.
+int SqueezeExciteChannels(int channels);
+
+// SqueezeExciteGate() scales the channels of `x` by the unit's gate: global average pool, 1x1
+// reduce, ReLU, 1x1 expand, hard sigmoid. Weights and biases may be slices of larger ones.
+torch::Tensor SqueezeExciteGate(const torch::Tensor& x, const torch::Tensor& reduce_weight,
+                                const torch::Tensor& reduce_bias,
+                                const torch::Tensor& expand_weight,
+                                const torch::Tensor& expand_bias);
+
+// NormaliseAndResize() is a network's input stage: images N x C x H x W in [0, 1] normalised
+// by `mean` and `stddev` (1 x C x 1 x 1) and resized bilinearly to `resolution` if needed.
+torch::Tensor NormaliseAndResize(const torch::Tensor& images, const torch::Tensor& mean,
+                                 const torch::Tensor& stddev, int resolution);
+
 // ConvBn: convolution (no bias), batch norm, optional activation.
 class ConvBnImpl : public torch::nn::Module {
  public:
@@ -71,6 +89,18 @@ class BlockImpl : public torch::nn::Module {
   bool resnet = false;
 };
 TORCH_MODULE(Block);
+
+// MobileLayers: the layers of a MobileNetV2 block by role (`expand` is null without expansion,
+// `se` without squeeze-excite).
+struct MobileLayers {
+  ConvBnImpl* expand = nullptr;
+  ConvBnImpl* depthwise = nullptr;
+  SqueezeExciteImpl* se = nullptr;
+  ConvBnImpl* project = nullptr;
+};
+
+// MobileBlockLayers() finds the roles of a MobileNetV2 block's layers.
+MobileLayers MobileBlockLayers(BlockImpl& block);
 
 class NetworkImpl : public torch::nn::Module {
  public:

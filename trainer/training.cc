@@ -84,55 +84,60 @@ int64_t TrainingExamples(int64_t available, const nas::v1::TrainingRecipe& recip
   return n;
 }
 
-absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
-                                  const nas::v1::TrainingRecipe& recipe,
-                                  const nas::v1::Fidelity& fidelity,
-                                  const ProgressCallback& on_progress) {
-  const int epochs = fidelity.epochs() > 0 ? fidelity.epochs() : recipe.epochs();
-  const int batch = recipe.batch_size() > 0 ? recipe.batch_size() : 128;
-  if (epochs <= 0) return absl::InvalidArgumentError("recipe.epochs: must be positive");
-  const int64_t n = TrainingExamples(data.train_images.size(0), recipe, fidelity);
-  const bool sgd = recipe.optimizer() != nas::v1::OPTIMIZER_ADAMW;
-  const double lr0 = recipe.learning_rate() > 0 ? recipe.learning_rate() : (sgd ? 0.05 : 0.002);
-  const double wd = recipe.weight_decay() > 0 ? recipe.weight_decay() : (sgd ? 5e-4 : 0.05);
+torch::Tensor ToFloatImages(const torch::Tensor& images) { return ToFloat(images); }
 
-  // Channels-last trains 1.2 to 1.4x faster here than the default layout (docs/benchmarks.md);
-  // the network goes back to the default layout when training ends.
-  SetMemoryFormat(*net, torch::MemoryFormat::ChannelsLast);
-  struct RestoreLayout {
-    Network& net;
-    ~RestoreLayout() { SetMemoryFormat(*net, torch::MemoryFormat::Contiguous); }
-  } restore_layout{net};
-  std::unique_ptr<torch::optim::Optimizer> optimizer;
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(std::vector<torch::Tensor> parameters,
+                                                       const nas::v1::TrainingRecipe& recipe) {
+  const bool sgd = recipe.optimizer() != nas::v1::OPTIMIZER_ADAMW;
+  const double wd = recipe.weight_decay() > 0 ? recipe.weight_decay() : (sgd ? 5e-4 : 0.05);
+  const double lr0 = PeakLearningRate(recipe);
   if (sgd) {
-    optimizer = std::make_unique<torch::optim::SGD>(
-        net->parameters(),
+    return std::make_unique<torch::optim::SGD>(
+        std::move(parameters),
         torch::optim::SGDOptions(lr0).momentum(0.9).nesterov(true).weight_decay(wd));
-  } else {
-    optimizer = std::make_unique<torch::optim::AdamW>(
-        net->parameters(), torch::optim::AdamWOptions(lr0).weight_decay(wd));
   }
+  return std::make_unique<torch::optim::AdamW>(std::move(parameters),
+                                               torch::optim::AdamWOptions(lr0).weight_decay(wd));
+}
+
+double PeakLearningRate(const nas::v1::TrainingRecipe& recipe) {
+  if (recipe.learning_rate() > 0) return recipe.learning_rate();
+  return recipe.optimizer() != nas::v1::OPTIMIZER_ADAMW ? 0.05 : 0.002;
+}
+
+torch::Tensor ClassificationLoss(const torch::Tensor& logits, const torch::Tensor& labels,
+                                 const nas::v1::TrainingRecipe& recipe) {
+  return torch::nn::functional::cross_entropy(
+      logits, labels,
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(recipe.label_smoothing()));
+}
+
+absl::StatusOr<TrainResult> RunTrainingLoop(const TensorData& data,
+                                            const nas::v1::TrainingRecipe& recipe,
+                                            int64_t examples, EpochRange epochs,
+                                            std::mt19937_64& rng,
+                                            torch::optim::Optimizer& optimizer,
+                                            const TrainStep& step_fn,
+                                            const ProgressCallback& on_progress) {
+  const int batch = recipe.batch_size() > 0 ? recipe.batch_size() : 128;
+  const int64_t n = examples;
+  const double lr0 = PeakLearningRate(recipe);
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
-  const int64_t total_steps = steps_per_epoch * epochs;
+  const int64_t total_steps = steps_per_epoch * epochs.total;
   const bool step_schedule = recipe.schedule() == nas::v1::LR_SCHEDULE_STEP;
   auto lr_at = [&](int64_t step) {
     const double t = static_cast<double>(step) / total_steps;
     if (step_schedule) return lr0 * (t < 0.5 ? 1.0 : t < 0.75 ? 0.1 : 0.01);
     return lr0 * 0.5 * (1 + std::cos(M_PI * t));
   };
-
-  std::mt19937_64 rng(recipe.seed());
   std::vector<int64_t> order(data.train_images.size(0));
   std::iota(order.begin(), order.end(), 0);
-  const auto loss_options =
-      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(recipe.label_smoothing());
 
   TrainResult result;
-  net->train();
   const auto start = std::chrono::steady_clock::now();
-  int64_t step = 0;
+  int64_t step = steps_per_epoch * (epochs.first - 1);
   try {
-    for (int epoch = 1; epoch <= epochs; ++epoch) {
+    for (int epoch = epochs.first; epoch <= epochs.last; ++epoch) {
       std::shuffle(order.begin(), order.end(), rng);
       double loss_sum = 0;
       int64_t seen = 0;
@@ -143,20 +148,19 @@ absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
                                           recipe.augment_crop(), recipe.augment_flip(), rng))
                               .contiguous(torch::MemoryFormat::ChannelsLast);
         torch::Tensor y = data.train_labels.index_select(0, index);
-        for (auto& group : optimizer->param_groups()) {
+        for (auto& group : optimizer.param_groups()) {
           group.options().set_lr(lr_at(step));
         }
-        optimizer->zero_grad();
-        torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y, loss_options);
-        loss.backward();
-        optimizer->step();
+        optimizer.zero_grad();
+        const double loss = step_fn(x, y);
+        optimizer.step();
         ++step;
-        loss_sum += loss.item<double>() * size;
+        loss_sum += loss * size;
         seen += size;
         result.samples += size;
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        TrainProgress p{epoch, epochs, loss_sum / seen, result.samples / std::max(secs, 1e-9)};
+        TrainProgress p{epoch, epochs.total, loss_sum / seen, result.samples / std::max(secs, 1e-9)};
         result.final_loss = p.loss;
         if (on_progress && !on_progress(p)) {
           result.stopped = true;
@@ -171,6 +175,34 @@ absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.samples_per_second = result.samples / std::max(result.seconds, 1e-9);
   return result;
+}
+
+absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
+                                  const nas::v1::TrainingRecipe& recipe,
+                                  const nas::v1::Fidelity& fidelity,
+                                  const ProgressCallback& on_progress) {
+  const int epochs = fidelity.epochs() > 0 ? fidelity.epochs() : recipe.epochs();
+  if (epochs <= 0) return absl::InvalidArgumentError("recipe.epochs: must be positive");
+  const int64_t n = TrainingExamples(data.train_images.size(0), recipe, fidelity);
+
+  // Channels-last trains 1.2 to 1.4x faster here than the default layout (docs/benchmarks.md);
+  // the network goes back to the default layout when training ends.
+  SetMemoryFormat(*net, torch::MemoryFormat::ChannelsLast);
+  struct RestoreLayout {
+    Network& net;
+    ~RestoreLayout() { SetMemoryFormat(*net, torch::MemoryFormat::Contiguous); }
+  } restore_layout{net};
+  std::unique_ptr<torch::optim::Optimizer> optimizer = MakeOptimizer(net->parameters(), recipe);
+  std::mt19937_64 rng(recipe.seed());
+  net->train();
+  return RunTrainingLoop(
+      data, recipe, n, EpochRange{1, epochs, epochs}, rng, *optimizer,
+      [&](const torch::Tensor& x, const torch::Tensor& y) {
+        torch::Tensor loss = ClassificationLoss(net->forward(x), y, recipe);
+        loss.backward();
+        return loss.item<double>();
+      },
+      on_progress);
 }
 
 double Evaluate(Network& net, const torch::Tensor& images, const torch::Tensor& labels) {
@@ -188,6 +220,30 @@ double Evaluate(Network& net, const torch::Tensor& images, const torch::Tensor& 
   }
   SetMemoryFormat(*net, torch::MemoryFormat::Contiguous);
   return n == 0 ? 0 : static_cast<double>(correct) / n;
+}
+
+void RecalibrateBatchNorm(Network& net, const torch::Tensor& images, int batches,
+                          int batch_size, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> norms;
+  for (const std::shared_ptr<torch::nn::Module>& m : net->modules(/*include_self=*/false)) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2dImpl>()) {
+      bn->reset_running_stats();
+      norms.push_back({bn, bn->options.momentum()});
+      bn->options.momentum(c10::nullopt);  // a plain average over the batches
+    }
+  }
+  net->train();
+  const int64_t n = images.size(0);
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int64_t> pick(0, n - 1);
+  for (int b = 0; b < batches; ++b) {
+    std::vector<int64_t> index(std::min<int64_t>(batch_size, n));
+    for (int64_t& i : index) i = pick(rng);
+    net->forward(ToFloat(images.index_select(0, torch::tensor(index, torch::kInt64))));
+  }
+  for (auto& [bn, momentum] : norms) bn->options.momentum(momentum);
+  net->eval();
 }
 
 LatencyStats MeasureLatency(Network& net, const std::vector<int64_t>& shape, int warmup,

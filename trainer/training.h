@@ -14,6 +14,9 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <memory>
+#include <random>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "proto/nas.pb.h"
@@ -63,6 +66,54 @@ absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
                                   const nas::v1::TrainingRecipe& recipe,
                                   const nas::v1::Fidelity& fidelity,
                                   const ProgressCallback& on_progress);
+
+// The pieces Train() is made of, for other training loops (trainer/supernet.h).
+
+// ToFloatImages() turns uint8 images into floats in [0, 1].
+torch::Tensor ToFloatImages(const torch::Tensor& images);
+
+// MakeOptimizer() builds the recipe's optimizer (SGD with Nesterov momentum 0.9, or AdamW) at
+// its peak learning rate and weight decay.
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(std::vector<torch::Tensor> parameters,
+                                                       const nas::v1::TrainingRecipe& recipe);
+
+// PeakLearningRate() is the recipe's learning rate, or its optimizer's default.
+double PeakLearningRate(const nas::v1::TrainingRecipe& recipe);
+
+// ClassificationLoss() is cross-entropy with the recipe's label smoothing.
+torch::Tensor ClassificationLoss(const torch::Tensor& logits, const torch::Tensor& labels,
+                                 const nas::v1::TrainingRecipe& recipe);
+
+// TrainStep: one batch's forward and backward passes (gradients accumulate); returns the loss.
+// The loop zeroes the gradients before it and steps the optimizer after it.
+using TrainStep = std::function<double(const torch::Tensor& images, const torch::Tensor& labels)>;
+
+// Epochs `first` to `last` (1-based, inclusive) of a schedule `total` epochs long.
+struct EpochRange {
+  int first = 1;
+  int last = 1;
+  int total = 1;
+};
+
+// RunTrainingLoop() runs `epochs` over `examples` training examples, each epoch a fresh
+// shuffle by `rng` with the recipe's augmentation, batches channels-last, the learning rate
+// following the recipe's schedule at its place in the whole `total`-epoch run (so a run split
+// into parts follows the schedule of the whole).
+absl::StatusOr<TrainResult> RunTrainingLoop(const TensorData& data,
+                                            const nas::v1::TrainingRecipe& recipe,
+                                            int64_t examples, EpochRange epochs,
+                                            std::mt19937_64& rng,
+                                            torch::optim::Optimizer& optimizer,
+                                            const TrainStep& step,
+                                            const ProgressCallback& on_progress);
+
+// RecalibrateBatchNorm() re-estimates every batch norm's running statistics of `net` as the
+// plain average over `batches` batches of `batch_size` images drawn at random (with `seed`)
+// from `images` (uint8), by forward passes in training mode without gradients; weights stay
+// as they are and `net` is left in eval mode. A subnet that inherits a supernet's weights
+// needs its own statistics: the supernet's are those of a mix of subnets (Cai et al. 2020).
+void RecalibrateBatchNorm(Network& net, const torch::Tensor& images, int batches,
+                          int batch_size, uint64_t seed);
 
 // Evaluate() returns the top-1 accuracy of `net` (in eval mode) on the images.
 double Evaluate(Network& net, const torch::Tensor& images, const torch::Tensor& labels);

@@ -1,0 +1,241 @@
+#include "trainer/supernet.h"
+
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "search/status_macros.h"
+
+namespace nas {
+namespace {
+
+namespace F = torch::nn::functional;
+
+// The leading `out` x `in` channels of a convolution's weight, its kernel cropped to `kernel`
+// around the centre.
+torch::Tensor SliceWeight(const torch::Tensor& weight, int64_t out, int64_t in, int64_t kernel) {
+  const int64_t offset = (weight.size(2) - kernel) / 2;
+  return weight.narrow(0, 0, out)
+      .narrow(1, 0, in)
+      .narrow(2, offset, kernel)
+      .narrow(3, offset, kernel);
+}
+
+torch::Tensor Leading(const torch::Tensor& t, int64_t n) {
+  return t.defined() ? t.narrow(0, 0, n) : t;
+}
+
+// Runs a ConvBn unit of the supernet on `x` with `out` output channels and a `kernel` kernel;
+// a depthwise unit has as many groups as channels.
+torch::Tensor RunConvBn(ConvBnImpl& unit, const torch::Tensor& x, int64_t out, int64_t kernel,
+                        int64_t stride, bool depthwise, bool training) {
+  const torch::Tensor weight = SliceWeight(unit.conv->weight, out, depthwise ? 1 : x.size(1), kernel);
+  torch::Tensor y = torch::conv2d(x, weight, {}, {stride, stride}, {kernel / 2, kernel / 2},
+                                  {1, 1}, depthwise ? out : 1);
+  torch::nn::BatchNorm2dImpl& bn = *unit.bn;
+  y = torch::batch_norm(y, Leading(bn.weight, out), Leading(bn.bias, out),
+                        Leading(bn.running_mean, out), Leading(bn.running_var, out), training,
+                        bn.options.momentum().value_or(0.1), bn.options.eps(),
+                        /*cudnn_enabled=*/false);
+  return Activate(y, unit.activation);
+}
+
+// Runs block `supernet_block` as the subnet's block `block` with `out` output channels.
+torch::Tensor RunBlock(BlockImpl& supernet_block, const torch::Tensor& x,
+                       const nas::v1::Block& block, int64_t out, int64_t stride, bool training) {
+  const MobileLayers layers = MobileBlockLayers(supernet_block);
+  const int64_t in = x.size(1);
+  const int64_t hidden = in * block.expansion();
+  torch::Tensor y = x;
+  if (block.expansion() != 1) y = RunConvBn(*layers.expand, y, hidden, 1, 1, false, training);
+  y = RunConvBn(*layers.depthwise, y, hidden, block.kernel(), stride, true, training);
+  if (block.squeeze_excite()) {
+    const SqueezeExciteImpl& se = *layers.se;
+    const int64_t reduced = SqueezeExciteChannels(static_cast<int>(hidden));
+    y = SqueezeExciteGate(y, SliceWeight(se.reduce->weight, reduced, hidden, 1),
+                          Leading(se.reduce->bias, reduced),
+                          SliceWeight(se.expand->weight, hidden, reduced, 1),
+                          Leading(se.expand->bias, hidden));
+  }
+  y = RunConvBn(*layers.project, y, out, 1, 1, false, training);
+  return stride == 1 && in == out ? y + x : y;
+}
+
+}  // namespace
+
+SupernetImpl::SupernetImpl(const nas::v1::Architecture& largest, const NetworkOptions& options) {
+  net = register_module("net", Network(largest, options));
+}
+
+absl::Status SupernetImpl::Fits(const nas::v1::Architecture& subnet) const {
+  const nas::v1::Architecture& big = net->architecture();
+  if (subnet.space() != "mobilenetv2") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "architecture.space: \"", subnet.space(), "\"; supernets cover the mobilenetv2 space"));
+  }
+  NAS_RETURN_IF_ERROR(ValidateForBuild(subnet));
+  auto too_large = [](const std::string& field, int got, int most) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("architecture.", field, ": ", got, " is larger than the supernet's ", most));
+  };
+  if (subnet.stem_width() > big.stem_width()) {
+    return too_large("stem_width", subnet.stem_width(), big.stem_width());
+  }
+  if (subnet.stages_size() != big.stages_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("architecture.stages: ", subnet.stages_size(),
+                                                   " stages; the supernet has ",
+                                                   big.stages_size()));
+  }
+  for (int s = 0; s < subnet.stages_size(); ++s) {
+    const nas::v1::Stage &stage = subnet.stages(s), &super = big.stages(s);
+    const std::string at = absl::StrCat("stages[", s, "]");
+    if (stage.width() > super.width()) return too_large(at + ".width", stage.width(), super.width());
+    if (stage.blocks_size() > super.blocks_size()) {
+      return too_large(at + ".blocks (depth)", stage.blocks_size(), super.blocks_size());
+    }
+    for (int b = 0; b < stage.blocks_size(); ++b) {
+      const nas::v1::Block &block = stage.blocks(b), &most = super.blocks(b);
+      const std::string bat = absl::StrCat(at, ".blocks[", b, "]");
+      if (block.kernel() > most.kernel()) {
+        return too_large(bat + ".kernel", block.kernel(), most.kernel());
+      }
+      if (block.expansion() > most.expansion()) {
+        return too_large(bat + ".expansion", block.expansion(), most.expansion());
+      }
+      if (block.squeeze_excite() && !most.squeeze_excite()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("architecture.", bat, ".squeeze_excite: the supernet has none there"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+torch::Tensor SupernetImpl::forward(torch::Tensor images, const nas::v1::Architecture& subnet) {
+  const bool training = is_training();
+  torch::Tensor x = NormaliseAndResize(images, net->mean, net->stddev, subnet.resolution());
+  x = RunConvBn(*net->stem, x, subnet.stem_width(), 3, 1, false, training);
+  int first = 0;
+  for (int s = 0; s < subnet.stages_size(); ++s) {
+    const nas::v1::Stage& stage = subnet.stages(s);
+    for (int b = 0; b < stage.blocks_size(); ++b) {
+      x = RunBlock(*net->blocks[first + b]->as<BlockImpl>(), x, stage.blocks(b), stage.width(),
+                   s > 0 && b == 0 ? 2 : 1, training);
+    }
+    first += net->architecture().stages(s).blocks_size();
+  }
+  x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
+  return torch::linear(x, net->classifier->weight.narrow(1, 0, x.size(1)),
+                       net->classifier->bias);
+}
+
+absl::StatusOr<Network> ExtractSubnet(Supernet& supernet, const nas::v1::Architecture& subnet) {
+  NAS_RETURN_IF_ERROR(supernet->Fits(subnet));
+  NAS_ASSIGN_OR_RETURN(Network net, BuildNetwork(subnet, supernet->net->options()));
+  NAS_RETURN_IF_ERROR(InheritWeights(supernet->net, net));
+  net->eval();
+  return net;
+}
+
+SupernetTrainer::SupernetTrainer(const SearchSpaceDef& space, const NetworkOptions& network,
+                                 const nas::v1::TrainingRecipe& recipe, Options options)
+    : space_(space), recipe_(recipe), options_(options) {
+  torch::manual_seed(recipe.seed());
+  supernet_ = Supernet(LargestArchitecture(space), network);
+  optimizer_ = MakeOptimizer(supernet_->parameters(), recipe);
+}
+
+absl::StatusOr<std::unique_ptr<SupernetTrainer>> SupernetTrainer::Create(
+    const SearchSpaceDef& space, const NetworkOptions& network,
+    const nas::v1::TrainingRecipe& recipe, Options options) {
+  if (space.name != "mobilenetv2") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("space.name: \"", space.name, "\"; supernets cover the mobilenetv2 space"));
+  }
+  if (options.epochs <= 0) return absl::InvalidArgumentError("supernet epochs: must be positive");
+  if (options.random_subnets < 0 || (options.random_subnets == 0 && !options.sandwich)) {
+    return absl::InvalidArgumentError("supernet: each step needs at least one subnet");
+  }
+  NAS_RETURN_IF_ERROR(ValidateForBuild(LargestArchitecture(space)));
+  try {
+    return std::unique_ptr<SupernetTrainer>(new SupernetTrainer(space, network, recipe, options));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("building the supernet: ", e.what_without_backtrace()));
+  }
+}
+
+absl::StatusOr<TrainResult> SupernetTrainer::TrainEpoch(const TensorData& data,
+                                                        const ProgressCallback& on_progress) {
+  if (epochs_done_ >= options_.epochs) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("supernet: all ", options_.epochs, " epochs are trained"));
+  }
+  const int epoch = epochs_done_ + 1;
+  // One generator per epoch, so that a resumed epoch draws what an uninterrupted one would.
+  std::mt19937_64 rng(recipe_.seed() * 1000003u + static_cast<uint64_t>(epoch));
+  const nas::v1::Architecture largest = LargestArchitecture(space_);
+  const nas::v1::Architecture smallest = SmallestArchitecture(space_);
+  const int64_t examples = TrainingExamples(data.train_images.size(0), recipe_, {});
+
+  SetMemoryFormat(*supernet_, torch::MemoryFormat::ChannelsLast);
+  struct RestoreLayout {
+    Supernet& net;
+    ~RestoreLayout() { SetMemoryFormat(*net, torch::MemoryFormat::Contiguous); }
+  } restore_layout{supernet_};
+  supernet_->train();
+  absl::StatusOr<TrainResult> result = RunTrainingLoop(
+      data, recipe_, examples, EpochRange{epoch, epoch, options_.epochs}, rng, *optimizer_,
+      [&](const torch::Tensor& x, const torch::Tensor& y) {
+        std::vector<nas::v1::Architecture> subnets;
+        if (options_.sandwich) subnets = {largest, smallest};
+        for (int i = 0; i < options_.random_subnets; ++i) {
+          subnets.push_back(SampleArchitecture(space_, rng));
+        }
+        double loss_sum = 0;
+        for (const nas::v1::Architecture& subnet : subnets) {
+          torch::Tensor loss = ClassificationLoss(supernet_->forward(x, subnet), y, recipe_);
+          loss.backward();
+          loss_sum += loss.item<double>();
+        }
+        return loss_sum / static_cast<double>(subnets.size());
+      },
+      on_progress);
+  if (result.ok() && !result->stopped) ++epochs_done_;
+  return result;
+}
+
+absl::StatusOr<std::string> SupernetTrainer::SaveCheckpoint() {
+  try {
+    torch::serialize::OutputArchive archive;
+    supernet_->save(archive);
+    torch::serialize::OutputArchive optimizer;
+    optimizer_->save(optimizer);
+    archive.write("optimizer", optimizer);
+    archive.write("epochs_done", torch::tensor(static_cast<int64_t>(epochs_done_)));
+    std::ostringstream out;
+    archive.save_to(out);
+    return out.str();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("saving the supernet: ", e.what_without_backtrace()));
+  }
+}
+
+absl::Status SupernetTrainer::LoadCheckpoint(const std::string& bytes) {
+  try {
+    std::istringstream in(bytes);
+    torch::serialize::InputArchive archive;
+    archive.load_from(in);
+    supernet_->load(archive);
+    torch::serialize::InputArchive optimizer;
+    archive.read("optimizer", optimizer);
+    optimizer_->load(optimizer);
+    torch::Tensor epochs;
+    archive.read("epochs_done", epochs);
+    epochs_done_ = static_cast<int>(epochs.item<int64_t>());
+    return absl::OkStatus();
+  } catch (const c10::Error& e) {
+    return absl::DataLossError(
+        absl::StrCat("supernet checkpoint: ", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace nas
