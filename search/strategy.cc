@@ -9,6 +9,7 @@
 #include "search/evolution_strategy.h"
 #include "search/nsga2_strategy.h"
 #include "search/random_strategy.h"
+#include "search/weight_sharing.h"
 
 namespace nas {
 namespace {
@@ -90,7 +91,9 @@ std::vector<nas::v1::Architecture> ProposeFiltered(
   return out;
 }
 
-std::vector<std::string> StrategyNames() { return {"random", "evolution", "nsga2"}; }
+std::vector<std::string> StrategyNames() {
+  return {"random", "evolution", "nsga2", kWeightSharing};
+}
 
 namespace {
 
@@ -105,6 +108,12 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(
           absl::StrCat("strategy.settings[", key, "]: the random strategy has no settings"));
     }
     return std::make_unique<RandomStrategy>(space, seed);
+  }
+  if (IsWeightSharing(spec)) {
+    // The supernet's settings are the controller's; the subnets come from the inner strategy.
+    absl::StatusOr<WeightSharingPlan> plan = ParseWeightSharing(spec);
+    if (!plan.ok()) return plan.status();
+    return MakeUnwrapped(InnerStrategy(spec), space, hypervolume_reference);
   }
   if (spec.name() == "evolution") {
     const Settings settings(spec, {"population", "sample_size", "tie_break", "immigrants"});

@@ -11,6 +11,7 @@
 #include "search/dataset_name.h"
 #include "search/hardware_profile.h"
 #include "search/status_macros.h"
+#include "search/weight_sharing.h"
 #include "services/crypto.h"
 #include "services/spec_validation.h"
 
@@ -97,6 +98,12 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
           "spec.dataset: no registered worker serves \"", spec.dataset(), "\" (served: ",
           served.empty() ? std::string(kDefaultDataset) : absl::StrJoin(served, ", "),
           "); start nas-trainer with --dataset=", spec.dataset(), "=FORMAT:DIR"));
+    }
+  }
+  if (IsWeightSharing(spec.strategy())) {
+    NAS_ASSIGN_OR_RETURN(WeightSharingPlan plan, ParseWeightSharing(spec.strategy()));
+    if (plan.supernet_search != 0) {
+      NAS_RETURN_IF_ERROR(store_->CheckReusableSupernet(caller, plan.supernet_search, spec));
     }
   }
   std::vector<nas::v1::HardwareProfile> profiles;
@@ -429,9 +436,10 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
 absl::StatusOr<nas::v1::UploadArtifactResponse> Controller::UploadArtifact(
     const nas::v1::UploadArtifactRequest::Header& header, const std::string& data) {
   NAS_RETURN_IF_ERROR(RequireId("header.lease_id", header.lease_id()));
-  if (header.format() != "torchscript") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("header.format: \"", header.format(), "\" is not \"torchscript\""));
+  if (header.format() != "torchscript" && header.format() != kSupernetCheckpointFormat) {
+    return absl::InvalidArgumentError(absl::StrCat("header.format: \"", header.format(),
+                                                   "\" is not \"torchscript\" or \"",
+                                                   kSupernetCheckpointFormat, "\""));
   }
   if (header.size_bytes() != static_cast<int64_t>(data.size())) {
     return absl::InvalidArgumentError(absl::StrCat("header.size_bytes: says ",
@@ -448,6 +456,15 @@ absl::StatusOr<nas::v1::UploadArtifactResponse> Controller::UploadArtifact(
   response.set_sha256(sha);
   response.set_size_bytes(static_cast<int64_t>(data.size()));
   return response;
+}
+
+absl::StatusOr<std::string> Controller::FetchArtifact(
+    const nas::v1::FetchArtifactRequest& request) {
+  NAS_RETURN_IF_ERROR(RequireId("worker_id", request.worker_id()));
+  if (request.sha256().size() != 64) {
+    return absl::InvalidArgumentError("sha256: 64 hex digits");
+  }
+  return store_->GetArtifactBySha(request.sha256());
 }
 
 void Controller::CountFenced(const absl::Status& status) {

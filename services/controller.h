@@ -103,6 +103,8 @@ class Controller {
   absl::StatusOr<nas::v1::UploadArtifactResponse> UploadArtifact(
       const nas::v1::UploadArtifactRequest::Header& header, const std::string& data);
   absl::Status ReturnLease(const nas::v1::ReturnLeaseRequest& request);
+  // Controller::FetchArtifact() returns a stored file by its SHA-256 (supernet checkpoints).
+  absl::StatusOr<std::string> FetchArtifact(const nas::v1::FetchArtifactRequest& request);
 
   const ControllerOptions& options() const { return options_; }
   Scheduler* scheduler() { return scheduler_; }

@@ -288,6 +288,24 @@ grpc::Status TrainerServiceImpl::UploadArtifact(
                   });
 }
 
+grpc::Status TrainerServiceImpl::FetchArtifact(
+    grpc::ServerContext* ctx, const nas::v1::FetchArtifactRequest* req,
+    grpc::ServerWriter<nas::v1::FetchArtifactResponse>* writer) {
+  absl::Status auth = controller_->AuthenticateWorker(Authorization(ctx));
+  if (!auth.ok()) return ToGrpcStatus(auth);
+  absl::StatusOr<std::string> data = controller_->FetchArtifact(*req);
+  if (!data.ok()) return ToGrpcStatus(data.status());
+  size_t offset = 0;
+  do {
+    nas::v1::FetchArtifactResponse chunk;
+    if (offset == 0) chunk.set_size_bytes(static_cast<int64_t>(data->size()));
+    chunk.set_chunk(data->substr(offset, kChunkBytes));
+    if (!writer->Write(chunk)) return grpc::Status::OK;
+    offset += kChunkBytes;
+  } while (offset < data->size());
+  return grpc::Status::OK;
+}
+
 grpc::Status TrainerServiceImpl::ReturnLease(grpc::ServerContext* ctx,
                                              const nas::v1::ReturnLeaseRequest* req,
                                              nas::v1::ReturnLeaseResponse* resp) {

@@ -92,6 +92,8 @@ class TrainerServiceImpl final : public nas::v1::TrainerService::Service {
                               nas::v1::UploadArtifactResponse* resp) override;
   grpc::Status ReturnLease(grpc::ServerContext* ctx, const nas::v1::ReturnLeaseRequest* req,
                            nas::v1::ReturnLeaseResponse* resp) override;
+  grpc::Status FetchArtifact(grpc::ServerContext* ctx, const nas::v1::FetchArtifactRequest* req,
+                             grpc::ServerWriter<nas::v1::FetchArtifactResponse>* writer) override;
 
  private:
   Controller* const controller_;

@@ -212,6 +212,12 @@ CREATE INDEX profile_metrics_to_measure ON profile_metrics (measure_device, cand
 -- A measurement lease names the profile it measures; NULL on training leases.
 ALTER TABLE leases ADD COLUMN profile_id BIGINT REFERENCES hardware_profiles(id);
 )sql"},
+      {6, "weight sharing: supernet checkpoints fetched by their digest",
+       R"sql(
+-- A weight-sharing search's supernet epochs are candidates at rung -1 whose artifact is the
+-- checkpoint after that epoch; workers fetch a checkpoint by its SHA-256.
+CREATE INDEX artifacts_sha256 ON artifacts (sha256);
+)sql"},
   };
   return *kMigrations;
 }

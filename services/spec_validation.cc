@@ -12,6 +12,7 @@
 #include "search/status_macros.h"
 #include "search/strategy.h"
 #include "search/successive_halving.h"
+#include "search/weight_sharing.h"
 
 namespace nas {
 namespace {
@@ -56,6 +57,22 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   if (spec.strategy().name().empty()) spec.mutable_strategy()->set_name("random");
   if (spec.strategy().seed() == 0) spec.mutable_strategy()->set_seed(1);
   NAS_RETURN_IF_ERROR(InSpec(MakeStrategy(spec.strategy(), *space).status()));
+  const bool weight_sharing = IsWeightSharing(spec.strategy());
+  if (weight_sharing) {
+    if (space->name != "mobilenetv2") {
+      return Invalid("space.name", absl::StrCat("\"", space->name,
+                                                "\": weight-sharing supernets cover mobilenetv2"));
+    }
+    if (spec.has_multi_fidelity()) {
+      return Invalid("multi_fidelity",
+                     "a weight-sharing search has its own rungs (estimate, then fine-tune); "
+                     "leave it unset");
+    }
+    if (spec.initial_architectures_size() > 0) {
+      // They would be queued for estimates before the supernet exists.
+      return Invalid("initial_architectures", "not taken by weight-sharing searches");
+    }
+  }
 
   if (spec.profile_ids().empty()) spec.add_profile_ids("host-cpu");
   if (spec.profile_ids_size() > 16) return Invalid("profile_ids", "at most 16 profiles");
@@ -153,6 +170,14 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   NAS_RETURN_IF_ERROR(InRange("recipe.train_subset", r->train_subset(), 0, 10'000'000));
   if (r->seed() == 0) r->set_seed(spec.strategy().seed());
 
+  // A weight-sharing search is a two-rung search: supernet estimates, then the best
+  // 1/finetune_share of them fine-tuned with the recipe (store.cc, Rungs()).
+  if (weight_sharing) {
+    NAS_ASSIGN_OR_RETURN(WeightSharingPlan plan, ParseWeightSharing(spec.strategy()));
+    spec.mutable_multi_fidelity()->set_rungs(2);
+    spec.mutable_multi_fidelity()->set_eta(plan.finetune_share);
+    return spec;
+  }
   // Normalised: an unset or one-rung multi_fidelity is cleared, so a search is multi-fidelity
   // exactly when spec.has_multi_fidelity().
   if (spec.has_multi_fidelity()) {

@@ -25,6 +25,7 @@
 #include "search/search_space.h"
 #include "search/status_macros.h"
 #include "search/successive_halving.h"
+#include "search/weight_sharing.h"
 #include "services/crypto.h"
 #include "services/migrations.h"
 
@@ -148,9 +149,21 @@ std::vector<double> ObjectiveVector(const SearchSpec& spec, const CandidateMetri
   return v;
 }
 
-// A search's training fidelities, lowest rung first: the successive-halving rungs of a
-// multi-fidelity search, else the recipe alone.
+// A search's training fidelities, lowest rung first: a weight-sharing search's estimate and
+// fine-tune rungs, the successive-halving rungs of a multi-fidelity search, else the recipe
+// alone. (A weight-sharing search's supernet epochs are rung -1, outside these.)
 std::vector<nas::v1::Fidelity> Rungs(const SearchSpec& spec) {
+  if (IsWeightSharing(spec.strategy())) {
+    const absl::StatusOr<WeightSharingPlan> plan = ParseWeightSharing(spec.strategy());
+    nas::v1::Fidelity estimate;
+    estimate.set_supernet_estimate(true);
+    nas::v1::Fidelity finetune;
+    finetune.set_rung(1);
+    finetune.set_epochs(spec.recipe().epochs());
+    finetune.set_train_subset(spec.recipe().train_subset());
+    finetune.set_init_from_supernet(!plan.ok() || plan->finetune_from_supernet);
+    return {estimate, finetune};
+  }
   if (spec.has_multi_fidelity()) {
     absl::StatusOr<std::vector<nas::v1::Fidelity>> rungs = FidelityRungs(
         spec.recipe(), spec.multi_fidelity().eta(), spec.multi_fidelity().rungs());
@@ -923,7 +936,7 @@ int Promote(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
            "FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
            "LEFT JOIN profile_metrics pm ON pm.candidate_id = e.candidate_id "
            "  AND pm.profile_id = $3 "
-           "WHERE e.search_id = $1 AND c.rung < $2 ORDER BY e.id",
+           "WHERE e.search_id = $1 AND c.rung >= 0 AND c.rung < $2 ORDER BY e.id",
            search_id, final_rung, first_profile_db_id)) {
     RungEntry entry;
     entry.result.candidate_id = r[0].as<int64_t>();
@@ -966,6 +979,97 @@ int Promote(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
   return queued;
 }
 
+// Where a weight-sharing search's supernet stands.
+struct SupernetProgress {
+  bool ready = false;   // trained (or another search's is reused): subnets may be estimated
+  bool failed = false;  // an epoch failed for good; the search has ended
+  int queued = 0;       // epochs queued now
+};
+
+// AdvanceSupernet() moves a weight-sharing search's supernet on (the search row is locked by
+// the caller): ready once its last epoch is evaluated, or at once when it reuses another
+// search's; otherwise it queues the next epoch as a rung -1 candidate when none is
+// outstanding, so a lost worker's epoch is retried from the last checkpoint; an epoch out of
+// attempts ends the search as FAILED.
+absl::StatusOr<SupernetProgress> AdvanceSupernet(pqxx::work& tx, int64_t search_id,
+                                                 const SearchSpec& spec) {
+  NAS_ASSIGN_OR_RETURN(WeightSharingPlan plan, ParseWeightSharing(spec.strategy()));
+  SupernetProgress p;
+  if (plan.supernet_search != 0) {
+    p.ready = true;
+    return p;
+  }
+  int evaluated = 0, outstanding = 0;
+  std::optional<std::string> failure;
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT state, count(*), max(error) FROM candidates WHERE search_id = $1 "
+           "AND rung = -1 GROUP BY state",
+           search_id)) {
+    const std::string state = r[0].as<std::string>();
+    if (state == "EVALUATED") evaluated = r[1].as<int>();
+    if (state == "QUEUED" || state == "LEASED") outstanding += r[1].as<int>();
+    if (state == "FAILED") failure = r[2].is_null() ? "" : r[2].as<std::string>();
+  }
+  if (failure.has_value()) {
+    EndSearch(tx, search_id, "FAILED", absl::StrCat("supernet training failed: ", *failure));
+    p.failed = true;
+    return p;
+  }
+  if (evaluated >= plan.supernet_epochs) {
+    p.ready = true;
+    return p;
+  }
+  if (outstanding > 0) return p;
+  NAS_ASSIGN_OR_RETURN(SearchSpaceDef space, ResolveSearchSpace(spec.space()));
+  const int epoch = evaluated + 1;
+  nas::v1::Fidelity fidelity;
+  fidelity.set_rung(-1);
+  fidelity.set_epochs(epoch);
+  tx.exec_params(
+      "INSERT INTO candidates (search_id, arch, arch_hash, rung, fidelity, state) "
+      "VALUES ($1, $2, $3, -1, $4, 'QUEUED')",
+      search_id, Bin(LargestArchitecture(space)), absl::StrCat("supernet-epoch-", epoch),
+      Bin(fidelity));
+  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
+              absl::StrCat("supernet epoch ", epoch, " of ", plan.supernet_epochs, " queued"));
+  p.queued = 1;
+  return p;
+}
+
+// The newest checkpoint of a search's supernet (hex SHA-256): the artifact of its last trained
+// epoch; empty before the first.
+std::string LatestCheckpoint(pqxx::work& tx, int64_t search_id) {
+  pqxx::result r = tx.exec_params(
+      "SELECT a.sha256 FROM artifacts a JOIN candidates c ON c.id = a.candidate_id "
+      "WHERE c.search_id = $1 AND c.rung = -1 AND c.state = 'EVALUATED' "
+      "ORDER BY c.id DESC LIMIT 1",
+      search_id);
+  return r.empty() ? std::string() : r[0][0].as<std::string>();
+}
+
+// What a lease of a weight-sharing search needs of its supernet.
+absl::Status FillSupernetWork(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+                              const nas::v1::Fidelity& fidelity, nas::v1::SupernetWork* work) {
+  NAS_ASSIGN_OR_RETURN(WeightSharingPlan plan, ParseWeightSharing(spec.strategy()));
+  *work->mutable_space() = spec.space();
+  work->set_epochs(plan.supernet_epochs);
+  work->set_examples(plan.supernet_examples);
+  work->set_sandwich(plan.sandwich);
+  work->set_random_subnets(plan.random_subnets);
+  work->set_recalibration_batches(plan.recalibration_batches);
+  if (fidelity.rung() < 0) {
+    work->set_epoch(fidelity.epochs());
+    work->set_checkpoint_sha256(LatestCheckpoint(tx, search_id));
+    return absl::OkStatus();
+  }
+  const int64_t owner = plan.supernet_search != 0 ? plan.supernet_search : search_id;
+  work->set_checkpoint_sha256(LatestCheckpoint(tx, owner));
+  if (work->checkpoint_sha256().empty()) {
+    return absl::InternalError(absl::StrCat("search ", owner, " has no trained supernet"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanner& planner) {
@@ -994,6 +1098,14 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, const RefillPlanne
     if (FinishIfBudgetSpent(tx, search_id, view.counts)) {
       result.ended = true;
       return result;
+    }
+    if (IsWeightSharing(spec.strategy())) {
+      NAS_ASSIGN_OR_RETURN(SupernetProgress supernet, AdvanceSupernet(tx, search_id, spec));
+      if (!supernet.ready) {
+        result.inserted = supernet.queued;
+        result.ended = supernet.failed;
+        return result;
+      }
     }
     const int outstanding = view.outstanding;
     const auto profiles_held = profiles_->Get(tx, search_id);
@@ -1282,6 +1394,57 @@ absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifac
   });
 }
 
+absl::StatusOr<std::string> Store::GetArtifactBySha(const std::string& sha256) {
+  return pool_->Run("GetArtifactBySha", [&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+    pqxx::result r =
+        tx.exec_params("SELECT data FROM artifacts WHERE sha256 = $1 LIMIT 1", sha256);
+    if (r.empty()) {
+      return absl::NotFoundError(absl::StrCat("no stored file has SHA-256 ", sha256));
+    }
+    return Bytes(r[0][0]);
+  });
+}
+
+absl::Status Store::CheckReusableSupernet(const Caller& caller, int64_t search_id,
+                                          const SearchSpec& spec) {
+  return pool_->Run("CheckReusableSupernet", [&](pqxx::work& tx) -> absl::Status {
+    const std::string field = "spec.strategy.settings[supernet_search]";
+    absl::StatusOr<nas::v1::Search> other = LoadSearch(tx, caller, search_id);
+    if (!other.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": ", other.status().message()));
+    }
+    const SearchSpec& theirs = other->spec();
+    absl::StatusOr<WeightSharingPlan> plan = ParseWeightSharing(theirs.strategy());
+    if (!IsWeightSharing(theirs.strategy()) || !plan.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": search ", search_id, " is not a weight-sharing search"));
+    }
+    if (plan->supernet_search != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": search ", search_id, " reuses the supernet of search ",
+                       plan->supernet_search, "; name that one"));
+    }
+    if (theirs.space().SerializeAsString() != spec.space().SerializeAsString() ||
+        theirs.dataset() != spec.dataset()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": search ", search_id,
+                       "'s supernet covers another space or dataset; use the same spec.space "
+                       "and spec.dataset"));
+    }
+    const int trained =
+        tx.exec_params1("SELECT count(*) FROM candidates WHERE search_id = $1 AND rung = -1 "
+                        "AND state = 'EVALUATED'",
+                        search_id)[0]
+            .as<int>();
+    if (trained < plan->supernet_epochs) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ": search ", search_id, "'s supernet has ", trained, " of ",
+                       plan->supernet_epochs, " epochs trained; wait until it is ready"));
+    }
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<int64_t> Store::LatestEventId(const Caller& caller, int64_t search_id) {
   return pool_->Run("LatestEventId", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     pqxx::result r = tx.exec_params(
@@ -1436,6 +1599,10 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64
     const SearchSpec spec = Parse<SearchSpec>(c[0][4]);
     *lease.mutable_recipe() = spec.recipe();
     lease.set_dataset(spec.dataset());
+    if (IsWeightSharing(spec.strategy())) {
+      NAS_RETURN_IF_ERROR(FillSupernetWork(tx, lease.search_id(), spec, lease.fidelity(),
+                                           lease.mutable_supernet()));
+    }
     tx.exec_params(
         "UPDATE candidates SET state = 'LEASED', attempts = attempts + 1 WHERE id = $1",
         lease.candidate_id());
@@ -1659,6 +1826,42 @@ absl::StatusOr<ReportOutcome> StoreMeasurement(pqxx::work& tx, SearchProfileCach
   return outcome;
 }
 
+// Stores a candidate's evaluation under its (completed) lease and marks it EVALUATED.
+void StoreEvaluation(pqxx::work& tx, int64_t candidate_id, int64_t search_id, int64_t lease_id,
+                     const CandidateMetrics& metrics) {
+  tx.exec_params(
+      "WITH e AS (INSERT INTO evaluations (candidate_id, search_id, lease_id, metrics, "
+      "  val_accuracy) VALUES ($1, $2, $3, $4, $5)) "
+      "UPDATE candidates SET state = 'EVALUATED', evaluated_at = now(), error = '' "
+      "WHERE id = $1",
+      candidate_id, search_id, lease_id, Bin(metrics), metrics.val_accuracy());
+}
+
+// A supernet epoch's report: kept only with the checkpoint the lease uploaded. It counts
+// towards no budget, profile or front; the next refill queues the next epoch or starts the
+// estimates.
+absl::StatusOr<ReportOutcome> StoreSupernetEpoch(pqxx::work& tx,
+                                                 const nas::v1::ReportResultRequest& request,
+                                                 int64_t search_id, int64_t candidate_id,
+                                                 int epoch, ReportOutcome outcome) {
+  pqxx::result a = tx.exec_params(
+      "SELECT sha256, format FROM artifacts WHERE candidate_id = $1 AND lease_id = $2",
+      candidate_id, request.lease_id());
+  if (a.empty() || a[0][1].as<std::string>() != kSupernetCheckpointFormat) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "lease ", request.lease_id(), ": upload the supernet checkpoint (format \"",
+        kSupernetCheckpointFormat, "\") before reporting the epoch"));
+  }
+  const CandidateMetrics& m = request.metrics();
+  StoreEvaluation(tx, candidate_id, search_id, request.lease_id(), m);
+  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
+              absl::StrFormat("supernet epoch %d trained in %.0f s: loss %.4f, largest subnet "
+                              "accuracy %.4f, checkpoint %s",
+                              epoch, m.train_seconds(), m.train_loss(), m.val_accuracy(),
+                              a[0][0].as<std::string>().substr(0, 12)));
+  return outcome;
+}
+
 }  // namespace
 
 absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
@@ -1704,6 +1907,12 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
       return StoreMeasurement(tx, *profiles_, request, search_id, spec, candidate_id, rung,
                               architecture, measured);
     }
+    if (rung < 0 && request.outcome_case() == nas::v1::ReportResultRequest::kMetrics) {
+      const nas::v1::Fidelity fidelity = Parse<nas::v1::Fidelity>(
+          tx.exec_params1("SELECT fidelity FROM candidates WHERE id = $1", candidate_id)[0]);
+      return StoreSupernetEpoch(tx, request, search_id, candidate_id, fidelity.epochs(),
+                                outcome);
+    }
 
     if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
       const std::string error =
@@ -1716,7 +1925,9 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
       AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED, candidate_id, "",
                   absl::StrCat("candidate ", candidate_id, failed ? " failed: " : " will retry: ",
                                error));
-      if (failed) {
+      // A supernet epoch is no candidate of the budget; a failed one ends the search at the
+      // next refill.
+      if (failed && rung >= 0) {
         outcome.search_ended =
             FinishIfBudgetSpent(tx, search_id, CountFinal(tx, search_id, "FAILED"));
       }
@@ -1724,12 +1935,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     }
 
     const CandidateMetrics& metrics = request.metrics();
-    tx.exec_params(
-        "WITH e AS (INSERT INTO evaluations (candidate_id, search_id, lease_id, metrics, "
-        "  val_accuracy) VALUES ($1, $2, $3, $4, $5)) "
-        "UPDATE candidates SET state = 'EVALUATED', evaluated_at = now(), error = '' "
-        "WHERE id = $1",
-        candidate_id, search_id, request.lease_id(), Bin(metrics), metrics.val_accuracy());
+    StoreEvaluation(tx, candidate_id, search_id, request.lease_id(), metrics);
     if (spec.has_multi_fidelity()) {
       tx.exec_params(
           "UPDATE searches SET evaluated_per_rung[$2] = evaluated_per_rung[$2] + 1 "
@@ -1838,7 +2044,7 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
       const SearchSpec spec = Parse<SearchSpec>(s[0]);
       pqxx::row c = tx.exec_params1(
           "UPDATE candidates SET state = CASE WHEN attempts >= $2 THEN 'FAILED' ELSE 'QUEUED' "
-          "  END, error = $3 WHERE id = $1 RETURNING state",
+          "  END, error = $3 WHERE id = $1 RETURNING state, rung",
           e.candidate_id, spec.budget().max_attempts(),
           absl::StrCat("lease ", e.lease_id, " expired without a report"));
       e.requeued = c[0].as<std::string>() == "QUEUED";
@@ -1846,7 +2052,8 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
                   absl::StrCat("lease ", e.lease_id, " expired; candidate ", e.candidate_id,
                                e.requeued ? " re-queued" : " failed: out of attempts"));
       expired.push_back(e);
-      return !e.requeued &&
+      // A supernet epoch (rung -1) out of attempts ends the search at the next refill.
+      return !e.requeued && c[1].as<int>() >= 0 &&
              FinishIfBudgetSpent(tx, e.search_id, CountFinal(tx, e.search_id, "FAILED"));
     });
     NAS_RETURN_IF_ERROR(ended.status());

@@ -199,6 +199,15 @@ class Store {
   // Store::GetArtifact() returns a fetchable model's metadata and bytes.
   absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> GetArtifact(
       const Caller& caller, int64_t candidate_id);
+  // Store::GetArtifactBySha() returns the bytes of a stored file (a supernet checkpoint) by
+  // its hex SHA-256, for workers. NotFound when no file has it.
+  absl::StatusOr<std::string> GetArtifactBySha(const std::string& sha256);
+  // Store::CheckReusableSupernet() checks that a new weight-sharing search (`spec`, normalised)
+  // may reuse the supernet of the caller's search `search_id`: a weight-sharing search of the
+  // same space and dataset whose supernet is trained. InvalidArgument or FailedPrecondition
+  // naming spec.strategy.settings[supernet_search] otherwise.
+  absl::Status CheckReusableSupernet(const Caller& caller, int64_t search_id,
+                                     const nas::v1::SearchSpec& spec);
   // Store::LatestEventId() returns the id of a search's newest event.
   absl::StatusOr<int64_t> LatestEventId(const Caller& caller, int64_t search_id);
   // Store::EventsAfter() returns up to `limit` events of a search with id > after_id.

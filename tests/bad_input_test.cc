@@ -154,6 +154,31 @@ TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
          a->set_resolution(28);
          a->set_stem_width(16);
        }},
+      {"spec.strategy.settings[supernet_epochs]",
+       [](auto* s) {
+         s->mutable_strategy()->set_name("weight_sharing");
+         (*s->mutable_strategy()->mutable_settings())["supernet_epochs"] = "0";
+       }},
+      {"spec.strategy.settings[finetune]",
+       [](auto* s) {
+         s->mutable_strategy()->set_name("weight_sharing");
+         (*s->mutable_strategy()->mutable_settings())["finetune"] = "later";
+       }},
+      {"spec.space.name",
+       [](auto* s) {
+         s->mutable_strategy()->set_name("weight_sharing");
+         s->mutable_space()->set_name("resnet");
+       }},
+      {"spec.multi_fidelity",
+       [](auto* s) {
+         s->mutable_strategy()->set_name("weight_sharing");
+         s->mutable_multi_fidelity()->set_rungs(3);
+       }},
+      {"spec.strategy.settings[supernet_search]",
+       [](auto* s) {
+         s->mutable_strategy()->set_name("weight_sharing");
+         (*s->mutable_strategy()->mutable_settings())["supernet_search"] = "987654";
+       }},
       {"spec.display_name", [](auto* s) { s->set_display_name(std::string(200, 'x')); }},
       {"spec: ",
        [](auto* s) {

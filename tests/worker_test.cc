@@ -81,6 +81,49 @@ class WorkerTest : public ::testing::Test {
     return o;
   }
 
+  // A fetched model: its metadata, and the accuracy of the TorchScript module LibTorch loads
+  // from the file on the validation and test splits the workers use.
+  struct FetchedModel {
+    nas::v1::ModelMetadata meta;
+    double val_accuracy = -1;
+    double test_accuracy = -1;
+  };
+
+  FetchedModel FetchAndScore(int64_t candidate_id) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::FetchModelRequest req;
+    req.set_candidate_id(candidate_id);
+    auto reader = harness_->Nas()->FetchModel(&ctx, req);
+    nas::v1::FetchModelResponse msg;
+    FetchedModel fetched;
+    std::string file;
+    while (reader->Read(&msg)) {
+      if (msg.has_metadata()) fetched.meta = msg.metadata();
+      file += msg.chunk();
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    if (fetched.meta.format() != "torchscript") return fetched;
+    std::istringstream in(file);
+    torch::jit::Module model = torch::jit::load(in);
+    absl::StatusOr<ImageDataset> data = LoadDataset(nas::FashionMnist());
+    EXPECT_TRUE(data.ok());
+    const TensorData tensors = MakeTensorData(*data, SplitTrainValidation(*data, 2000, 0));
+    torch::NoGradGuard no_grad;
+    auto accuracy = [&](const torch::Tensor& images, const torch::Tensor& labels) {
+      return model.forward({images.to(torch::kFloat32) / 255})
+          .toTensor()
+          .argmax(1)
+          .eq(labels)
+          .to(torch::kFloat64)
+          .mean()
+          .item<double>();
+    };
+    fetched.val_accuracy = accuracy(tensors.val_images, tensors.val_labels);
+    fetched.test_accuracy = accuracy(tensors.test_images, tensors.test_labels);
+    return fetched;
+  }
+
   // Waits until `done(search)` or the timeout.
   template <typename Pred>
   bool WaitFor(int64_t id, Pred done, absl::Duration timeout = absl::Seconds(120)) {
@@ -126,42 +169,14 @@ TEST_F(WorkerTest, TrainsAndMeasuresRealCandidates) {
   // The fetched model is TorchScript that LibTorch loads and that classifies the validation
   // examples as well as the worker reported: the same network, exported.
   const nas::v1::Candidate best = Candidates(search.id())[0];
-  grpc::ClientContext ctx;
-  ControllerHarness::Authorize(&ctx, alice_);
-  nas::v1::FetchModelRequest req;
-  req.set_candidate_id(best.id());
-  auto reader = harness_->Nas()->FetchModel(&ctx, req);
-  nas::v1::FetchModelResponse msg;
-  nas::v1::ModelMetadata meta;
-  std::string file;
-  while (reader->Read(&msg)) {
-    if (msg.has_metadata()) meta = msg.metadata();
-    file += msg.chunk();
-  }
-  ASSERT_TRUE(reader->Finish().ok());
-  EXPECT_EQ(meta.format(), "torchscript");
-  EXPECT_EQ(meta.classes_size(), 10);
-  EXPECT_EQ(meta.input_shape_size(), 4);
-  EXPECT_EQ(meta.architecture().SerializeAsString(), best.architecture().SerializeAsString());
-  std::istringstream in(file);
-  torch::jit::Module model = torch::jit::load(in);
-  absl::StatusOr<ImageDataset> data = LoadDataset(nas::FashionMnist());
-  ASSERT_TRUE(data.ok());
-  const TensorData tensors = MakeTensorData(*data, SplitTrainValidation(*data, 2000, 0));
-  torch::NoGradGuard no_grad;
-  const torch::Tensor logits =
-      model.forward({tensors.val_images.to(torch::kFloat32) / 255}).toTensor();
-  const double accuracy =
-      logits.argmax(1).eq(tensors.val_labels).to(torch::kFloat64).mean().item<double>();
-  EXPECT_NEAR(accuracy, best.metrics().val_accuracy(), 1e-3);
-  const double test_accuracy = model.forward({tensors.test_images.to(torch::kFloat32) / 255})
-                                   .toTensor()
-                                   .argmax(1)
-                                   .eq(tensors.test_labels)
-                                   .to(torch::kFloat64)
-                                   .mean()
-                                   .item<double>();
-  EXPECT_NEAR(test_accuracy, best.metrics().test_accuracy(), 1e-3);
+  const FetchedModel fetched = FetchAndScore(best.id());
+  EXPECT_EQ(fetched.meta.format(), "torchscript");
+  EXPECT_EQ(fetched.meta.classes_size(), 10);
+  EXPECT_EQ(fetched.meta.input_shape_size(), 4);
+  EXPECT_EQ(fetched.meta.architecture().SerializeAsString(),
+            best.architecture().SerializeAsString());
+  EXPECT_NEAR(fetched.val_accuracy, best.metrics().val_accuracy(), 1e-3);
+  EXPECT_NEAR(fetched.test_accuracy, best.metrics().test_accuracy(), 1e-3);
 }
 
 TEST_F(WorkerTest, LowerRungsTrainOnLessDataAndOnlyFinishedModelsAreKept) {
@@ -339,6 +354,178 @@ TEST_F(WorkerTest, TheTrainerBinaryTerminatedKilledAndRestartedFinishesTheSearch
   EXPECT_EQ(done[0].attempts(), 2);
   EXPECT_GT(done[0].metrics().val_accuracy(), 0.4);
   EXPECT_EQ(Get(search.id()).state(), nas::v1::SEARCH_STATE_SUCCEEDED);
+}
+
+
+// A weight-sharing search over a narrowed MobileNetV2 space: the supernet's epochs, the
+// subnets' estimates and the fine-tuned front members, with the real supernet.
+void WeightSharingSpec(nas::v1::SearchSpec* spec, int supernet_epochs, int supernet_examples,
+                       int subnets) {
+  spec->clear_space();
+  nas::v1::SearchSpace* space = spec->mutable_space();
+  space->set_name("mobilenetv2");
+  space->add_kernels(3);
+  space->add_kernels(5);
+  space->add_expansions(1);
+  space->add_expansions(3);
+  space->set_max_depth(2);
+  space->add_resolutions(20);
+  space->add_width_multipliers_percent(50);
+  space->add_width_multipliers_percent(100);
+  nas::v1::Strategy* strategy = spec->mutable_strategy();
+  strategy->set_name("weight_sharing");
+  (*strategy->mutable_settings())["supernet_epochs"] = absl::StrCat(supernet_epochs);
+  (*strategy->mutable_settings())["supernet_examples"] = absl::StrCat(supernet_examples);
+  (*strategy->mutable_settings())["finetune_share"] = "4";
+  (*strategy->mutable_settings())["population"] = "4";
+  spec->mutable_budget()->set_max_candidates(subnets);
+  spec->mutable_budget()->set_max_parallel(2);
+  spec->mutable_recipe()->set_batch_size(64);
+}
+
+TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoProfiles) {
+  nas::v1::Search search = Submit(/*candidates=*/12, /*train_subset=*/1000, [](auto* spec) {
+    WeightSharingSpec(spec, /*supernet_epochs=*/2, /*supernet_examples=*/1000, 12);
+    spec->add_profile_ids("rpi4-cortex-a72");
+    spec->add_profile_ids("jetson-nano");
+  });
+  ASSERT_GT(search.id(), 0);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 2; ++i) {
+    workers.emplace_back([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
+  }
+  const bool finished = WaitFor(
+      search.id(),
+      [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
+      absl::Seconds(300));
+  stop = true;
+  for (auto& t : workers) t.join();
+  const nas::v1::Search done = Get(search.id());
+  ASSERT_TRUE(finished && done.state() == nas::v1::SEARCH_STATE_SUCCEEDED) << done.DebugString();
+
+  int epochs = 0, estimates = 0, finetuned = 0;
+  double best_estimate = 0;
+  for (const nas::v1::Candidate& c : Candidates(search.id())) {
+    ASSERT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED) << c.DebugString();
+    if (c.fidelity().rung() < 0) {
+      ++epochs;  // A supernet epoch: its checkpoint is the artifact.
+      EXPECT_EQ(c.fidelity().epochs(), epochs);
+      EXPECT_TRUE(c.has_artifact());
+      EXPECT_EQ(c.profile_metrics_size(), 0);
+    } else if (c.fidelity().supernet_estimate()) {
+      ++estimates;  // Estimated, not trained: nothing to fetch.
+      EXPECT_FALSE(c.has_artifact());
+      EXPECT_EQ(c.profile_metrics_size(), 2);
+      best_estimate = std::max(best_estimate, c.metrics().val_accuracy());
+    } else {
+      ++finetuned;
+      EXPECT_EQ(c.fidelity().rung(), 1);
+      EXPECT_TRUE(c.fidelity().init_from_supernet());
+      EXPECT_TRUE(c.has_artifact());
+      EXPECT_GT(c.metrics().test_accuracy(), 0.3) << c.DebugString();
+    }
+  }
+  EXPECT_EQ(epochs, 2);
+  EXPECT_EQ(estimates, 12);
+  EXPECT_EQ(finetuned, 3);  // The best quarter of the estimates.
+  EXPECT_GT(best_estimate, 0.2);  // Chance is 0.1; a supernet of two short epochs.
+
+  // Both fronts hold only fine-tuned models, and their files are the models reported.
+  for (const std::string profile : {"rpi4-cortex-a72", "jetson-nano"}) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::GetParetoFrontRequest req;
+    req.set_search_id(search.id());
+    req.set_profile_id(profile);
+    nas::v1::ParetoFront front;
+    ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok()) << profile;
+    ASSERT_GE(front.members_size(), 1) << profile;
+    for (const nas::v1::ParetoMember& m : front.members()) {
+      const FetchedModel fetched = FetchAndScore(m.candidate_id());
+      EXPECT_EQ(fetched.meta.format(), "torchscript");
+      EXPECT_NEAR(fetched.val_accuracy, m.metrics().val_accuracy(), 1e-3) << profile;
+    }
+  }
+
+  // A new profile on the trained supernet: a search with no supernet training at all.
+  nas::v1::Search second = Submit(4, 1000, [&](auto* spec) {
+    WeightSharingSpec(spec, 2, 1000, 4);
+    (*spec->mutable_strategy()->mutable_settings())["supernet_search"] =
+        absl::StrCat(search.id());
+    spec->add_profile_ids("host-cpu");
+  });
+  ASSERT_GT(second.id(), 0);
+  std::atomic<bool> stop_second{false};
+  std::thread worker([&] { EXPECT_TRUE(Worker(Options()).Run(&stop_second).ok()); });
+  const bool second_finished = WaitFor(
+      second.id(),
+      [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
+      absl::Seconds(120));
+  stop_second = true;
+  worker.join();
+  EXPECT_TRUE(second_finished);
+  EXPECT_EQ(Get(second.id()).state(), nas::v1::SEARCH_STATE_SUCCEEDED)
+      << Get(second.id()).DebugString();
+  for (const nas::v1::Candidate& c : Candidates(second.id())) {
+    EXPECT_GE(c.fidelity().rung(), 0) << "no supernet epoch: " << c.DebugString();
+  }
+}
+
+TEST_F(WorkerTest, ASupernetEpochWhoseTrainerIsKilledResumesFromTheLastCheckpoint) {
+  const std::string token_file =
+      std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") + "/ws.token";
+  std::ofstream(token_file) << kTestWorkerToken << "\n";
+  // Epochs long enough (several seconds on one thread) to kill the trainer in one.
+  nas::v1::Search search = Submit(4, 1000, [](auto* spec) {
+    WeightSharingSpec(spec, /*supernet_epochs=*/2, /*supernet_examples=*/3000, 4);
+    spec->mutable_budget()->set_max_parallel(1);
+    spec->add_profile_ids("rpi4-cortex-a72");
+  });
+  auto epoch = [&](int n) {
+    for (const nas::v1::Candidate& c : Candidates(search.id())) {
+      if (c.fidelity().rung() < 0 && c.fidelity().epochs() == n) return c;
+    }
+    return nas::v1::Candidate();
+  };
+  {
+    TrainerProcess trainer(harness_->port(), token_file, 0);
+    // Epoch 1 done (its checkpoint stored), epoch 2 under way: then the trainer dies.
+    ASSERT_TRUE(WaitFor(
+        search.id(),
+        [&](const nas::v1::Search&) {
+          return epoch(2).state() == nas::v1::CANDIDATE_STATE_LEASED;
+        },
+        absl::Seconds(120)));
+    absl::SleepFor(absl::Seconds(2));
+    trainer.Signal(SIGKILL);
+    EXPECT_EQ(trainer.Wait(), 128 + SIGKILL);
+  }
+  // The lease expires (TTL 3 s) and epoch 2 is queued again; epoch 1 is not redone.
+  ASSERT_TRUE(WaitFor(
+      search.id(),
+      [&](const nas::v1::Search&) { return epoch(2).state() == nas::v1::CANDIDATE_STATE_QUEUED; },
+      absl::Seconds(30)));
+  EXPECT_EQ(epoch(1).state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+  EXPECT_EQ(epoch(1).attempts(), 1);
+
+  // A new worker resumes epoch 2 from epoch 1's checkpoint (a checkpoint of another epoch
+  // would be refused by the worker) and the search goes on to its estimates and fine-tunes.
+  std::atomic<bool> stop{false};
+  std::thread worker([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
+  const bool finished = WaitFor(
+      search.id(),
+      [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
+      absl::Seconds(180));
+  stop = true;
+  worker.join();
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(Get(search.id()).state(), nas::v1::SEARCH_STATE_SUCCEEDED)
+      << Get(search.id()).DebugString();
+  EXPECT_EQ(epoch(1).attempts(), 1);
+  EXPECT_EQ(epoch(2).attempts(), 2);
+  EXPECT_EQ(epoch(2).state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+  EXPECT_TRUE(epoch(2).has_artifact());
 }
 
 }  // namespace

@@ -15,10 +15,13 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "proto/trainer_service.grpc.pb.h"
+#include "search/search_space.h"
 #include "search/status_macros.h"
+#include "search/weight_sharing.h"
 #include "trainer/dataset.h"
 #include "trainer/export.h"
 #include "trainer/model_builder.h"
+#include "trainer/supernet.h"
 #include "trainer/training.h"
 #include "trainer/worker_metrics.h"
 
@@ -111,25 +114,41 @@ bool FullFidelity(const nas::v1::TrainingRecipe& recipe, const nas::v1::Fidelity
          (fidelity.train_fraction() <= 0 || fidelity.train_fraction() >= 1);
 }
 
+// The supernet a worker holds between leases: the checkpoint it last loaded or trained, so
+// that a batch of estimates of one search loads it once.
+struct SupernetCache {
+  std::string sha256;
+  std::unique_ptr<SupernetTrainer> trainer;
+};
+
 // One leased candidate: trains it while a thread heartbeats, then reports.
 class Task {
  public:
   Task(TrainerService::Stub* stub, const std::string& token, int64_t worker_id,
        absl::Duration heartbeat_every, const nas::v1::LeaseWorkResponse& lease,
-       WorkerMetrics* metrics)
+       WorkerMetrics* metrics, SupernetCache* supernet)
       : stub_(stub),
         token_(token),
         worker_id_(worker_id),
         every_(heartbeat_every),
         lease_(lease),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        supernet_(supernet) {}
 
   // Returns false when the worker was asked to stop (the lease was returned).
   bool Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic<bool>* stop,
            Backoff* backoff);
 
  private:
-  grpc::Status Upload(const std::string& model, const nas::v1::ModelMetadata& metadata);
+  grpc::Status Upload(const std::string& file, const std::string& format,
+                      const nas::v1::ModelMetadata& metadata);
+  // Fetch() downloads a stored file by its SHA-256 and checks the digest.
+  absl::StatusOr<std::string> Fetch(const std::string& sha256);
+  // A new SupernetTrainer for the lease's supernet, loaded from `checkpoint` when not empty.
+  absl::StatusOr<std::unique_ptr<SupernetTrainer>> LoadSupernet(const NetworkOptions& options,
+                                                                const std::string& checkpoint);
+  // The trained supernet a candidate lease names, from the cache or fetched.
+  absl::StatusOr<SupernetTrainer*> TrainedSupernet(const NetworkOptions& options);
   void Prepare(grpc::ClientContext* ctx) const {
     ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -144,6 +163,7 @@ class Task {
   const absl::Duration every_;
   const nas::v1::LeaseWorkResponse lease_;
   WorkerMetrics* const metrics_;
+  SupernetCache* const supernet_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -189,7 +209,8 @@ grpc::Status Task::Report(const nas::v1::ReportResultRequest& request, std::atom
   }
 }
 
-grpc::Status Task::Upload(const std::string& model, const nas::v1::ModelMetadata& metadata) {
+grpc::Status Task::Upload(const std::string& file, const std::string& format,
+                          const nas::v1::ModelMetadata& metadata) {
   grpc::ClientContext ctx;
   Prepare(&ctx);
   nas::v1::UploadArtifactResponse resp;
@@ -198,19 +219,72 @@ grpc::Status Task::Upload(const std::string& model, const nas::v1::ModelMetadata
   auto* h = head.mutable_header();
   h->set_worker_id(worker_id_);
   h->set_lease_id(lease_.lease_id());
-  h->set_sha256(Sha256Hex(model));
-  h->set_size_bytes(static_cast<int64_t>(model.size()));
-  h->set_format("torchscript");
+  h->set_sha256(Sha256Hex(file));
+  h->set_size_bytes(static_cast<int64_t>(file.size()));
+  h->set_format(format);
   *h->mutable_metadata() = metadata;
   bool ok = writer->Write(head);
   constexpr size_t kChunk = 1 << 20;
-  for (size_t off = 0; ok && off < model.size(); off += kChunk) {
+  for (size_t off = 0; ok && off < file.size(); off += kChunk) {
     nas::v1::UploadArtifactRequest chunk;
-    chunk.set_chunk(model.substr(off, kChunk));
+    chunk.set_chunk(file.substr(off, kChunk));
     ok = writer->Write(chunk);
   }
   writer->WritesDone();
   return writer->Finish();
+}
+
+absl::StatusOr<std::string> Task::Fetch(const std::string& sha256) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  nas::v1::FetchArtifactRequest req;
+  req.set_worker_id(worker_id_);
+  req.set_sha256(sha256);
+  auto reader = stub_->FetchArtifact(&ctx, req);
+  nas::v1::FetchArtifactResponse msg;
+  std::string data;
+  while (reader->Read(&msg)) {
+    if (msg.size_bytes() > 0) data.reserve(msg.size_bytes());
+    data += msg.chunk();
+  }
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("fetching checkpoint ", sha256, ": ", st.error_message()));
+  }
+  if (Sha256Hex(data) != sha256) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", sha256, ": the digest differs"));
+  }
+  return data;
+}
+
+absl::StatusOr<std::unique_ptr<SupernetTrainer>> Task::LoadSupernet(
+    const NetworkOptions& options, const std::string& checkpoint) {
+  const nas::v1::SupernetWork& work = lease_.supernet();
+  NAS_ASSIGN_OR_RETURN(SearchSpaceDef space, ResolveSearchSpace(work.space()));
+  nas::v1::TrainingRecipe recipe = lease_.recipe();
+  recipe.set_train_subset(work.examples());
+  SupernetTrainer::Options o;
+  o.epochs = std::max(1, work.epochs());
+  o.sandwich = work.sandwich();
+  o.random_subnets = work.random_subnets();
+  NAS_ASSIGN_OR_RETURN(std::unique_ptr<SupernetTrainer> trainer,
+                       SupernetTrainer::Create(space, options, recipe, o));
+  if (!checkpoint.empty()) {
+    NAS_ASSIGN_OR_RETURN(std::string bytes, Fetch(checkpoint));
+    NAS_RETURN_IF_ERROR(trainer->LoadCheckpoint(bytes));
+  }
+  return trainer;
+}
+
+absl::StatusOr<SupernetTrainer*> Task::TrainedSupernet(const NetworkOptions& options) {
+  const std::string& sha = lease_.supernet().checkpoint_sha256();
+  if (supernet_->trainer == nullptr || supernet_->sha256 != sha) {
+    supernet_->trainer.reset();
+    NAS_ASSIGN_OR_RETURN(supernet_->trainer, LoadSupernet(options, sha));
+    supernet_->sha256 = sha;
+  }
+  return supernet_->trainer.get();
 }
 
 bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic<bool>* stop,
@@ -238,8 +312,107 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     const TensorData& data = found->second.data;
     const NetworkOptions& options = found->second.network;
     const std::vector<std::string>& classes = found->second.classes;
+    // Training progress, for heartbeats and the epoch-time histogram: an epoch ends at the
+    // last batch before the epoch number changes.
+    int epoch = 1;
+    absl::Time epoch_start = absl::Now(), last_batch = epoch_start;
+    double last_speed = 0;
+    const ProgressCallback on_progress = [&](const TrainProgress& p) {
+      if (p.epoch != epoch) {
+        metrics_->ObserveEpoch(last_batch - epoch_start, last_speed);
+        epoch = p.epoch;
+        epoch_start = last_batch;
+      }
+      last_batch = absl::Now();
+      last_speed = p.samples_per_second;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        progress_.set_epoch(p.epoch);
+        progress_.set_epochs(p.epochs);
+        progress_.set_loss(p.loss);
+        progress_.set_samples_per_second(p.samples_per_second);
+      }
+      return !stop->load() && !lease_lost_.load();
+    };
+    nas::v1::CandidateMetrics* m = report.mutable_metrics();
+    const nas::v1::SupernetWork& work = lease_.supernet();
+    if (work.epoch() > 0) {
+      // A supernet epoch: resume from the last checkpoint, train, upload the next one.
+      NAS_ASSIGN_OR_RETURN(std::unique_ptr<SupernetTrainer> trainer,
+                           LoadSupernet(options, work.checkpoint_sha256()));
+      if (trainer->epochs_done() != work.epoch() - 1) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("supernet checkpoint holds ", trainer->epochs_done(),
+                         " epochs; the lease is for epoch ", work.epoch()));
+      }
+      NAS_ASSIGN_OR_RETURN(TrainResult trained, trainer->TrainEpoch(data, on_progress));
+      if (trained.stopped) {
+        stopped_by_worker = stop->load();
+        return absl::AbortedError("supernet training stopped");
+      }
+      metrics_->ObserveEpoch(last_batch - epoch_start, last_speed);
+      NAS_ASSIGN_OR_RETURN(std::string checkpoint, trainer->SaveCheckpoint());
+      const nas::v1::Architecture largest = LargestArchitecture(*ResolveSearchSpace(work.space()));
+      NAS_ASSIGN_OR_RETURN(Network net, ExtractSubnet(trainer->supernet(), largest));
+      RecalibrateBatchNorm(net, data.train_images, work.recalibration_batches(), 128,
+                           lease_.recipe().seed());
+      m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
+      m->set_test_accuracy(-1);
+      m->set_params(net->parameter_count());
+      m->set_macs(net->macs());
+      m->set_peak_activation_bytes(net->peak_activation_bytes());
+      m->set_model_bytes(static_cast<int64_t>(checkpoint.size()));
+      m->set_train_seconds(trained.seconds);
+      m->set_train_loss(trained.final_loss);
+      nas::v1::ModelMetadata meta;
+      meta.set_format(kSupernetCheckpointFormat);
+      *meta.mutable_architecture() = largest;
+      *meta.mutable_metrics() = *m;
+      meta.set_dataset(lease_.dataset());
+      meta.set_file_name(absl::StrCat("search", lease_.search_id(), "-supernet-epoch",
+                                      work.epoch(), ".pt"));
+      grpc::Status uploaded = Upload(checkpoint, kSupernetCheckpointFormat, meta);
+      if (!uploaded.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("uploading the supernet checkpoint: ", uploaded.error_message()));
+      }
+      // The next epoch or the estimates on this worker need not fetch it again.
+      supernet_->sha256 = Sha256Hex(checkpoint);
+      supernet_->trainer = std::move(trainer);
+      return absl::OkStatus();
+    }
     torch::manual_seed(lease_.recipe().seed());
-    NAS_ASSIGN_OR_RETURN(Network net, BuildNetwork(lease_.architecture(), options));
+    absl::StatusOr<Network> built;
+    if (lease_.fidelity().supernet_estimate() || lease_.fidelity().init_from_supernet()) {
+      NAS_ASSIGN_OR_RETURN(SupernetTrainer * supernet, TrainedSupernet(options));
+      built = ExtractSubnet(supernet->supernet(), lease_.architecture());
+    } else {
+      built = BuildNetwork(lease_.architecture(), options);
+    }
+    NAS_RETURN_IF_ERROR(built.status());
+    Network net = *std::move(built);
+    if (lease_.fidelity().supernet_estimate()) {
+      // A weight-sharing estimate: the subnet's own batch-norm statistics, then validation.
+      const auto start = absl::Now();
+      RecalibrateBatchNorm(net, data.train_images, work.recalibration_batches(), 128,
+                           lease_.recipe().seed());
+      m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
+      m->set_test_accuracy(-1);
+      m->set_params(net->parameter_count());
+      m->set_macs(net->macs());
+      m->set_peak_activation_bytes(net->peak_activation_bytes());
+      m->set_model_bytes(net->parameter_count() * 4);
+      m->set_train_seconds(absl::ToDoubleSeconds(absl::Now() - start));
+      if (!lease_.measure_profile_ids().empty()) {
+        const LatencyStats latency = MeasureLatency(
+            net, {1, options.in_channels, options.input_height, options.input_width});
+        m->set_latency_ms(latency.median_ms);
+        m->set_latency_iqr_ms(latency.iqr_ms);
+        m->set_latency_threads(latency.threads);
+        metrics_->ObserveLatencySpread(latency.iqr_ms, latency.median_ms);
+      }
+      return absl::OkStatus();
+    }
     if (lease_.measure_only()) {
       // Latency does not depend on the weights: the untrained network runs the same kernels.
       const LatencyStats latency = MeasureLatency(
@@ -250,35 +423,13 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
       metrics_->ObserveLatencySpread(latency.iqr_ms, latency.median_ms);
       return absl::OkStatus();
     }
-    // Epoch wall times: an epoch ends at the last batch before the epoch number changes.
-    int epoch = 1;
-    absl::Time epoch_start = absl::Now(), last_batch = epoch_start;
-    double last_speed = 0;
-    NAS_ASSIGN_OR_RETURN(
-        TrainResult trained,
-        Train(net, data, lease_.recipe(), lease_.fidelity(), [&](const TrainProgress& p) {
-          if (p.epoch != epoch) {
-            metrics_->ObserveEpoch(last_batch - epoch_start, last_speed);
-            epoch = p.epoch;
-            epoch_start = last_batch;
-          }
-          last_batch = absl::Now();
-          last_speed = p.samples_per_second;
-          {
-            std::lock_guard<std::mutex> lock(mu_);
-            progress_.set_epoch(p.epoch);
-            progress_.set_epochs(p.epochs);
-            progress_.set_loss(p.loss);
-            progress_.set_samples_per_second(p.samples_per_second);
-          }
-          return !stop->load() && !lease_lost_.load();
-        }));
+    NAS_ASSIGN_OR_RETURN(TrainResult trained,
+                         Train(net, data, lease_.recipe(), lease_.fidelity(), on_progress));
     if (trained.stopped) {
       stopped_by_worker = stop->load();
       return absl::AbortedError("training stopped");
     }
     metrics_->ObserveEpoch(last_batch - epoch_start, last_speed);
-    nas::v1::CandidateMetrics* m = report.mutable_metrics();
     m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
     // Finished models only; the test set never selects (strategies see validation accuracy).
     m->set_test_accuracy(FullFidelity(lease_.recipe(), lease_.fidelity())
@@ -317,7 +468,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     meta.set_dataset(lease_.dataset());
     meta.set_file_name(absl::StrCat("search", lease_.search_id(), "-candidate",
                                     lease_.candidate_id(), ".pt"));
-    grpc::Status uploaded = Upload(model, meta);
+    grpc::Status uploaded = Upload(model, "torchscript", meta);
     if (!uploaded.ok()) {
       LOG(WARNING) << "event=upload_failed search=" << lease_.search_id()
                    << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
@@ -383,6 +534,7 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
   torch::set_num_threads(std::max(1, options_.threads));
   if (options_.datasets.empty()) return absl::InvalidArgumentError("no dataset to serve");
   std::map<std::string, LoadedDataset> datasets;
+  SupernetCache supernet;
   for (const DatasetSource& source : options_.datasets) {
     if (datasets.count(source.name) > 0) {
       return absl::InvalidArgumentError(
@@ -455,7 +607,8 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
     LOG(INFO) << "event=lease_received search=" << lease.search_id()
               << " candidate=" << lease.candidate_id() << " lease=" << lease.lease_id()
               << " rung=" << lease.fidelity().rung();
-    Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, lease, &metrics);
+    Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, lease, &metrics,
+              &supernet);
     metrics.SetBusy(true);
     const bool go_on = task.Run(datasets, stop, &backoff);
     metrics.SetBusy(false);
