@@ -336,6 +336,31 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     };
     nas::v1::CandidateMetrics* m = report.mutable_metrics();
     const nas::v1::SupernetWork& work = lease_.supernet();
+    // The costs every report carries.
+    const auto record_costs = [&](Network& net) {
+      m->set_params(net->parameter_count());
+      m->set_macs(net->macs());
+      m->set_peak_activation_bytes(net->peak_activation_bytes());
+      m->set_model_bytes(net->parameter_count() * 4);
+    };
+    // A subnet of the supernet: its own batch-norm statistics, then validation accuracy.
+    const auto estimate = [&](Network& net) {
+      RecalibrateBatchNorm(net, data.train_images, work.recalibration_batches(), 128,
+                           lease_.recipe().seed());
+      m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
+      m->set_test_accuracy(-1);
+      record_costs(net);
+    };
+    // Latency at batch 1, measured only for a measured profile of this device (the lease
+    // names them); every other profile models or predicts it, and 60 runs add up.
+    const auto measure_latency = [&](Network& net) {
+      const LatencyStats latency = MeasureLatency(
+          net, {1, options.in_channels, options.input_height, options.input_width});
+      m->set_latency_ms(latency.median_ms);
+      m->set_latency_iqr_ms(latency.iqr_ms);
+      m->set_latency_threads(latency.threads);
+      metrics_->ObserveLatencySpread(latency.iqr_ms, latency.median_ms);
+    };
     if (work.epoch() > 0) {
       // A supernet epoch: resume from the last checkpoint, train, upload the next one.
       NAS_ASSIGN_OR_RETURN(std::unique_ptr<SupernetTrainer> trainer,
@@ -354,13 +379,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
       NAS_ASSIGN_OR_RETURN(std::string checkpoint, trainer->SaveCheckpoint());
       const nas::v1::Architecture largest = LargestArchitecture(*ResolveSearchSpace(work.space()));
       NAS_ASSIGN_OR_RETURN(Network net, ExtractSubnet(trainer->supernet(), largest));
-      RecalibrateBatchNorm(net, data.train_images, work.recalibration_batches(), 128,
-                           lease_.recipe().seed());
-      m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
-      m->set_test_accuracy(-1);
-      m->set_params(net->parameter_count());
-      m->set_macs(net->macs());
-      m->set_peak_activation_bytes(net->peak_activation_bytes());
+      estimate(net);
       m->set_model_bytes(static_cast<int64_t>(checkpoint.size()));
       m->set_train_seconds(trained.seconds);
       m->set_train_loss(trained.final_loss);
@@ -392,35 +411,15 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     NAS_RETURN_IF_ERROR(built.status());
     Network net = *std::move(built);
     if (lease_.fidelity().supernet_estimate()) {
-      // A weight-sharing estimate: the subnet's own batch-norm statistics, then validation.
       const auto start = absl::Now();
-      RecalibrateBatchNorm(net, data.train_images, work.recalibration_batches(), 128,
-                           lease_.recipe().seed());
-      m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
-      m->set_test_accuracy(-1);
-      m->set_params(net->parameter_count());
-      m->set_macs(net->macs());
-      m->set_peak_activation_bytes(net->peak_activation_bytes());
-      m->set_model_bytes(net->parameter_count() * 4);
+      estimate(net);
       m->set_train_seconds(absl::ToDoubleSeconds(absl::Now() - start));
-      if (!lease_.measure_profile_ids().empty()) {
-        const LatencyStats latency = MeasureLatency(
-            net, {1, options.in_channels, options.input_height, options.input_width});
-        m->set_latency_ms(latency.median_ms);
-        m->set_latency_iqr_ms(latency.iqr_ms);
-        m->set_latency_threads(latency.threads);
-        metrics_->ObserveLatencySpread(latency.iqr_ms, latency.median_ms);
-      }
+      if (!lease_.measure_profile_ids().empty()) measure_latency(net);
       return absl::OkStatus();
     }
     if (lease_.measure_only()) {
       // Latency does not depend on the weights: the untrained network runs the same kernels.
-      const LatencyStats latency = MeasureLatency(
-          net, {1, options.in_channels, options.input_height, options.input_width});
-      report.mutable_metrics()->set_latency_ms(latency.median_ms);
-      report.mutable_metrics()->set_latency_iqr_ms(latency.iqr_ms);
-      report.mutable_metrics()->set_latency_threads(latency.threads);
-      metrics_->ObserveLatencySpread(latency.iqr_ms, latency.median_ms);
+      measure_latency(net);
       return absl::OkStatus();
     }
     NAS_ASSIGN_OR_RETURN(TrainResult trained,
@@ -435,20 +434,8 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     m->set_test_accuracy(FullFidelity(lease_.recipe(), lease_.fidelity())
                              ? Evaluate(net, data.test_images, data.test_labels)
                              : -1);
-    m->set_params(net->parameter_count());
-    m->set_macs(net->macs());
-    m->set_peak_activation_bytes(net->peak_activation_bytes());
-    m->set_model_bytes(net->parameter_count() * 4);
-    // Latency is measured only for a measured profile of this device (the lease names them);
-    // every other profile models or predicts it, and 60 timed runs per candidate add up.
-    if (!lease_.measure_profile_ids().empty()) {
-      const LatencyStats latency = MeasureLatency(
-          net, {1, options.in_channels, options.input_height, options.input_width});
-      m->set_latency_ms(latency.median_ms);
-      m->set_latency_iqr_ms(latency.iqr_ms);
-      metrics_->ObserveLatencySpread(latency.iqr_ms, latency.median_ms);
-      m->set_latency_threads(latency.threads);
-    }
+    record_costs(net);
+    if (!lease_.measure_profile_ids().empty()) measure_latency(net);
     m->set_train_seconds(trained.seconds);
     m->set_train_loss(trained.final_loss);
     // Lower rungs of successive halving only rank candidates: nobody fetches their models.
