@@ -83,7 +83,6 @@ class SupernetTrainer {
 
   // Epochs trained so far.
   int epochs_done() const { return epochs_done_; }
-  const Options& options() const { return options_; }
 
   // SaveCheckpoint() serialises the weights, running statistics, optimizer state and epoch
   // count; LoadCheckpoint() restores them (DataLoss for bytes that are not such a checkpoint

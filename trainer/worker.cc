@@ -377,7 +377,8 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
       }
       metrics_->ObserveEpoch(last_batch - epoch_start, last_speed);
       NAS_ASSIGN_OR_RETURN(std::string checkpoint, trainer->SaveCheckpoint());
-      const nas::v1::Architecture largest = LargestArchitecture(*ResolveSearchSpace(work.space()));
+      // The supernet's own network is the space's largest architecture.
+      const nas::v1::Architecture largest = trainer->supernet()->net->architecture();
       NAS_ASSIGN_OR_RETURN(Network net, ExtractSubnet(trainer->supernet(), largest));
       estimate(net);
       m->set_model_bytes(static_cast<int64_t>(checkpoint.size()));
