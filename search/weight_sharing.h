@@ -37,6 +37,7 @@ struct WeightSharingPlan {
   int finetune_share = 10;           // 1 / this of the estimates are fine-tuned, 2 to 100
   bool finetune_from_supernet = true;
   int recalibration_batches = 10;  // batches of 128 images, 1 to 100
+  int estimate_examples = 0;       // validation images an estimate scores on; 0: all
   int64_t supernet_search = 0;     // reuse this earlier search's supernet; 0: train one
 };
 

@@ -1057,6 +1057,7 @@ absl::Status FillSupernetWork(pqxx::work& tx, int64_t search_id, const SearchSpe
   work->set_sandwich(plan.sandwich);
   work->set_random_subnets(plan.random_subnets);
   work->set_recalibration_batches(plan.recalibration_batches);
+  work->set_estimate_examples(plan.estimate_examples);
   if (fidelity.rung() < 0) {
     work->set_epoch(fidelity.epochs());
     work->set_checkpoint_sha256(LatestCheckpoint(tx, search_id));

@@ -164,6 +164,11 @@ TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
          s->mutable_strategy()->set_name("weight_sharing");
          (*s->mutable_strategy()->mutable_settings())["finetune"] = "later";
        }},
+      {"spec.strategy.settings[estimate_examples]",
+       [](auto* s) {
+         s->mutable_strategy()->set_name("weight_sharing");
+         (*s->mutable_strategy()->mutable_settings())["estimate_examples"] = "-5";
+       }},
       {"spec.space.name",
        [](auto* s) {
          s->mutable_strategy()->set_name("weight_sharing");

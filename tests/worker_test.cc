@@ -7,6 +7,7 @@
 #include <torch/script.h>
 
 #include <fstream>
+#include <cmath>
 #include <functional>
 #include <sstream>
 #include <thread>
@@ -377,6 +378,7 @@ void WeightSharingSpec(nas::v1::SearchSpec* spec, int supernet_epochs, int super
   (*strategy->mutable_settings())["supernet_epochs"] = absl::StrCat(supernet_epochs);
   (*strategy->mutable_settings())["supernet_examples"] = absl::StrCat(supernet_examples);
   (*strategy->mutable_settings())["finetune_share"] = "4";
+  (*strategy->mutable_settings())["estimate_examples"] = "500";  // of the worker's 2,000
   (*strategy->mutable_settings())["population"] = "4";
   spec->mutable_budget()->set_max_candidates(subnets);
   spec->mutable_budget()->set_max_parallel(2);
@@ -417,6 +419,10 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
       ++estimates;  // Estimated, not trained: nothing to fetch.
       EXPECT_FALSE(c.has_artifact());
       EXPECT_EQ(c.profile_metrics_size(), 2);
+      // Scored on the first 500 held-out images, not all 2,000: a multiple of 1/500 (by
+      // chance, a quarter of the multiples of 1/2,000 are).
+      const double correct = c.metrics().val_accuracy() * 500;
+      EXPECT_NEAR(correct, std::round(correct), 1e-6) << c.metrics().val_accuracy();
       best_estimate = std::max(best_estimate, c.metrics().val_accuracy());
     } else {
       ++finetuned;

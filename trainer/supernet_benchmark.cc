@@ -1,7 +1,9 @@
 // How well a weight-sharing supernet ranks the subnets of the MobileNetV2 space on
 // Fashion-MNIST, and what that costs, against training each subnet from scratch.
 //
-//   supernet_benchmark --epochs=3 --subnets=50     # see docs/benchmarks.md for the time
+//   supernet_benchmark --epochs=3 --subnets=50     # see docs/weight_sharing.md for the time
+//   supernet_benchmark --epochs=2 --supernet_subset=5000 --standalone_epochs=0 \
+//       --cheaper_estimates=1000x5,500x4             # what cheaper estimates lose
 //
 // Trains a supernet (trainer/supernet.h: sandwich rule, uniform single-path samples) for
 // --epochs on --supernet_subset examples, then for --subnets random subnets:
@@ -13,14 +15,21 @@
 //   stand-alone runs bounds what any estimator can reach.
 // Prints Markdown: trainer-seconds of each part, subnets estimated per minute, and Kendall's tau
 // of each estimator (the supernet with and without recalibration, MACs, a second stand-alone
-// seed) against the stand-alone accuracy of the first seed.
+// seed) against the stand-alone accuracy of the first seed (--standalone_epochs=0: no
+// stand-alone training). --cheaper_estimates=VALxRECAL,... also estimates every subnet on the
+// first VAL validation images after RECAL recalibration batches (the `estimate_examples` and
+// `recalibration_batches` settings of a weight-sharing search): their speed, and their tau
+// against the full estimate and the stand-alone accuracy.
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <random>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/text_format.h"
 #include "search/rank_correlation.h"
 #include "search/search_space.h"
@@ -32,8 +41,11 @@ ABSL_FLAG(int, supernet_subset, 10000, "Training examples per supernet epoch (0:
 ABSL_FLAG(int, random_subnets, 2, "Random subnets per supernet step, besides the sandwich");
 ABSL_FLAG(int, subnets, 50, "Random subnets estimated and trained stand-alone");
 ABSL_FLAG(int, standalone_subset, 2000, "Training examples of the stand-alone recipe");
-ABSL_FLAG(int, standalone_epochs, 1, "Epochs of the stand-alone recipe");
+ABSL_FLAG(int, standalone_epochs, 1, "Epochs of the stand-alone recipe (0: no stand-alone runs)");
 ABSL_FLAG(int, recal_batches, 10, "Batches of 128 for batch-norm recalibration");
+ABSL_FLAG(std::string, cheaper_estimates, "",
+          "Comma-separated VALxRECAL: estimates on the first VAL validation images after RECAL "
+          "recalibration batches, beside the full one");
 ABSL_FLAG(int, threads, 1, "Intra-op threads");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the supernet, the subnets and the first stand-alone run");
 
@@ -43,6 +55,30 @@ namespace {
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// What a worker's estimate does: extract, recalibrate batch norm on `recal` batches of 128
+// training images, validation accuracy on the first `examples` held-out images. The seconds
+// all of them took go to *seconds.
+std::vector<double> Estimates(Supernet& supernet, const std::vector<nas::v1::Architecture>& subnets,
+                              const TensorData& data, int64_t examples, int recal, uint64_t seed,
+                              double* seconds) {
+  examples = std::min<int64_t>(examples, data.val_images.size(0));
+  std::vector<double> out;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const nas::v1::Architecture& subnet : subnets) {
+    Network net = *ExtractSubnet(supernet, subnet);
+    RecalibrateBatchNorm(net, data.train_images, recal, 128, seed);
+    out.push_back(Evaluate(net, data.val_images.narrow(0, 0, examples),
+                           data.val_labels.narrow(0, 0, examples)));
+  }
+  *seconds = SecondsSince(t0);
+  return out;
+}
+
+struct CheaperEstimate {
+  int examples = 0;
+  int recal = 0;
+};
 
 int Run() {
   torch::set_num_threads(absl::GetFlag(FLAGS_threads));
@@ -93,14 +129,29 @@ int Run() {
   for (int i = 0; i < absl::GetFlag(FLAGS_subnets); ++i) {
     subnets.push_back(SampleArchitecture(*space, rng));
   }
-  std::vector<double> estimate, inherited, macs;
-  t0 = std::chrono::steady_clock::now();
-  for (const nas::v1::Architecture& subnet : subnets) {
-    Network net = *ExtractSubnet((*trainer)->supernet(), subnet);
-    RecalibrateBatchNorm(net, data.train_images, absl::GetFlag(FLAGS_recal_batches), 128, seed);
-    estimate.push_back(Evaluate(net, data.val_images, data.val_labels));
+  double estimate_seconds = 0;
+  const std::vector<double> estimate =
+      Estimates((*trainer)->supernet(), subnets, data, data.val_images.size(0),
+                absl::GetFlag(FLAGS_recal_batches), seed, &estimate_seconds);
+  std::vector<CheaperEstimate> cheaper;
+  for (absl::string_view item :
+       absl::StrSplit(absl::GetFlag(FLAGS_cheaper_estimates), ',', absl::SkipEmpty())) {
+    const std::pair<std::string, std::string> parts = absl::StrSplit(item, 'x');
+    CheaperEstimate c;
+    if (!absl::SimpleAtoi(parts.first, &c.examples) || !absl::SimpleAtoi(parts.second, &c.recal) ||
+        c.examples < 1 || c.recal < 1) {
+      std::cerr << "--cheaper_estimates: '" << item << "' is not VALxRECAL\n";
+      return 2;
+    }
+    cheaper.push_back(c);
   }
-  const double estimate_seconds = SecondsSince(t0);
+  std::vector<std::vector<double>> cheaper_estimates(cheaper.size());
+  std::vector<double> cheaper_seconds(cheaper.size());
+  for (size_t v = 0; v < cheaper.size(); ++v) {
+    cheaper_estimates[v] = Estimates((*trainer)->supernet(), subnets, data, cheaper[v].examples,
+                                     cheaper[v].recal, seed, &cheaper_seconds[v]);
+  }
+  std::vector<double> inherited, macs;
   for (const nas::v1::Architecture& subnet : subnets) {
     Network net = *ExtractSubnet((*trainer)->supernet(), subnet);
     inherited.push_back(Evaluate(net, data.val_images, data.val_labels));
@@ -109,7 +160,8 @@ int Run() {
 
   std::vector<std::vector<double>> standalone(2);
   double standalone_seconds = 0;
-  for (int run = 0; run < 2; ++run) {
+  const bool stand_alone = absl::GetFlag(FLAGS_standalone_epochs) > 0;
+  for (int run = 0; run < 2 && stand_alone; ++run) {
     nas::v1::TrainingRecipe recipe;
     recipe.set_epochs(absl::GetFlag(FLAGS_standalone_epochs));
     recipe.set_batch_size(64);
@@ -133,15 +185,38 @@ int Run() {
 
   const double n = static_cast<double>(subnets.size());
   std::cout << absl::StrFormat(
-      "| supernet: %d epochs of %d examples | %.0f s |\n| %d subnets trained stand-alone "
-      "(%d epochs of %d examples) | %.0f s, %.1f s each |\n| supernet estimates (BN "
-      "recalibration on %d x 128 images) | %.1f s, %.0f subnets per minute |\n\n",
-      supernet_options.epochs, static_cast<int>(TrainingExamples(data.train_images.size(0),
-                                                                 supernet_recipe, {})),
-      supernet_seconds, static_cast<int>(n), absl::GetFlag(FLAGS_standalone_epochs),
-      absl::GetFlag(FLAGS_standalone_subset),
-      standalone_seconds, standalone_seconds / n, absl::GetFlag(FLAGS_recal_batches),
-      estimate_seconds, 60 * n / estimate_seconds);
+      "| supernet: %d epochs of %d examples | %.0f s |\n", supernet_options.epochs,
+      static_cast<int>(TrainingExamples(data.train_images.size(0), supernet_recipe, {})),
+      supernet_seconds);
+  if (stand_alone) {
+    std::cout << absl::StrFormat(
+        "| %d subnets trained stand-alone (%d epochs of %d examples) | %.0f s, %.1f s each |\n",
+        static_cast<int>(n), absl::GetFlag(FLAGS_standalone_epochs),
+        absl::GetFlag(FLAGS_standalone_subset), standalone_seconds, standalone_seconds / n);
+  }
+  std::cout << absl::StrFormat(
+      "| supernet estimates (BN recalibration on %d x 128 images) | %.1f s, %.0f subnets per "
+      "minute |\n\n",
+      absl::GetFlag(FLAGS_recal_batches), estimate_seconds, 60 * n / estimate_seconds);
+  if (!cheaper.empty()) {
+    std::cout << absl::StrFormat(
+        "| estimate (validation images x recalibration batches of 128) | seconds per subnet "
+        "| subnets per minute | Kendall tau against the full estimate | against stand-alone "
+        "|\n|---|---|---|---|---|\n| %d x %d (full) | %.2f | %.0f | 1 | %s |\n",
+        static_cast<int>(data.val_images.size(0)), absl::GetFlag(FLAGS_recal_batches),
+        estimate_seconds / n, 60 * n / estimate_seconds,
+        stand_alone ? absl::StrFormat("%.3f", KendallTau(estimate, standalone[0])) : "");
+    for (size_t v = 0; v < cheaper.size(); ++v) {
+      std::cout << absl::StrFormat(
+          "| %d x %d | %.2f | %.0f | %.3f | %s |\n", cheaper[v].examples, cheaper[v].recal,
+          cheaper_seconds[v] / n, 60 * n / cheaper_seconds[v],
+          KendallTau(cheaper_estimates[v], estimate),
+          stand_alone ? absl::StrFormat("%.3f", KendallTau(cheaper_estimates[v], standalone[0]))
+                      : "");
+    }
+    std::cout << "\n";
+  }
+  if (!stand_alone) return 0;
   std::cout << "| estimator | Kendall tau against stand-alone accuracy | mean accuracy |\n";
   std::cout << "|---|---|---|\n";
   auto mean = [](const std::vector<double>& v) {

@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <map>
@@ -343,11 +344,17 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
       m->set_peak_activation_bytes(net->peak_activation_bytes());
       m->set_model_bytes(net->parameter_count() * 4);
     };
-    // A subnet of the supernet: its own batch-norm statistics, then validation accuracy.
+    // A subnet of the supernet: its own batch-norm statistics, then validation accuracy on
+    // the first estimate_examples held-out images (all when 0).
     const auto estimate = [&](Network& net) {
       RecalibrateBatchNorm(net, data.train_images, work.recalibration_batches(), 128,
                            lease_.recipe().seed());
-      m->set_val_accuracy(Evaluate(net, data.val_images, data.val_labels));
+      const int64_t held_out = data.val_images.size(0);
+      const int64_t n = work.estimate_examples() > 0
+                            ? std::min<int64_t>(work.estimate_examples(), held_out)
+                            : held_out;
+      m->set_val_accuracy(
+          Evaluate(net, data.val_images.narrow(0, 0, n), data.val_labels.narrow(0, 0, n)));
       m->set_test_accuracy(-1);
       record_costs(net);
     };
