@@ -18,6 +18,9 @@
 namespace nas {
 namespace {
 
+// The most subnet estimates one LeaseWork answer may lease (LeaseWorkRequest.max_estimates).
+constexpr int kMaxEstimateBatch = 64;
+
 // Extracts the secret from "Bearer <secret>".
 absl::StatusOr<std::string> BearerSecret(absl::string_view authorization) {
   constexpr absl::string_view kPrefix = "Bearer ";
@@ -348,18 +351,30 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> Controller::LeaseWork(
     const std::function<bool()>& cancelled) {
   NAS_RETURN_IF_ERROR(RequireId("worker_id", request.worker_id()));
   if (request.wait_ms() < 0) return absl::InvalidArgumentError("wait_ms: must be >= 0");
+  if (request.max_estimates() < 0 || request.max_estimates() > kMaxEstimateBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("max_estimates: must be 0 to ",
+                                                   kMaxEstimateBatch, ", not ",
+                                                   request.max_estimates()));
+  }
   const absl::Time until =
       std::min({deadline, absl::Now() + absl::Milliseconds(request.wait_ms()),
                 absl::Now() + options_.max_lease_wait});
   while (true) {
     const uint64_t seen = scheduler_->ChangeCount();
     NAS_ASSIGN_OR_RETURN(std::optional<nas::v1::LeaseWorkResponse> lease,
-                         store_->LeaseNext(request.worker_id(), scheduler_->options().lease_ttl));
+                         store_->LeaseNext(request.worker_id(), scheduler_->options().lease_ttl,
+                                           request.max_estimates()));
     if (lease.has_value()) {
-      if (options_.metrics != nullptr) options_.metrics->RecordLease("granted");
-      LOG(INFO) << "event=lease_granted search=" << lease->search_id()
-                << " candidate=" << lease->candidate_id() << " lease=" << lease->lease_id()
-                << " worker=" << request.worker_id();
+      for (int i = 0; i <= lease->batch_size(); ++i) {
+        const nas::v1::LeaseWorkResponse& l = i == 0 ? *lease : lease->batch(i - 1);
+        if (options_.metrics != nullptr) options_.metrics->RecordLease("granted");
+        LOG(INFO) << "event=lease_granted search=" << l.search_id()
+                  << " candidate=" << l.candidate_id() << " lease=" << l.lease_id()
+                  << " worker=" << request.worker_id()
+                  << (lease->batch_size() > 0
+                          ? absl::StrCat(" batch=", i + 1, "/", lease->batch_size() + 1)
+                          : "");
+      }
       // The search has room for another candidate now.
       scheduler_->MarkDirty(lease->search_id());
       return *std::move(lease);

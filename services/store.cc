@@ -1570,8 +1570,56 @@ std::optional<nas::v1::LeaseWorkResponse> LeaseMeasurement(pqxx::work& tx,
 
 }  // namespace
 
+namespace {
+
+// Leases one queued candidate row (id, search_id, arch, fidelity, spec) to a worker: marks it
+// leased, records the lease and its event, and names the measured profiles of the worker's
+// device.
+absl::StatusOr<nas::v1::LeaseWorkResponse> GrantLease(pqxx::work& tx,
+                                                      SearchProfileCache& profiles,
+                                                      const pqxx::row& c, int64_t worker_id,
+                                                      const std::string& device_tag,
+                                                      absl::Duration ttl) {
+  nas::v1::LeaseWorkResponse lease;
+  lease.set_candidate_id(c[0].as<int64_t>());
+  lease.set_search_id(c[1].as<int64_t>());
+  *lease.mutable_architecture() = Parse<nas::v1::Architecture>(c[2]);
+  *lease.mutable_fidelity() = Parse<nas::v1::Fidelity>(c[3]);
+  const SearchSpec spec = Parse<SearchSpec>(c[4]);
+  *lease.mutable_recipe() = spec.recipe();
+  lease.set_dataset(spec.dataset());
+  if (IsWeightSharing(spec.strategy())) {
+    NAS_RETURN_IF_ERROR(FillSupernetWork(tx, lease.search_id(), spec, lease.fidelity(),
+                                         lease.mutable_supernet()));
+  }
+  tx.exec_params(
+      "UPDATE candidates SET state = 'LEASED', attempts = attempts + 1 WHERE id = $1",
+      lease.candidate_id());
+  pqxx::row l = tx.exec_params1(
+      "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at) "
+      "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond') "
+      "RETURNING id, (extract(epoch FROM expires_at) * 1000)::BIGINT",
+      lease.candidate_id(), lease.search_id(), worker_id, absl::ToInt64Milliseconds(ttl));
+  lease.set_lease_id(l[0].as<int64_t>());
+  lease.set_expires_at_ms(l[1].as<int64_t>());
+  for (const SearchProfile& p : *profiles.Get(tx, lease.search_id())) {
+    if (p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
+        p.profile.device_tag() == device_tag) {
+      lease.add_measure_profile_ids(ProfileId(p.profile.name(), p.profile.version()));
+    }
+  }
+  AppendEvent(tx, lease.search_id(), nas::v1::SEARCH_EVENT_KIND_CANDIDATE_LEASED,
+              lease.candidate_id(), "",
+              absl::StrCat("candidate ", lease.candidate_id(), " leased to worker ", worker_id,
+                           " (lease ", lease.lease_id(), ")"));
+  return lease;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64_t worker_id,
-                                                                           absl::Duration ttl) {
+                                                                           absl::Duration ttl,
+                                                                           int max_estimates) {
   using Result = std::optional<nas::v1::LeaseWorkResponse>;
   return pool_->Run("LeaseNext", [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     pqxx::result w = tx.exec_params(
@@ -1592,40 +1640,29 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64
         "ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED",
         w[0][1].c_str());
     if (c.empty()) return Result();
-    nas::v1::LeaseWorkResponse lease;
-    lease.set_candidate_id(c[0][0].as<int64_t>());
-    lease.set_search_id(c[0][1].as<int64_t>());
-    *lease.mutable_architecture() = Parse<nas::v1::Architecture>(c[0][2]);
-    *lease.mutable_fidelity() = Parse<nas::v1::Fidelity>(c[0][3]);
-    const SearchSpec spec = Parse<SearchSpec>(c[0][4]);
-    *lease.mutable_recipe() = spec.recipe();
-    lease.set_dataset(spec.dataset());
-    if (IsWeightSharing(spec.strategy())) {
-      NAS_RETURN_IF_ERROR(FillSupernetWork(tx, lease.search_id(), spec, lease.fidelity(),
-                                           lease.mutable_supernet()));
-    }
-    tx.exec_params(
-        "UPDATE candidates SET state = 'LEASED', attempts = attempts + 1 WHERE id = $1",
-        lease.candidate_id());
-    pqxx::row l = tx.exec_params1(
-        "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at) "
-        "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond') "
-        "RETURNING id, (extract(epoch FROM expires_at) * 1000)::BIGINT",
-        lease.candidate_id(), lease.search_id(), worker_id,
-        absl::ToInt64Milliseconds(ttl));
-    lease.set_lease_id(l[0].as<int64_t>());
-    lease.set_expires_at_ms(l[1].as<int64_t>());
-    const auto profiles = profiles_->Get(tx, lease.search_id());
-    for (const SearchProfile& p : *profiles) {
-      if (p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
-          p.profile.device_tag() == device_tag) {
-        lease.add_measure_profile_ids(ProfileId(p.profile.name(), p.profile.version()));
+    NAS_ASSIGN_OR_RETURN(nas::v1::LeaseWorkResponse lease,
+                         GrantLease(tx, *profiles_, c[0], worker_id, device_tag, ttl));
+    if (max_estimates > 1 && lease.fidelity().supernet_estimate()) {
+      // The same search's next queued estimates (rung 0 of a weight-sharing search; its
+      // fine-tunes are rung 1), all on the checkpoint the first names.
+      pqxx::result more = tx.exec_params(
+          "SELECT c.id, c.search_id, c.arch, c.fidelity, s.spec FROM candidates c "
+          "JOIN searches s ON s.id = c.search_id "
+          "WHERE c.search_id = $1 AND c.state = 'QUEUED' AND c.rung = 0 "
+          "ORDER BY c.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED",
+          lease.search_id(), max_estimates - 1);
+      for (const pqxx::row& row : more) {
+        NAS_ASSIGN_OR_RETURN(nas::v1::LeaseWorkResponse next,
+                             GrantLease(tx, *profiles_, row, worker_id, device_tag, ttl));
+        if (!next.fidelity().supernet_estimate() ||
+            next.supernet().checkpoint_sha256() != lease.supernet().checkpoint_sha256()) {
+          return absl::InternalError(absl::StrCat("candidate ", next.candidate_id(),
+                                                  " of a batch is not an estimate of the "
+                                                  "first's supernet"));
+        }
+        *lease.add_batch() = std::move(next);
       }
     }
-    AppendEvent(tx, lease.search_id(), nas::v1::SEARCH_EVENT_KIND_CANDIDATE_LEASED,
-                lease.candidate_id(), "",
-                absl::StrCat("candidate ", lease.candidate_id(), " leased to worker ",
-                             worker_id, " (lease ", lease.lease_id(), ")"));
     return Result(std::move(lease));
   });
 }

@@ -221,9 +221,12 @@ class Store {
   // Store::ServedDatasets() lists the datasets registered workers have declared, sorted.
   absl::StatusOr<std::vector<std::string>> ServedDatasets();
   // Store::LeaseNext() leases the oldest queued candidate of a running search, or returns
-  // nullopt when there is none. NotFound for an unknown worker.
+  // nullopt when there is none. When that is a subnet estimate and max_estimates > 1, it
+  // also leases up to max_estimates - 1 further queued estimates of the same search, in the
+  // response's `batch`. NotFound for an unknown worker.
   absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> LeaseNext(int64_t worker_id,
-                                                                      absl::Duration ttl);
+                                                                      absl::Duration ttl,
+                                                                      int max_estimates = 1);
   // Store::Heartbeat() extends a live lease and records progress. FailedPrecondition when the
   // lease is no longer live (the worker should drop the work).
   absl::StatusOr<absl::Time> Heartbeat(const nas::v1::HeartbeatRequest& request,

@@ -353,6 +353,16 @@ TEST_F(BadInputTest, WorkerInputIsCheckedAndNothingHalfWritten) {
   TestWorker worker(harness_.get());
   ASSERT_TRUE(worker.Register().ok());
   nas::v1::LeaseWorkResponse lease;
+  {
+    // Too large a batch leases nothing: the candidate stays queued for the call below.
+    grpc::ClientContext ctx;
+    ControllerHarness::AuthorizeWorker(&ctx);
+    nas::v1::LeaseWorkRequest req;
+    req.set_worker_id(worker.worker_id());
+    req.set_max_estimates(65);
+    ExpectError(harness_->Trainer()->LeaseWork(&ctx, req, &lease),
+                grpc::StatusCode::INVALID_ARGUMENT, "max_estimates");
+  }
   ASSERT_TRUE(worker.Lease(&lease).ok());
   ASSERT_NE(lease.lease_id(), 0);
 

@@ -6,11 +6,13 @@
 #include <sys/wait.h>
 #include <torch/script.h>
 
-#include <fstream>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <thread>
+
+#include <pqxx/pqxx>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -454,16 +456,25 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
     }
   }
 
-  // A new profile on the trained supernet: a search with no supernet training at all.
+  // A new profile on the trained supernet: a search with no supernet training at all, whose
+  // worker leases its estimates in batches of up to four. Recalibrating on 40 batches makes
+  // an estimate last about as long as the lease TTL, so the last of a batch waits longer
+  // than that and lives only by the worker heartbeating it while it waits.
   nas::v1::Search second = Submit(4, 1000, [&](auto* spec) {
     WeightSharingSpec(spec, 2, 1000, 4);
     (*spec->mutable_strategy()->mutable_settings())["supernet_search"] =
         absl::StrCat(search.id());
+    (*spec->mutable_strategy()->mutable_settings())["recalibration_batches"] = "40";
+    spec->mutable_budget()->set_max_parallel(4);
     spec->add_profile_ids("host-cpu");
   });
   ASSERT_GT(second.id(), 0);
   std::atomic<bool> stop_second{false};
-  std::thread worker([&] { EXPECT_TRUE(Worker(Options()).Run(&stop_second).ok()); });
+  std::thread worker([&] {
+    WorkerOptions o = Options();
+    o.estimate_batch = 4;
+    EXPECT_TRUE(Worker(o).Run(&stop_second).ok());
+  });
   const bool second_finished = WaitFor(
       second.id(),
       [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
@@ -476,6 +487,19 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
   for (const nas::v1::Candidate& c : Candidates(second.id())) {
     EXPECT_GE(c.fidelity().rung(), 0) << "no supernet epoch: " << c.DebugString();
   }
+  // A batch's leases are granted in one transaction, so they share its timestamp; each
+  // finished as a lease of its own, none expired while it waited.
+  pqxx::connection db(harness_->database_url());
+  pqxx::nontransaction tx(db);
+  const pqxx::row leases = tx.exec_params1(
+      "SELECT (SELECT max(n) FROM (SELECT count(*) AS n FROM leases WHERE search_id = $1 "
+      "                            GROUP BY worker_id, granted_at) g), "
+      "  count(*) FILTER (WHERE state = 'COMPLETED'), count(*) FILTER (WHERE state <> 'COMPLETED') "
+      "FROM leases WHERE search_id = $1",
+      second.id());
+  EXPECT_GE(leases[0].as<int>(), 2) << "no two estimates leased in one call";
+  EXPECT_EQ(leases[1].as<int>(), 5);  // 4 estimates and 1 fine-tune
+  EXPECT_EQ(leases[2].as<int>(), 0);
 }
 
 TEST_F(WorkerTest, ASupernetEpochWhoseTrainerIsKilledResumesFromTheLastCheckpoint) {

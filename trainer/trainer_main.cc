@@ -32,6 +32,9 @@ ABSL_FLAG(bool, measure_only, false,
           "Only time candidates trained elsewhere, for measured profiles of --device_tag (a "
           "device too small to train on)");
 ABSL_FLAG(int, max_tasks, 0, "Exit after this many evaluated candidates (0: never)");
+ABSL_FLAG(int, estimate_batch, 1,
+          "Subnet estimates of a weight-sharing search leased per call (1 to 64); more saves "
+          "round trips when the controller is far away");
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -58,6 +61,12 @@ int main(int argc, char** argv) {
     options.datasets.push_back(*source);
   }
   options.max_tasks = absl::GetFlag(FLAGS_max_tasks);
+  options.estimate_batch = absl::GetFlag(FLAGS_estimate_batch);
+  if (options.estimate_batch < 1 || options.estimate_batch > 64) {
+    std::cerr << "nas-trainer: --estimate_batch must be 1 to 64, not " << options.estimate_batch
+              << "\n";
+    return 2;
+  }
   std::ifstream token(absl::GetFlag(FLAGS_worker_token_file));
   if (!token) {
     std::cerr << "nas-trainer: cannot read --worker_token_file=\""

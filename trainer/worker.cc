@@ -64,6 +64,27 @@ bool Retryable(const grpc::Status& st) {
          st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
 }
 
+// Authorizes a controller call with the worker credential and gives it 30 seconds.
+void PrepareCall(grpc::ClientContext* ctx, const std::string& token) {
+  ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+}
+
+// Gives a lease back unfinished (its candidate is queued again at once) and logs it.
+void GiveBack(TrainerService::Stub* stub, const std::string& token, int64_t worker_id,
+              const nas::v1::LeaseWorkResponse& lease) {
+  grpc::ClientContext ctx;
+  PrepareCall(&ctx, token);
+  nas::v1::ReturnLeaseRequest req;
+  req.set_worker_id(worker_id);
+  req.set_lease_id(lease.lease_id());
+  nas::v1::ReturnLeaseResponse resp;
+  grpc::Status returned = stub->ReturnLease(&ctx, req, &resp);
+  LOG(INFO) << "event=lease_returned search=" << lease.search_id()
+            << " candidate=" << lease.candidate_id() << " lease=" << lease.lease_id()
+            << (returned.ok() ? "" : absl::StrCat(" error=\"", returned.error_message(), "\""));
+}
+
 // Exponential back-off with jitter, cut short when `stop` is set.
 class Backoff {
  public:
@@ -150,10 +171,7 @@ class Task {
                                                                 const std::string& checkpoint);
   // The trained supernet a candidate lease names, from the cache or fetched.
   absl::StatusOr<SupernetTrainer*> TrainedSupernet(const NetworkOptions& options);
-  void Prepare(grpc::ClientContext* ctx) const {
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  }
+  void Prepare(grpc::ClientContext* ctx) const { PrepareCall(ctx, token_); }
   void HeartbeatLoop();
   grpc::Status Report(const nas::v1::ReportResultRequest& request, std::atomic<bool>* stop,
                       Backoff* backoff);
@@ -480,16 +498,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
   finish_heartbeat();
 
   if (stopped_by_worker) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    nas::v1::ReturnLeaseRequest req;
-    req.set_worker_id(worker_id_);
-    req.set_lease_id(lease_.lease_id());
-    nas::v1::ReturnLeaseResponse resp;
-    grpc::Status returned = stub_->ReturnLease(&ctx, req, &resp);
-    LOG(INFO) << "event=lease_returned search=" << lease_.search_id()
-              << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
-              << (returned.ok() ? "" : absl::StrCat(" error=\"", returned.error_message(), "\""));
+    GiveBack(stub_, token_, worker_id_, lease_);
     metrics_->CountTask("returned");
     return false;
   }
@@ -516,6 +525,86 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
   }
   return true;
 }
+
+// The leases of a batch (LeaseWorkResponse.batch) that wait their turn: a thread heartbeats
+// them so that they outlive the lease TTL, until Begin() hands each to its Task.
+class WaitingLeases {
+ public:
+  WaitingLeases(TrainerService::Stub* stub, const std::string& token, int64_t worker_id,
+                absl::Duration every, const std::vector<nas::v1::LeaseWorkResponse>& leases)
+      : stub_(stub), token_(token), worker_id_(worker_id), every_(every), leases_(leases),
+        lost_(leases.size(), false) {
+    if (leases_.size() > 1) thread_ = std::thread([this] { Loop(); });
+  }
+  ~WaitingLeases() { StopHeartbeats(); }
+
+  // WaitingLeases::Begin() stops heartbeating lease i and those before it; false when lease
+  // i expired or was revoked while it waited (drop it: someone else may have it now).
+  bool Begin(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    next_ = std::max(next_, i + 1);
+    return !lost_[i];
+  }
+
+  // WaitingLeases::ReturnRest() gives back every lease not begun yet.
+  void ReturnRest() {
+    size_t from;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      from = next_;
+    }
+    StopHeartbeats();
+    for (size_t i = from; i < leases_.size(); ++i) {
+      if (!lost_[i]) GiveBack(stub_, token_, worker_id_, leases_[i]);
+    }
+  }
+
+ private:
+  void StopHeartbeats() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      next_ = leases_.size();
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (next_ < leases_.size()) {
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(every_));
+      for (size_t i = next_; i < leases_.size(); ++i) {
+        if (lost_[i]) continue;
+        nas::v1::HeartbeatRequest req;
+        req.set_worker_id(worker_id_);
+        req.set_lease_id(leases_[i].lease_id());
+        lock.unlock();
+        grpc::ClientContext ctx;
+        PrepareCall(&ctx, token_);
+        nas::v1::HeartbeatResponse resp;
+        grpc::Status st = stub_->Heartbeat(&ctx, req, &resp);
+        lock.lock();
+        if (!st.ok() && !Retryable(st)) {
+          LOG(WARNING) << "event=lease_lost search=" << leases_[i].search_id()
+                       << " candidate=" << leases_[i].candidate_id()
+                       << " lease=" << leases_[i].lease_id() << " waiting=true error=\""
+                       << st.error_message() << "\"";
+          lost_[i] = true;
+        }
+      }
+    }
+  }
+
+  TrainerService::Stub* const stub_;
+  const std::string& token_;
+  const int64_t worker_id_;
+  const absl::Duration every_;
+  const std::vector<nas::v1::LeaseWorkResponse>& leases_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t next_ = 1;  // leases from here on wait; the first begins at once
+  std::vector<bool> lost_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -585,6 +674,9 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
     nas::v1::LeaseWorkRequest req;
     req.set_worker_id(worker_id);
     req.set_wait_ms(absl::ToInt64Milliseconds(options_.lease_wait));
+    int batch = std::max(1, options_.estimate_batch);
+    if (options_.max_tasks > 0) batch = std::min(batch, options_.max_tasks - done);
+    req.set_max_estimates(batch);
     nas::v1::LeaseWorkResponse lease;
     grpc::Status st = stub->LeaseWork(&ctx, req, &lease);
     if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
@@ -599,16 +691,35 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
     }
     backoff.Reset();
     if (lease.lease_id() == 0) continue;
-    LOG(INFO) << "event=lease_received search=" << lease.search_id()
-              << " candidate=" << lease.candidate_id() << " lease=" << lease.lease_id()
-              << " rung=" << lease.fidelity().rung();
-    Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, lease, &metrics,
-              &supernet);
-    metrics.SetBusy(true);
-    const bool go_on = task.Run(datasets, stop, &backoff);
-    metrics.SetBusy(false);
-    if (!go_on) break;
-    ++done;
+    std::vector<nas::v1::LeaseWorkResponse> leases;
+    leases.reserve(1 + lease.batch_size());
+    leases.push_back(lease);
+    leases[0].clear_batch();
+    for (const nas::v1::LeaseWorkResponse& more : lease.batch()) leases.push_back(more);
+    WaitingLeases waiting(stub.get(), options_.worker_token, worker_id, ttl / 3, leases);
+    bool go_on = true;
+    for (size_t i = 0; i < leases.size() && go_on; ++i) {
+      if (i > 0 && stop->load()) {  // the first lease's Task gives it back itself
+        go_on = false;
+        break;
+      }
+      if (!waiting.Begin(i)) continue;  // expired while it waited
+      LOG(INFO) << "event=lease_received search=" << leases[i].search_id()
+                << " candidate=" << leases[i].candidate_id() << " lease=" << leases[i].lease_id()
+                << " rung=" << leases[i].fidelity().rung()
+                << (leases.size() > 1 ? absl::StrCat(" batch=", i + 1, "/", leases.size())
+                                      : "");
+      Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, leases[i], &metrics,
+                &supernet);
+      metrics.SetBusy(true);
+      go_on = task.Run(datasets, stop, &backoff);
+      metrics.SetBusy(false);
+      if (go_on) ++done;
+    }
+    if (!go_on) {
+      waiting.ReturnRest();
+      break;
+    }
   }
   return absl::OkStatus();
 }

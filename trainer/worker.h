@@ -15,7 +15,6 @@
 
 #include <atomic>
 #include <string>
-
 #include <vector>
 
 #include "absl/status/status.h"
@@ -44,6 +43,10 @@ struct WorkerOptions {
   // leases (candidates trained elsewhere, on a measured profile of this device_tag), builds
   // each architecture, times it and reports its latency.
   bool measure_only = false;
+  // Subnet estimates of a weight-sharing search leased in one call (each still a lease of its
+  // own, heartbeated while it waits its turn); more than 1 saves the lease round trips of a
+  // worker far from its controller.
+  int estimate_batch = 1;
   // Stop after this many evaluated leases (0: never); for tests and one-shot runs.
   int max_tasks = 0;
   // Longest back-off between retries when the controller is unreachable.
