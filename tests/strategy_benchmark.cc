@@ -10,6 +10,8 @@
 //   strategy_benchmark --seeds=4 --seconds=150   # about an hour
 //   strategy_benchmark --strategies=random,evolution,evolution:tie_break=crowding
 //   strategy_benchmark --strategies=evolution,weight_sharing --reuse_profiles=jetson-nano:2
+//   strategy_benchmark --strategies=weight_sharing --reuse_profiles=cortex-m7:10
+//       --reuse_against=evolution+sh   # a new profile against a from-scratch search on it
 //
 // A strategy may carry settings after a colon, `name:key=value;key=value`, and end in `+sh` to
 // run with successive halving whatever --multi_fidelity says (`random,evolution+sh`). For each run it
@@ -21,7 +23,11 @@
 // everything included (a weight-sharing search's supernet epochs, during which one worker
 // trains and the other waits). After each weight-sharing search, --reuse_profiles starts one
 // search per profile on its trained supernet (`supernet_search`) and prints what a new profile
-// costs. See docs/benchmarks.md and docs/weight_sharing.md.
+// costs; --reuse_against then runs a from-scratch search on each such profile and prints the
+// worker-seconds each took to reach the smaller of the two fronts. For the weight-sharing
+// searches it also prints how long estimate leases were held and how long a worker went
+// between one and its next (what leasing estimates in batches could save). See
+// docs/benchmarks.md and docs/weight_sharing.md.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -29,6 +35,8 @@
 #include <map>
 #include <optional>
 #include <thread>
+
+#include <pqxx/pqxx>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -63,6 +71,10 @@ ABSL_FLAG(std::string, reuse_profiles, "",
           "After each weight_sharing search, one search per PROFILE:BOUND_MS on its supernet "
           "(latency constraint and hypervolume reference BOUND_MS)");
 ABSL_FLAG(int, reuse_candidates, 40, "Subnets each reuse search estimates (a tenth fine-tuned)");
+ABSL_FLAG(std::string, reuse_against, "",
+          "After the reuse searches of a seed, a from-scratch search with this strategy (a "
+          "trailing +sh: with successive halving) on each reuse profile, same seed and "
+          "--seconds, compared with the reuse search");
 
 namespace nas {
 namespace {
@@ -258,7 +270,46 @@ struct ReuseResult {
   double bound_ms;
   int seed;
   Run run;
+  std::optional<Run> scratch;  // --reuse_against on the same profile and seed
 };
+
+// How a weight-sharing search's estimate leases spent their time, from the store's leases
+// table: what leasing several subnets at once could save is at most the gap between one
+// lease's end and the same worker's next estimate lease.
+struct LeaseTiming {
+  int estimates = 0;
+  double held_seconds = 0;  // summed, grant to report
+  int gaps = 0;
+  double gap_seconds = 0;   // summed, a worker's report to its next estimate lease's grant
+};
+
+absl::StatusOr<LeaseTiming> EstimateLeaseTiming(const std::string& database_url,
+                                                int64_t search_id) {
+  try {
+    pqxx::connection c(database_url);
+    pqxx::nontransaction tx(c);
+    pqxx::result r = tx.exec_params(
+        "SELECT l.worker_id, c.rung, extract(epoch FROM l.granted_at)::FLOAT8, "
+        "  extract(epoch FROM l.ended_at)::FLOAT8 "
+        "FROM leases l JOIN candidates c ON c.id = l.candidate_id "
+        "WHERE l.search_id = $1 AND l.state = 'COMPLETED' ORDER BY l.worker_id, l.granted_at",
+        search_id);
+    LeaseTiming t;
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (r[i][1].as<int>() != 0) continue;  // rung 0: estimates
+      ++t.estimates;
+      t.held_seconds += r[i][3].as<double>() - r[i][2].as<double>();
+      if (i + 1 < r.size() && r[i + 1][0].as<int64_t>() == r[i][0].as<int64_t>() &&
+          r[i + 1][1].as<int>() == 0) {
+        ++t.gaps;
+        t.gap_seconds += r[i + 1][2].as<double>() - r[i][3].as<double>();
+      }
+    }
+    return t;
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("lease timing: ", e.what()));
+  }
+}
 
 }  // namespace
 }  // namespace nas
@@ -307,8 +358,12 @@ int main(int argc, char** argv) {
   }
   const double budget = absl::GetFlag(FLAGS_seconds);
   const double bound = absl::GetFlag(FLAGS_max_latency_ms);
+  absl::string_view against_flag = absl::GetFlag(FLAGS_reuse_against);
+  const bool against_sh = absl::ConsumeSuffix(&against_flag, "+sh");
+  const std::string against(against_flag);
   std::map<std::string, std::vector<nas::Run>> runs;
   std::vector<nas::ReuseResult> reused;
+  std::vector<nas::LeaseTiming> timings;  // of every weight-sharing search
   absl::Status status;
   for (int seed = 1; seed <= absl::GetFlag(FLAGS_seeds) && status.ok(); ++seed) {
     for (const auto& [strategy, multi_fidelity] : configs) {
@@ -348,10 +403,36 @@ int main(int argc, char** argv) {
           std::cerr << "  " << p.name << " on its supernet: " << r->wall_seconds << " s, "
                     << r->finished.size() << " finished models, hypervolume "
                     << nas::HypervolumeUntil(r->finished, r->wall_seconds, p.bound_ms) << "\n";
-          reused.push_back({p.name, p.bound_ms, seed, *std::move(r)});
+          absl::StatusOr<nas::LeaseTiming> t =
+              nas::EstimateLeaseTiming(h.database_url(), r->search_id);
+          if (t.ok()) timings.push_back(*t);
+          reused.push_back({p.name, p.bound_ms, seed, *std::move(r), std::nullopt});
         }
+        for (nas::ReuseResult& r : reused) {
+          if (r.seed != seed || against.empty()) continue;
+          nas::SearchArgs scratch;
+          scratch.strategy = against;
+          scratch.multi_fidelity = against_sh;
+          scratch.seed = seed;
+          scratch.profile = r.profile;
+          scratch.bound_ms = r.bound_ms;
+          scratch.max_wall_seconds = static_cast<int>(budget);
+          absl::StatusOr<nas::Run> s = nas::RunSearch(h, token, scratch);
+          if (!s.ok()) {
+            status = s.status();
+            break;
+          }
+          std::cerr << "  " << r.profile << " from scratch (" << nas::Label(against, against_sh)
+                    << "): " << s->finished.size() << " finished models, hypervolume "
+                    << nas::HypervolumeUntil(s->finished, budget, r.bound_ms) << "\n";
+          r.scratch = *std::move(s);
+        }
+        absl::StatusOr<nas::LeaseTiming> t =
+            nas::EstimateLeaseTiming(h.database_url(), run->search_id);
+        if (t.ok()) timings.push_back(*t);
       }
       runs[label].push_back(*std::move(run));
+      if (!status.ok()) break;
     }
   }
   stop = true;
@@ -426,6 +507,49 @@ int main(int argc, char** argv) {
           static_cast<int>(r.run.finished.size()),
           nas::HypervolumeUntil(r.run.finished, r.run.wall_seconds, r.bound_ms));
     }
+  }
+  if (!against.empty() && !reused.empty()) {
+    std::cout << absl::StrFormat(
+        "\nEach new profile against a from-scratch %s search on it (same seed, %.0f s):\n\n"
+        "| profile | seed | reuse: worker-seconds, hypervolume | from scratch: worker-seconds, "
+        "hypervolume | reuse against from scratch | worker-seconds to the smaller of the two "
+        "(reuse / from scratch) |\n|---|---|---|---|---|---|\n",
+        nas::Label(against, against_sh), budget);
+    for (const nas::ReuseResult& r : reused) {
+      if (!r.scratch.has_value()) continue;
+      const double reuse_hv = nas::HypervolumeUntil(r.run.finished, r.run.wall_seconds, r.bound_ms);
+      const double scratch_hv = nas::HypervolumeUntil(r.scratch->finished, budget, r.bound_ms);
+      const double target = std::min(reuse_hv, scratch_hv);
+      const std::optional<double> a = nas::SecondsToReach(r.run.finished, target, r.bound_ms);
+      const std::optional<double> b = nas::SecondsToReach(r.scratch->finished, target, r.bound_ms);
+      std::cout << absl::StrFormat(
+          "| %s (%.1f ms) | %d | %.0f, %.4f | %.0f, %.4f | %+.1f%% | ", r.profile, r.bound_ms,
+          r.seed, r.run.wall_seconds * nas::kWorkers, reuse_hv,
+          r.scratch->wall_seconds * nas::kWorkers, scratch_hv,
+          scratch_hv > 0 ? 100 * (reuse_hv / scratch_hv - 1) : 0.0);
+      std::cout << (a && b && *b > 0
+                        ? absl::StrFormat("%.0f / %.0f = %.2fx |\n", *a * nas::kWorkers,
+                                          *b * nas::kWorkers, *a / *b)
+                        : std::string("n/a (an empty front) |\n"));
+    }
+  }
+  if (!timings.empty()) {
+    nas::LeaseTiming sum;
+    for (const nas::LeaseTiming& t : timings) {
+      sum.estimates += t.estimates;
+      sum.held_seconds += t.held_seconds;
+      sum.gaps += t.gaps;
+      sum.gap_seconds += t.gap_seconds;
+    }
+    std::cout << absl::StrFormat(
+        "\nEstimate leases of the weight-sharing searches: %d, held %.2f s each on average "
+        "(grant to report); between a worker's report and its next estimate lease %.1f ms on "
+        "average (%d pairs), %.1f%% of an estimate's time.\n",
+        sum.estimates, sum.estimates > 0 ? sum.held_seconds / sum.estimates : 0.0,
+        sum.gaps > 0 ? 1000 * sum.gap_seconds / sum.gaps : 0.0, sum.gaps,
+        sum.held_seconds > 0 && sum.gaps > 0
+            ? 100 * (sum.gap_seconds / sum.gaps) / (sum.held_seconds / sum.estimates)
+            : 0.0);
   }
   return 0;
 }
