@@ -75,6 +75,8 @@ ABSL_FLAG(std::string, reuse_against, "",
           "After the reuse searches of a seed, a from-scratch search with this strategy (a "
           "trailing +sh: with successive halving) on each reuse profile, same seed and "
           "--seconds, compared with the reuse search");
+ABSL_FLAG(int, reuse_against_seconds, 0,
+          "Wall-clock budget of the --reuse_against searches, seconds (0: --seconds)");
 
 namespace nas {
 namespace {
@@ -361,6 +363,9 @@ int main(int argc, char** argv) {
   absl::string_view against_flag = absl::GetFlag(FLAGS_reuse_against);
   const bool against_sh = absl::ConsumeSuffix(&against_flag, "+sh");
   const std::string against(against_flag);
+  const double against_budget = absl::GetFlag(FLAGS_reuse_against_seconds) > 0
+                                    ? absl::GetFlag(FLAGS_reuse_against_seconds)
+                                    : budget;
   std::map<std::string, std::vector<nas::Run>> runs;
   std::vector<nas::ReuseResult> reused;
   std::vector<nas::LeaseTiming> timings;  // of every weight-sharing search
@@ -416,7 +421,7 @@ int main(int argc, char** argv) {
           scratch.seed = seed;
           scratch.profile = r.profile;
           scratch.bound_ms = r.bound_ms;
-          scratch.max_wall_seconds = static_cast<int>(budget);
+          scratch.max_wall_seconds = static_cast<int>(against_budget);
           absl::StatusOr<nas::Run> s = nas::RunSearch(h, token, scratch);
           if (!s.ok()) {
             status = s.status();
@@ -424,7 +429,7 @@ int main(int argc, char** argv) {
           }
           std::cerr << "  " << r.profile << " from scratch (" << nas::Label(against, against_sh)
                     << "): " << s->finished.size() << " finished models, hypervolume "
-                    << nas::HypervolumeUntil(s->finished, budget, r.bound_ms) << "\n";
+                    << nas::HypervolumeUntil(s->finished, against_budget, r.bound_ms) << "\n";
           r.scratch = *std::move(s);
         }
         absl::StatusOr<nas::LeaseTiming> t =
@@ -514,11 +519,12 @@ int main(int argc, char** argv) {
         "| profile | seed | reuse: worker-seconds, hypervolume | from scratch: worker-seconds, "
         "hypervolume | reuse against from scratch | worker-seconds to the smaller of the two "
         "(reuse / from scratch) |\n|---|---|---|---|---|---|\n",
-        nas::Label(against, against_sh), budget);
+        nas::Label(against, against_sh), against_budget);
     for (const nas::ReuseResult& r : reused) {
       if (!r.scratch.has_value()) continue;
       const double reuse_hv = nas::HypervolumeUntil(r.run.finished, r.run.wall_seconds, r.bound_ms);
-      const double scratch_hv = nas::HypervolumeUntil(r.scratch->finished, budget, r.bound_ms);
+      const double scratch_hv =
+          nas::HypervolumeUntil(r.scratch->finished, against_budget, r.bound_ms);
       const double target = std::min(reuse_hv, scratch_hv);
       const std::optional<double> a = nas::SecondsToReach(r.run.finished, target, r.bound_ms);
       const std::optional<double> b = nas::SecondsToReach(r.scratch->finished, target, r.bound_ms);
