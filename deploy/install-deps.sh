@@ -9,6 +9,9 @@ PACKAGES=(
   # The stack.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libpqxx-dev prometheus-cpp-dev libgoogle-glog-dev libssl-dev libtorch-dev
+  # Gloo's headers, which LibTorch's c10d process group includes (data-parallel supernet
+  # epochs, trainer/gang.h); the library itself is linked into LibTorch.
+  libgloo-dev
   # Debian's LibTorch calls the system BLAS (libblas.so.3); without this it is netlib's
   # reference BLAS, ~30x slower at matmul here. OpenBLAS takes over the alternative.
   libopenblas0-pthread

@@ -39,7 +39,12 @@ struct WeightSharingPlan {
   int recalibration_batches = 10;  // batches of 128 images, 1 to 100
   int estimate_examples = 0;       // validation images an estimate scores on; 0: all
   int64_t supernet_search = 0;     // reuse this earlier search's supernet; 0: train one
+  // Workers that train each supernet epoch together, data-parallel (each a share of every
+  // batch, gradients summed over Gloo); 1: one worker trains it alone.
+  int supernet_workers = 1;
 };
+
+constexpr int kMaxSupernetWorkers = 16;
 
 // IsWeightSharing() is true for strategy "weight_sharing".
 bool IsWeightSharing(const nas::v1::Strategy& strategy);

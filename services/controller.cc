@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
@@ -494,6 +495,26 @@ absl::Status Controller::ReturnLease(const nas::v1::ReturnLeaseRequest& request)
   if (options_.metrics != nullptr) options_.metrics->RecordLease("returned");
   LOG(INFO) << "event=lease_returned lease=" << request.lease_id()
             << " worker=" << request.worker_id();
+  scheduler_->NotifyChange();
+  return absl::OkStatus();
+}
+
+absl::Status Controller::PublishRendezvous(const nas::v1::PublishRendezvousRequest& request) {
+  NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
+  const std::string& address = request.store_address();
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 || port > 65535 ||
+      address.size() > 255) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "store_address: \"", address.substr(0, 64), "\" is not host:port (port 1 to 65535)"));
+  }
+  NAS_RETURN_IF_ERROR(
+      store_->PublishRendezvous(request.worker_id(), request.lease_id(), address));
+  LOG(INFO) << "event=rendezvous_published lease=" << request.lease_id()
+            << " worker=" << request.worker_id() << " store=" << address;
+  // Workers waiting for work may now join the gang.
   scheduler_->NotifyChange();
   return absl::OkStatus();
 }

@@ -103,6 +103,9 @@ class Controller {
   absl::StatusOr<nas::v1::UploadArtifactResponse> UploadArtifact(
       const nas::v1::UploadArtifactRequest::Header& header, const std::string& data);
   absl::Status ReturnLease(const nas::v1::ReturnLeaseRequest& request);
+  // Controller::PublishRendezvous() checks the address (host:port) and records it on rank 0's
+  // lease of a data-parallel supernet epoch; waiting workers are woken to join the gang.
+  absl::Status PublishRendezvous(const nas::v1::PublishRendezvousRequest& request);
   // Controller::FetchArtifact() returns a stored file by its SHA-256 (supernet checkpoints).
   absl::StatusOr<std::string> FetchArtifact(const nas::v1::FetchArtifactRequest& request);
 

@@ -316,4 +316,15 @@ grpc::Status TrainerServiceImpl::ReturnLease(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status TrainerServiceImpl::PublishRendezvous(
+    grpc::ServerContext* ctx, const nas::v1::PublishRendezvousRequest* req,
+    nas::v1::PublishRendezvousResponse* resp) {
+  return AsWorker(ctx, controller_, resp,
+                  [&]() -> absl::StatusOr<nas::v1::PublishRendezvousResponse> {
+                    absl::Status st = controller_->PublishRendezvous(*req);
+                    if (!st.ok()) return st;
+                    return nas::v1::PublishRendezvousResponse();
+                  });
+}
+
 }  // namespace nas

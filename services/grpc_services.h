@@ -94,6 +94,9 @@ class TrainerServiceImpl final : public nas::v1::TrainerService::Service {
                            nas::v1::ReturnLeaseResponse* resp) override;
   grpc::Status FetchArtifact(grpc::ServerContext* ctx, const nas::v1::FetchArtifactRequest* req,
                              grpc::ServerWriter<nas::v1::FetchArtifactResponse>* writer) override;
+  grpc::Status PublishRendezvous(grpc::ServerContext* ctx,
+                                 const nas::v1::PublishRendezvousRequest* req,
+                                 nas::v1::PublishRendezvousResponse* resp) override;
 
  private:
   Controller* const controller_;

@@ -218,6 +218,19 @@ ALTER TABLE leases ADD COLUMN profile_id BIGINT REFERENCES hardware_profiles(id)
 -- checkpoint after that epoch; workers fetch a checkpoint by its SHA-256.
 CREATE INDEX artifacts_sha256 ON artifacts (sha256);
 )sql"},
+      {7, "weight sharing: data-parallel supernet epochs",
+       R"sql(
+-- A data-parallel supernet epoch is one candidate trained by a gang of workers. Rank 0 holds
+-- the candidate's own lease; once it has published the address of the c10d store it serves
+-- (rendezvous) and the gang's size, LeaseNext grants ranks 1 to gang_size - 1 member leases
+-- on the same candidate, each naming rank 0's lease. A member lease ends (report, expiry,
+-- return) without touching its candidate: rank 0's lease alone decides the epoch.
+ALTER TABLE leases ADD COLUMN rendezvous TEXT;
+ALTER TABLE leases ADD COLUMN gang_size INT;
+ALTER TABLE leases ADD COLUMN gang_lease_id BIGINT REFERENCES leases(id);
+ALTER TABLE leases ADD COLUMN gang_rank INT;
+CREATE INDEX leases_gang ON leases (gang_lease_id) WHERE gang_lease_id IS NOT NULL;
+)sql"},
   };
   return *kMigrations;
 }

@@ -1061,6 +1061,7 @@ absl::Status FillSupernetWork(pqxx::work& tx, int64_t search_id, const SearchSpe
   if (fidelity.rung() < 0) {
     work->set_epoch(fidelity.epochs());
     work->set_checkpoint_sha256(LatestCheckpoint(tx, search_id));
+    work->set_world_size(plan.supernet_workers);
     return absl::OkStatus();
   }
   const int64_t owner = plan.supernet_search != 0 ? plan.supernet_search : search_id;
@@ -1615,6 +1616,54 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> GrantLease(pqxx::work& tx,
   return lease;
 }
 
+// Grants the next rank of a data-parallel supernet epoch whose rank 0 waits for its gang
+// (a published rendezvous, fewer members than gang_size - 1), if any on the worker's
+// datasets: a member lease on the same candidate, naming rank 0's lease and store.
+absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> GrantGangMember(
+    pqxx::work& tx, int64_t worker_id, const std::string& datasets, absl::Duration ttl) {
+  pqxx::result g = tx.exec_params(
+      "SELECT g.id, g.candidate_id, g.search_id, c.arch, c.fidelity, s.spec, g.rendezvous, "
+      "  g.gang_size, (SELECT count(*) FROM leases m WHERE m.gang_lease_id = g.id) "
+      "FROM leases g JOIN candidates c ON c.id = g.candidate_id "
+      "JOIN searches s ON s.id = g.search_id "
+      "WHERE g.state = 'ACTIVE' AND g.rendezvous IS NOT NULL AND g.expires_at >= now() "
+      "  AND g.worker_id <> $2 AND s.state = 'RUNNING' AND s.dataset = ANY($1::TEXT[]) "
+      "  AND (SELECT count(*) FROM leases m WHERE m.gang_lease_id = g.id) < g.gang_size - 1 "
+      "ORDER BY g.id LIMIT 1 FOR UPDATE OF g SKIP LOCKED",
+      datasets, worker_id);
+  if (g.empty()) return std::optional<nas::v1::LeaseWorkResponse>();
+  const int64_t gang_lease = g[0][0].as<int64_t>();
+  nas::v1::LeaseWorkResponse lease;
+  lease.set_candidate_id(g[0][1].as<int64_t>());
+  lease.set_search_id(g[0][2].as<int64_t>());
+  *lease.mutable_architecture() = Parse<nas::v1::Architecture>(g[0][3]);
+  *lease.mutable_fidelity() = Parse<nas::v1::Fidelity>(g[0][4]);
+  const SearchSpec spec = Parse<SearchSpec>(g[0][5]);
+  *lease.mutable_recipe() = spec.recipe();
+  lease.set_dataset(spec.dataset());
+  NAS_RETURN_IF_ERROR(FillSupernetWork(tx, lease.search_id(), spec, lease.fidelity(),
+                                       lease.mutable_supernet()));
+  const int rank = g[0][8].as<int>() + 1;
+  lease.mutable_supernet()->set_rank(rank);
+  lease.mutable_supernet()->set_world_size(g[0][7].as<int>());
+  lease.mutable_supernet()->set_store_address(g[0][6].as<std::string>());
+  pqxx::row l = tx.exec_params1(
+      "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at, "
+      "  gang_lease_id, gang_rank) "
+      "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond', $5, $6) "
+      "RETURNING id, (extract(epoch FROM expires_at) * 1000)::BIGINT",
+      lease.candidate_id(), lease.search_id(), worker_id, absl::ToInt64Milliseconds(ttl),
+      gang_lease, rank);
+  lease.set_lease_id(l[0].as<int64_t>());
+  lease.set_expires_at_ms(l[1].as<int64_t>());
+  AppendEvent(tx, lease.search_id(), nas::v1::SEARCH_EVENT_KIND_CANDIDATE_LEASED,
+              lease.candidate_id(), "",
+              absl::StrCat("supernet epoch ", lease.supernet().epoch(), ": rank ", rank, " of ",
+                           lease.supernet().world_size(), " leased to worker ", worker_id,
+                           " (lease ", lease.lease_id(), ", gang of lease ", gang_lease, ")"));
+  return std::optional<nas::v1::LeaseWorkResponse>(std::move(lease));
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64_t worker_id,
@@ -1632,6 +1681,10 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64
     }
     const std::string device_tag = w[0][0].as<std::string>();
     if (w[0][2].as<bool>()) return LeaseMeasurement(tx, *profiles_, worker_id, device_tag, ttl);
+    // A gang waiting for its ranks comes first: its rank 0 idles until they join.
+    NAS_ASSIGN_OR_RETURN(Result member,
+                         GrantGangMember(tx, worker_id, w[0][1].c_str(), ttl));
+    if (member.has_value()) return member;
     // Only candidates of searches on a dataset this worker has loaded.
     pqxx::result c = tx.exec_params(
         "SELECT c.id, c.search_id, c.arch, c.fidelity, s.spec FROM candidates c "
@@ -1738,10 +1791,49 @@ absl::StatusOr<absl::Time> Store::Heartbeat(const nas::v1::HeartbeatRequest& req
   });
 }
 
+absl::Status Store::PublishRendezvous(int64_t worker_id, int64_t lease_id,
+                                      const std::string& store_address) {
+  return pool_->Run("PublishRendezvous", [&](pqxx::work& tx) -> absl::Status {
+    NAS_ASSIGN_OR_RETURN(auto ids, LockLiveLease(tx, worker_id, lease_id));
+    pqxx::row r = tx.exec_params1(
+        "SELECT l.gang_lease_id IS NOT NULL, l.rendezvous, c.rung, c.fidelity, s.spec "
+        "FROM leases l JOIN candidates c ON c.id = l.candidate_id "
+        "JOIN searches s ON s.id = l.search_id WHERE l.id = $1",
+        lease_id);
+    const SearchSpec spec = Parse<SearchSpec>(r[4]);
+    absl::StatusOr<WeightSharingPlan> plan = ParseWeightSharing(spec.strategy());
+    if (r[0].as<bool>() || r[2].as<int>() >= 0 || !IsWeightSharing(spec.strategy()) ||
+        !plan.ok() || plan->supernet_workers < 2) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "lease ", lease_id, " is not rank 0 of a data-parallel supernet epoch (one with "
+          "strategy setting supernet_workers > 1)"));
+    }
+    if (!r[1].is_null()) {
+      if (r[1].as<std::string>() == store_address) return absl::OkStatus();  // a retry
+      return absl::FailedPreconditionError(
+          absl::StrCat("lease ", lease_id, " already published ", r[1].as<std::string>()));
+    }
+    tx.exec_params("UPDATE leases SET rendezvous = $2, gang_size = $3 WHERE id = $1", lease_id,
+                   store_address, plan->supernet_workers);
+    AppendEvent(tx, ids.second, nas::v1::SEARCH_EVENT_KIND_TRAINING_PROGRESS, ids.first, "",
+                absl::StrCat("supernet epoch ", Parse<nas::v1::Fidelity>(r[3]).epochs(),
+                             ": rank 0 (worker ", worker_id, ") waits for ",
+                             plan->supernet_workers - 1, " more workers at ", store_address));
+    return absl::OkStatus();
+  });
+}
+
 absl::Status Store::StoreArtifact(const nas::v1::UploadArtifactRequest::Header& header,
                                   const std::string& data) {
   return pool_->Run("StoreArtifact", [&](pqxx::work& tx) -> absl::Status {
     NAS_ASSIGN_OR_RETURN(auto ids, LockLiveLease(tx, header.worker_id(), header.lease_id()));
+    if (!tx.exec_params("SELECT 1 FROM leases WHERE id = $1 AND gang_lease_id IS NOT NULL",
+                        header.lease_id())
+             .empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("lease ", header.lease_id(), " is a rank > 0 of a data-parallel supernet "
+                       "epoch; rank 0 uploads the checkpoint"));
+    }
     nas::v1::ModelMetadata meta = header.metadata();
     meta.set_candidate_id(ids.first);
     meta.set_search_id(ids.second);
@@ -1919,7 +2011,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
         "UPDATE leases SET state = 'COMPLETED', ended_at = now() "
         "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
         "RETURNING candidate_id, (SELECT rung FROM candidates c WHERE c.id = candidate_id), "
-        "  (SELECT arch FROM candidates c WHERE c.id = candidate_id)",
+        "  (SELECT arch FROM candidates c WHERE c.id = candidate_id), gang_rank",
         request.lease_id(), request.worker_id());
     if (live.empty()) {
       // A retried report of a stored result is accepted once more, changing nothing.
@@ -1934,6 +2026,25 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     }
     const int64_t candidate_id = live[0][0].as<int64_t>();
     outcome.candidate_id = candidate_id;
+    if (!live[0][3].is_null()) {
+      // A rank > 0 of a data-parallel supernet epoch: its part is done (or failed); rank 0's
+      // report decides the epoch.
+      const int rank = live[0][3].as<int>();
+      AppendEvent(
+          tx, search_id,
+          request.outcome_case() == nas::v1::ReportResultRequest::kMetrics
+              ? nas::v1::SEARCH_EVENT_KIND_TRAINING_PROGRESS
+              : nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED,
+          candidate_id, "",
+          request.outcome_case() == nas::v1::ReportResultRequest::kMetrics
+              ? absl::StrFormat("candidate %d: rank %d trained its share of the supernet epoch "
+                                "in %.0f s, loss %.4f",
+                                candidate_id, rank, request.metrics().train_seconds(),
+                                request.metrics().train_loss())
+              : absl::StrCat("candidate ", candidate_id, ": rank ", rank, " failed: ",
+                             request.error()));
+      return outcome;
+    }
     const int rung = live[0][1].as<int>();
     const nas::v1::Architecture architecture = Parse<nas::v1::Architecture>(live[0][2]);
     const SearchSpec spec = Parse<SearchSpec>(head[0][1]);
@@ -2035,9 +2146,10 @@ absl::Status Store::ReturnLease(int64_t worker_id, int64_t lease_id) {
     NAS_ASSIGN_OR_RETURN(auto ids, LockLiveLease(tx, worker_id, lease_id));
     pqxx::row l = tx.exec_params1(
         "UPDATE leases SET state = 'RETURNED', ended_at = now() WHERE id = $1 "
-        "RETURNING profile_id IS NOT NULL",
+        "RETURNING profile_id IS NOT NULL OR gang_lease_id IS NOT NULL",
         lease_id);
-    // A measurement stays to do (its profile_metrics row still names the device).
+    // A measurement stays to do (its profile_metrics row still names the device); a gang
+    // member's candidate is rank 0's to give back.
     if (l[0].as<bool>()) return absl::OkStatus();
     // A returned lease is not the candidate's fault: give the attempt back.
     tx.exec_params(
@@ -2071,10 +2183,11 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
       pqxx::result l = tx.exec_params(
           "UPDATE leases SET state = 'EXPIRED', ended_at = now() "
           "WHERE id = $1 AND state = 'ACTIVE' AND expires_at < now() "
-          "RETURNING profile_id IS NOT NULL",
+          "RETURNING profile_id IS NOT NULL OR gang_lease_id IS NOT NULL",
           e.lease_id);
       if (l.empty()) return false;  // Heartbeat, report or another controller got there first.
-      // A measurement lease: the candidate stays evaluated; another worker measures it.
+      // A measurement lease: the candidate stays evaluated; another worker measures it. A
+      // gang member: rank 0's lease decides its candidate (its next collective fails).
       if (l[0][0].as<bool>()) {
         expired.push_back(e);
         return false;

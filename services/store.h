@@ -220,8 +220,9 @@ class Store {
   absl::StatusOr<int64_t> RegisterWorker(const nas::v1::RegisterWorkerRequest& request);
   // Store::ServedDatasets() lists the datasets registered workers have declared, sorted.
   absl::StatusOr<std::vector<std::string>> ServedDatasets();
-  // Store::LeaseNext() leases the oldest queued candidate of a running search, or returns
-  // nullopt when there is none. When that is a subnet estimate and max_estimates > 1, it
+  // Store::LeaseNext() leases the next rank of a data-parallel supernet epoch that waits for
+  // its gang, else the oldest queued candidate of a running search, or returns nullopt when
+  // there is none. When that is a subnet estimate and max_estimates > 1, it
   // also leases up to max_estimates - 1 further queued estimates of the same search, in the
   // response's `batch`. NotFound for an unknown worker.
   absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> LeaseNext(int64_t worker_id,
@@ -231,7 +232,13 @@ class Store {
   // lease is no longer live (the worker should drop the work).
   absl::StatusOr<absl::Time> Heartbeat(const nas::v1::HeartbeatRequest& request,
                                        absl::Duration ttl);
+  // Store::PublishRendezvous() records the c10d store address of a live rank 0 lease of a
+  // data-parallel supernet epoch, after which LeaseNext grants the gang's other ranks.
+  // FailedPrecondition for any other lease (or one that published another address).
+  absl::Status PublishRendezvous(int64_t worker_id, int64_t lease_id,
+                                 const std::string& store_address);
   // Store::StoreArtifact() keeps a live lease's model file (replacing an earlier upload).
+  // FailedPrecondition for a gang member's lease.
   absl::Status StoreArtifact(const nas::v1::UploadArtifactRequest::Header& header,
                              const std::string& data);
   // Store::ReportResult() stores a live lease's result, the candidate's cost on every profile

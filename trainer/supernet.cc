@@ -1,5 +1,6 @@
 #include "trainer/supernet.h"
 
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -163,8 +164,66 @@ absl::StatusOr<std::unique_ptr<SupernetTrainer>> SupernetTrainer::Create(
   }
 }
 
+namespace {
+
+// Sums each step's gradients over a gang: one flat buffer per step holding every parameter's
+// gradient (zeros where it has none), a has-gradient flag per parameter (a parameter no
+// rank's subnets used keeps no gradient, as in training alone) and the loss.
+class GradientSum {
+ public:
+  GradientSum(Gang& gang, std::vector<torch::Tensor> parameters)
+      : gang_(gang), parameters_(std::move(parameters)) {
+    int64_t n = 0;
+    for (const torch::Tensor& p : parameters_) n += p.numel();
+    flat_ = torch::zeros({n + static_cast<int64_t>(parameters_.size()) + 1});
+  }
+
+  // Returns the loss summed over the ranks.
+  double operator()(double loss) {
+    float* out = flat_.data_ptr<float>();
+    int64_t offset = 0;
+    const int64_t flags = flat_.numel() - static_cast<int64_t>(parameters_.size()) - 1;
+    for (size_t i = 0; i < parameters_.size(); ++i) {
+      const torch::Tensor& p = parameters_[i];
+      torch::Tensor slot = flat_.narrow(0, offset, p.numel());
+      const bool has = p.grad().defined();
+      if (has) {
+        slot.copy_(p.grad().reshape({-1}));
+      } else {
+        slot.zero_();
+      }
+      out[flags + static_cast<int64_t>(i)] = has ? 1.0f : 0.0f;
+      offset += p.numel();
+    }
+    out[flat_.numel() - 1] = static_cast<float>(loss);
+    gang_.AllReduceSum(flat_);
+    offset = 0;
+    for (size_t i = 0; i < parameters_.size(); ++i) {
+      torch::Tensor& p = parameters_[i];
+      if (out[flags + static_cast<int64_t>(i)] > 0) {
+        torch::Tensor sum = flat_.narrow(0, offset, p.numel()).view(p.sizes());
+        if (p.grad().defined()) {
+          p.mutable_grad().copy_(sum);
+        } else {
+          p.mutable_grad() = sum.clone();
+        }
+      }
+      offset += p.numel();
+    }
+    return out[flat_.numel() - 1];
+  }
+
+ private:
+  Gang& gang_;
+  std::vector<torch::Tensor> parameters_;
+  torch::Tensor flat_;
+};
+
+}  // namespace
+
 absl::StatusOr<TrainResult> SupernetTrainer::TrainEpoch(const TensorData& data,
-                                                        const ProgressCallback& on_progress) {
+                                                        const ProgressCallback& on_progress,
+                                                        Gang* gang) {
   if (epochs_done_ >= options_.epochs) {
     return absl::FailedPreconditionError(
         absl::StrCat("supernet: all ", options_.epochs, " epochs are trained"));
@@ -176,29 +235,75 @@ absl::StatusOr<TrainResult> SupernetTrainer::TrainEpoch(const TensorData& data,
   const nas::v1::Architecture smallest = SmallestArchitecture(space_);
   const int64_t examples = TrainingExamples(data.train_images.size(0), recipe_, {});
 
+  if (gang != nullptr) {
+    try {
+      // Every rank starts the epoch from rank 0's weights and statistics.
+      std::vector<torch::Tensor> state;
+      for (torch::Tensor& t : supernet_->parameters()) state.push_back(t.data());
+      for (torch::Tensor& t : supernet_->buffers()) state.push_back(t);
+      gang->Broadcast(state);
+    } catch (const c10::Error& e) {
+      return absl::InternalError(
+          absl::StrCat("supernet gang: broadcasting weights: ", e.what_without_backtrace()));
+    }
+  }
   SetMemoryFormat(*supernet_, torch::MemoryFormat::ChannelsLast);
   struct RestoreLayout {
     Supernet& net;
     ~RestoreLayout() { SetMemoryFormat(*net, torch::MemoryFormat::Contiguous); }
   } restore_layout{supernet_};
   supernet_->train();
+  std::optional<GradientSum> gradient_sum;
+  if (gang != nullptr) gradient_sum.emplace(*gang, supernet_->parameters());
   absl::StatusOr<TrainResult> result = RunTrainingLoop(
       data, recipe_, examples, EpochRange{epoch, epoch, options_.epochs}, rng, *optimizer_,
-      [&](const torch::Tensor& x, const torch::Tensor& y) {
+      [&](const torch::Tensor& batch_x, const torch::Tensor& batch_y) {
+        // Every rank draws the same subnets (the generators stay in step).
         std::vector<nas::v1::Architecture> subnets;
         if (options_.sandwich) subnets = {largest, smallest};
         for (int i = 0; i < options_.random_subnets; ++i) {
           subnets.push_back(SampleArchitecture(space_, rng));
         }
-        double loss_sum = 0;
-        for (const nas::v1::Architecture& subnet : subnets) {
-          torch::Tensor loss = ClassificationLoss(supernet_->forward(x, subnet), y, recipe_);
-          loss.backward();
-          loss_sum += loss.item<double>();
+        torch::Tensor x = batch_x, y = batch_y;
+        // This rank's share of the batch, weighted so that the summed gradient is the whole
+        // batch's mean-loss gradient.
+        double weight = 1;
+        if (gang != nullptr) {
+          const int64_t n = batch_x.size(0);
+          const int64_t lo = n * gang->rank() / gang->size();
+          const int64_t hi = n * (gang->rank() + 1) / gang->size();
+          x = batch_x.narrow(0, lo, hi - lo);
+          y = batch_y.narrow(0, lo, hi - lo);
+          weight = static_cast<double>(hi - lo) / static_cast<double>(n);
         }
+        double loss_sum = 0;
+        // Batch norm needs two rows; a smaller share (the tail of an epoch over a large gang)
+        // adds nothing but still takes part in the sum.
+        if (x.size(0) >= 2 || gang == nullptr) {
+          for (const nas::v1::Architecture& subnet : subnets) {
+            torch::Tensor loss = ClassificationLoss(supernet_->forward(x, subnet), y, recipe_);
+            (gang == nullptr ? loss : loss * weight).backward();
+            loss_sum += loss.item<double>() * weight;
+          }
+        }
+        if (gradient_sum.has_value()) loss_sum = (*gradient_sum)(loss_sum);
         return loss_sum / static_cast<double>(subnets.size());
       },
       on_progress);
+  if (result.ok() && !result->stopped && gang != nullptr) {
+    try {
+      // The ranks' running statistics come from their own shares: average them.
+      for (torch::Tensor& b : supernet_->buffers()) {
+        if (!b.is_floating_point()) continue;
+        torch::Tensor t = b.contiguous();
+        gang->AllReduceSum(t);
+        b.copy_(t / gang->size());
+      }
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("supernet gang: averaging batch-norm statistics: ",
+                                              e.what_without_backtrace()));
+    }
+  }
   if (result.ok() && !result->stopped) ++epochs_done_;
   return result;
 }

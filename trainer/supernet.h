@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "proto/nas.pb.h"
 #include "search/search_space.h"
+#include "trainer/gang.h"
 #include "trainer/model_builder.h"
 #include "trainer/training.h"
 
@@ -78,8 +79,18 @@ class SupernetTrainer {
   // TrainEpoch() trains the next epoch on the recipe's number of examples. With `on_progress`
   // stopping it, the epoch is not counted (and the supernet is then mid-epoch: load the last
   // checkpoint before going on).
+  //
+  // With a `gang`, the epoch is trained data-parallel: every rank (each with a trainer of the
+  // same space, recipe and options) draws the same batches and subnets, runs its share of
+  // each batch (rows rank * n / size to (rank + 1) * n / size), and the gradients are summed
+  // over the ranks, so one step follows the whole batch's gradient and all ranks step alike.
+  // Rank 0's weights are broadcast first and the batch-norm running statistics averaged at
+  // the end, so every rank ends the epoch holding the same supernet. Batch norm normalises by
+  // each rank's share (as PyTorch's DistributedDataParallel does without SyncBatchNorm).
+  // A rank that leaves makes the others fail (Internal) at their next step.
   absl::StatusOr<TrainResult> TrainEpoch(const TensorData& data,
-                                         const ProgressCallback& on_progress);
+                                         const ProgressCallback& on_progress,
+                                         Gang* gang = nullptr);
 
   // Epochs trained so far.
   int epochs_done() const { return epochs_done_; }
