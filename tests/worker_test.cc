@@ -387,9 +387,11 @@ void WeightSharingSpec(nas::v1::SearchSpec* spec, int supernet_epochs, int super
   spec->mutable_recipe()->set_batch_size(64);
 }
 
+// The two workers train each supernet epoch together (supernet_workers=2), data-parallel.
 TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoProfiles) {
   nas::v1::Search search = Submit(/*candidates=*/12, /*train_subset=*/1000, [](auto* spec) {
     WeightSharingSpec(spec, /*supernet_epochs=*/2, /*supernet_examples=*/1000, 12);
+    (*spec->mutable_strategy()->mutable_settings())["supernet_workers"] = "2";
     spec->add_profile_ids("rpi4-cortex-a72");
     spec->add_profile_ids("jetson-nano");
   });
@@ -436,6 +438,28 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
   }
   EXPECT_EQ(epochs, 2);
   EXPECT_EQ(estimates, 12);
+  {
+    // Each epoch: rank 0's lease of the candidate and a rank 1 member lease naming it, held
+    // by the other worker at the same time, both completed.
+    pqxx::connection db(harness_->database_url());
+    pqxx::nontransaction tx(db);
+    const pqxx::result gangs = tx.exec_params(
+        "SELECT g.id, g.state, g.rendezvous IS NOT NULL, m.state, m.gang_rank, "
+        "  m.worker_id <> g.worker_id, m.granted_at < g.ended_at AND g.granted_at < m.ended_at "
+        "FROM leases g JOIN candidates c ON c.id = g.candidate_id "
+        "JOIN leases m ON m.gang_lease_id = g.id "
+        "WHERE g.search_id = $1 AND c.rung = -1 ORDER BY g.id",
+        search.id());
+    ASSERT_EQ(gangs.size(), 2u) << "one gang per epoch";
+    for (const pqxx::row& g : gangs) {
+      EXPECT_EQ(g[1].as<std::string>(), "COMPLETED") << "lease " << g[0].as<int64_t>();
+      EXPECT_TRUE(g[2].as<bool>());
+      EXPECT_EQ(g[3].as<std::string>(), "COMPLETED");
+      EXPECT_EQ(g[4].as<int>(), 1);
+      EXPECT_TRUE(g[5].as<bool>()) << "both ranks on one worker";
+      EXPECT_TRUE(g[6].as<bool>()) << "the ranks did not overlap";
+    }
+  }
   EXPECT_EQ(finetuned, 3);  // The best quarter of the estimates.
   EXPECT_GT(best_estimate, 0.2);  // Chance is 0.1; a supernet of two short epochs.
 

@@ -6,6 +6,8 @@
 //
 // SIGTERM or SIGINT: the lease in progress is returned (its candidate re-queued at once) and
 // the worker exits 0.
+#include <unistd.h>
+
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -35,6 +37,13 @@ ABSL_FLAG(int, max_tasks, 0, "Exit after this many evaluated candidates (0: neve
 ABSL_FLAG(int, estimate_batch, 1,
           "Subnet estimates of a weight-sharing search leased per call (1 to 64); more saves "
           "round trips when the controller is far away");
+ABSL_FLAG(std::string, gang_host, "",
+          "Address the other workers reach this one at when training a supernet epoch "
+          "together (strategy setting supernet_workers; Gloo connects every pair of workers, "
+          "any port); empty: this machine's host name");
+ABSL_FLAG(absl::Duration, gang_timeout, absl::Minutes(2),
+          "How long the workers of a data-parallel supernet epoch wait for each other, to "
+          "join and at each step");
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -65,6 +74,18 @@ int main(int argc, char** argv) {
   if (options.estimate_batch < 1 || options.estimate_batch > 64) {
     std::cerr << "nas-trainer: --estimate_batch must be 1 to 64, not " << options.estimate_batch
               << "\n";
+    return 2;
+  }
+  options.gang_host = absl::GetFlag(FLAGS_gang_host);
+  if (options.gang_host.empty()) {
+    char name[256] = {};
+    options.gang_host = gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0'
+                            ? std::string(name)
+                            : std::string("127.0.0.1");
+  }
+  options.gang_timeout = absl::GetFlag(FLAGS_gang_timeout);
+  if (options.gang_timeout < absl::Seconds(1)) {
+    std::cerr << "nas-trainer: --gang_timeout must be at least 1s\n";
     return 2;
   }
   std::ifstream token(absl::GetFlag(FLAGS_worker_token_file));

@@ -22,6 +22,7 @@
 #include "trainer/dataset.h"
 #include "trainer/export.h"
 #include "trainer/model_builder.h"
+#include "trainer/gang.h"
 #include "trainer/supernet.h"
 #include "trainer/training.h"
 #include "trainer/worker_metrics.h"
@@ -146,11 +147,12 @@ struct SupernetCache {
 // One leased candidate: trains it while a thread heartbeats, then reports.
 class Task {
  public:
-  Task(TrainerService::Stub* stub, const std::string& token, int64_t worker_id,
+  Task(TrainerService::Stub* stub, const WorkerOptions& options, int64_t worker_id,
        absl::Duration heartbeat_every, const nas::v1::LeaseWorkResponse& lease,
        WorkerMetrics* metrics, SupernetCache* supernet)
       : stub_(stub),
-        token_(token),
+        options_(options),
+        token_(options.worker_token),
         worker_id_(worker_id),
         every_(heartbeat_every),
         lease_(lease),
@@ -171,12 +173,16 @@ class Task {
                                                                 const std::string& checkpoint);
   // The trained supernet a candidate lease names, from the cache or fetched.
   absl::StatusOr<SupernetTrainer*> TrainedSupernet(const NetworkOptions& options);
+  // JoinGang() joins the gang of a data-parallel supernet epoch lease; as rank 0, it
+  // publishes the store it serves to the controller first.
+  absl::StatusOr<std::unique_ptr<Gang>> JoinGang();
   void Prepare(grpc::ClientContext* ctx) const { PrepareCall(ctx, token_); }
   void HeartbeatLoop();
   grpc::Status Report(const nas::v1::ReportResultRequest& request, std::atomic<bool>* stop,
                       Backoff* backoff);
 
   TrainerService::Stub* stub_;
+  const WorkerOptions& options_;
   const std::string& token_;
   const int64_t worker_id_;
   const absl::Duration every_;
@@ -306,6 +312,47 @@ absl::StatusOr<SupernetTrainer*> Task::TrainedSupernet(const NetworkOptions& opt
   return supernet_->trainer.get();
 }
 
+absl::StatusOr<std::unique_ptr<Gang>> Task::JoinGang() {
+  const nas::v1::SupernetWork& work = lease_.supernet();
+  Gang::Options o;
+  o.rank = work.rank();
+  o.size = work.world_size();
+  o.host = options_.gang_host;
+  o.store_address = work.store_address();
+  o.timeout = options_.gang_timeout;
+  LOG(INFO) << "event=gang_joining search=" << lease_.search_id()
+            << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+            << " rank=" << o.rank << " size=" << o.size
+            << (o.rank > 0 ? absl::StrCat(" store=", o.store_address) : "");
+  absl::StatusOr<std::unique_ptr<Gang>> gang =
+      Gang::Open(o, [&](const std::string& address) -> absl::Status {
+        nas::v1::PublishRendezvousRequest req;
+        req.set_worker_id(worker_id_);
+        req.set_lease_id(lease_.lease_id());
+        req.set_store_address(address);
+        grpc::Status st;
+        for (int attempt = 0; attempt < 5; ++attempt) {
+          grpc::ClientContext ctx;
+          Prepare(&ctx);
+          nas::v1::PublishRendezvousResponse resp;
+          st = stub_->PublishRendezvous(&ctx, req, &resp);
+          if (st.ok() || !Retryable(st)) break;
+          absl::SleepFor(absl::Seconds(1));
+        }
+        if (!st.ok()) {
+          return absl::UnavailableError(
+              absl::StrCat("publishing the gang's store ", address, ": ", st.error_message()));
+        }
+        LOG(INFO) << "event=gang_published lease=" << lease_.lease_id() << " store=" << address;
+        return absl::OkStatus();
+      });
+  if (gang.ok()) {
+    LOG(INFO) << "event=gang_joined lease=" << lease_.lease_id() << " rank=" << o.rank
+              << " size=" << o.size;
+  }
+  return gang;
+}
+
 bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic<bool>* stop,
                Backoff* backoff) {
   std::thread heartbeat([this] { HeartbeatLoop(); });
@@ -395,20 +442,27 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
             absl::StrCat("supernet checkpoint holds ", trainer->epochs_done(),
                          " epochs; the lease is for epoch ", work.epoch()));
       }
-      NAS_ASSIGN_OR_RETURN(TrainResult trained, trainer->TrainEpoch(data, on_progress));
+      std::unique_ptr<Gang> gang;
+      if (work.world_size() > 1) {
+        NAS_ASSIGN_OR_RETURN(gang, JoinGang());
+      }
+      NAS_ASSIGN_OR_RETURN(TrainResult trained,
+                           trainer->TrainEpoch(data, on_progress, gang.get()));
       if (trained.stopped) {
         stopped_by_worker = stop->load();
         return absl::AbortedError("supernet training stopped");
       }
       metrics_->ObserveEpoch(last_batch - epoch_start, last_speed);
+      m->set_train_seconds(trained.seconds);
+      m->set_train_loss(trained.final_loss);
+      // A rank > 0 has done its share; rank 0 holds the same supernet and stores it.
+      if (gang != nullptr && gang->rank() > 0) return absl::OkStatus();
       NAS_ASSIGN_OR_RETURN(std::string checkpoint, trainer->SaveCheckpoint());
       // The supernet's own network is the space's largest architecture.
       const nas::v1::Architecture largest = trainer->supernet()->net->architecture();
       NAS_ASSIGN_OR_RETURN(Network net, ExtractSubnet(trainer->supernet(), largest));
       estimate(net);
       m->set_model_bytes(static_cast<int64_t>(checkpoint.size()));
-      m->set_train_seconds(trained.seconds);
-      m->set_train_loss(trained.final_loss);
       nas::v1::ModelMetadata meta;
       meta.set_format(kSupernetCheckpointFormat);
       *meta.mutable_architecture() = largest;
@@ -709,8 +763,7 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
                 << " rung=" << leases[i].fidelity().rung()
                 << (leases.size() > 1 ? absl::StrCat(" batch=", i + 1, "/", leases.size())
                                       : "");
-      Task task(stub.get(), options_.worker_token, worker_id, ttl / 3, leases[i], &metrics,
-                &supernet);
+      Task task(stub.get(), options_, worker_id, ttl / 3, leases[i], &metrics, &supernet);
       metrics.SetBusy(true);
       go_on = task.Run(datasets, stop, &backoff);
       metrics.SetBusy(false);

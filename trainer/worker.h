@@ -47,6 +47,11 @@ struct WorkerOptions {
   // own, heartbeated while it waits its turn); more than 1 saves the lease round trips of a
   // worker far from its controller.
   int estimate_batch = 1;
+  // Data-parallel supernet epochs (trainer/gang.h): the address the other workers of a gang
+  // reach this one at (any port; Gloo connects every pair), and how long the gang's ranks
+  // wait for each other, to join and at each step.
+  std::string gang_host = "127.0.0.1";
+  absl::Duration gang_timeout = absl::Minutes(2);
   // Stop after this many evaluated leases (0: never); for tests and one-shot runs.
   int max_tasks = 0;
   // Longest back-off between retries when the controller is unreachable.
