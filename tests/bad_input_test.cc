@@ -164,6 +164,11 @@ TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
          s->mutable_strategy()->set_name("weight_sharing");
          (*s->mutable_strategy()->mutable_settings())["finetune"] = "later";
        }},
+      {"spec.strategy.settings[supernet_workers]",
+       [](auto* s) {
+         s->mutable_strategy()->set_name("weight_sharing");
+         (*s->mutable_strategy()->mutable_settings())["supernet_workers"] = "17";
+       }},
       {"spec.strategy.settings[estimate_examples]",
        [](auto* s) {
          s->mutable_strategy()->set_name("weight_sharing");
@@ -365,6 +370,23 @@ TEST_F(BadInputTest, WorkerInputIsCheckedAndNothingHalfWritten) {
   }
   ASSERT_TRUE(worker.Lease(&lease).ok());
   ASSERT_NE(lease.lease_id(), 0);
+  {
+    // A rendezvous needs host:port, and only rank 0 of a data-parallel supernet epoch has one.
+    nas::v1::PublishRendezvousRequest req;
+    req.set_worker_id(worker.worker_id());
+    req.set_lease_id(lease.lease_id());
+    nas::v1::PublishRendezvousResponse resp;
+    req.set_store_address("127.0.0.1");
+    grpc::ClientContext bad_address;
+    ControllerHarness::AuthorizeWorker(&bad_address);
+    ExpectError(harness_->Trainer()->PublishRendezvous(&bad_address, req, &resp),
+                grpc::StatusCode::INVALID_ARGUMENT, "store_address");
+    req.set_store_address("127.0.0.1:29500");
+    grpc::ClientContext not_a_gang;
+    ControllerHarness::AuthorizeWorker(&not_a_gang);
+    ExpectError(harness_->Trainer()->PublishRendezvous(&not_a_gang, req, &resp),
+                grpc::StatusCode::FAILED_PRECONDITION, "supernet_workers");
+  }
 
   nas::v1::CandidateMetrics m = TestWorker::MetricsFor(lease);
   m.set_val_accuracy(1.5);

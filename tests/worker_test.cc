@@ -582,5 +582,81 @@ TEST_F(WorkerTest, ASupernetEpochWhoseTrainerIsKilledResumesFromTheLastCheckpoin
   EXPECT_TRUE(epoch(2).has_artifact());
 }
 
+// A data-parallel epoch whose rank 1 (a nas-trainer process) is killed: rank 0's next step
+// fails at once (the kernel closes the killed process's connections), rank 0 reports the
+// failure, and the epoch is trained again by a new gang from the same checkpoint.
+TEST_F(WorkerTest, ADataParallelEpochWhoseMemberIsKilledIsRetrainedByANewGang) {
+  const std::string token_file =
+      std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") + "/gang.token";
+  std::ofstream(token_file) << kTestWorkerToken << "\n";
+  nas::v1::Search search = Submit(2, 1000, [](auto* spec) {
+    WeightSharingSpec(spec, /*supernet_epochs=*/1, /*supernet_examples=*/3000, 2);
+    (*spec->mutable_strategy()->mutable_settings())["supernet_workers"] = "2";
+    spec->add_profile_ids("rpi4-cortex-a72");
+  });
+  pqxx::connection db(harness_->database_url());
+  auto query = [&](const std::string& sql) {
+    pqxx::nontransaction tx(db);
+    return tx.exec_params(sql, search.id());
+  };
+  auto wait_until = [&](const std::string& sql, absl::Duration timeout) {
+    for (const absl::Time until = absl::Now() + timeout; absl::Now() < until;
+         absl::SleepFor(absl::Milliseconds(100))) {
+      if (query(sql)[0][0].as<bool>()) return true;
+    }
+    return false;
+  };
+  // Rank 0 first, in this process; it waits for a second worker.
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  workers.emplace_back([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
+  ASSERT_TRUE(wait_until(
+      "SELECT count(*) > 0 FROM leases WHERE search_id = $1 AND rendezvous IS NOT NULL",
+      absl::Seconds(60)));
+  absl::Time killed;
+  {
+    TrainerProcess member(harness_->port(), token_file, 0);
+    ASSERT_TRUE(wait_until(
+        "SELECT count(*) > 0 FROM leases WHERE search_id = $1 AND gang_rank = 1",
+        absl::Seconds(60)));
+    absl::SleepFor(absl::Seconds(2));  // well into the epoch (several seconds on one thread)
+    member.Signal(SIGKILL);
+    killed = absl::Now();
+    EXPECT_EQ(member.Wait(), 128 + SIGKILL);
+  }
+  // Rank 0 fails at its next step, long before the gang timeout (2 min) or the TTL matter.
+  ASSERT_TRUE(wait_until(
+      "SELECT count(*) > 0 FROM leases WHERE search_id = $1 AND gang_size = 2 "
+      "AND state = 'COMPLETED'",
+      absl::Seconds(60)));
+  EXPECT_LT(absl::Now() - killed, absl::Seconds(20));
+  const pqxx::result failed = query(
+      "SELECT c.state, c.attempts, c.error FROM candidates c WHERE c.search_id = $1 "
+      "AND c.rung = -1");
+  ASSERT_EQ(failed.size(), 1u);
+  // (Rank 0's worker may already have leased the epoch again, waiting for a new gang.)
+  EXPECT_NE(failed[0][2].as<std::string>().find("Connection closed by peer"), std::string::npos)
+      << "rank 0's report: " << failed[0][2].as<std::string>();
+
+  // A second worker joins the next gang and the search finishes.
+  workers.emplace_back([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
+  const bool finished = WaitFor(
+      search.id(),
+      [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
+      absl::Seconds(180));
+  stop = true;
+  for (auto& t : workers) t.join();
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(Get(search.id()).state(), nas::v1::SEARCH_STATE_SUCCEEDED)
+      << Get(search.id()).DebugString();
+  const pqxx::result epoch = query(
+      "SELECT c.state, c.attempts, (SELECT count(*) FROM leases m JOIN leases g "
+      "  ON g.id = m.gang_lease_id WHERE g.candidate_id = c.id AND m.state = 'COMPLETED') "
+      "FROM candidates c WHERE c.search_id = $1 AND c.rung = -1");
+  EXPECT_EQ(epoch[0][0].as<std::string>(), "EVALUATED");
+  EXPECT_EQ(epoch[0][1].as<int>(), 2);
+  EXPECT_EQ(epoch[0][2].as<int>(), 1) << "the second gang's rank 1 completed";
+}
+
 }  // namespace
 }  // namespace nas

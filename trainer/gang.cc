@@ -80,16 +80,37 @@ absl::StatusOr<std::unique_ptr<Gang>> Gang::Open(const Options& options, const P
   return std::unique_ptr<Gang>(new Gang(options.rank, options.size, std::move(impl)));
 }
 
+namespace {
+
+// Runs a collective; Gloo's own failures (a peer gone: gloo::IoException) become c10::Error,
+// which training loops catch.
+template <typename F>
+void Collective(int rank, const char* what, F f) {
+  try {
+    f();
+  } catch (const c10::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "gang rank ", rank, ": ", what, ": ", e.what());
+  }
+}
+
+}  // namespace
+
 void Gang::AllReduceSum(torch::Tensor& tensor) {
-  std::vector<torch::Tensor> tensors{tensor};
-  impl_->group->allreduce(tensors)->wait();
+  Collective(rank_, "all-reduce", [&] {
+    std::vector<torch::Tensor> tensors{tensor};
+    impl_->group->allreduce(tensors)->wait();
+  });
 }
 
 void Gang::Broadcast(std::vector<torch::Tensor>& tensors) {
-  for (torch::Tensor& t : tensors) {
-    std::vector<torch::Tensor> one{t};
-    impl_->group->broadcast(one)->wait();
-  }
+  Collective(rank_, "broadcast", [&] {
+    for (torch::Tensor& t : tensors) {
+      std::vector<torch::Tensor> one{t};
+      impl_->group->broadcast(one)->wait();
+    }
+  });
 }
 
 }  // namespace nas
