@@ -1817,8 +1817,8 @@ absl::Status Store::PublishRendezvous(int64_t worker_id, int64_t lease_id,
                    store_address, plan->supernet_workers);
     AppendEvent(tx, ids.second, nas::v1::SEARCH_EVENT_KIND_TRAINING_PROGRESS, ids.first, "",
                 absl::StrCat("supernet epoch ", Parse<nas::v1::Fidelity>(r[3]).epochs(),
-                             ": rank 0 (worker ", worker_id, ") waits for ",
-                             plan->supernet_workers - 1, " more workers at ", store_address));
+                             ": rank 0 (worker ", worker_id, ") waits for its gang of ",
+                             plan->supernet_workers, " at ", store_address));
     return absl::OkStatus();
   });
 }
