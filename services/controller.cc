@@ -426,8 +426,9 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
   if (!reported.ok()) return reported.status();
   const ReportOutcome& outcome = *reported;
   if (!outcome.duplicate) {
-    LOG(INFO) << (outcome.measurement ? "event=measurement_stored search="
-                                      : "event=result_stored search=")
+    LOG(INFO) << (outcome.measurement   ? "event=measurement_stored search="
+                  : outcome.gang_member ? "event=gang_share_stored search="
+                                        : "event=result_stored search=")
               << outcome.search_id
               << " candidate=" << outcome.candidate_id << " lease=" << request.lease_id()
               << (request.has_metrics()
@@ -436,7 +437,9 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
               << (outcome.search_ended ? " search_ended=true" : "");
     if (options_.metrics != nullptr) {
       options_.metrics->RecordLease("completed");
-      if (!outcome.measurement) options_.metrics->RecordEvaluation(request.has_metrics());
+      if (!outcome.measurement && !outcome.gang_member) {
+        options_.metrics->RecordEvaluation(request.has_metrics());
+      }
       for (const auto& [profile, error] : outcome.prediction_errors) {
         options_.metrics->RecordPredictionError(profile, error);
       }

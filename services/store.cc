@@ -2030,6 +2030,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
       // A rank > 0 of a data-parallel supernet epoch: its part is done (or failed); rank 0's
       // report decides the epoch.
       const int rank = live[0][3].as<int>();
+      outcome.gang_member = true;
       AppendEvent(
           tx, search_id,
           request.outcome_case() == nas::v1::ReportResultRequest::kMetrics

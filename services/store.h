@@ -114,6 +114,8 @@ struct ReportOutcome {
   bool search_ended = false;
   // A measure-only worker's latency measurement, not an evaluation.
   bool measurement = false;
+  // A rank > 0 of a data-parallel supernet epoch reporting its share: no evaluation either.
+  bool gang_member = false;
   // (profile id, |predicted - measured| / measured latency) for each predicting profile (lut,
   // roofline) of the reporting worker's device, when the worker measured the latency.
   std::vector<std::pair<std::string, double>> prediction_errors;

@@ -138,6 +138,13 @@ class WorkerTest : public ::testing::Test {
     return false;
   }
 
+  // Waits until the search has ended (whatever its state) or the timeout.
+  bool WaitForEnd(int64_t id, absl::Duration timeout) {
+    return WaitFor(
+        id, [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
+        timeout);
+  }
+
   std::unique_ptr<ControllerHarness> harness_;
   std::string alice_;
 };
@@ -401,10 +408,7 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
   for (int i = 0; i < 2; ++i) {
     workers.emplace_back([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
   }
-  const bool finished = WaitFor(
-      search.id(),
-      [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
-      absl::Seconds(300));
+  const bool finished = WaitForEnd(search.id(), absl::Seconds(300));
   stop = true;
   for (auto& t : workers) t.join();
   const nas::v1::Search done = Get(search.id());
@@ -499,10 +503,7 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
     o.estimate_batch = 4;
     EXPECT_TRUE(Worker(o).Run(&stop_second).ok());
   });
-  const bool second_finished = WaitFor(
-      second.id(),
-      [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
-      absl::Seconds(120));
+  const bool second_finished = WaitForEnd(second.id(), absl::Seconds(120));
   stop_second = true;
   worker.join();
   EXPECT_TRUE(second_finished);
@@ -567,10 +568,7 @@ TEST_F(WorkerTest, ASupernetEpochWhoseTrainerIsKilledResumesFromTheLastCheckpoin
   // would be refused by the worker) and the search goes on to its estimates and fine-tunes.
   std::atomic<bool> stop{false};
   std::thread worker([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
-  const bool finished = WaitFor(
-      search.id(),
-      [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
-      absl::Seconds(180));
+  const bool finished = WaitForEnd(search.id(), absl::Seconds(180));
   stop = true;
   worker.join();
   ASSERT_TRUE(finished);
@@ -640,10 +638,7 @@ TEST_F(WorkerTest, ADataParallelEpochWhoseMemberIsKilledIsRetrainedByANewGang) {
 
   // A second worker joins the next gang and the search finishes.
   workers.emplace_back([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
-  const bool finished = WaitFor(
-      search.id(),
-      [](const nas::v1::Search& s) { return s.state() != nas::v1::SEARCH_STATE_RUNNING; },
-      absl::Seconds(180));
+  const bool finished = WaitForEnd(search.id(), absl::Seconds(180));
   stop = true;
   for (auto& t : workers) t.join();
   ASSERT_TRUE(finished);
