@@ -138,6 +138,14 @@ class WorkerTest : public ::testing::Test {
     return false;
   }
 
+  // Runs `sql` on the controller's database with $1 bound to a search id: what the API does
+  // not show (leases, gangs).
+  pqxx::result Sql(const std::string& sql, int64_t search_id) {
+    pqxx::connection db(harness_->database_url());
+    pqxx::nontransaction tx(db);
+    return tx.exec_params(sql, search_id);
+  }
+
   // Waits until the search has ended (whatever its state) or the timeout.
   bool WaitForEnd(int64_t id, absl::Duration timeout) {
     return WaitFor(
@@ -445,9 +453,7 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
   {
     // Each epoch: rank 0's lease of the candidate and a rank 1 member lease naming it, held
     // by the other worker at the same time, both completed.
-    pqxx::connection db(harness_->database_url());
-    pqxx::nontransaction tx(db);
-    const pqxx::result gangs = tx.exec_params(
+    const pqxx::result gangs = Sql(
         "SELECT g.id, g.state, g.rendezvous IS NOT NULL, m.state, m.gang_rank, "
         "  m.worker_id <> g.worker_id, m.granted_at < g.ended_at AND g.granted_at < m.ended_at "
         "FROM leases g JOIN candidates c ON c.id = g.candidate_id "
@@ -514,17 +520,15 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
   }
   // A batch's leases are granted in one transaction, so they share its timestamp; each
   // finished as a lease of its own, none expired while it waited.
-  pqxx::connection db(harness_->database_url());
-  pqxx::nontransaction tx(db);
-  const pqxx::row leases = tx.exec_params1(
+  const pqxx::result leases = Sql(
       "SELECT (SELECT max(n) FROM (SELECT count(*) AS n FROM leases WHERE search_id = $1 "
       "                            GROUP BY worker_id, granted_at) g), "
       "  count(*) FILTER (WHERE state = 'COMPLETED'), count(*) FILTER (WHERE state <> 'COMPLETED') "
       "FROM leases WHERE search_id = $1",
       second.id());
-  EXPECT_GE(leases[0].as<int>(), 2) << "no two estimates leased in one call";
-  EXPECT_EQ(leases[1].as<int>(), 5);  // 4 estimates and 1 fine-tune
-  EXPECT_EQ(leases[2].as<int>(), 0);
+  EXPECT_GE(leases[0][0].as<int>(), 2) << "no two estimates leased in one call";
+  EXPECT_EQ(leases[0][1].as<int>(), 5);  // 4 estimates and 1 fine-tune
+  EXPECT_EQ(leases[0][2].as<int>(), 0);
 }
 
 TEST_F(WorkerTest, ASupernetEpochWhoseTrainerIsKilledResumesFromTheLastCheckpoint) {
@@ -592,11 +596,7 @@ TEST_F(WorkerTest, ADataParallelEpochWhoseMemberIsKilledIsRetrainedByANewGang) {
     (*spec->mutable_strategy()->mutable_settings())["supernet_workers"] = "2";
     spec->add_profile_ids("rpi4-cortex-a72");
   });
-  pqxx::connection db(harness_->database_url());
-  auto query = [&](const std::string& sql) {
-    pqxx::nontransaction tx(db);
-    return tx.exec_params(sql, search.id());
-  };
+  auto query = [&](const std::string& sql) { return Sql(sql, search.id()); };
   auto wait_until = [&](const std::string& sql, absl::Duration timeout) {
     for (const absl::Time until = absl::Now() + timeout; absl::Now() < until;
          absl::SleepFor(absl::Milliseconds(100))) {

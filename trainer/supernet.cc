@@ -235,6 +235,7 @@ absl::StatusOr<TrainResult> SupernetTrainer::TrainEpoch(const TensorData& data,
   const nas::v1::Architecture smallest = SmallestArchitecture(space_);
   const int64_t examples = TrainingExamples(data.train_images.size(0), recipe_, {});
 
+  std::optional<GradientSum> gradient_sum;
   if (gang != nullptr) {
     try {
       // Every rank starts the epoch from rank 0's weights and statistics.
@@ -246,6 +247,7 @@ absl::StatusOr<TrainResult> SupernetTrainer::TrainEpoch(const TensorData& data,
       return absl::InternalError(
           absl::StrCat("supernet gang: broadcasting weights: ", e.what_without_backtrace()));
     }
+    gradient_sum.emplace(*gang, supernet_->parameters());
   }
   SetMemoryFormat(*supernet_, torch::MemoryFormat::ChannelsLast);
   struct RestoreLayout {
@@ -253,8 +255,6 @@ absl::StatusOr<TrainResult> SupernetTrainer::TrainEpoch(const TensorData& data,
     ~RestoreLayout() { SetMemoryFormat(*net, torch::MemoryFormat::Contiguous); }
   } restore_layout{supernet_};
   supernet_->train();
-  std::optional<GradientSum> gradient_sum;
-  if (gang != nullptr) gradient_sum.emplace(*gang, supernet_->parameters());
   absl::StatusOr<TrainResult> result = RunTrainingLoop(
       data, recipe_, examples, EpochRange{epoch, epoch, options_.epochs}, rng, *optimizer_,
       [&](const torch::Tensor& batch_x, const torch::Tensor& batch_y) {
