@@ -1,5 +1,7 @@
 #include "services/controller.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <cctype>
 
@@ -403,24 +405,47 @@ absl::StatusOr<nas::v1::HeartbeatResponse> Controller::Heartbeat(
   return response;
 }
 
+namespace {
+
+// Every figure of a worker's report: finite and in its range, each error naming the field.
+absl::Status CheckReportedMetrics(const nas::v1::CandidateMetrics& m) {
+  const auto fraction = [](const char* field, double v, bool may_be_unmeasured) {
+    if (std::isfinite(v) && ((v >= 0 && v <= 1) || (may_be_unmeasured && v == -1))) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metrics.", field, ": ", v, " is not in [0, 1]", may_be_unmeasured ? " (or -1)" : ""));
+  };
+  const auto non_negative = [](const char* field, double v) {
+    if (std::isfinite(v) && v >= 0) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics.", field, ": ", v, " must be finite and >= 0"));
+  };
+  NAS_RETURN_IF_ERROR(fraction("val_accuracy", m.val_accuracy(), false));
+  // -1: not measured; 0 is what a report that left the field out carries.
+  NAS_RETURN_IF_ERROR(fraction("test_accuracy", m.test_accuracy(), true));
+  NAS_RETURN_IF_ERROR(non_negative("params", static_cast<double>(m.params())));
+  NAS_RETURN_IF_ERROR(non_negative("macs", static_cast<double>(m.macs())));
+  NAS_RETURN_IF_ERROR(
+      non_negative("peak_activation_bytes", static_cast<double>(m.peak_activation_bytes())));
+  NAS_RETURN_IF_ERROR(non_negative("model_bytes", static_cast<double>(m.model_bytes())));
+  NAS_RETURN_IF_ERROR(non_negative("latency_ms", m.latency_ms()));
+  NAS_RETURN_IF_ERROR(non_negative("latency_iqr_ms", m.latency_iqr_ms()));
+  NAS_RETURN_IF_ERROR(non_negative("latency_threads", m.latency_threads()));
+  NAS_RETURN_IF_ERROR(non_negative("train_seconds", m.train_seconds()));
+  NAS_RETURN_IF_ERROR(non_negative("train_loss", m.train_loss()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
     const nas::v1::ReportResultRequest& request) {
   NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
   if (request.outcome_case() == nas::v1::ReportResultRequest::OUTCOME_NOT_SET) {
     return absl::InvalidArgumentError("outcome: set metrics or error");
   }
-  if (request.has_metrics()) {
-    const nas::v1::CandidateMetrics& m = request.metrics();
-    if (!(m.val_accuracy() >= 0 && m.val_accuracy() <= 1)) {
-      return absl::InvalidArgumentError("metrics.val_accuracy: must be in [0, 1]");
-    }
-    if (m.params() < 0 || m.macs() < 0 || m.peak_activation_bytes() < 0 ||
-        m.model_bytes() < 0 || !(m.latency_ms() >= 0)) {
-      return absl::InvalidArgumentError(
-          "metrics: params, macs, peak_activation_bytes, model_bytes and latency_ms must be "
-          ">= 0");
-    }
-  }
+  if (request.has_metrics()) NAS_RETURN_IF_ERROR(CheckReportedMetrics(request.metrics()));
   absl::StatusOr<ReportOutcome> reported = store_->ReportResult(request);
   CountFenced(reported.status());
   if (!reported.ok()) return reported.status();
@@ -443,6 +468,11 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
       for (const auto& [profile, error] : outcome.prediction_errors) {
         options_.metrics->RecordPredictionError(profile, error);
       }
+    }
+    for (const auto& [worker, reason] : outcome.quarantined) {
+      LOG(WARNING) << "event=worker_quarantined worker=" << worker << " reason=\""
+                   << absl::CHexEscape(reason) << "\"";
+      if (options_.metrics != nullptr) options_.metrics->RecordQuarantine();
     }
     scheduler_->MarkDirty(outcome.search_id);
     scheduler_->NotifyChange();

@@ -9,12 +9,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <algorithm>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "glog/logging.h"
 #include "services/crypto.h"
 #include "services/server.h"
@@ -31,6 +33,13 @@ ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate chain; enables TLS wi
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key");
 ABSL_FLAG(int, lease_ttl_seconds, 30, "How long a lease lives without a heartbeat");
 ABSL_FLAG(int, db_pool_size, 8, "Database connections kept open");
+ABSL_FLAG(int, db_statement_timeout_seconds, 30,
+          "Longest a database statement may run (statement_timeout; a session idle in a "
+          "transaction is ended after twice this)");
+ABSL_FLAG(int, quarantine_after, 3,
+          "Quarantine a worker once this many different candidates it failed in a row were "
+          "evaluated by other workers (0: never)");
+ABSL_FLAG(int, quarantine_minutes, 10, "How long a quarantined worker gets no work");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port to serve Prometheus /metrics on (e.g. 0.0.0.0:9464; port 0: any); empty: "
           "not served");
@@ -79,6 +88,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.store.pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  options.store.statement_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_db_statement_timeout_seconds));
+  options.store.quarantine_after = absl::GetFlag(FLAGS_quarantine_after);
+  options.store.quarantine_for = absl::Minutes(absl::GetFlag(FLAGS_quarantine_minutes));
+  if (options.store.pool_size < 1 || options.store.statement_timeout <= absl::ZeroDuration() ||
+      options.store.quarantine_after < 0 || absl::GetFlag(FLAGS_quarantine_minutes) < 1 ||
+      absl::GetFlag(FLAGS_lease_ttl_seconds) < 1) {
+    std::cerr << "nas-controller: --db_pool_size, --db_statement_timeout_seconds, "
+                 "--quarantine_minutes and --lease_ttl_seconds must be >= 1, "
+                 "--quarantine_after >= 0\n";
+    return 2;
+  }
+  // A database host that does not answer must not hang a connection attempt (libpq's own
+  // setting; an explicit connect_timeout in the URL still wins).
+  setenv("PGCONNECT_TIMEOUT", "5", /*overwrite=*/0);
   options.scheduler.lease_ttl = absl::Seconds(absl::GetFlag(FLAGS_lease_ttl_seconds));
   if (absl::GetFlag(FLAGS_worker_token_file).empty()) {
     std::cerr << "nas-controller: give --worker_token_file\n";
@@ -92,8 +116,20 @@ int main(int argc, char** argv) {
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
 
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  // A database that is not up yet (or restarting) is waited for, not a reason to exit: the
+  // controller comes up by itself once it answers. Bad options end it at once.
   absl::StatusOr<std::unique_ptr<nas::ControllerServer>> server =
       nas::ControllerServer::Start(options);
+  for (absl::Duration wait = absl::Milliseconds(250);
+       !server.ok() && absl::IsUnavailable(server.status()) && !g_stop;
+       wait = std::min(wait * 2, absl::Seconds(5))) {
+    LOG(WARNING) << "event=controller_start_waiting error=\"" << server.status().message()
+                 << "\" retry_in_ms=" << absl::ToInt64Milliseconds(wait);
+    absl::SleepFor(wait);
+    server = nas::ControllerServer::Start(options);
+  }
   if (!server.ok()) {
     std::cerr << "nas-controller: " << server.status() << "\n";
     return 1;
@@ -104,8 +140,6 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_metrics_port_file).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_metrics_port_file)) << (*server)->metrics_port() << "\n";
   }
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   LOG(INFO) << "event=controller_stopping";
   (*server)->Shutdown();

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "search/status_macros.h"
+#include "services/request_checks.h"
 
 namespace nas {
 namespace {
@@ -34,19 +36,23 @@ grpc::Status Reply(absl::StatusOr<T> result, T* response) {
   return grpc::Status::OK;
 }
 
-// Authenticates the user, then answers with fn(caller).
+// Authenticates the user, checks the request's enum fields, then answers with fn(caller).
 template <typename T, typename Fn>
-grpc::Status AsUser(grpc::ServerContext* ctx, Controller* controller, T* response, Fn fn) {
+grpc::Status AsUser(grpc::ServerContext* ctx, const google::protobuf::Message& request,
+                    Controller* controller, T* response, Fn fn) {
   absl::StatusOr<Caller> caller = controller->AuthenticateUser(Authorization(ctx));
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (absl::Status st = CheckEnumValues(request); !st.ok()) return ToGrpcStatus(st);
   return Reply<T>(fn(*caller), response);
 }
 
-// Authenticates the worker, then answers with fn().
+// Authenticates the worker, checks the request's enum fields, then answers with fn().
 template <typename T, typename Fn>
-grpc::Status AsWorker(grpc::ServerContext* ctx, Controller* controller, T* response, Fn fn) {
+grpc::Status AsWorker(grpc::ServerContext* ctx, const google::protobuf::Message& request,
+                      Controller* controller, T* response, Fn fn) {
   absl::Status auth = controller->AuthenticateWorker(Authorization(ctx));
   if (!auth.ok()) return ToGrpcStatus(auth);
+  if (absl::Status st = CheckEnumValues(request); !st.ok()) return ToGrpcStatus(st);
   return Reply<T>(fn(), response);
 }
 
@@ -63,28 +69,28 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 grpc::Status NasServiceImpl::SubmitSearch(grpc::ServerContext* ctx,
                                           const nas::v1::SubmitSearchRequest* req,
                                           nas::v1::Search* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->SubmitSearch(c, *req); });
 }
 
 grpc::Status NasServiceImpl::GetSearch(grpc::ServerContext* ctx,
                                        const nas::v1::GetSearchRequest* req,
                                        nas::v1::Search* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->GetSearch(c, req->search_id()); });
 }
 
 grpc::Status NasServiceImpl::ListSearches(grpc::ServerContext* ctx,
                                           const nas::v1::ListSearchesRequest* req,
                                           nas::v1::ListSearchesResponse* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->ListSearches(c, *req); });
 }
 
 grpc::Status NasServiceImpl::CancelSearch(grpc::ServerContext* ctx,
                                           const nas::v1::CancelSearchRequest* req,
                                           nas::v1::Search* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->CancelSearch(c, req->search_id()); });
 }
 
@@ -125,21 +131,21 @@ grpc::Status NasServiceImpl::WatchSearch(grpc::ServerContext* ctx,
 grpc::Status NasServiceImpl::GetParetoFront(grpc::ServerContext* ctx,
                                             const nas::v1::GetParetoFrontRequest* req,
                                             nas::v1::ParetoFront* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->GetParetoFront(c, *req); });
 }
 
 grpc::Status NasServiceImpl::ListCandidates(grpc::ServerContext* ctx,
                                             const nas::v1::ListCandidatesRequest* req,
                                             nas::v1::ListCandidatesResponse* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->ListCandidates(c, *req); });
 }
 
 grpc::Status NasServiceImpl::GetCandidate(grpc::ServerContext* ctx,
                                           const nas::v1::GetCandidateRequest* req,
                                           nas::v1::Candidate* resp) {
-  return AsUser(ctx, controller_, resp, [&](const Caller& c) {
+  return AsUser(ctx, *req, controller_, resp, [&](const Caller& c) {
     return controller_->GetCandidate(c, req->candidate_id());
   });
 }
@@ -167,21 +173,21 @@ grpc::Status NasServiceImpl::FetchModel(grpc::ServerContext* ctx,
 grpc::Status NasServiceImpl::RegisterHardwareProfile(
     grpc::ServerContext* ctx, const nas::v1::RegisterHardwareProfileRequest* req,
     nas::v1::HardwareProfile* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->RegisterHardwareProfile(c, *req); });
 }
 
 grpc::Status NasServiceImpl::ListHardwareProfiles(grpc::ServerContext* ctx,
                                                   const nas::v1::ListHardwareProfilesRequest* req,
                                                   nas::v1::ListHardwareProfilesResponse* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->ListHardwareProfiles(c); });
 }
 
 grpc::Status NasServiceImpl::GetHardwareProfile(grpc::ServerContext* ctx,
                                                 const nas::v1::GetHardwareProfileRequest* req,
                                                 nas::v1::HardwareProfile* resp) {
-  return AsUser(ctx, controller_, resp, [&](const Caller& c) {
+  return AsUser(ctx, *req, controller_, resp, [&](const Caller& c) {
     return controller_->GetHardwareProfile(c, req->profile_id());
   });
 }
@@ -191,28 +197,28 @@ grpc::Status NasServiceImpl::GetHardwareProfile(grpc::ServerContext* ctx,
 grpc::Status AdminServiceImpl::CreateUser(grpc::ServerContext* ctx,
                                           const nas::v1::CreateUserRequest* req,
                                           nas::v1::User* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->CreateUser(c, *req); });
 }
 
 grpc::Status AdminServiceImpl::ListUsers(grpc::ServerContext* ctx,
                                          const nas::v1::ListUsersRequest* req,
                                          nas::v1::ListUsersResponse* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->ListUsers(c); });
 }
 
 grpc::Status AdminServiceImpl::CreateToken(grpc::ServerContext* ctx,
                                            const nas::v1::CreateTokenRequest* req,
                                            nas::v1::CreateTokenResponse* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) { return controller_->CreateToken(c, *req); });
 }
 
 grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* ctx,
                                            const nas::v1::RevokeTokenRequest* req,
                                            nas::v1::RevokeTokenResponse* resp) {
-  return AsUser(ctx, controller_, resp,
+  return AsUser(ctx, *req, controller_, resp,
                 [&](const Caller& c) -> absl::StatusOr<nas::v1::RevokeTokenResponse> {
                   absl::Status st = controller_->RevokeToken(c, req->token_id());
                   if (!st.ok()) return st;
@@ -222,7 +228,7 @@ grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* ctx,
 
 grpc::Status AdminServiceImpl::WhoAmI(grpc::ServerContext* ctx, const nas::v1::WhoAmIRequest* req,
                                       nas::v1::User* resp) {
-  return AsUser(ctx, controller_, resp, [&](const Caller& c) { return controller_->WhoAmI(c); });
+  return AsUser(ctx, *req, controller_, resp, [&](const Caller& c) { return controller_->WhoAmI(c); });
 }
 
 // ---- TrainerService -------------------------------------------------------------------------
@@ -230,13 +236,13 @@ grpc::Status AdminServiceImpl::WhoAmI(grpc::ServerContext* ctx, const nas::v1::W
 grpc::Status TrainerServiceImpl::RegisterWorker(grpc::ServerContext* ctx,
                                                 const nas::v1::RegisterWorkerRequest* req,
                                                 nas::v1::RegisterWorkerResponse* resp) {
-  return AsWorker(ctx, controller_, resp, [&] { return controller_->RegisterWorker(*req); });
+  return AsWorker(ctx, *req, controller_, resp, [&] { return controller_->RegisterWorker(*req); });
 }
 
 grpc::Status TrainerServiceImpl::LeaseWork(grpc::ServerContext* ctx,
                                            const nas::v1::LeaseWorkRequest* req,
                                            nas::v1::LeaseWorkResponse* resp) {
-  return AsWorker(ctx, controller_, resp, [&] {
+  return AsWorker(ctx, *req, controller_, resp, [&] {
     return controller_->LeaseWork(*req, Deadline(ctx), [ctx] { return ctx->IsCancelled(); });
   });
 }
@@ -244,25 +250,27 @@ grpc::Status TrainerServiceImpl::LeaseWork(grpc::ServerContext* ctx,
 grpc::Status TrainerServiceImpl::Heartbeat(grpc::ServerContext* ctx,
                                            const nas::v1::HeartbeatRequest* req,
                                            nas::v1::HeartbeatResponse* resp) {
-  return AsWorker(ctx, controller_, resp, [&] { return controller_->Heartbeat(*req); });
+  return AsWorker(ctx, *req, controller_, resp, [&] { return controller_->Heartbeat(*req); });
 }
 
 grpc::Status TrainerServiceImpl::ReportResult(grpc::ServerContext* ctx,
                                               const nas::v1::ReportResultRequest* req,
                                               nas::v1::ReportResultResponse* resp) {
-  return AsWorker(ctx, controller_, resp, [&] { return controller_->ReportResult(*req); });
+  return AsWorker(ctx, *req, controller_, resp, [&] { return controller_->ReportResult(*req); });
 }
 
 grpc::Status TrainerServiceImpl::UploadArtifact(
     grpc::ServerContext* ctx, grpc::ServerReader<nas::v1::UploadArtifactRequest>* reader,
     nas::v1::UploadArtifactResponse* resp) {
-  return AsWorker(ctx, controller_, resp,
+  // The stream's first message is checked as it is read, not before.
+  return AsWorker(ctx, nas::v1::UploadArtifactRequest(), controller_, resp,
                   [&]() -> absl::StatusOr<nas::v1::UploadArtifactResponse> {
                     nas::v1::UploadArtifactRequest msg;
                     if (!reader->Read(&msg) || !msg.has_header()) {
                       return absl::InvalidArgumentError(
                           "header: the first message of an upload must be its header");
                     }
+                    NAS_RETURN_IF_ERROR(CheckEnumValues(msg));
                     const nas::v1::UploadArtifactRequest::Header header = msg.header();
                     const int64_t limit = controller_->options().max_artifact_bytes;
                     if (header.size_bytes() < 0 || header.size_bytes() > limit) {
@@ -309,7 +317,7 @@ grpc::Status TrainerServiceImpl::FetchArtifact(
 grpc::Status TrainerServiceImpl::ReturnLease(grpc::ServerContext* ctx,
                                              const nas::v1::ReturnLeaseRequest* req,
                                              nas::v1::ReturnLeaseResponse* resp) {
-  return AsWorker(ctx, controller_, resp, [&]() -> absl::StatusOr<nas::v1::ReturnLeaseResponse> {
+  return AsWorker(ctx, *req, controller_, resp, [&]() -> absl::StatusOr<nas::v1::ReturnLeaseResponse> {
     absl::Status st = controller_->ReturnLease(*req);
     if (!st.ok()) return st;
     return nas::v1::ReturnLeaseResponse();
@@ -319,7 +327,7 @@ grpc::Status TrainerServiceImpl::ReturnLease(grpc::ServerContext* ctx,
 grpc::Status TrainerServiceImpl::PublishRendezvous(
     grpc::ServerContext* ctx, const nas::v1::PublishRendezvousRequest* req,
     nas::v1::PublishRendezvousResponse* resp) {
-  return AsWorker(ctx, controller_, resp,
+  return AsWorker(ctx, *req, controller_, resp,
                   [&]() -> absl::StatusOr<nas::v1::PublishRendezvousResponse> {
                     absl::Status st = controller_->PublishRendezvous(*req);
                     if (!st.ok()) return st;

@@ -112,8 +112,21 @@ struct ControllerMetrics::Families {
                              .Help("|predicted - measured| / measured latency, per predicting "
                                    "profile, where a worker measured the same candidate on "
                                    "the profile's device")
-                             .Register(r)) {
-    for (const char* outcome : {"granted", "completed", "expired", "fenced", "returned"}) {
+                             .Register(r)),
+        quarantines(prometheus::BuildCounter()
+                        .Name("nas_worker_quarantines_total")
+                        .Help("Workers put in quarantine: different candidates they failed in a "
+                              "row were evaluated by other workers")
+                        .Register(r)
+                        .Add({})),
+        serving(prometheus::BuildGauge()
+                    .Name("nas_controller_serving")
+                    .Help("1 while grpc.health.v1 answers SERVING (the store completes a "
+                          "trivial transaction and its pool is not stalled), else 0")
+                    .Register(r)
+                    .Add({})) {
+    for (const char* outcome :
+         {"granted", "completed", "expired", "fenced", "returned", "extended"}) {
       leases.Add({{"outcome", outcome}});
     }
     for (const char* outcome : {"ok", "failed"}) evaluations.Add({{"outcome", outcome}});
@@ -126,6 +139,8 @@ struct ControllerMetrics::Families {
   prometheus::Family<prometheus::Histogram>& store_seconds;
   prometheus::Counter& store_errors;
   prometheus::Family<prometheus::Histogram>& prediction_error;
+  prometheus::Counter& quarantines;
+  prometheus::Gauge& serving;
 };
 
 // Reads Store::Snapshot() at every scrape.
@@ -154,6 +169,10 @@ class ControllerMetrics::StoreCollector : public prometheus::Collectable {
     prometheus::MetricFamily workers =
         GaugeFamily("nas_workers_active", "Workers heard from in the last minute");
     workers.metric.push_back(Gauge(snap->workers_active, {}));
+    prometheus::MetricFamily quarantined = GaugeFamily(
+        "nas_workers_quarantined",
+        "Workers in quarantine now: their failed candidates kept succeeding on other workers");
+    quarantined.metric.push_back(Gauge(snap->workers_quarantined, {}));
 
     prometheus::MetricFamily info = GaugeFamily(
         "nas_search_info",
@@ -189,8 +208,8 @@ class ControllerMetrics::StoreCollector : public prometheus::Collectable {
             Gauge(f.hypervolume, {{"search", id}, {"profile", f.profile_id}}));
       }
     }
-    return {up,   searches, queue, workers,    info,       candidates,
-            target, best,   idle,  front_size, hypervolume};
+    return {up,   searches, queue, workers,    quarantined, info,       candidates,
+            target, best,   idle,  front_size,  hypervolume};
   }
 
  private:
@@ -275,6 +294,14 @@ void ControllerMetrics::RecordLease(absl::string_view outcome) {
 
 void ControllerMetrics::RecordEvaluation(bool ok) {
   families_->evaluations.Add({{"outcome", ok ? "ok" : "failed"}}).Increment();
+}
+
+void ControllerMetrics::RecordQuarantine() { families_->quarantines.Increment(); }
+
+void ControllerMetrics::SetServing(bool serving) { families_->serving.Set(serving ? 1 : 0); }
+
+void ControllerMetrics::RecordLeasesExtended(int64_t n) {
+  families_->leases.Add({{"outcome", "extended"}}).Increment(static_cast<double>(n));
 }
 
 void ControllerMetrics::RecordStoreOperation(const char* operation, absl::Duration took,

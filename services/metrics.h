@@ -62,6 +62,13 @@ class ControllerMetrics {
   void RecordRpc(absl::string_view method, int code, absl::Duration took);
   // ControllerMetrics::RecordLease(): "granted", "completed", "expired", "fenced", "returned".
   void RecordLease(absl::string_view outcome);
+  // ControllerMetrics::RecordLeasesExtended(): `n` live leases given a fresh TTL because the
+  // service itself had been unavailable (counted as leases{outcome="extended"}).
+  void RecordLeasesExtended(int64_t n);
+  // ControllerMetrics::RecordQuarantine(): a worker was put in quarantine.
+  void RecordQuarantine();
+  // ControllerMetrics::SetServing(): what grpc.health.v1 answers now.
+  void SetServing(bool serving);
   // ControllerMetrics::RecordEvaluation(): a stored result, or a worker's report of failure.
   void RecordEvaluation(bool ok);
   // ControllerMetrics::RecordStoreOperation(): StoreOptions::on_operation.

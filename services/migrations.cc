@@ -231,6 +231,21 @@ ALTER TABLE leases ADD COLUMN gang_lease_id BIGINT REFERENCES leases(id);
 ALTER TABLE leases ADD COLUMN gang_rank INT;
 CREATE INDEX leases_gang ON leases (gang_lease_id) WHERE gang_lease_id IS NOT NULL;
 )sql"},
+      {8, "failures belong to a candidate and a worker; quarantined workers",
+       R"sql(
+-- A completed lease whose worker reported a failure. The candidate is not leased to that
+-- worker again while another can take it, and a worker whose failures keep succeeding on other
+-- workers is quarantined: it gets no work until quarantined_until.
+ALTER TABLE leases ADD COLUMN failed BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX leases_worker ON leases (worker_id, id);
+ALTER TABLE workers ADD COLUMN quarantined_until TIMESTAMPTZ;
+ALTER TABLE workers ADD COLUMN quarantine_reason TEXT;
+-- Profile names are unique per owner (the public profiles share one namespace): another
+-- user's private profile neither blocks a name nor is revealed by trying it.
+ALTER TABLE hardware_profiles DROP CONSTRAINT hardware_profiles_name_version_key;
+CREATE UNIQUE INDEX hardware_profiles_owner_name_version
+  ON hardware_profiles (COALESCE(owner_id, 0), public, name, version);
+)sql"},
   };
   return *kMigrations;
 }

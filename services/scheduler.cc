@@ -1,5 +1,7 @@
 #include "services/scheduler.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "search/constrained_strategy.h"
@@ -90,7 +92,30 @@ void Scheduler::WaitForChange(uint64_t seen, absl::Duration timeout) {
 }
 
 void Scheduler::SweepLeases() {
+  // Workers heartbeat every third of the TTL. When this controller has not completed a sweep
+  // for half a TTL (it just started, or the store was unreachable), the service itself was
+  // away and heartbeats may have been refused: every live lease gets a fresh TTL first, so
+  // that no candidate is charged an attempt for the service's own outage.
+  const absl::Time now = absl::Now();
+  const absl::Duration away_after =
+      std::max(options_.lease_ttl / 2, 4 * options_.sweep_interval);
+  if (last_sweep_ == absl::InfinitePast() || now - last_sweep_ > away_after) {
+    absl::StatusOr<int64_t> extended = store_->ExtendLiveLeases(options_.lease_ttl);
+    if (!extended.ok()) {
+      LOG(WARNING) << "event=lease_sweep_failed error=\"" << extended.status().message()
+                   << "\"";
+      return;
+    }
+    LOG(INFO) << "event=leases_extended leases=" << *extended << " away_seconds="
+              << (last_sweep_ == absl::InfinitePast()
+                      ? std::string("start")
+                      : absl::StrCat(absl::ToInt64Seconds(now - last_sweep_)));
+    if (options_.metrics != nullptr && *extended > 0) {
+      options_.metrics->RecordLeasesExtended(*extended);
+    }
+  }
   absl::StatusOr<std::vector<LeaseExpiry>> expired = store_->ExpireLeases();
+  if (expired.ok()) last_sweep_ = absl::Now();
   if (!expired.ok()) {
     LOG(WARNING) << "event=lease_sweep_failed error=\"" << expired.status().message() << "\"";
   } else {

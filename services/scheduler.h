@@ -86,6 +86,8 @@ class Scheduler {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
+  // When SweepLeases() last expired leases successfully (only the loop's thread touches it).
+  absl::Time last_sweep_ = absl::InfinitePast();
 };
 
 }  // namespace nas

@@ -11,6 +11,7 @@
 #include "glog/logging.h"
 #include "search/status_macros.h"
 #include "services/grpc_services.h"
+#include "services/request_checks.h"
 
 namespace nas {
 namespace {
@@ -91,6 +92,8 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   builder.RegisterService(s->admin_service_.get());
   builder.RegisterService(s->trainer_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  // First, so that the metrics count the status the client gets.
+  interceptors.push_back(UnparsedRequestInterceptor());
   interceptors.push_back(s->metrics_->Interceptor());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   s->server_ = builder.BuildAndStart();
@@ -99,14 +102,53 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
         absl::StrCat("cannot listen on ", options.listen_address));
   }
   s->scheduler_->Start();
+  s->metrics_->SetServing(true);
+  ControllerServer* self = s.get();
+  s->health_thread_ = std::thread([self, options] { self->HealthLoop(options); });
   LOG(INFO) << "event=controller_serving port=" << s->port_
             << " metrics_port=" << s->metrics_port_;
   return s;
 }
 
+void ControllerServer::HealthLoop(ServerOptions options) {
+  bool serving = true;
+  absl::Time last_held_log = absl::InfinitePast();
+  while (true) {
+    {
+      absl::MutexLock lock(&health_mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu_) { return health_stop_; };
+      if (health_mu_.AwaitWithTimeout(absl::Condition(&stop), options.health_interval)) return;
+    }
+    const absl::Status health = store_->Health(options.health_deadline);
+    if (health.ok() != serving) {
+      serving = health.ok();
+      server_->GetHealthCheckService()->SetServingStatus(serving);
+      metrics_->SetServing(serving);
+      if (serving) {
+        LOG(INFO) << "event=health_changed serving=true";
+      } else {
+        LOG(WARNING) << "event=health_changed serving=false reason=\"" << health.message()
+                     << "\"";
+      }
+    }
+    if (absl::Now() - last_held_log >= absl::Seconds(10)) {
+      for (const auto& [operation, held] : store_->LongHeldConnections(options.held_too_long)) {
+        LOG(WARNING) << "event=store_connection_held_long operation=" << operation
+                     << " held_seconds=" << absl::ToInt64Seconds(held);
+        last_held_log = absl::Now();
+      }
+    }
+  }
+}
+
 void ControllerServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  {
+    absl::MutexLock lock(&health_mu_);
+    health_stop_ = true;
+  }
+  if (health_thread_.joinable()) health_thread_.join();
   // Long polls must not hold up shutdown: wake them so they answer "no work".
   scheduler_->Stop();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -8,14 +8,18 @@
 //   (*server)->port();       // the bound port
 //   (*server)->Shutdown();   // graceful: in-flight calls get a few seconds
 //
-// Health checking (grpc.health.v1) and server reflection are on.
+// Health checking (grpc.health.v1) and server reflection are on. Health answers NOT_SERVING
+// while the store cannot complete a trivial transaction or its pool is stalled, so an
+// orchestrator restarts (or stops routing to) a controller that cannot do its work.
 #ifndef NAS_SERVICES_SERVER_H_
 #define NAS_SERVICES_SERVER_H_
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "services/controller.h"
 #include "services/metrics.h"
 #include "services/scheduler.h"
@@ -50,6 +54,13 @@ struct ServerOptions {
   // host:port of the Prometheus /metrics endpoint; port 0 picks one; empty: not served (the
   // metrics are still kept, see ControllerServer::metrics()).
   std::string metrics_address;
+  // How often grpc.health.v1's answer is checked against the store (Store::Health()), and how
+  // long its trivial transaction may take.
+  absl::Duration health_interval = absl::Seconds(1);
+  absl::Duration health_deadline = absl::Seconds(2);
+  // A pool connection held longer than this is named in a log line (defence in depth: the
+  // session's statement and idle-in-transaction timeouts end it in the database).
+  absl::Duration held_too_long = absl::Seconds(10);
 };
 
 class ControllerServer {
@@ -72,6 +83,9 @@ class ControllerServer {
 
  private:
   ControllerServer() = default;
+  // Checks the store every health_interval and sets grpc.health.v1's answer: NOT_SERVING
+  // while Store::Health() fails, SERVING again once it passes. Logs each change.
+  void HealthLoop(ServerOptions options);
 
   std::unique_ptr<Store> store_;
   // After the store: destroyed first, so no scrape reads a closed store.
@@ -85,6 +99,9 @@ class ControllerServer {
   int port_ = 0;
   int metrics_port_ = 0;
   bool shut_down_ = false;
+  absl::Mutex health_mu_;
+  bool health_stop_ ABSL_GUARDED_BY(health_mu_) = false;
+  std::thread health_thread_;
 };
 
 }  // namespace nas

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <utility>
 #include <pqxx/pqxx>
 
 #include "absl/container/flat_hash_map.h"
@@ -348,17 +349,57 @@ absl::Status StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
 }
 
+// Sets a session's safety limits: a runaway statement is cancelled, and a session left idle
+// inside a transaction (a client that vanished mid-transaction) is ended by the server.
+void ApplySessionSettings(pqxx::connection& c, absl::Duration statement_timeout) {
+  pqxx::nontransaction n(c);
+  n.exec(absl::StrCat("SET statement_timeout = ", absl::ToInt64Milliseconds(statement_timeout)));
+  n.exec(absl::StrCat("SET idle_in_transaction_session_timeout = ",
+                      absl::ToInt64Milliseconds(statement_timeout) * 2));
+}
+
 class Store::Pool {
  public:
   explicit Pool(const StoreOptions& options) : options_(options) {}
 
-  // Runs `fn` in a read-committed transaction and commits when it returns OK. Retries
-  // serialization failures and deadlocks; a lost connection is Unavailable.
-  // `operation` names the Store method for StoreOptions::on_operation.
+  // Held: one pool connection, lent to one transaction. Its destructor gives the connection
+  // back (or drops it when broken). RunTransaction() declares the pqxx::work after it, so the
+  // transaction, and any ROLLBACK its destructor sends, is always finished before the
+  // connection can reach another thread: returning a connection early cannot be written.
+  class Held {
+   public:
+    Held(Pool* pool, std::unique_ptr<pqxx::connection> conn, int64_t token)
+        : pool_(pool), conn_(std::move(conn)), token_(token) {}
+    Held(Held&& other) noexcept
+        : pool_(std::exchange(other.pool_, nullptr)),
+          conn_(std::move(other.conn_)),
+          token_(other.token_),
+          broken_(other.broken_) {}
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    Held& operator=(Held&&) = delete;
+    ~Held() {
+      if (pool_ != nullptr) pool_->Release(std::move(conn_), token_, broken_);
+    }
+    pqxx::connection& connection() { return *conn_; }
+    // The connection is dropped instead of returned.
+    void MarkBroken() { broken_ = true; }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+    int64_t token_;
+    bool broken_ = false;
+  };
+
+  // Runs `fn` in a read-committed transaction and commits when it returns OK, else rolls
+  // back. Retries serialization failures and deadlocks; a lost connection is Unavailable.
+  // `operation` names the Store method for StoreOptions::on_operation and the held-too-long
+  // log line.
   template <typename Fn>
   auto Run(const char* operation, Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
     const absl::Time start = absl::Now();
-    auto result = RunTransaction(std::forward<Fn>(fn));
+    auto result = RunTransaction(operation, std::forward<Fn>(fn));
     if (options_.on_operation) {
       options_.on_operation(operation, absl::Now() - start, StatusOf(result));
     }
@@ -366,101 +407,211 @@ class Store::Pool {
   }
 
   template <typename Fn>
-  auto RunTransaction(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
+  auto RunTransaction(const char* operation, Fn&& fn)
+      -> decltype(fn(std::declval<pqxx::work&>())) {
     using Result = decltype(fn(std::declval<pqxx::work&>()));
     constexpr int kAttempts = 5;
     for (int attempt = 1;; ++attempt) {
-      absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
-      if (!conn.ok()) return Result(conn.status());
-      bool keep = true;
+      absl::StatusOr<Held> held = Acquire(operation);
+      if (!held.ok()) return Result(held.status());
       try {
-        pqxx::work tx(**conn);
+        pqxx::work tx(held->connection());
         Result result = fn(tx);
-        if (result.ok()) tx.commit();
-        Release(std::move(*conn));
+        if (result.ok()) {
+          tx.commit();
+        } else {
+          tx.abort();
+        }
         return result;
       } catch (const pqxx::transaction_rollback& e) {
         if (attempt >= kAttempts) {
-          Release(std::move(*conn));
           return Result(absl::AbortedError(absl::StrCat("store: gave up after ", attempt,
                                                         " conflicting attempts: ", e.what())));
         }
       } catch (const pqxx::broken_connection& e) {
-        keep = false;
-        Forget();
+        held->MarkBroken();
         if (attempt >= 2) {
           return Result(absl::UnavailableError(absl::StrCat("store: ", e.what())));
         }
       } catch (const pqxx::in_doubt_error& e) {
-        Forget();
+        held->MarkBroken();
         return Result(absl::UnavailableError(
             absl::StrCat("store: connection lost during commit: ", e.what())));
       } catch (const pqxx::sql_error& e) {
+        if (e.sqlstate() == "57014") {
+          // query_canceled (statement_timeout): the database is overloaded or a lock is
+          // stuck; worth a retry by the caller.
+          return Result(absl::UnavailableError(absl::StrCat("store: ", operation,
+                                                            " timed out: ", e.what())));
+        }
         // The statement is for the operator's log, not for the client.
-        LOG(ERROR) << "event=store_sql_error error=\"" << absl::CHexEscape(e.what())
-                   << "\" query=\"" << absl::CHexEscape(e.query()) << "\"";
-        Release(std::move(*conn));
+        LOG(ERROR) << "event=store_sql_error operation=" << operation << " error=\""
+                   << absl::CHexEscape(e.what()) << "\" query=\"" << absl::CHexEscape(e.query())
+                   << "\"";
+        if (!held->connection().is_open()) held->MarkBroken();
         return Result(absl::InternalError(absl::StrCat("store: ", e.what())));
       } catch (const std::exception& e) {
-        Release(std::move(*conn));
+        if (!held->connection().is_open()) held->MarkBroken();
         return Result(absl::InternalError(absl::StrCat("store: ", e.what())));
       }
-      if (keep) Release(std::move(*conn));
     }
   }
 
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire() {
+  // Pool::Acquire() lends a connection (opening one, with the session timeouts, when none is
+  // idle and the pool has room), waiting up to acquire_timeout.
+  absl::StatusOr<Held> Acquire(const char* operation) {
+    int64_t token = 0;
+    std::unique_ptr<pqxx::connection> idle;
     {
       absl::MutexLock lock(&mu_);
       auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !idle_.empty() || open_ < options_.pool_size;
       };
-      if (!mu_.AwaitWithTimeout(absl::Condition(&available), options_.acquire_timeout)) {
-        return absl::UnavailableError("store: every database connection is busy");
+      ++waiting_;
+      const bool got = mu_.AwaitWithTimeout(absl::Condition(&available),
+                                            options_.acquire_timeout);
+      --waiting_;
+      if (!got) {
+        return absl::UnavailableError(
+            absl::StrCat("store: every database connection is busy (", options_.pool_size,
+                         " held for ", HolderSummary(), ")"));
       }
+      token = ++next_token_;
+      holders_[token] = {operation, absl::Now()};
       if (!idle_.empty()) {
-        std::unique_ptr<pqxx::connection> c = std::move(idle_.back());
+        idle = std::move(idle_.back());
         idle_.pop_back();
-        return c;
+      } else {
+        ++open_;
       }
-      ++open_;
     }
+    if (idle != nullptr) return Held(this, std::move(idle), token);
     try {
-      return std::make_unique<pqxx::connection>(options_.database_url);
+      auto c = std::make_unique<pqxx::connection>(options_.database_url);
+      ApplySessionSettings(*c, options_.statement_timeout);
+      return Held(this, std::move(c), token);
     } catch (const std::exception& e) {
       absl::MutexLock lock(&mu_);
       --open_;
+      holders_.erase(token);
       return absl::UnavailableError(absl::StrCat("store: cannot connect to the database: ",
                                                  e.what()));
     }
   }
 
-  void Release(std::unique_ptr<pqxx::connection> c) {
+  // Pool::Stalled() explains why the pool is stuck: callers wait, every connection is lent,
+  // and none has come back for longer than `limit`. OK otherwise.
+  absl::Status Stalled(absl::Duration limit) {
     absl::MutexLock lock(&mu_);
-    if (c->is_open()) {
-      idle_.push_back(std::move(c));
-    } else {
-      --open_;
-    }
+    if (waiting_ == 0 || !idle_.empty() || open_ < options_.pool_size) return absl::OkStatus();
+    const absl::Duration since = absl::Now() - last_release_;
+    if (since <= limit) return absl::OkStatus();
+    return absl::UnavailableError(
+        absl::StrCat("store: no database connection came back for ",
+                     absl::FormatDuration(absl::Trunc(since, absl::Seconds(1))), " (",
+                     waiting_, " callers waiting; held for ", HolderSummary(), ")"));
   }
 
-  // Called when a connection is dropped rather than released.
-  void Forget() {
+  // Pool::LongHeld() lists the operations holding a connection for longer than `limit`.
+  std::vector<std::pair<std::string, absl::Duration>> LongHeld(absl::Duration limit) {
     absl::MutexLock lock(&mu_);
-    --open_;
+    std::vector<std::pair<std::string, absl::Duration>> out;
+    const absl::Time now = absl::Now();
+    for (const auto& [token, h] : holders_) {
+      if (now - h.since > limit) out.push_back({h.operation, now - h.since});
+    }
+    return out;
   }
 
   const StoreOptions& options() const { return options_; }
 
  private:
+  struct Holder {
+    const char* operation;
+    absl::Time since;
+  };
+
+  void Release(std::unique_ptr<pqxx::connection> c, int64_t token, bool broken) {
+    absl::MutexLock lock(&mu_);
+    holders_.erase(token);
+    last_release_ = absl::Now();
+    if (!broken && c != nullptr && c->is_open()) {
+      idle_.push_back(std::move(c));
+      return;
+    }
+    --open_;
+    if (broken) {
+      // A lost connection usually means the server restarted or went away: the idle ones are
+      // lost too, and the next callers should not each find that out.
+      open_ -= static_cast<int>(idle_.size());
+      idle_.clear();
+    }
+  }
+
+  std::string HolderSummary() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::map<std::string, int> by_operation;
+    for (const auto& [token, h] : holders_) ++by_operation[h.operation];
+    return absl::StrJoin(by_operation, ", ", absl::PairFormatter(" x"));
+  }
+
   const StoreOptions options_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t next_token_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int64_t, Holder> holders_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_release_ ABSL_GUARDED_BY(mu_) = absl::Now();
+};
+
+// HealthProbe: one connection of its own on which Store::Health() runs a trivial transaction.
+class HealthProbe {
+ public:
+  explicit HealthProbe(std::string url) : url_(std::move(url)) {}
+
+  absl::Status Check(absl::Duration deadline) {
+    absl::MutexLock lock(&mu_);
+    try {
+      if (conn_ == nullptr || !conn_->is_open()) {
+        conn_.reset();
+        auto c = std::make_unique<pqxx::connection>(url_);
+        ApplySessionSettings(*c, deadline);
+        conn_ = std::move(c);
+      }
+      pqxx::work tx(*conn_);
+      tx.exec("SELECT 1");
+      tx.commit();
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      conn_.reset();
+      return absl::UnavailableError(absl::StrCat(
+          "store: a trivial transaction failed: ",
+          absl::StripTrailingAsciiWhitespace(e.what())));
+    }
+  }
+
+ private:
+  const std::string url_;
+  absl::Mutex mu_;
+  std::unique_ptr<pqxx::connection> conn_ ABSL_GUARDED_BY(mu_);
 };
 
 Store::Store(std::unique_ptr<Pool> pool)
-    : pool_(std::move(pool)), profiles_(std::make_unique<SearchProfileCache>()) {}
+    : pool_(std::move(pool)),
+      profiles_(std::make_unique<SearchProfileCache>()),
+      probe_(std::make_unique<HealthProbe>(pool_->options().database_url)) {}
+
+absl::Status Store::Health(absl::Duration deadline) {
+  NAS_RETURN_IF_ERROR(probe_->Check(deadline));
+  // A transaction may take up to statement_timeout; a little more than that with nothing
+  // coming back while callers wait is a stall.
+  return pool_->Stalled(pool_->options().statement_timeout + absl::Seconds(5));
+}
+
+std::vector<std::pair<std::string, absl::Duration>> Store::LongHeldConnections(
+    absl::Duration limit) {
+  return pool_->LongHeld(limit);
+}
 Store::~Store() = default;
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
@@ -691,20 +842,29 @@ absl::StatusOr<HardwareProfile> Store::RegisterProfile(const Caller& caller,
   }
   return pool_->Run("RegisterProfile", [&](pqxx::work& tx) -> absl::StatusOr<HardwareProfile> {
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", profile.name());
-    pqxx::result latest = tx.exec_params(
-        "SELECT version, owner_id FROM hardware_profiles WHERE name = $1 "
-        "ORDER BY version DESC LIMIT 1",
-        profile.name());
-    int version = 1;
-    if (!latest.empty()) {
-      const bool owned_by_caller =
-          !latest[0][1].is_null() && latest[0][1].as<int64_t>() == caller.user_id;
-      const bool builtin_name = latest[0][1].is_null();
-      if (!(owned_by_caller || (builtin_name && (builtin || caller.admin)))) {
+    // Names are unique per owner: the public profiles (built in or registered public by an
+    // administrator) share one namespace, every user has a private one. A public name is
+    // taken for everyone; another user's private name is invisible and free.
+    pqxx::row latest = tx.exec_params1(
+        "SELECT COALESCE(max(version) FILTER (WHERE owner_id IS NULL OR public), 0), "
+        "  COALESCE(max(version) FILTER (WHERE owner_id = $2 AND NOT public), 0) "
+        "FROM hardware_profiles WHERE name = $1",
+        profile.name(), caller.user_id);
+    const int public_version = latest[0].as<int>();
+    const int own_version = latest[1].as<int>();
+    int version = own_version + 1;
+    if (make_public || public_version > 0) {
+      if (public_version > 0 && !builtin && !caller.admin) {
         return absl::AlreadyExistsError(absl::StrCat(
-            "profile.name: \"", profile.name(), "\" belongs to another owner; choose another"));
+            "profile.name: \"", profile.name(),
+            "\" is the name of a public profile; choose another"));
       }
-      version = latest[0][0].as<int>() + 1;
+      if (make_public && own_version > 0) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "profile.name: \"", profile.name(),
+            "\" names a private profile of yours; a public one needs another name"));
+      }
+      version = public_version + 1;
     }
     profile.clear_id();
     profile.clear_version();
@@ -748,7 +908,9 @@ absl::StatusOr<std::pair<int64_t, HardwareProfile>> ResolveProfile(pqxx::work& t
   pqxx::result r = tx.exec_params(
       absl::StrCat("SELECT hp.id, ", kProfileColumns, "WHERE ", kVisibleToCaller,
                    " AND hp.name = $2 AND ($3 = 0 OR hp.version = $3) "
-                   "ORDER BY hp.version DESC LIMIT 1"),
+                   // The caller's own private profile first, then the public one.
+                   "ORDER BY (hp.owner_id = $1 AND NOT hp.public) DESC NULLS LAST, "
+                   "  hp.version DESC LIMIT 1"),
       caller.user_id, name_version.first, name_version.second);
   if (r.empty()) {
     return absl::NotFoundError(absl::StrCat("hardware profile \"", id, "\" not found"));
@@ -770,8 +932,10 @@ absl::StatusOr<std::vector<HardwareProfile>> Store::ListProfiles(const Caller& c
   return pool_->Run("ListProfiles", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<HardwareProfile>> {
     std::vector<HardwareProfile> out;
     for (const pqxx::row& r : tx.exec_params(
-             absl::StrCat("SELECT DISTINCT ON (hp.name) ", kProfileColumns, "WHERE ",
-                          kVisibleToCaller, " ORDER BY hp.name, hp.version DESC"),
+             absl::StrCat("SELECT DISTINCT ON (hp.name, hp.public OR hp.owner_id IS NULL) ",
+                          kProfileColumns, "WHERE ", kVisibleToCaller,
+                          " ORDER BY hp.name, hp.public OR hp.owner_id IS NULL, "
+                          "hp.version DESC"),
              caller.user_id)) {
       out.push_back(ProfileFromRow(r));
     }
@@ -1673,11 +1837,17 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64
   return pool_->Run("LeaseNext", [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     pqxx::result w = tx.exec_params(
         "UPDATE workers SET last_seen_at = now() WHERE id = $1 "
-        "RETURNING device_tag, datasets, measure_only",
+        "RETURNING device_tag, datasets, measure_only, quarantined_until > now(), "
+        "  rfc3339(quarantined_until), quarantine_reason",
         worker_id);
     if (w.empty()) {
       return absl::NotFoundError(
           absl::StrCat("worker ", worker_id, " is not registered; call RegisterWorker"));
+    }
+    if (!w[0][3].is_null() && w[0][3].as<bool>()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("worker ", worker_id, " is quarantined until ", w[0][4].as<std::string>(),
+                       ": ", w[0][5].as<std::string>()));
     }
     const std::string device_tag = w[0][0].as<std::string>();
     if (w[0][2].as<bool>()) return LeaseMeasurement(tx, *profiles_, worker_id, device_tag, ttl);
@@ -1690,8 +1860,15 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64
         "SELECT c.id, c.search_id, c.arch, c.fidelity, s.spec FROM candidates c "
         "JOIN searches s ON s.id = c.search_id "
         "WHERE c.state = 'QUEUED' AND s.state = 'RUNNING' AND s.dataset = ANY($1::TEXT[]) "
+        // Not a candidate this worker failed, while another live worker could take it.
+        "  AND NOT (EXISTS (SELECT 1 FROM leases f WHERE f.candidate_id = c.id "
+        "                   AND f.worker_id = $2 AND f.failed) "
+        "       AND EXISTS (SELECT 1 FROM workers o WHERE o.id <> $2 AND NOT o.measure_only "
+        "                   AND o.last_seen_at > now() - interval '1 minute' "
+        "                   AND (o.quarantined_until IS NULL OR o.quarantined_until <= now()) "
+        "                   AND s.dataset = ANY(o.datasets))) "
         "ORDER BY c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED",
-        w[0][1].c_str());
+        w[0][1].c_str(), worker_id);
     if (c.empty()) return Result();
     NAS_ASSIGN_OR_RETURN(nas::v1::LeaseWorkResponse lease,
                          GrantLease(tx, *profiles_, c[0], worker_id, device_tag, ttl));
@@ -1760,7 +1937,7 @@ absl::StatusOr<std::pair<int64_t, int64_t>> LockLiveLease(pqxx::work& tx, int64_
                  s[0][0].as<int64_t>());
   pqxx::result r = tx.exec_params(
       "SELECT candidate_id, search_id FROM leases "
-      "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
+      "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' "
       "FOR UPDATE",
       lease_id, worker_id);
   if (r.empty()) return LeaseNotLive(tx, worker_id, lease_id);
@@ -1774,7 +1951,7 @@ absl::StatusOr<absl::Time> Store::Heartbeat(const nas::v1::HeartbeatRequest& req
   return pool_->Run("Heartbeat", [&](pqxx::work& tx) -> absl::StatusOr<absl::Time> {
     pqxx::result r = tx.exec_params(
         "UPDATE leases SET expires_at = now() + $3 * interval '1 millisecond' "
-        "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
+        "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' "
         "RETURNING (extract(epoch FROM expires_at) * 1000)::BIGINT, search_id, candidate_id",
         request.lease_id(), request.worker_id(), absl::ToInt64Milliseconds(ttl));
     if (r.empty()) return LeaseNotLive(tx, request.worker_id(), request.lease_id());
@@ -1994,6 +2171,49 @@ absl::StatusOr<ReportOutcome> StoreSupernetEpoch(pqxx::work& tx,
 
 }  // namespace
 
+namespace {
+
+// Called once `candidate_id` succeeded on `worker_id`: every other worker that failed it is
+// quarantined when its failures since its own last success are `after` or more different
+// candidates that succeeded elsewhere. A candidate that fails everywhere (a poison candidate)
+// never counts against a worker. Returns the workers quarantined, with the reason.
+std::vector<std::pair<int64_t, std::string>> QuarantineFailingWorkers(
+    pqxx::work& tx, int64_t candidate_id, int64_t worker_id, int after,
+    absl::Duration quarantine_for) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  for (const pqxx::row& w : tx.exec_params(
+           "SELECT DISTINCT worker_id FROM leases WHERE candidate_id = $1 AND failed "
+           "  AND worker_id <> $2",
+           candidate_id, worker_id)) {
+    const int64_t failing = w[0].as<int64_t>();
+    pqxx::row streak = tx.exec_params1(
+        "SELECT count(DISTINCT l.candidate_id), "
+        "  string_agg(DISTINCT l.candidate_id::TEXT, ', '), "
+        "  (SELECT c.error FROM leases x JOIN candidates c ON c.id = x.candidate_id "
+        "   WHERE x.worker_id = $1 AND x.failed ORDER BY x.id DESC LIMIT 1) "
+        "FROM leases l JOIN candidates c ON c.id = l.candidate_id "
+        "WHERE l.worker_id = $1 AND l.failed AND c.state = 'EVALUATED' "
+        "  AND l.id > COALESCE((SELECT max(id) FROM leases WHERE worker_id = $1 "
+        "                       AND state = 'COMPLETED' AND NOT failed), 0)",
+        failing);
+    if (streak[0].as<int64_t>() < after) continue;
+    const std::string reason = absl::StrCat(
+        "it failed candidates ", streak[1].as<std::string>(),
+        " in a row and other workers evaluated them; last error: ",
+        streak[2].is_null() ? "none" : streak[2].as<std::string>());
+    pqxx::result q = tx.exec_params(
+        "UPDATE workers SET quarantined_until = now() + $2 * interval '1 millisecond', "
+        "  quarantine_reason = $3 "
+        "WHERE id = $1 AND (quarantined_until IS NULL OR quarantined_until <= now()) "
+        "RETURNING id",
+        failing, absl::ToInt64Milliseconds(quarantine_for), reason);
+    if (!q.empty()) out.push_back({failing, reason});
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
   return pool_->Run("ReportResult", [&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {
     ReportOutcome outcome;
@@ -2009,7 +2229,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     outcome.search_id = search_id;
     pqxx::result live = tx.exec_params(
         "UPDATE leases SET state = 'COMPLETED', ended_at = now() "
-        "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' AND expires_at >= now() "
+        "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' "
         "RETURNING candidate_id, (SELECT rung FROM candidates c WHERE c.id = candidate_id), "
         "  (SELECT arch FROM candidates c WHERE c.id = candidate_id), gang_rank",
         request.lease_id(), request.worker_id());
@@ -2067,6 +2287,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
     if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
       const std::string error =
           request.error().empty() ? "worker reported no metrics" : request.error();
+      tx.exec_params("UPDATE leases SET failed = true WHERE id = $1", request.lease_id());
       pqxx::row r = tx.exec_params1(
           "UPDATE candidates SET error = $2, state = CASE WHEN attempts >= $3 "
           "  THEN 'FAILED' ELSE 'QUEUED' END WHERE id = $1 RETURNING state",
@@ -2086,6 +2307,10 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
 
     const CandidateMetrics& metrics = request.metrics();
     StoreEvaluation(tx, candidate_id, search_id, request.lease_id(), metrics);
+    if (const StoreOptions& o = pool_->options(); o.quarantine_after > 0) {
+      outcome.quarantined = QuarantineFailingWorkers(tx, candidate_id, request.worker_id(),
+                                                     o.quarantine_after, o.quarantine_for);
+    }
     if (spec.has_multi_fidelity()) {
       tx.exec_params(
           "UPDATE searches SET evaluated_per_rung[$2] = evaluated_per_rung[$2] + 1 "
@@ -2160,6 +2385,16 @@ absl::Status Store::ReturnLease(int64_t worker_id, int64_t lease_id) {
                 absl::StrCat("worker ", worker_id, " returned lease ", lease_id,
                              "; candidate ", ids.first, " re-queued"));
     return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> Store::ExtendLiveLeases(absl::Duration ttl) {
+  return pool_->Run("ExtendLiveLeases", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    pqxx::result r = tx.exec_params(
+        "UPDATE leases SET expires_at = greatest(expires_at, "
+        "  now() + $1 * interval '1 millisecond') WHERE state = 'ACTIVE'",
+        absl::ToInt64Milliseconds(ttl));
+    return static_cast<int64_t>(r.affected_rows());
   });
 }
 
@@ -2240,6 +2475,8 @@ absl::StatusOr<StoreSnapshot> Store::Snapshot(absl::Duration recent) {
     snap.workers_active =
         tx.exec1("SELECT count(*) FROM workers WHERE last_seen_at > now() - interval '1 minute'")
             [0].as<int64_t>();
+    snap.workers_quarantined =
+        tx.exec1("SELECT count(*) FROM workers WHERE quarantined_until > now()")[0].as<int64_t>();
 
     std::map<int64_t, size_t> index;
     std::map<int64_t, SearchSpec> specs;

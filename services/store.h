@@ -44,6 +44,15 @@ struct StoreOptions {
   int pool_size = 8;
   // How long a call waits for a free connection before answering Unavailable.
   absl::Duration acquire_timeout = absl::Seconds(10);
+  // Every pooled session's statement_timeout; idle_in_transaction_session_timeout is twice
+  // this. The longest a transaction may take, and so how long the pool may go without a
+  // connection coming back before Store::Health() calls it stalled.
+  absl::Duration statement_timeout = absl::Seconds(30);
+  // A worker is quarantined (gets no work for `quarantine_for`) once this many different
+  // candidates it failed in a row, with no success of its own between, were evaluated by other
+  // workers: the fault is the worker's, not the candidates'. 0 never quarantines.
+  int quarantine_after = 3;
+  absl::Duration quarantine_for = absl::Minutes(10);
   // Called after every store operation (the Store method's name, e.g. "ReportResult") with its
   // wall time and outcome, when set (services/metrics.h records it).
   std::function<void(const char* operation, absl::Duration took, const absl::Status& status)>
@@ -56,6 +65,7 @@ struct StoreSnapshot {
   std::map<std::string, int64_t> searches_by_state;
   int64_t queued = 0;          // candidates waiting for a worker, every search
   int64_t workers_active = 0;  // workers heard from in the last minute
+  int64_t workers_quarantined = 0;  // workers in quarantine now
   struct Front {
     std::string profile_id;  // "name@version"
     int64_t size = 0;
@@ -116,6 +126,9 @@ struct ReportOutcome {
   bool measurement = false;
   // A rank > 0 of a data-parallel supernet epoch reporting its share: no evaluation either.
   bool gang_member = false;
+  // Workers this result put in quarantine (their failures of this candidate and others
+  // succeeded here), each with the reason.
+  std::vector<std::pair<int64_t, std::string>> quarantined;
   // (profile id, |predicted - measured| / measured latency) for each predicting profile (lut,
   // roofline) of the reporting worker's device, when the worker measured the latency.
   std::vector<std::pair<std::string, double>> prediction_errors;
@@ -130,6 +143,7 @@ struct LeaseExpiry {
 };
 
 class SearchProfileCache;
+class HealthProbe;
 
 class Store {
  public:
@@ -256,6 +270,22 @@ class Store {
   // Store::EndOverdueSearches() fails running searches past their wall-clock deadline.
   absl::StatusOr<std::vector<int64_t>> EndOverdueSearches();
 
+  // Store::ExtendLiveLeases() gives every live lease `ttl` from now, expired or not: called
+  // when the service itself was unavailable (this controller started, or the store was
+  // unreachable), so that workers who could not heartbeat are not charged for it. Returns how
+  // many leases it extended.
+  absl::StatusOr<int64_t> ExtendLiveLeases(absl::Duration ttl);
+
+  // ---- Health -----------------------------------------------------------------------------
+
+  // Store::Health() is OK when a trivial transaction completes within `deadline` on a
+  // connection of its own, and the pool is not stalled (callers waiting while no connection
+  // has come back for longer than statement_timeout). Unavailable, saying why, otherwise.
+  absl::Status Health(absl::Duration deadline);
+  // Store::LongHeldConnections() names the operations holding a pool connection for longer
+  // than `limit`, with how long (for a log line).
+  std::vector<std::pair<std::string, absl::Duration>> LongHeldConnections(absl::Duration limit);
+
   // ---- Observability ----------------------------------------------------------------------
 
   // Store::Snapshot() reads the figures of StoreSnapshot in one transaction: counts by state,
@@ -270,6 +300,8 @@ class Store {
 
   std::unique_ptr<Pool> pool_;
   std::unique_ptr<SearchProfileCache> profiles_;
+  // Health()'s own connection, so that a busy pool cannot hide an answering database.
+  std::unique_ptr<HealthProbe> probe_;
 };
 
 // BuiltinProfiles() returns the profiles every installation starts with.

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "search/status_macros.h"
 
 namespace nas {
 namespace {
@@ -62,14 +63,32 @@ absl::StatusOr<std::unique_ptr<TestPostgres>> TestPostgres::Start(TestPostgresOp
   std::string settings = absl::StrCat("-c listen_addresses='' -k ", pg->dir_,
                                       " -c max_connections=300 -c shared_buffers=256MB");
   if (!options.durable) absl::StrAppend(&settings, " -c fsync=off -c synchronous_commit=off");
-  if (Run(absl::StrCat(as, pg->bin_, "/pg_ctl -D ", data, " -l ", pg->dir_,
-                       "/server.log -w -t 60 -o \"", settings, "\" start >/dev/null 2>&1")) !=
-      0) {
-    return absl::InternalError(
-        absl::StrCat("PostgreSQL did not start; see ", pg->dir_, "/server.log"));
-  }
+  pg->settings_ = settings;
+  NAS_RETURN_IF_ERROR(pg->Resume());
   pg->admin_url_ = absl::StrCat("host=", pg->dir_, " user=nas dbname=postgres");
   return pg;
+}
+
+absl::Status TestPostgres::Stop() {
+  if (!owned_) return absl::FailedPreconditionError("not a server this fixture started");
+  const std::string as = run_as_postgres_ ? "runuser -u postgres -- " : "";
+  if (Run(absl::StrCat(as, bin_, "/pg_ctl -D ", dir_,
+                       "/data -m immediate -w stop >/dev/null 2>&1")) != 0) {
+    return absl::InternalError("pg_ctl stop failed");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TestPostgres::Resume() {
+  if (!owned_) return absl::FailedPreconditionError("not a server this fixture started");
+  const std::string as = run_as_postgres_ ? "runuser -u postgres -- " : "";
+  if (Run(absl::StrCat(as, bin_, "/pg_ctl -D ", dir_, "/data -l ", dir_,
+                       "/server.log -w -t 60 -o \"", settings_, "\" start >/dev/null 2>&1")) !=
+      0) {
+    return absl::InternalError(
+        absl::StrCat("PostgreSQL did not start; see ", dir_, "/server.log"));
+  }
+  return absl::OkStatus();
 }
 
 TestPostgres::~TestPostgres() {

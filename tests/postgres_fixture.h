@@ -29,6 +29,12 @@ class TestPostgres {
   // TestPostgres::NewDatabase() creates an empty database and returns its connection string.
   absl::StatusOr<std::string> NewDatabase();
 
+  // TestPostgres::Stop() stops the server at once (pg_ctl -m immediate: a crash, as far as
+  // clients can tell); Resume() starts it again on the same data and socket. FailedPrecondition
+  // for a server this fixture did not start (NAS_TEST_DATABASE_URL).
+  absl::Status Stop();
+  absl::Status Resume();
+
   // TestPostgres::AdminUrl() is the connection string of the maintenance database.
   const std::string& AdminUrl() const { return admin_url_; }
 
@@ -37,6 +43,7 @@ class TestPostgres {
   std::string dir_;
   std::string admin_url_;
   std::string bin_;
+  std::string settings_;
   bool run_as_postgres_ = false;
   bool owned_ = false;
   int next_db_ = 0;
