@@ -33,6 +33,9 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(bool, measure_only, false,
           "Only time candidates trained elsewhere, for measured profiles of --device_tag (a "
           "device too small to train on)");
+ABSL_FLAG(absl::Duration, max_backoff, absl::Seconds(30),
+          "Longest wait between retries while the controller is unreachable (calls, reports "
+          "and uploads are retried until it answers)");
 ABSL_FLAG(int, max_tasks, 0, "Exit after this many evaluated candidates (0: never)");
 ABSL_FLAG(int, estimate_batch, 1,
           "Subnet estimates of a weight-sharing search leased per call (1 to 64); more saves "
@@ -70,6 +73,11 @@ int main(int argc, char** argv) {
     options.datasets.push_back(*source);
   }
   options.max_tasks = absl::GetFlag(FLAGS_max_tasks);
+  options.max_backoff = absl::GetFlag(FLAGS_max_backoff);
+  if (options.max_backoff < absl::Milliseconds(250)) {
+    std::cerr << "nas-trainer: --max_backoff must be at least 250ms\n";
+    return 2;
+  }
   options.estimate_batch = absl::GetFlag(FLAGS_estimate_batch);
   if (options.estimate_batch < 1 || options.estimate_batch > 64) {
     std::cerr << "nas-trainer: --estimate_batch must be 1 to 64, not " << options.estimate_batch

@@ -1,5 +1,7 @@
 #include "trainer/worker.h"
 
+#include <cmath>
+
 #include <grpcpp/grpcpp.h>
 #include <openssl/sha.h>
 #include <unistd.h>
@@ -164,8 +166,13 @@ class Task {
            Backoff* backoff);
 
  private:
+  // Upload() sends a file for the lease, retrying with backoff while the controller is
+  // unavailable; UploadOnce() tries once.
   grpc::Status Upload(const std::string& file, const std::string& format,
-                      const nas::v1::ModelMetadata& metadata);
+                      const nas::v1::ModelMetadata& metadata, std::atomic<bool>* stop,
+                      Backoff* backoff);
+  grpc::Status UploadOnce(const std::string& file, const std::string& format,
+                          const nas::v1::ModelMetadata& metadata);
   // Fetch() downloads a stored file by its SHA-256 and checks the digest.
   absl::StatusOr<std::string> Fetch(const std::string& sha256);
   // A new SupernetTrainer for the lease's supernet, loaded from `checkpoint` when not empty.
@@ -224,18 +231,38 @@ void Task::HeartbeatLoop() {
 grpc::Status Task::Report(const nas::v1::ReportResultRequest& request, std::atomic<bool>* stop,
                           Backoff* backoff) {
   // Reports are idempotent per lease, so a report whose answer was lost is simply sent again.
+  // A finished result is worth waiting for: while the controller or its database is away the
+  // report is retried until the controller says the lease is gone (or the worker is stopped).
   for (int attempt = 0;; ++attempt) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     nas::v1::ReportResultResponse resp;
     grpc::Status st = stub_->ReportResult(&ctx, request, &resp);
-    if (st.ok() || !Retryable(st) || attempt >= 8 || stop->load()) return st;
+    if (st.ok() || !Retryable(st) || stop->load()) return st;
+    LOG(WARNING) << "event=report_retry search=" << lease_.search_id()
+                 << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+                 << " attempt=" << attempt + 1 << " error=\"" << st.error_message() << "\"";
     backoff->Wait(stop);
   }
 }
 
 grpc::Status Task::Upload(const std::string& file, const std::string& format,
-                          const nas::v1::ModelMetadata& metadata) {
+                          const nas::v1::ModelMetadata& metadata, std::atomic<bool>* stop,
+                          Backoff* backoff) {
+  // Like a report, an upload replaces an earlier one of the same lease: retried until the
+  // controller takes it or says the lease is gone.
+  for (int attempt = 0;; ++attempt) {
+    grpc::Status st = UploadOnce(file, format, metadata);
+    if (st.ok() || !Retryable(st) || stop->load()) return st;
+    LOG(WARNING) << "event=upload_retry search=" << lease_.search_id()
+                 << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+                 << " attempt=" << attempt + 1 << " error=\"" << st.error_message() << "\"";
+    backoff->Wait(stop);
+  }
+}
+
+grpc::Status Task::UploadOnce(const std::string& file, const std::string& format,
+                              const nas::v1::ModelMetadata& metadata) {
   grpc::ClientContext ctx;
   Prepare(&ctx);
   nas::v1::UploadArtifactResponse resp;
@@ -470,7 +497,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
       meta.set_dataset(lease_.dataset());
       meta.set_file_name(absl::StrCat("search", lease_.search_id(), "-supernet-epoch",
                                       work.epoch(), ".pt"));
-      grpc::Status uploaded = Upload(checkpoint, kSupernetCheckpointFormat, meta);
+      grpc::Status uploaded = Upload(checkpoint, kSupernetCheckpointFormat, meta, stop, backoff);
       if (!uploaded.ok()) {
         return absl::UnavailableError(
             absl::StrCat("uploading the supernet checkpoint: ", uploaded.error_message()));
@@ -535,7 +562,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     meta.set_dataset(lease_.dataset());
     meta.set_file_name(absl::StrCat("search", lease_.search_id(), "-candidate",
                                     lease_.candidate_id(), ".pt"));
-    grpc::Status uploaded = Upload(model, "torchscript", meta);
+    grpc::Status uploaded = Upload(model, "torchscript", meta, stop, backoff);
     if (!uploaded.ok()) {
       LOG(WARNING) << "event=upload_failed search=" << lease_.search_id()
                    << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
@@ -549,19 +576,27 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
   } catch (const c10::Error& e) {
     st = absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
   }
-  finish_heartbeat();
-
   if (stopped_by_worker) {
+    finish_heartbeat();
     GiveBack(stub_, token_, worker_id_, lease_);
     metrics_->CountTask("returned");
     return false;
   }
   if (lease_lost_) {  // Someone else has the candidate now; nothing to report.
+    finish_heartbeat();
     metrics_->CountTask("lost");
     return true;
   }
+  if (st.ok() && report.has_metrics() && !std::isfinite(report.metrics().train_loss())) {
+    // The controller takes only finite figures; a loss that blew up is the candidate's failure.
+    st = absl::InternalError(
+        absl::StrCat("training diverged: final loss ", report.metrics().train_loss()));
+  }
   if (!st.ok()) report.set_error(std::string(st.message()));
+  // Heartbeats go on while the report is retried, so that a lease the controller extended
+  // after its own outage stays live until the report gets through.
   grpc::Status reported = Report(report, stop, backoff);
+  finish_heartbeat();
   if (reported.ok()) {
     LOG(INFO) << "event=result_reported search=" << lease_.search_id()
               << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
@@ -683,6 +718,12 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
 
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(8 << 20);
+  // gRPC backs off reconnecting up to 2 minutes by default: after a long controller outage the
+  // worker would stay away past its leases' TTL, and the results it holds would be re-trained.
+  // Try again at least every max_backoff (and at most every 2 s while the controller is down).
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(options_.max_backoff),
+                                                 2000)));
   auto stub = TrainerService::NewStub(grpc::CreateCustomChannel(
       options_.controller, grpc::InsecureChannelCredentials(), args));
   Backoff backoff(options_.max_backoff);
@@ -735,6 +776,13 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
     grpc::Status st = stub->LeaseWork(&ctx, req, &lease);
     if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
       worker_id = 0;  // The controller's store forgot us (a new database): register again.
+      continue;
+    }
+    if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      // Quarantined: the controller says why and until when; ask again later.
+      LOG(WARNING) << "event=worker_quarantined worker=" << worker_id << " error=\""
+                   << st.error_message() << "\" retrying=true";
+      backoff.Wait(stop);
       continue;
     }
     if (!st.ok()) {
