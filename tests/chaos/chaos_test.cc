@@ -1,0 +1,353 @@
+// The chaos suite: the real nas-controller binary over a real PostgreSQL, simulated workers over
+// the real TrainerService, and faults injected while a search runs. Every scenario checks, in
+// SQL and through the API: no acknowledged result lost, no candidate evaluated twice, no healthy
+// candidate FAILED, the search ends by itself, and it prints the time from recovery to the next
+// result. docs/reliability.md collects the figures.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+
+#include <cstdio>
+#include <limits>
+#include <fstream>
+#include <grpcpp/grpcpp.h>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "proto/nas_service.grpc.pb.h"
+#include "proto/trainer_service.grpc.pb.h"
+#include "tests/chaos/chaos_harness.h"
+#include "tests/postgres_fixture.h"
+
+extern char** environ;
+
+namespace nas::chaos {
+namespace {
+
+constexpr absl::Duration kTtl = absl::Seconds(5);
+
+class ChaosTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Durable: a stopped server must keep every commit it acknowledged.
+    absl::StatusOr<std::unique_ptr<TestPostgres>> pg =
+        TestPostgres::Start({.durable = true});
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    pg_ = std::move(*pg);
+    absl::StatusOr<std::string> url = pg_->NewDatabase();
+    ASSERT_TRUE(url.ok()) << url.status();
+    url_ = *url;
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& ch : name) {
+      if (ch == '/') ch = '_';
+    }
+    dir_ = ::testing::TempDir() + "/" + name;
+    std::system(("mkdir -p '" + dir_ + "'").c_str());
+    controller_ = std::make_unique<ControllerProcess>(Runfile("services/nas-controller"), url_,
+                                                      dir_, kTtl);
+    controller_->Start();
+    ASSERT_TRUE(controller_->WaitServing(absl::Seconds(60))) << "see " << dir_;
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::printf("controller log: %s/controller.log\n", dir_.c_str());
+    }
+  }
+
+  // The invariants every scenario ends with.
+  void ExpectNothingLost(int64_t search, Fleet& fleet, double poison = 0,
+                         bool expect_success = true) {
+    if (expect_success) {
+      EXPECT_EQ(WaitForEnd(controller_->address(), search, absl::Minutes(3)),
+                nas::v1::SEARCH_STATE_SUCCEEDED);
+    }
+    fleet.Stop();
+    absl::StatusOr<Figures> f = Measure(url_, search, fleet, poison);
+    ASSERT_TRUE(f.ok()) << f.status();
+    std::printf("figures: %s\n", f->ToString().c_str());
+    EXPECT_GT(f->acknowledged, 0);
+    EXPECT_EQ(f->lost, 0);
+    EXPECT_EQ(f->evaluated_twice, 0);
+    EXPECT_EQ(f->healthy_failed, 0);
+    EXPECT_EQ(f->poison_evaluated, 0);
+    EXPECT_EQ(f->stuck, 0);
+    figures_ = *f;
+    for (const std::string& s : fleet.Surprises()) ADD_FAILURE() << "unexpected answer: " << s;
+  }
+
+  // Recovery: from `recovered` to the next acknowledged result.
+  void PrintRecovery(const char* fault, Fleet& fleet, absl::Time recovered) {
+    const absl::Time next = fleet.FirstAckAfter(recovered);
+    EXPECT_LT(next, absl::InfiniteFuture()) << "no result after the " << fault;
+    std::printf("recovery: %s: next result %.2f s after recovery\n", fault,
+                absl::ToDoubleSeconds(next - recovered));
+    EXPECT_LT(next - recovered, absl::Seconds(30)) << fault;
+  }
+
+  std::unique_ptr<TestPostgres> pg_;
+  std::string url_;
+  std::string dir_;
+  std::unique_ptr<ControllerProcess> controller_;
+  Figures figures_;
+};
+
+TEST_F(ChaosTest, ThirtyTwoWorkersAThousandCandidatesSomeVanish) {
+  absl::StatusOr<int64_t> search = SubmitSearch(controller_->address(), 1000, 64);
+  ASSERT_TRUE(search.ok()) << search.status();
+  Fleet fleet(controller_->address(), {.workers = 32});
+  ASSERT_TRUE(WaitForAcks(fleet, 200, absl::Minutes(2)));
+  fleet.Vanish(4);  // killed workers: their leases expire and are re-queued
+  ExpectNothingLost(*search, fleet);
+  EXPECT_GE(figures_.expired_leases, 4);
+  EXPECT_EQ(figures_.evaluated, 1000);
+}
+
+class ControllerKillTest : public ChaosTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(ControllerKillTest, KilledControllerWithDowntimeWhileWorkersKeepGoing) {
+  const absl::Duration downtime = absl::Seconds(GetParam());
+  absl::StatusOr<int64_t> search = SubmitSearch(controller_->address(), 300, 32);
+  ASSERT_TRUE(search.ok()) << search.status();
+  Fleet fleet(controller_->address(), {.workers = 16});
+  ASSERT_TRUE(WaitForAcks(fleet, 100, absl::Minutes(2)));
+  controller_->Kill();
+  absl::SleepFor(downtime);
+  EXPECT_EQ(controller_->Health(), -1);
+  controller_->Start();
+  ASSERT_TRUE(controller_->WaitServing(absl::Seconds(60)));
+  const absl::Time recovered = absl::Now();
+  ExpectNothingLost(*search, fleet);
+  PrintRecovery(absl::StrCat("controller kill -9 with ", GetParam(), " s downtime").c_str(),
+                fleet, recovered);
+  // Leases out during the outage were extended, not charged. The only lease that may expire is
+  // one granted in the instant of the kill, whose answer never reached its worker.
+  EXPECT_LE(figures_.expired_leases, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Downtime, ControllerKillTest, ::testing::Values(0, 20, 60));
+
+TEST_F(ChaosTest, DatabaseStoppedForTwentySecondsMidSearch) {
+  absl::StatusOr<int64_t> search = SubmitSearch(controller_->address(), 300, 32);
+  ASSERT_TRUE(search.ok()) << search.status();
+  Fleet fleet(controller_->address(), {.workers = 16});
+  ASSERT_TRUE(WaitForAcks(fleet, 100, absl::Minutes(2)));
+  ASSERT_TRUE(pg_->Stop().ok());
+  const absl::Time stopped = absl::Now();
+  absl::Time not_serving_at = absl::InfiniteFuture();
+  while (absl::Now() - stopped < absl::Seconds(20)) {
+    if (controller_->Health() == 0 && not_serving_at == absl::InfiniteFuture()) {
+      not_serving_at = absl::Now();
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  ASSERT_LT(not_serving_at, absl::InfiniteFuture()) << "health said SERVING with the database down";
+  std::printf("health: NOT_SERVING %.2f s after the database stopped\n",
+              absl::ToDoubleSeconds(not_serving_at - stopped));
+  EXPECT_LT(not_serving_at - stopped, absl::Seconds(10));
+  ASSERT_TRUE(pg_->Resume().ok());
+  const absl::Time resumed = absl::Now();
+  ASSERT_TRUE(controller_->WaitServing(absl::Seconds(30)));
+  std::printf("health: SERVING again %.2f s after the database came back\n",
+              absl::ToDoubleSeconds(absl::Now() - resumed));
+  ExpectNothingLost(*search, fleet);
+  PrintRecovery("database stopped 20 s", fleet, resumed);
+  EXPECT_EQ(figures_.expired_leases, 0);
+}
+
+TEST_F(ChaosTest, ReplayedStaleForeignAndBogusReportsChangeNothing) {
+  absl::StatusOr<int64_t> search = SubmitSearch(controller_->address(), 150, 16);
+  ASSERT_TRUE(search.ok()) << search.status();
+  Fleet fleet(controller_->address(), {.workers = 8});
+  ASSERT_TRUE(WaitForAcks(fleet, 20, absl::Minutes(1)));
+  fleet.Vanish(1);
+  auto stub = nas::v1::TrainerService::NewStub(
+      grpc::CreateChannel(controller_->address(), grpc::InsecureChannelCredentials()));
+  auto report = [&](const nas::v1::ReportResultRequest& req) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kWorkerToken));
+    nas::v1::ReportResultResponse resp;
+    grpc::Status st = stub->ReportResult(&ctx, req, &resp);
+    return std::make_pair(st, resp.duplicate());
+  };
+  pqxx::connection c(url_);
+  std::map<int64_t, int64_t> lease_worker;  // lease -> worker id in the store
+  int replays = 0, foreign = 0, bogus = 0, stale = 0;
+  const absl::Time until = absl::Now() + absl::Seconds(15);
+  while (absl::Now() < until) {
+    std::vector<Ack> acks = fleet.Acks();
+    pqxx::work tx(c);
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT id, worker_id, state FROM leases WHERE search_id = $1", *search)) {
+      lease_worker[r[0].as<int64_t>()] = r[1].as<int64_t>();
+      if (r[2].as<std::string>() == "EXPIRED") {
+        // A stale lease's late report is fenced.
+        nas::v1::ReportResultRequest req;
+        req.set_worker_id(r[1].as<int64_t>());
+        req.set_lease_id(r[0].as<int64_t>());
+        req.mutable_metrics()->set_val_accuracy(0.99);
+        auto [st, dup] = report(req);
+        EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+        ++stale;
+      }
+    }
+    tx.commit();
+    for (const Ack& a : acks) {
+      if (!a.success) continue;
+      const int64_t owner = lease_worker[a.lease_id];
+      nas::v1::ReportResultRequest req;
+      req.set_lease_id(a.lease_id);
+      req.set_worker_id(owner);
+      // A replay with other figures: acknowledged as a duplicate, stores nothing new.
+      req.mutable_metrics()->set_val_accuracy(0.01);
+      auto [st, dup] = report(req);
+      EXPECT_TRUE(st.ok()) << st.error_message();
+      EXPECT_TRUE(dup);
+      ++replays;
+      // Another worker's report on the lease: refused.
+      req.set_worker_id(owner + 1000000);
+      EXPECT_NE(report(req).first.error_code(), grpc::StatusCode::OK);
+      ++foreign;
+      // A figure no device measures: refused before it reaches the store.
+      req.set_worker_id(owner);
+      req.mutable_metrics()->set_val_accuracy(0.5);
+      req.mutable_metrics()->set_latency_ms(std::numeric_limits<double>::infinity());
+      grpc::Status inf = report(req).first;
+      EXPECT_EQ(inf.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_NE(inf.error_message().find("metrics.latency_ms"), std::string::npos);
+      ++bogus;
+      if (replays >= 200) break;
+    }
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  std::printf("mischief: %d replays, %d foreign, %d bogus, %d stale reports\n", replays,
+              foreign, bogus, stale);
+  EXPECT_GT(stale, 0);
+  ExpectNothingLost(*search, fleet);
+  // Every stored accuracy is the first report's, never a replay's 0.01.
+  pqxx::work tx(c);
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM evaluations e JOIN candidates c ON "
+                            "c.id = e.candidate_id WHERE c.search_id = $1 AND "
+                            "e.val_accuracy < 0.5",
+                            *search)[0]
+                .as<int>(),
+            0);
+}
+
+TEST_F(ChaosTest, PoisonCandidatesAndOneFailingWorkerAmongHealthyOnes) {
+  constexpr double kPoison = 0.05;
+  absl::StatusOr<int64_t> search = SubmitSearch(controller_->address(), 200, 8);
+  ASSERT_TRUE(search.ok()) << search.status();
+  Fleet fleet(controller_->address(),
+              {.workers = 4, .failing_workers = 1, .poison_fraction = kPoison});
+  ExpectNothingLost(*search, fleet, kPoison);
+  EXPECT_GT(figures_.poison_failed, 0);
+  // The failing worker (index 0) was quarantined and told so; no healthy one was.
+  EXPECT_EQ(figures_.quarantined_workers, 1);
+  std::map<int, int> told = fleet.QuarantineAnswers();
+  EXPECT_GT(told[0], 0);
+  EXPECT_EQ(told.size(), 1u);
+}
+
+TEST_F(ChaosTest, CancelWithLeasesOut) {
+  absl::StatusOr<int64_t> search = SubmitSearch(controller_->address(), 400, 16);
+  ASSERT_TRUE(search.ok()) << search.status();
+  Fleet fleet(controller_->address(), {.workers = 8,
+                                       .work_min = absl::Milliseconds(300),
+                                       .work_max = absl::Milliseconds(900)});
+  ASSERT_TRUE(WaitForAcks(fleet, 20, absl::Minutes(1)));
+  ASSERT_TRUE(CancelSearch(controller_->address(), *search).ok());
+  EXPECT_EQ(WaitForEnd(controller_->address(), *search, absl::Seconds(5)),
+            nas::v1::SEARCH_STATE_CANCELLED);
+  absl::SleepFor(absl::Seconds(2));  // reports of revoked leases come in and are fenced
+  ExpectNothingLost(*search, fleet, 0, /*expect_success=*/false);
+}
+
+// A real nas-trainer finishes its candidate while the controller is down: it retries its
+// upload and report until the restarted controller takes them; nothing is trained twice.
+TEST_F(ChaosTest, RealTrainerFinishesWhileTheControllerIsDown) {
+  auto stub = nas::v1::NasService::NewStub(
+      grpc::CreateChannel(controller_->address(), grpc::InsecureChannelCredentials()));
+  nas::v1::SubmitSearchRequest req;
+  nas::v1::SearchSpec* spec = req.mutable_spec();
+  spec->mutable_space()->set_name("resnet");
+  spec->mutable_space()->set_max_depth(1);
+  spec->mutable_space()->add_width_multipliers_percent(50);
+  spec->mutable_space()->add_resolutions(20);
+  spec->mutable_budget()->set_max_candidates(2);
+  spec->mutable_budget()->set_max_parallel(1);
+  spec->mutable_recipe()->set_epochs(1);
+  spec->mutable_recipe()->set_batch_size(32);
+  spec->mutable_recipe()->set_train_subset(12000);
+  nas::v1::Search search;
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
+    ASSERT_TRUE(stub->SubmitSearch(&ctx, req, &search).ok());
+  }
+  const std::string bin = Runfile("trainer/nas-trainer");
+  const std::vector<std::string> args = {
+      bin, "--controller=" + controller_->address(),
+      "--worker_token_file=" + dir_ + "/worker.token", "--threads=1", "--max_backoff=1s"};
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  const std::string log = dir_ + "/trainer.log";
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t trainer = 0;
+  ASSERT_EQ(posix_spawn(&trainer, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+
+  // Kill the controller a moment after the first lease; stay down long past the TTL.
+  pqxx::connection c(url_);
+  auto leases = [&] {
+    pqxx::work tx(c);
+    return tx.exec_params1("SELECT count(*) FROM leases WHERE search_id = $1", search.id())[0]
+        .as<int>();
+  };
+  const absl::Time until = absl::Now() + absl::Seconds(120);
+  while (leases() == 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_GT(leases(), 0) << "the trainer never leased; see " << log;
+  absl::SleepFor(absl::Seconds(1));
+  controller_->Kill();
+  absl::SleepFor(absl::Seconds(20));  // training ends meanwhile; upload and report retry
+  controller_->Start();
+  ASSERT_TRUE(controller_->WaitServing(absl::Seconds(60)));
+  EXPECT_EQ(WaitForEnd(controller_->address(), search.id(), absl::Minutes(3)),
+            nas::v1::SEARCH_STATE_SUCCEEDED);
+  kill(trainer, SIGTERM);
+  waitpid(trainer, nullptr, 0);
+
+  pqxx::work tx(c);
+  // Each candidate was leased once and evaluated once: the finished result survived.
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT id, state, attempts FROM candidates WHERE search_id = $1", search.id())) {
+    EXPECT_EQ(r[1].as<std::string>(), "EVALUATED") << "candidate " << r[0].as<int64_t>();
+    EXPECT_EQ(r[2].as<int>(), 1) << "candidate " << r[0].as<int64_t>() << " trained again";
+  }
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM leases WHERE search_id = $1 AND "
+                            "state <> 'COMPLETED'",
+                            search.id())[0]
+                .as<int>(),
+            0);
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM artifacts a JOIN candidates c ON "
+                            "c.id = a.candidate_id WHERE c.search_id = $1",
+                            search.id())[0]
+                .as<int>(),
+            2);
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(text.find("event=report_retry") != std::string::npos ||
+              text.find("event=upload_retry") != std::string::npos)
+      << "the trainer never had to retry: the fault missed the window";
+}
+
+}  // namespace
+}  // namespace nas::chaos
