@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -173,6 +174,10 @@ class Task {
                       Backoff* backoff);
   grpc::Status UploadOnce(const std::string& file, const std::string& format,
                           const nas::v1::ModelMetadata& metadata);
+  // Retried() makes `call` until it succeeds, fails for good, or the worker stops, waiting
+  // with backoff between attempts and logging each retry as event=WHAT_retry.
+  grpc::Status Retried(const char* what, const std::function<grpc::Status()>& call,
+                       std::atomic<bool>* stop, Backoff* backoff);
   // Fetch() downloads a stored file by its SHA-256 and checks the digest.
   absl::StatusOr<std::string> Fetch(const std::string& sha256);
   // A new SupernetTrainer for the lease's supernet, loaded from `checkpoint` when not empty.
@@ -228,22 +233,32 @@ void Task::HeartbeatLoop() {
   }
 }
 
+grpc::Status Task::Retried(const char* what, const std::function<grpc::Status()>& call,
+                           std::atomic<bool>* stop, Backoff* backoff) {
+  for (int attempt = 1;; ++attempt) {
+    grpc::Status st = call();
+    if (st.ok() || !Retryable(st) || stop->load()) return st;
+    LOG(WARNING) << "event=" << what << "_retry search=" << lease_.search_id()
+                 << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+                 << " attempt=" << attempt << " error=\"" << st.error_message() << "\"";
+    backoff->Wait(stop);
+  }
+}
+
 grpc::Status Task::Report(const nas::v1::ReportResultRequest& request, std::atomic<bool>* stop,
                           Backoff* backoff) {
   // Reports are idempotent per lease, so a report whose answer was lost is simply sent again.
   // A finished result is worth waiting for: while the controller or its database is away the
   // report is retried until the controller says the lease is gone (or the worker is stopped).
-  for (int attempt = 0;; ++attempt) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    nas::v1::ReportResultResponse resp;
-    grpc::Status st = stub_->ReportResult(&ctx, request, &resp);
-    if (st.ok() || !Retryable(st) || stop->load()) return st;
-    LOG(WARNING) << "event=report_retry search=" << lease_.search_id()
-                 << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
-                 << " attempt=" << attempt + 1 << " error=\"" << st.error_message() << "\"";
-    backoff->Wait(stop);
-  }
+  return Retried(
+      "report",
+      [&] {
+        grpc::ClientContext ctx;
+        Prepare(&ctx);
+        nas::v1::ReportResultResponse resp;
+        return stub_->ReportResult(&ctx, request, &resp);
+      },
+      stop, backoff);
 }
 
 grpc::Status Task::Upload(const std::string& file, const std::string& format,
@@ -251,14 +266,8 @@ grpc::Status Task::Upload(const std::string& file, const std::string& format,
                           Backoff* backoff) {
   // Like a report, an upload replaces an earlier one of the same lease: retried until the
   // controller takes it or says the lease is gone.
-  for (int attempt = 0;; ++attempt) {
-    grpc::Status st = UploadOnce(file, format, metadata);
-    if (st.ok() || !Retryable(st) || stop->load()) return st;
-    LOG(WARNING) << "event=upload_retry search=" << lease_.search_id()
-                 << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
-                 << " attempt=" << attempt + 1 << " error=\"" << st.error_message() << "\"";
-    backoff->Wait(stop);
-  }
+  return Retried(
+      "upload", [&] { return UploadOnce(file, format, metadata); }, stop, backoff);
 }
 
 grpc::Status Task::UploadOnce(const std::string& file, const std::string& format,

@@ -81,6 +81,20 @@ ControllerProcess::~ControllerProcess() { Kill(); }
 
 std::string ControllerProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
+pid_t SpawnLogged(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = 0;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
 void ControllerProcess::Start() {
   if (pid_ > 0) return;
   const std::vector<std::string> args = {
@@ -91,16 +105,7 @@ void ControllerProcess::Start() {
       "--admin_token_file=" + dir_ + "/admin.token",
       absl::StrCat("--lease_ttl_seconds=", absl::ToInt64Seconds(lease_ttl_)),
       "--db_pool_size=8"};
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  const std::string log = dir_ + "/controller.log";
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = 0;
-  posix_spawn_file_actions_destroy(&actions);
+  pid_ = SpawnLogged(args, dir_ + "/controller.log");
 }
 
 void ControllerProcess::Kill() {

@@ -162,6 +162,9 @@ struct Figures {
 absl::StatusOr<Figures> Measure(const std::string& database_url, int64_t search_id,
                                 Fleet& fleet, double poison_fraction);
 
+// SpawnLogged() starts args[0] with `args`, stdout and stderr appended to `log`; 0 on failure.
+pid_t SpawnLogged(const std::vector<std::string>& args, const std::string& log);
+
 // Where the test binary finds a runfile (Bazel's runfiles tree, else the path itself).
 std::string Runfile(const std::string& path);
 

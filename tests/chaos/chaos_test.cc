@@ -3,16 +3,13 @@
 // SQL and through the API: no acknowledged result lost, no candidate evaluated twice, no healthy
 // candidate FAILED, the search ends by itself, and it prints the time from recovery to the next
 // result. docs/reliability.md collects the figures.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
-#include <fcntl.h>
-
 #include <cstdio>
-#include <limits>
 #include <fstream>
-#include <grpcpp/grpcpp.h>
+#include <limits>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -22,8 +19,6 @@
 #include "proto/trainer_service.grpc.pb.h"
 #include "tests/chaos/chaos_harness.h"
 #include "tests/postgres_fixture.h"
-
-extern char** environ;
 
 namespace nas::chaos {
 namespace {
@@ -157,6 +152,27 @@ TEST_F(ChaosTest, DatabaseStoppedForTwentySecondsMidSearch) {
   ExpectNothingLost(*search, fleet);
   PrintRecovery("database stopped 20 s", fleet, resumed);
   EXPECT_EQ(figures_.expired_leases, 0);
+}
+
+// A controller (re)started while its database is down waits for it and comes up by itself.
+TEST_F(ChaosTest, ControllerRestartedWhileItsDatabaseIsDown) {
+  absl::StatusOr<int64_t> search = SubmitSearch(controller_->address(), 200, 16);
+  ASSERT_TRUE(search.ok()) << search.status();
+  Fleet fleet(controller_->address(), {.workers = 8});
+  ASSERT_TRUE(WaitForAcks(fleet, 50, absl::Minutes(1)));
+  controller_->Kill();
+  ASSERT_TRUE(pg_->Stop().ok());
+  controller_->Start();
+  absl::SleepFor(absl::Seconds(5));
+  EXPECT_EQ(controller_->Health(), -1);  // waiting for its database, not serving anything
+  ASSERT_TRUE(pg_->Resume().ok());
+  const absl::Time resumed = absl::Now();
+  ASSERT_TRUE(controller_->WaitServing(absl::Seconds(30)));
+  std::printf("start: serving %.2f s after the database came back\n",
+              absl::ToDoubleSeconds(absl::Now() - resumed));
+  ExpectNothingLost(*search, fleet);
+  PrintRecovery("controller restarted during a database outage", fleet, resumed);
+  EXPECT_LE(figures_.expired_leases, 2);
 }
 
 TEST_F(ChaosTest, ReplayedStaleForeignAndBogusReportsChangeNothing) {
@@ -293,17 +309,9 @@ TEST_F(ChaosTest, RealTrainerFinishesWhileTheControllerIsDown) {
   const std::vector<std::string> args = {
       bin, "--controller=" + controller_->address(),
       "--worker_token_file=" + dir_ + "/worker.token", "--threads=1", "--max_backoff=1s"};
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
   const std::string log = dir_ + "/trainer.log";
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t trainer = 0;
-  ASSERT_EQ(posix_spawn(&trainer, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t trainer = SpawnLogged(args, log);
+  ASSERT_GT(trainer, 0);
 
   // Kill the controller a moment after the first lease; stay down long past the TTL.
   pqxx::connection c(url_);
