@@ -231,7 +231,7 @@ ALTER TABLE leases ADD COLUMN gang_lease_id BIGINT REFERENCES leases(id);
 ALTER TABLE leases ADD COLUMN gang_rank INT;
 CREATE INDEX leases_gang ON leases (gang_lease_id) WHERE gang_lease_id IS NOT NULL;
 )sql"},
-      {8, "failures belong to a candidate and a worker; quarantined workers",
+      {8, "failures belong to a candidate and a worker; quarantined workers; outage grace",
        R"sql(
 -- A completed lease whose worker reported a failure. The candidate is not leased to that
 -- worker again while another can take it, and a worker whose failures keep succeeding on other
@@ -240,6 +240,10 @@ ALTER TABLE leases ADD COLUMN failed BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX leases_worker ON leases (worker_id, id);
 ALTER TABLE workers ADD COLUMN quarantined_until TIMESTAMPTZ;
 ALTER TABLE workers ADD COLUMN quarantine_reason TEXT;
+-- Set on the live leases a controller extended after the service's own outage, cleared by the
+-- next heartbeat: such a lease that expires unheard is not charged to its candidate (its
+-- worker may never have received it).
+ALTER TABLE leases ADD COLUMN outage_grace BOOLEAN NOT NULL DEFAULT false;
 -- Profile names are unique per owner (the public profiles share one namespace): another
 -- user's private profile neither blocks a name nor is revealed by trying it.
 ALTER TABLE hardware_profiles DROP CONSTRAINT hardware_profiles_name_version_key;

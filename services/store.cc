@@ -1950,7 +1950,8 @@ absl::StatusOr<absl::Time> Store::Heartbeat(const nas::v1::HeartbeatRequest& req
                                             absl::Duration ttl) {
   return pool_->Run("Heartbeat", [&](pqxx::work& tx) -> absl::StatusOr<absl::Time> {
     pqxx::result r = tx.exec_params(
-        "UPDATE leases SET expires_at = now() + $3 * interval '1 millisecond' "
+        "UPDATE leases SET expires_at = now() + $3 * interval '1 millisecond', "
+        "  outage_grace = false "
         "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' "
         "RETURNING (extract(epoch FROM expires_at) * 1000)::BIGINT, search_id, candidate_id",
         request.lease_id(), request.worker_id(), absl::ToInt64Milliseconds(ttl));
@@ -2392,7 +2393,7 @@ absl::StatusOr<int64_t> Store::ExtendLiveLeases(absl::Duration ttl) {
   return pool_->Run("ExtendLiveLeases", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     pqxx::result r = tx.exec_params(
         "UPDATE leases SET expires_at = greatest(expires_at, "
-        "  now() + $1 * interval '1 millisecond') WHERE state = 'ACTIVE'",
+        "  now() + $1 * interval '1 millisecond'), outage_grace = true WHERE state = 'ACTIVE'",
         absl::ToInt64Milliseconds(ttl));
     return static_cast<int64_t>(r.affected_rows());
   });
@@ -2419,7 +2420,7 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
       pqxx::result l = tx.exec_params(
           "UPDATE leases SET state = 'EXPIRED', ended_at = now() "
           "WHERE id = $1 AND state = 'ACTIVE' AND expires_at < now() "
-          "RETURNING profile_id IS NOT NULL OR gang_lease_id IS NOT NULL",
+          "RETURNING profile_id IS NOT NULL OR gang_lease_id IS NOT NULL, outage_grace",
           e.lease_id);
       if (l.empty()) return false;  // Heartbeat, report or another controller got there first.
       // A measurement lease: the candidate stays evaluated; another worker measures it. A
@@ -2429,14 +2430,21 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
         return false;
       }
       const SearchSpec spec = Parse<SearchSpec>(s[0]);
+      // A lease live across the service's own outage and never heard from since may never have
+      // reached its worker (the answer was lost with the controller): its attempt is given
+      // back, as for a returned lease.
+      const bool outage = l[0][1].as<bool>();
       pqxx::row c = tx.exec_params1(
-          "UPDATE candidates SET state = CASE WHEN attempts >= $2 THEN 'FAILED' ELSE 'QUEUED' "
-          "  END, error = $3 WHERE id = $1 RETURNING state, rung",
+          "UPDATE candidates SET attempts = attempts - $4, "
+          "  state = CASE WHEN attempts - $4 >= $2 THEN 'FAILED' ELSE 'QUEUED' END, error = $3 "
+          "WHERE id = $1 RETURNING state, rung",
           e.candidate_id, spec.budget().max_attempts(),
-          absl::StrCat("lease ", e.lease_id, " expired without a report"));
+          absl::StrCat("lease ", e.lease_id, " expired without a report"), outage ? 1 : 0);
       e.requeued = c[0].as<std::string>() == "QUEUED";
       AppendEvent(tx, e.search_id, nas::v1::SEARCH_EVENT_KIND_LEASE_EXPIRED, e.candidate_id, "",
-                  absl::StrCat("lease ", e.lease_id, " expired; candidate ", e.candidate_id,
+                  absl::StrCat("lease ", e.lease_id, " expired",
+                               outage ? " unheard since the service's outage (not charged)" : "",
+                               "; candidate ", e.candidate_id,
                                e.requeued ? " re-queued" : " failed: out of attempts"));
       expired.push_back(e);
       // A supernet epoch (rung -1) out of attempts ends the search at the next refill.

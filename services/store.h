@@ -272,8 +272,9 @@ class Store {
 
   // Store::ExtendLiveLeases() gives every live lease `ttl` from now, expired or not: called
   // when the service itself was unavailable (this controller started, or the store was
-  // unreachable), so that workers who could not heartbeat are not charged for it. Returns how
-  // many leases it extended.
+  // unreachable), so that workers who could not heartbeat are not charged for it. A lease so
+  // extended that expires without a heartbeat since is not charged either. Returns how many
+  // leases it extended.
   absl::StatusOr<int64_t> ExtendLiveLeases(absl::Duration ttl);
 
   // ---- Health -----------------------------------------------------------------------------

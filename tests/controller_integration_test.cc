@@ -392,6 +392,43 @@ TEST_F(ControllerIntegrationTest, ExpiredLeaseIsRequeuedAndItsLateReportFenced) 
       << text;
 }
 
+// A lease live across a controller restart is given a fresh TTL; if its worker is never heard
+// from again (the lease's answer may have died with the controller) its expiry is not charged
+// to the candidate. A worker that heartbeats after the restart and then vanishes is charged.
+TEST_F(ControllerIntegrationTest, ALeaseUnheardSinceARestartIsNotCharged) {
+  SchedulerOptions fast;
+  fast.lease_ttl = absl::Seconds(1);
+  fast.sweep_interval = absl::Milliseconds(100);
+  StartController(fast);
+  Search search;
+  ASSERT_TRUE(Submit(alice_, Spec(/*candidates=*/2, /*parallel=*/2), &search).ok());
+  TestWorker silent(harness_.get()), heard(harness_.get());
+  ASSERT_TRUE(silent.Register().ok());
+  ASSERT_TRUE(heard.Register().ok());
+  nas::v1::LeaseWorkResponse a, b;
+  ASSERT_TRUE(silent.Lease(&a).ok());
+  ASSERT_TRUE(heard.Lease(&b).ok());
+  ASSERT_NE(a.lease_id(), 0);
+  ASSERT_NE(b.lease_id(), 0);
+
+  ASSERT_TRUE(harness_->Restart().ok());
+  heard.Reconnect();
+  ASSERT_TRUE(heard.Heartbeat(b.lease_id()).ok());  // heard after the restart, then gone
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  std::vector<Candidate> candidates;
+  auto both_requeued = [&] {
+    candidates = Candidates(alice_, search.id());
+    return candidates.size() == 2 &&
+           candidates[0].state() == nas::v1::CANDIDATE_STATE_QUEUED &&
+           candidates[1].state() == nas::v1::CANDIDATE_STATE_QUEUED;
+  };
+  while (!both_requeued() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_TRUE(both_requeued());
+  for (const Candidate& c : candidates) {
+    EXPECT_EQ(c.attempts(), c.id() == a.candidate_id() ? 0 : 1) << "candidate " << c.id();
+  }
+}
+
 TEST_F(ControllerIntegrationTest, SearchSurvivesAControllerRestartEvaluatingEachCandidateOnce) {
   StartController();
   const nas::v1::SearchSpec spec = Spec(/*candidates=*/30, /*parallel=*/3);

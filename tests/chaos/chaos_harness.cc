@@ -419,9 +419,10 @@ bool WaitForAcks(Fleet& fleet, int64_t n, absl::Duration timeout) {
 std::string Figures::ToString() const {
   return absl::StrFormat(
       "acknowledged %d, lost %d, evaluated twice %d, healthy FAILED %d, poison FAILED %d, "
-      "poison evaluated %d, evaluated %d, stuck %d, expired leases %d, quarantined workers %d",
+      "poison evaluated %d, evaluated %d, stuck %d, expired leases %d, most attempts %d, "
+      "quarantined workers %d",
       acknowledged, lost, evaluated_twice, healthy_failed, poison_failed, poison_evaluated,
-      evaluated, stuck, expired_leases, quarantined_workers);
+      evaluated, stuck, expired_leases, max_attempts, quarantined_workers);
 }
 
 absl::StatusOr<Figures> Measure(const std::string& database_url, int64_t search_id,
@@ -473,6 +474,9 @@ absl::StatusOr<Figures> Measure(const std::string& database_url, int64_t search_
         search_id)[0].as<int64_t>();
     f.expired_leases = tx.exec_params1(
         "SELECT count(*) FROM leases WHERE search_id = $1 AND state = 'EXPIRED'",
+        search_id)[0].as<int64_t>();
+    f.max_attempts = tx.exec_params1(
+        "SELECT COALESCE(max(attempts), 0) FROM candidates WHERE search_id = $1",
         search_id)[0].as<int64_t>();
     f.quarantined_workers =
         tx.exec1("SELECT count(*) FROM workers WHERE quarantined_until IS NOT NULL")[0]

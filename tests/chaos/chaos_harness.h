@@ -156,6 +156,7 @@ struct Figures {
   int64_t evaluated = 0;          // EVALUATED candidates in the store
   int64_t stuck = 0;              // candidates QUEUED or LEASED, or leases ACTIVE, after the end
   int64_t expired_leases = 0;
+  int64_t max_attempts = 0;       // the most attempts any candidate of the search was charged
   int64_t quarantined_workers = 0;
   std::string ToString() const;
 };
