@@ -240,9 +240,11 @@ ALTER TABLE leases ADD COLUMN failed BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX leases_worker ON leases (worker_id, id);
 ALTER TABLE workers ADD COLUMN quarantined_until TIMESTAMPTZ;
 ALTER TABLE workers ADD COLUMN quarantine_reason TEXT;
--- Set on the live leases a controller extended after the service's own outage, cleared by the
--- next heartbeat: such a lease that expires unheard is not charged to its candidate (its
--- worker may never have received it).
+-- When the lease was granted or last heartbeated. outage_grace is set on the live leases a
+-- controller extended after the service's own outage that were not heard from since it began,
+-- and cleared by the next heartbeat: such a lease that expires unheard is not charged to its
+-- candidate (its worker may never have received it).
+ALTER TABLE leases ADD COLUMN last_heard_at TIMESTAMPTZ NOT NULL DEFAULT now();
 ALTER TABLE leases ADD COLUMN outage_grace BOOLEAN NOT NULL DEFAULT false;
 -- Profile names are unique per owner (the public profiles share one namespace): another
 -- user's private profile neither blocks a name nor is revealed by trying it.

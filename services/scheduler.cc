@@ -100,7 +100,12 @@ void Scheduler::SweepLeases() {
   const absl::Duration away_after =
       std::max(options_.lease_ttl / 2, 4 * options_.sweep_interval);
   if (last_sweep_ == absl::InfinitePast() || now - last_sweep_ > away_after) {
-    absl::StatusOr<int64_t> extended = store_->ExtendLiveLeases(options_.lease_ttl);
+    // Away since the last good sweep, or, for a controller that just started, since its start
+    // (the previous one died before that).
+    const absl::Time away_since =
+        last_sweep_ == absl::InfinitePast() ? started_ : last_sweep_;
+    absl::StatusOr<int64_t> extended =
+        store_->ExtendLiveLeases(options_.lease_ttl, away_since);
     if (!extended.ok()) {
       LOG(WARNING) << "event=lease_sweep_failed error=\"" << extended.status().message()
                    << "\"";

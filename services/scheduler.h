@@ -88,6 +88,8 @@ class Scheduler {
   std::thread thread_;
   // When SweepLeases() last expired leases successfully (only the loop's thread touches it).
   absl::Time last_sweep_ = absl::InfinitePast();
+  // When this scheduler was made (before its controller serves any call).
+  const absl::Time started_ = absl::Now();
 };
 
 }  // namespace nas

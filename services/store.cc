@@ -1951,7 +1951,7 @@ absl::StatusOr<absl::Time> Store::Heartbeat(const nas::v1::HeartbeatRequest& req
   return pool_->Run("Heartbeat", [&](pqxx::work& tx) -> absl::StatusOr<absl::Time> {
     pqxx::result r = tx.exec_params(
         "UPDATE leases SET expires_at = now() + $3 * interval '1 millisecond', "
-        "  outage_grace = false "
+        "  last_heard_at = now(), outage_grace = false "
         "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' "
         "RETURNING (extract(epoch FROM expires_at) * 1000)::BIGINT, search_id, candidate_id",
         request.lease_id(), request.worker_id(), absl::ToInt64Milliseconds(ttl));
@@ -2389,12 +2389,14 @@ absl::Status Store::ReturnLease(int64_t worker_id, int64_t lease_id) {
   });
 }
 
-absl::StatusOr<int64_t> Store::ExtendLiveLeases(absl::Duration ttl) {
+absl::StatusOr<int64_t> Store::ExtendLiveLeases(absl::Duration ttl, absl::Time away_since) {
   return pool_->Run("ExtendLiveLeases", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     pqxx::result r = tx.exec_params(
         "UPDATE leases SET expires_at = greatest(expires_at, "
-        "  now() + $1 * interval '1 millisecond'), outage_grace = true WHERE state = 'ACTIVE'",
-        absl::ToInt64Milliseconds(ttl));
+        "  now() + $1 * interval '1 millisecond'), "
+        "  outage_grace = outage_grace OR last_heard_at < to_timestamp($2 / 1000.0) "
+        "WHERE state = 'ACTIVE'",
+        absl::ToInt64Milliseconds(ttl), absl::ToUnixMillis(away_since));
     return static_cast<int64_t>(r.affected_rows());
   });
 }

@@ -272,10 +272,10 @@ class Store {
 
   // Store::ExtendLiveLeases() gives every live lease `ttl` from now, expired or not: called
   // when the service itself was unavailable (this controller started, or the store was
-  // unreachable), so that workers who could not heartbeat are not charged for it. A lease so
-  // extended that expires without a heartbeat since is not charged either. Returns how many
-  // leases it extended.
-  absl::StatusOr<int64_t> ExtendLiveLeases(absl::Duration ttl);
+  // unreachable), so that workers who could not heartbeat are not charged for it. A lease not
+  // heard from (granted or heartbeated) since `away_since`, when the service went away, that
+  // then expires without a heartbeat is not charged either. Returns how many it extended.
+  absl::StatusOr<int64_t> ExtendLiveLeases(absl::Duration ttl, absl::Time away_since);
 
   // ---- Health -----------------------------------------------------------------------------
 
