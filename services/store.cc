@@ -1,3 +1,7 @@
+// The PostgreSQL store. Long (2,500 lines): it still holds the pool, row mapping, users,
+// profiles, the search lifecycle, leases, results, fronts and the metrics snapshot behind one
+// class. Issue 18 splits it by aggregate, with the lifecycle moved to engine/, under the
+// protection of tests/chaos/.
 #include "services/store.h"
 
 #include <algorithm>
