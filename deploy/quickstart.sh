@@ -27,11 +27,11 @@ step "Installing missing Debian packages (apt)"
 deploy/install-deps.sh
 
 step "Building with Bazel (offline)"
-bazel build //services:nas-controller //services:nasctl //trainer:nas-trainer \
+bazel build //services:nas-controller //cli:nasctl //trainer:nas-trainer \
   //trainer:nas-profile 2>&1 \
   | grep -E "^(ERROR|INFO: Build completed)" || true
 controller=$root/bazel-bin/services/nas-controller
-nasctl=$root/bazel-bin/services/nasctl
+nasctl=$root/bazel-bin/cli/nasctl
 trainer=$root/bazel-bin/trainer/nas-trainer
 profiler=$root/bazel-bin/trainer/nas-profile
 [ -x "$controller" ] && [ -x "$nasctl" ] && [ -x "$trainer" ] && [ -x "$profiler" ] \
@@ -138,8 +138,8 @@ The exported model is TorchScript with batch norm folded: it takes N x 1 x 28 x 
 
 Try (NAS_KEEP_RUNNING=1 deploy/quickstart.sh keeps everything up):
   export NAS_SERVER=$NAS_SERVER NAS_TOKEN=\$(cat $state/admin.token)
-  bazel-bin/services/nasctl list
-  bazel-bin/services/nasctl candidates $search --state=evaluated
-  bazel-bin/services/nasctl pareto $search --profile=cortex-m7
+  bazel-bin/cli/nasctl list
+  bazel-bin/cli/nasctl candidates $search --state=evaluated
+  bazel-bin/cli/nasctl pareto $search --profile=cortex-m7
   curl -s http://127.0.0.1:$metrics_port/metrics | grep nas_search_hypervolume
 MSG

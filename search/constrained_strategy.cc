@@ -2,8 +2,9 @@
 
 #include "search/cost_model.h"
 #include "search/hardware_profile.h"
+#include "search/objectives.h"
 #include "search/search_space.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 
 namespace nas {
 
@@ -32,8 +33,8 @@ namespace {
 bool BoundsAStaticCost(const nas::v1::HardwareProfile& p, const nas::v1::SearchSpec& spec) {
   const bool latency_known = p.kind() != nas::v1::PROFILE_KIND_MEASURED;
   for (const nas::v1::Constraint& c : spec.constraints()) {
-    if (c.metric() == nas::v1::METRIC_ACCURACY) continue;
-    if (c.metric() != nas::v1::METRIC_LATENCY || latency_known) return true;
+    if (MetricInfoOf(c.metric()).static_cost) return true;
+    if (c.metric() == nas::v1::METRIC_LATENCY && latency_known) return true;
   }
   const nas::v1::ProfileLimits& l = p.limits();
   return l.max_model_bytes() > 0 || l.max_peak_activation_bytes() > 0 ||

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "search/dataset_name.h"
+#include "common/dataset_name.h"
 
 namespace nas {
 namespace {

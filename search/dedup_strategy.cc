@@ -3,7 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 
 namespace nas {
 namespace {

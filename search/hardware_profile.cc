@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "search/latency_table.h"
+#include "search/objectives.h"
 
 namespace nas {
 namespace {
@@ -180,12 +181,11 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
   }
   for (const nas::v1::Constraint& c : constraints) {
     if (c.metric() == nas::v1::METRIC_LATENCY && !latency_known) continue;
-    const double v = ObjectiveValue(c.metric(), metrics, pm);
-    const bool ok = c.metric() == nas::v1::METRIC_ACCURACY ? v >= c.bound() : v <= c.bound();
-    if (!ok) {
-      pm.add_violations(absl::StrFormat("%s %g %s bound %g", MetricName(c.metric()), v,
-                                        c.metric() == nas::v1::METRIC_ACCURACY ? "<" : ">",
-                                        c.bound()));
+    const MetricInfo& info = MetricInfoOf(c.metric());
+    const double v = info.value(metrics, pm);
+    if (!info.Satisfies(v, c.bound())) {
+      pm.add_violations(absl::StrFormat("%s %g %s bound %g", info.name, v,
+                                        info.maximise ? "<" : ">", c.bound()));
     }
   }
   pm.set_feasible(pm.violations().empty());
@@ -214,81 +214,27 @@ bool CertainlyInfeasible(const nas::v1::HardwareProfile& profile,
 
 double ObjectiveValue(nas::v1::Metric metric, const nas::v1::CandidateMetrics& metrics,
                       const nas::v1::ProfileMetrics& on_profile) {
-  switch (metric) {
-    case nas::v1::METRIC_ACCURACY:
-      return metrics.val_accuracy();
-    case nas::v1::METRIC_LATENCY:
-      return on_profile.latency_ms();
-    case nas::v1::METRIC_PEAK_ACTIVATION_BYTES:
-      return static_cast<double>(on_profile.peak_activation_bytes());
-    case nas::v1::METRIC_MODEL_BYTES:
-      return static_cast<double>(on_profile.model_bytes());
-    case nas::v1::METRIC_PARAMS:
-      return static_cast<double>(metrics.params());
-    case nas::v1::METRIC_MACS:
-      return static_cast<double>(metrics.macs());
-    default:
-      return 0;
-  }
+  return MetricInfoOf(metric).value(metrics, on_profile);
 }
 
 double MinimisationForm(nas::v1::Metric metric, double natural_value) {
-  return metric == nas::v1::METRIC_ACCURACY ? -natural_value : natural_value;
+  return MetricInfoOf(metric).MinimisationForm(natural_value);
 }
 
-const char* MetricName(nas::v1::Metric metric) {
-  switch (metric) {
-    case nas::v1::METRIC_ACCURACY:
-      return "accuracy";
-    case nas::v1::METRIC_LATENCY:
-      return "latency_ms";
-    case nas::v1::METRIC_PEAK_ACTIVATION_BYTES:
-      return "peak_activation_bytes";
-    case nas::v1::METRIC_MODEL_BYTES:
-      return "model_bytes";
-    case nas::v1::METRIC_PARAMS:
-      return "params";
-    case nas::v1::METRIC_MACS:
-      return "macs";
-    default:
-      return "unspecified";
-  }
-}
+const char* MetricName(nas::v1::Metric metric) { return MetricInfoOf(metric).name; }
 
 std::vector<double> HypervolumeReference(
     const google::protobuf::RepeatedPtrField<nas::v1::Objective>& objectives,
     const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
     const nas::v1::HardwareProfile& profile) {
-  const nas::v1::ProfileLimits& limits = profile.limits();
   std::vector<double> reference;
   for (const nas::v1::Objective& o : objectives) {
-    double limit = 0, fallback = 1e12;
-    switch (o.metric()) {
-      case nas::v1::METRIC_ACCURACY:
-        fallback = 0;
-        break;
-      case nas::v1::METRIC_LATENCY:
-        limit = limits.max_latency_ms();
-        fallback = 1000;
-        break;
-      case nas::v1::METRIC_PEAK_ACTIVATION_BYTES:
-        limit = static_cast<double>(limits.max_peak_activation_bytes());
-        fallback = 256.0 * (1 << 20);
-        break;
-      case nas::v1::METRIC_MODEL_BYTES:
-        limit = static_cast<double>(limits.max_model_bytes());
-        fallback = 1024.0 * (1 << 20);
-        break;
-      case nas::v1::METRIC_PARAMS:
-        fallback = 1e9;
-        break;
-      default:
-        break;
-    }
+    const MetricInfo& info = MetricInfoOf(o.metric());
+    const double limit = info.limit != nullptr ? info.limit(profile.limits()) : 0;
     // In minimisation form the tightest bound is the smallest (an accuracy floor f is -f).
-    double ref = limit > 0 ? limit : fallback;
+    double ref = info.MinimisationForm(limit > 0 ? limit : info.reference);
     for (const nas::v1::Constraint& c : constraints) {
-      if (c.metric() == o.metric()) ref = std::min(ref, MinimisationForm(c.metric(), c.bound()));
+      if (c.metric() == o.metric()) ref = std::min(ref, info.MinimisationForm(c.bound()));
     }
     reference.push_back(ref);
   }

@@ -19,7 +19,7 @@
 #include "proto/trainer_service.pb.h"
 #include "services/metrics.h"
 #include "services/scheduler.h"
-#include "services/store.h"
+#include "services/store/store.h"
 
 namespace nas {
 

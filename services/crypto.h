@@ -1,4 +1,5 @@
-// SHA-256 and random secrets, from OpenSSL's libcrypto.
+// Random secrets and their comparison, from OpenSSL's libcrypto (SHA-256 is common/sha256.h,
+// included here because every user of a token also hashes it).
 //
 //   std::string token = NewToken();          // "nas_" + 64 hex digits
 //   std::string stored = Sha256Hex(token);   // what the store keeps
@@ -8,11 +9,9 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "common/sha256.h"
 
 namespace nas {
-
-// Sha256Hex() returns the lower-case hex SHA-256 of `data`.
-std::string Sha256Hex(absl::string_view data);
 
 // NewToken() returns a fresh bearer secret with 256 bits from the OS's random source.
 std::string NewToken();

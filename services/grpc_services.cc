@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 #include "services/request_checks.h"
 
 namespace nas {

@@ -29,7 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "services/store.h"
+#include "services/store/store.h"
 
 namespace prometheus {
 class Exposer;

@@ -4,8 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
-#include "search/constrained_strategy.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 
 namespace nas {
 
@@ -30,35 +29,10 @@ void Scheduler::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::StatusOr<RefillPlan> Scheduler::Plan(const RefillInput& input) {
-  absl::MutexLock lock(&strategies_mu_);
-  CachedStrategy& cached = strategies_[input.search_id];
-  if (cached.strategy == nullptr || cached.generation != input.generation) {
-    // Not cached, or stale: rebuild from the spec and the saved state.
-    // Proposals certain to break a limit on every profile are dropped before they are queued.
-    NAS_ASSIGN_OR_RETURN(cached.strategy, MakeSearchStrategy(*input.spec, input.profiles));
-    if (!input.saved_state.empty()) {
-      NAS_RETURN_IF_ERROR(cached.strategy->RestoreState(input.saved_state));
-    }
-  }
-  cached.strategy->Observe(input.new_observations);
-  RefillPlan plan;
-  plan.proposals = cached.strategy->Propose(input.need);
-  plan.state = cached.strategy->SaveState();
-  // The store bumps the generation when it commits; if the commit fails, the next refill sees
-  // a different generation and rebuilds from what was saved.
-  cached.generation = input.generation + 1;
-  return plan;
-}
-
 absl::Status Scheduler::Refill(int64_t search_id) {
-  absl::StatusOr<RefillResult> r =
-      store_->Refill(search_id, [this](const RefillInput& in) { return Plan(in); });
+  absl::StatusOr<RefillResult> r = store_->Refill(search_id, strategies_);
   if (!r.ok()) return r.status();
-  if (r->ended) {
-    absl::MutexLock lock(&strategies_mu_);
-    strategies_.erase(search_id);
-  }
+  if (r->ended) strategies_.Forget(search_id);
   if (r->inserted > 0 || r->ended) NotifyChange();
   return absl::OkStatus();
 }

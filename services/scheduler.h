@@ -6,9 +6,11 @@
 //   scheduler.Refill(search_id);    // top one search up now
 //   scheduler.MarkDirty(search_id); // ... or soon, from the background loop
 //
-// Strategies live in memory between refills; their state is persisted by Store::Refill() in
-// the same transaction as the candidates they proposed, with a save counter (generation) that
-// tells this controller when another one (or a crash) made its copy stale.
+// The scheduler decides when to refill; engine::PlanRefill() decides what (called by
+// Store::Refill() inside its transaction). Strategies live in memory between refills
+// (engine::StrategyCache); their state is persisted in the same transaction as the candidates
+// they proposed, with a save counter (generation) that tells this controller when another one
+// (or a crash) made its copy stale.
 #ifndef NAS_SERVICES_SCHEDULER_H_
 #define NAS_SERVICES_SCHEDULER_H_
 
@@ -19,9 +21,9 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "search/strategy.h"
+#include "engine/strategy_cache.h"
 #include "services/metrics.h"
-#include "services/store.h"
+#include "services/store/store.h"
 
 namespace nas {
 
@@ -63,12 +65,6 @@ class Scheduler {
   const SchedulerOptions& options() const { return options_; }
 
  private:
-  struct CachedStrategy {
-    std::unique_ptr<SearchStrategy> strategy;
-    int64_t generation = -1;
-  };
-
-  absl::StatusOr<RefillPlan> Plan(const RefillInput& input);
   void Loop();
   // Expires lost leases and ends overdue searches.
   void SweepLeases();
@@ -78,8 +74,7 @@ class Scheduler {
   Store* const store_;
   const SchedulerOptions options_;
 
-  absl::Mutex strategies_mu_;
-  std::map<int64_t, CachedStrategy> strategies_ ABSL_GUARDED_BY(strategies_mu_);
+  engine::StrategyCache strategies_;
 
   absl::Mutex mu_;
   std::set<int64_t> dirty_ ABSL_GUARDED_BY(mu_);

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 #include "services/grpc_services.h"
 #include "services/request_checks.h"
 

@@ -23,7 +23,7 @@
 #include "services/controller.h"
 #include "services/metrics.h"
 #include "services/scheduler.h"
-#include "services/store.h"
+#include "services/store/store.h"
 
 namespace grpc {
 class Server;

@@ -6,10 +6,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "search/dataset_name.h"
+#include "common/dataset_name.h"
 #include "search/hardware_profile.h"
+#include "search/objectives.h"
 #include "search/search_space.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 #include "search/strategy.h"
 #include "search/successive_halving.h"
 #include "search/weight_sharing.h"
@@ -97,7 +98,7 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
       return Invalid(field, "must name a metric");
     }
     if (!metrics.insert(m).second) {
-      return Invalid(field, absl::StrCat(MetricName(m), " is already an objective"));
+      return Invalid(field, absl::StrCat(MetricInfoOf(m).name, " is already an objective"));
     }
   }
 
@@ -109,12 +110,17 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
       return Invalid(absl::StrCat(field, ".metric"), "must name a metric");
     }
     if (!bounded.insert(c.metric()).second) {
-      return Invalid(field, absl::StrCat("a second bound on ", MetricName(c.metric())));
+      return Invalid(field, absl::StrCat("a second bound on ", MetricInfoOf(c.metric()).name));
     }
-    if (c.metric() == nas::v1::METRIC_ACCURACY && (c.bound() < 0 || c.bound() > 1)) {
-      return Invalid(absl::StrCat(field, ".bound"), "an accuracy bound lies in [0, 1]");
+    const MetricInfo& info = MetricInfoOf(c.metric());
+    if (!(c.bound() >= info.min_bound)) {
+      return Invalid(absl::StrCat(field, ".bound"), absl::StrCat("must be >= ", info.min_bound));
     }
-    if (!(c.bound() >= 0)) return Invalid(absl::StrCat(field, ".bound"), "must be >= 0");
+    if (c.bound() > info.max_bound) {
+      return Invalid(absl::StrCat(field, ".bound"),
+                     absl::StrCat("a bound on ", info.name, " lies in [", info.min_bound, ", ",
+                                  info.max_bound, "]"));
+    }
   }
 
   nas::v1::Budget* b = spec.mutable_budget();

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "search/search_space.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 #include "services/crypto.h"
 
 namespace nas {

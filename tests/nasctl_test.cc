@@ -31,7 +31,7 @@ class NasctlTest : public ::testing::Test {
   Result Nasctl(const std::string& args, const std::string& token) {
     const std::string cmd =
         absl::StrCat("NAS_SERVER=127.0.0.1:", harness_->port(), " NAS_TOKEN='", token,
-                     "' services/nasctl ", args, " 2>&1");
+                     "' cli/nasctl ", args, " 2>&1");
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;
     char buf[4096];

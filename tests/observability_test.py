@@ -37,7 +37,7 @@ import yaml
 
 ROOT = os.getcwd()  # the runfiles tree: binaries and deploy/ files as in the repository
 CONTROLLER = os.path.join(ROOT, "services/nas-controller")
-NASCTL = os.path.join(ROOT, "services/nasctl")
+NASCTL = os.path.join(ROOT, "cli/nasctl")
 TRAINER = os.path.join(ROOT, "trainer/nas-trainer")
 PROFILER = os.path.join(ROOT, "trainer/nas-profile")
 PROMETHEUS_YML = os.path.join(ROOT, "deploy/prometheus/prometheus.yml")

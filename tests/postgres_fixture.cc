@@ -7,7 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 
 namespace nas {
 namespace {

@@ -3,8 +3,9 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "services/migrations.h"
-#include "services/store.h"
+#include "search/builtin_profiles.h"
+#include "services/store/migrations.h"
+#include "services/store/store.h"
 #include "tests/postgres_fixture.h"
 
 namespace nas {

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "services/store.h"
+#include "services/store/store.h"
 #include "tests/postgres_fixture.h"
 
 namespace nas {

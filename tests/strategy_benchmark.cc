@@ -47,7 +47,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "search/hypervolume.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 #include "tests/controller_harness.h"
 #include "trainer/worker.h"
 

@@ -10,8 +10,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "search/dataset_name.h"
-#include "search/status_macros.h"
+#include "common/dataset_name.h"
+#include "common/status_macros.h"
 
 namespace nas {
 namespace {

@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "search/status_macros.h"
+#include "common/status_macros.h"
 
 namespace nas {
 namespace {

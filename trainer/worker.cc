@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include <grpcpp/grpcpp.h>
-#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,9 +17,10 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
 #include "proto/trainer_service.grpc.pb.h"
 #include "search/search_space.h"
-#include "search/status_macros.h"
 #include "search/weight_sharing.h"
 #include "trainer/dataset.h"
 #include "trainer/export.h"
@@ -51,14 +51,6 @@ std::string HostName() {
   char buf[256] = {0};
   gethostname(buf, sizeof(buf) - 1);
   return buf;
-}
-
-// The controller checks the model file against this digest (services/crypto.h has the same
-// function; trainer/ may not depend on services/).
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), 32));
 }
 
 bool Retryable(const grpc::Status& st) {

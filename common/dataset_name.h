@@ -1,7 +1,7 @@
 // The one rule for dataset names, shared by the trainer (nas-trainer --dataset), the
 // controller (worker registration) and spec validation (SearchSpec.dataset).
-#ifndef NAS_SEARCH_DATASET_NAME_H_
-#define NAS_SEARCH_DATASET_NAME_H_
+#ifndef NAS_COMMON_DATASET_NAME_H_
+#define NAS_COMMON_DATASET_NAME_H_
 
 #include <algorithm>
 
@@ -22,4 +22,4 @@ inline bool IsValidDatasetName(absl::string_view name) {
 
 }  // namespace nas
 
-#endif  // NAS_SEARCH_DATASET_NAME_H_
+#endif  // NAS_COMMON_DATASET_NAME_H_

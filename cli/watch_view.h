@@ -3,8 +3,8 @@
 //   std::string bar = ProgressLine(search, {{"rpi4-cortex-a72@1", 0.73}}, absl::Now(), 24);
 //   // "[#########...............] 15/40  best 0.8412  hv rpi4-cortex-a72@1 0.7300  ETA 2m10s"
 //   std::string svg = ParetoPlotSvg("search 7", panels);
-#ifndef NAS_SERVICES_WATCH_VIEW_H_
-#define NAS_SERVICES_WATCH_VIEW_H_
+#ifndef NAS_CLI_WATCH_VIEW_H_
+#define NAS_CLI_WATCH_VIEW_H_
 
 #include <map>
 #include <optional>
@@ -57,4 +57,4 @@ std::string ParetoPlotSvg(const std::string& title, const std::vector<PlotPanel>
 
 }  // namespace nas
 
-#endif  // NAS_SERVICES_WATCH_VIEW_H_
+#endif  // NAS_CLI_WATCH_VIEW_H_

@@ -6,16 +6,16 @@
 //   NAS_ASSIGN_OR_RETURN(SearchSpaceDef space, ResolveSpace(spec.space()));
 //
 // They live in search/ because it is the lowest pure-C++ package every other one may use.
-#ifndef NAS_SEARCH_STATUS_MACROS_H_
-#define NAS_SEARCH_STATUS_MACROS_H_
+#ifndef NAS_COMMON_STATUS_MACROS_H_
+#define NAS_COMMON_STATUS_MACROS_H_
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define NAS_RETURN_IF_ERROR(expr)                  \
-  do {                                             \
-    ::absl::Status nas_status_ = (expr);           \
-    if (!nas_status_.ok()) return nas_status_;     \
+#define NAS_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::absl::Status nas_status_ = (expr);       \
+    if (!nas_status_.ok()) return nas_status_; \
   } while (0)
 
 #define NAS_STATUS_CONCAT_INNER_(a, b) a##b
@@ -29,4 +29,4 @@
   if (!statusor.ok()) return statusor.status();         \
   lhs = std::move(statusor).value()
 
-#endif  // NAS_SEARCH_STATUS_MACROS_H_
+#endif  // NAS_COMMON_STATUS_MACROS_H_

@@ -1,5 +1,5 @@
 // nasctl's progress line, ETA and Pareto plot, on hand-made searches and fronts.
-#include "services/watch_view.h"
+#include "cli/watch_view.h"
 
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-#include "services/watch_view.h"
+#include "cli/watch_view.h"
 
 #include <algorithm>
 #include <cmath>

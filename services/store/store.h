@@ -1,4 +1,7 @@
-// Store: every piece of the service's state, in PostgreSQL through libpqxx.
+// Store: every piece of the service's state, in PostgreSQL through libpqxx. One class, its
+// methods in one file per aggregate: users.cc, profiles.cc, searches.cc, refill.cc (applies
+// engine/ plans), leases.cc, results.cc, reads.cc; pool.h lends the connections, rows.h maps
+// rows, transitions.h holds the state changes several of them share.
 //
 // Each public method is one transaction: it either commits all of a state change or none of it.
 // Methods taking a `Caller` only see that user's searches, candidates, models and private
@@ -9,8 +12,8 @@
 //
 // Concurrency: a small pool of connections; row locks (SELECT ... FOR UPDATE, SKIP LOCKED) order
 // concurrent leases, reports and refills, so several controllers may share one database.
-#ifndef NAS_SERVICES_STORE_H_
-#define NAS_SERVICES_STORE_H_
+#ifndef NAS_SERVICES_STORE_STORE_H_
+#define NAS_SERVICES_STORE_STORE_H_
 
 #include <functional>
 #include <map>
@@ -23,10 +26,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "engine/strategy_cache.h"
 #include "proto/nas.pb.h"
 #include "proto/nas_service.pb.h"
 #include "proto/trainer_service.pb.h"
-#include "search/strategy.h"
 
 namespace nas {
 
@@ -63,8 +66,8 @@ struct StoreOptions {
 struct StoreSnapshot {
   // Searches by state (RUNNING, SUCCEEDED, FAILED, CANCELLED), zeros included.
   std::map<std::string, int64_t> searches_by_state;
-  int64_t queued = 0;          // candidates waiting for a worker, every search
-  int64_t workers_active = 0;  // workers heard from in the last minute
+  int64_t queued = 0;               // candidates waiting for a worker, every search
+  int64_t workers_active = 0;       // workers heard from in the last minute
   int64_t workers_quarantined = 0;  // workers in quarantine now
   struct Front {
     std::string profile_id;  // "name@version"
@@ -85,30 +88,6 @@ struct StoreSnapshot {
   // Running searches, and those that ended within `recent` (bounded label sets).
   std::vector<Search> searches;
 };
-
-// RefillInput: what the strategy needs to propose a search's next candidates.
-struct RefillInput {
-  int64_t search_id = 0;
-  const nas::v1::SearchSpec* spec = nullptr;
-  // The search's hardware profiles, in the order the user named them.
-  std::vector<nas::v1::HardwareProfile> profiles;
-  // Saved strategy state (empty before the first save) and its save counter.
-  std::string saved_state;
-  int64_t generation = 0;
-  // Results stored since the strategy last observed, in storage order.
-  std::vector<Observation> new_observations;
-  // How many candidates the search can take now.
-  int need = 0;
-};
-
-// RefillPlan: the strategy's answer.
-struct RefillPlan {
-  std::vector<nas::v1::Architecture> proposals;
-  // The strategy's state after observing and proposing.
-  std::string state;
-};
-
-using RefillPlanner = std::function<absl::StatusOr<RefillPlan>(const RefillInput&)>;
 
 struct RefillResult {
   int inserted = 0;    // New candidates queued.
@@ -198,11 +177,11 @@ class Store {
   absl::StatusOr<nas::v1::Search> CancelSearch(const Caller& caller, int64_t search_id);
   // Store::RunningSearchIds() lists every running search (for the scheduler).
   absl::StatusOr<std::vector<int64_t>> RunningSearchIds();
-  // Store::Refill() tops up a running search's queue: within one transaction it locks the
-  // search, hands `planner` the new observations and the room left, inserts the proposals
-  // (dropping duplicates), saves the strategy state, and ends the search when its budget is
-  // spent, its deadline passed, or the space yields nothing new.
-  absl::StatusOr<RefillResult> Refill(int64_t search_id, const RefillPlanner& planner);
+  // Store::Refill() tops up a running search's queue: within one transaction it reads the
+  // search for engine::PlanRefill() (which asks the search's strategy in `strategies`), then
+  // queues the supernet epoch, promotions and proposals of the plan (dropping duplicates),
+  // saves the strategy state, and ends the search when the plan says so.
+  absl::StatusOr<RefillResult> Refill(int64_t search_id, engine::StrategyCache& strategies);
 
   // ---- Candidates, fronts, models ---------------------------------------------------------
 
@@ -213,8 +192,8 @@ class Store {
   absl::StatusOr<nas::v1::ParetoFront> GetParetoFront(const Caller& caller, int64_t search_id,
                                                       const std::string& profile_id);
   // Store::GetArtifact() returns a fetchable model's metadata and bytes.
-  absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> GetArtifact(
-      const Caller& caller, int64_t candidate_id);
+  absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> GetArtifact(const Caller& caller,
+                                                                             int64_t candidate_id);
   // Store::GetArtifactBySha() returns the bytes of a stored file (a supernet checkpoint) by
   // its hex SHA-256, for workers. NotFound when no file has it.
   absl::StatusOr<std::string> GetArtifactBySha(const std::string& sha256);
@@ -228,8 +207,8 @@ class Store {
   absl::StatusOr<int64_t> LatestEventId(const Caller& caller, int64_t search_id);
   // Store::EventsAfter() returns up to `limit` events of a search with id > after_id.
   absl::StatusOr<std::vector<nas::v1::SearchEvent>> EventsAfter(const Caller& caller,
-                                                                int64_t search_id,
-                                                                int64_t after_id, int limit);
+                                                                int64_t search_id, int64_t after_id,
+                                                                int limit);
 
   // ---- Workers and leases -----------------------------------------------------------------
 
@@ -305,9 +284,6 @@ class Store {
   std::unique_ptr<HealthProbe> probe_;
 };
 
-// BuiltinProfiles() returns the profiles every installation starts with.
-std::vector<nas::v1::HardwareProfile> BuiltinProfiles();
-
 }  // namespace nas
 
-#endif  // NAS_SERVICES_STORE_H_
+#endif  // NAS_SERVICES_STORE_STORE_H_

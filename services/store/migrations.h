@@ -3,8 +3,8 @@
 // Versions are forever: never edit an applied migration, append a new one. ApplyMigrations()
 // (store.h) runs the pending ones under a PostgreSQL advisory lock, so several controllers may
 // start at once against one database.
-#ifndef NAS_SERVICES_MIGRATIONS_H_
-#define NAS_SERVICES_MIGRATIONS_H_
+#ifndef NAS_SERVICES_STORE_MIGRATIONS_H_
+#define NAS_SERVICES_STORE_MIGRATIONS_H_
 
 #include <vector>
 
@@ -21,4 +21,4 @@ const std::vector<Migration>& Migrations();
 
 }  // namespace nas
 
-#endif  // NAS_SERVICES_MIGRATIONS_H_
+#endif  // NAS_SERVICES_STORE_MIGRATIONS_H_

@@ -1,0 +1,48 @@
+// nasctl's flags, one definition for every file of cli/ (declared in cli/flags.h).
+#include "cli/flags.h"
+
+ABSL_FLAG(std::string, server, "", "Controller address (default: $NAS_SERVER or 127.0.0.1:50051)");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token (default: $NAS_TOKEN, or the file in --token_file)");
+ABSL_FLAG(std::string, token_file, "", "File holding the bearer token");
+ABSL_FLAG(std::string, tls_ca_file, "", "PEM CA certificate: connect with TLS");
+ABSL_FLAG(bool, json, false, "Print JSON (one object per line) instead of tables");
+ABSL_FLAG(int, timeout_seconds, 30, "Deadline of unary calls");
+// submit
+ABSL_FLAG(std::string, spec, "", "submit: a SearchSpec file (.json, or text proto otherwise)");
+ABSL_FLAG(std::string, name, "", "submit: display name; profiles register: the profile's name");
+ABSL_FLAG(std::string, dataset, "",
+          "submit: dataset name (fashion-mnist, or one that workers serve with --dataset)");
+ABSL_FLAG(std::string, space, "", "submit: search space (mobilenetv2, resnet)");
+ABSL_FLAG(std::string, strategy, "", "submit: strategy (random, evolution, nsga2)");
+ABSL_FLAG(
+    std::string, strategy_settings, "",
+    "submit: strategy settings, comma-separated KEY=VALUE (e.g. population=32,sample_size=8)");
+ABSL_FLAG(uint64_t, seed, 0, "submit: strategy seed");
+ABSL_FLAG(std::string, profiles, "", "submit: comma-separated hardware profile ids");
+ABSL_FLAG(std::string, objectives, "",
+          "submit: comma-separated metrics (accuracy, latency, peak_activation_bytes, "
+          "model_bytes, params, macs)");
+ABSL_FLAG(int, candidates, 0, "submit: budget, candidates to evaluate");
+ABSL_FLAG(int, parallel, 0, "submit: candidates in flight at once");
+ABSL_FLAG(int, epochs, 0, "submit: training epochs per candidate");
+ABSL_FLAG(int, train_subset, 0, "submit: training examples per candidate (0: all)");
+ABSL_FLAG(int, rungs, 0,
+          "submit: successive-halving rungs including the full recipe (2 to 5; 0: off)");
+ABSL_FLAG(int, eta, 0, "submit: successive halving's reduction factor (default 3)");
+ABSL_FLAG(bool, watch, false, "submit: watch the search until it ends");
+// pareto, candidates, fetch, users, tokens
+ABSL_FLAG(std::string, profile, "", "pareto: one profile (default: every profile of the search)");
+ABSL_FLAG(std::string, plot, "",
+          "pareto: also draw accuracy against latency and memory per profile into this SVG file");
+ABSL_FLAG(std::string, state, "", "candidates: only this state (queued, leased, evaluated, ...)");
+ABSL_FLAG(int, limit, 0, "list, candidates: at most this many");
+ABSL_FLAG(std::string, out, "", "fetch: output file (default: the model's suggested name)");
+ABSL_FLAG(bool, admin, false, "users create: make an administrator");
+ABSL_FLAG(std::string, user, "", "tokens create: for this user (admins only; default: you)");
+ABSL_FLAG(std::string, lut, "",
+          "profiles register: a latency table written by nas-profile (makes a LUT profile)");
+ABSL_FLAG(std::string, label, "", "tokens create: a note to tell tokens apart");
+ABSL_FLAG(std::string, device_tag, "",
+          "profiles register: the device the profile describes, as its workers' --device_tag "
+          "(a LUT's predictions are then compared with their measurements)");

@@ -1,0 +1,128 @@
+#include "cli/format.h"
+
+#include <algorithm>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "cli/client.h"
+#include "cli/flags.h"
+#include "common/status_macros.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "search/objectives.h"
+
+namespace nas::cli {
+
+absl::StatusOr<int64_t> IdArg(const std::vector<std::string>& args, size_t i, const char* what) {
+  int64_t id = 0;
+  if (args.size() <= i || !absl::SimpleAtoi(args[i], &id) || id <= 0) {
+    return UsageError(absl::StrCat("expected ", what, " (a positive number)"));
+  }
+  return id;
+}
+
+absl::Status ParseFile(const std::string& path, google::protobuf::Message* message) {
+  NAS_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  if (absl::EndsWith(path, ".json")) {
+    auto st = google::protobuf::util::JsonStringToMessage(text, message);
+    if (!st.ok()) return UsageError(absl::StrCat(path, ": ", st.ToString()));
+  } else if (!google::protobuf::TextFormat::ParseFromString(text, message)) {
+    return UsageError(
+        absl::StrCat(path, ": not a valid text proto of ", message->GetDescriptor()->full_name()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<nas::v1::Metric> ParseMetric(absl::string_view name) {
+  const MetricInfo* m = FindMetric(absl::AsciiStrToLower(name));
+  if (m == nullptr) {
+    return UsageError(absl::StrCat("unknown metric \"", name, "\" (one of ", MetricNames(), ")"));
+  }
+  return m->metric;
+}
+
+std::string Json(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+std::string Short(const std::string& enum_name) {
+  const size_t pos = enum_name.find("_STATE_");
+  std::string s = pos == std::string::npos ? enum_name : enum_name.substr(pos + 7);
+  if (absl::StartsWith(s, "LATENCY_SOURCE_")) s = s.substr(15);
+  return absl::AsciiStrToLower(s);
+}
+
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&line, row[i],
+                      i + 1 < row.size() ? std::string(widths[i] - row[i].size() + 2, ' ') : "");
+    }
+    std::cout << line << "\n";
+  }
+}
+
+std::string Bytes(int64_t b) {
+  if (b >= (1 << 20)) return absl::StrFormat("%.1f MiB", b / 1048576.0);
+  if (b >= 1024) return absl::StrFormat("%.1f KiB", b / 1024.0);
+  return absl::StrCat(b, " B");
+}
+
+std::string Describe(const nas::v1::Architecture& a) {
+  std::vector<std::string> stages;
+  for (const auto& s : a.stages()) {
+    std::vector<std::string> blocks;
+    for (const auto& b : s.blocks()) {
+      blocks.push_back(a.space() == "resnet" ? "b"
+                                             : absl::StrCat("k", b.kernel(), "e", b.expansion(),
+                                                            b.squeeze_excite() ? "+se" : ""));
+    }
+    stages.push_back(absl::StrCat(s.width(), ":", absl::StrJoin(blocks, ",")));
+  }
+  return absl::StrCat(a.space(), " r", a.resolution(), " [", absl::StrJoin(stages, " | "), "]");
+}
+
+void PrintSearch(const nas::v1::Search& s) {
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << Json(s) << "\n";
+    return;
+  }
+  const auto& p = s.progress();
+  std::vector<std::vector<std::string>> rows = {
+      {"search", absl::StrCat(s.id(), s.spec().display_name().empty()
+                                          ? ""
+                                          : absl::StrCat(" (", s.spec().display_name(), ")"))},
+      {"state", Short(nas::v1::SearchState_Name(s.state())) +
+                    (s.message().empty() ? "" : absl::StrCat(": ", s.message()))},
+      {"strategy", absl::StrCat(s.spec().strategy().name(), ", seed ", s.spec().strategy().seed())},
+      {"space", s.spec().space().name()},
+      {"profiles", absl::StrJoin(s.spec().profile_ids(), ", ")},
+      {"progress", absl::StrFormat("%d/%d evaluated, %d running, %d queued, %d failed",
+                                   p.evaluated(), p.target(), p.leased(), p.queued(), p.failed())},
+  };
+  if (!p.evaluated_per_rung().empty()) {
+    rows.push_back(
+        {"rungs", absl::StrCat("evaluated per rung ", absl::StrJoin(p.evaluated_per_rung(), ", "),
+                               " (eta ", s.spec().multi_fidelity().eta(), ")")});
+  }
+  rows.push_back({"best accuracy", absl::StrFormat("%.4f", s.best_accuracy())});
+  rows.push_back({"created", s.created_at()});
+  PrintTable(rows);
+}
+
+}  // namespace nas::cli

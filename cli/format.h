@@ -1,0 +1,48 @@
+// How nasctl reads its arguments and prints what it gets: ids, spec files, metric names,
+// aligned tables, sizes, architectures, JSON.
+#ifndef NAS_CLI_FORMAT_H_
+#define NAS_CLI_FORMAT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+#include "proto/nas.pb.h"
+#include "proto/nas_service.pb.h"
+
+namespace nas::cli {
+
+// IdArg() reads args[i] as a positive id; a usage error naming `what` otherwise.
+absl::StatusOr<int64_t> IdArg(const std::vector<std::string>& args, size_t i, const char* what);
+
+// ParseFile() reads a message from a .json file, or a text proto otherwise.
+absl::Status ParseFile(const std::string& path, google::protobuf::Message* message);
+
+// ParseMetric() reads a metric by its registry name or alias (search/objectives.h).
+absl::StatusOr<nas::v1::Metric> ParseMetric(absl::string_view name);
+
+// Json() prints a message as one line of JSON with the proto's field names.
+std::string Json(const google::protobuf::Message& m);
+
+// Short() drops an enum's prefix: SEARCH_STATE_RUNNING -> running.
+std::string Short(const std::string& enum_name);
+
+// PrintTable() prints rows as an aligned table on stdout.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+
+// Bytes() is a size for people: "40.0 KiB".
+std::string Bytes(int64_t b);
+
+// Describe() is an architecture in one line: "mobilenetv2 r28 [16:k3e1 | 24:k5e3,k3e3+se]".
+std::string Describe(const nas::v1::Architecture& a);
+
+// PrintSearch() prints a search as a table (or JSON with --json).
+void PrintSearch(const nas::v1::Search& s);
+
+}  // namespace nas::cli
+
+#endif  // NAS_CLI_FORMAT_H_

@@ -1,0 +1,220 @@
+// nasctl's result commands: pareto (and its plot), candidates, candidate, fetch.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "cli/flags.h"
+#include "cli/format.h"
+#include "cli/nasctl.h"
+#include "cli/watch_view.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+#include "google/protobuf/text_format.h"
+
+namespace nas::cli {
+
+absl::StatusOr<nas::v1::ParetoFront> Nasctl::FetchFront(int64_t id, const std::string& profile) {
+  grpc::ClientContext ctx;
+  NAS_RETURN_IF_ERROR(client_.Prepare(&ctx));
+  nas::v1::GetParetoFrontRequest req;
+  req.set_search_id(id);
+  req.set_profile_id(profile);
+  nas::v1::ParetoFront front;
+  NAS_RETURN_IF_ERROR(FromGrpc(client_.nas().GetParetoFront(&ctx, req, &front)));
+  return front;
+}
+
+absl::Status Nasctl::Pareto(int64_t id) {
+  NAS_ASSIGN_OR_RETURN(const nas::v1::Search search, FetchSearch(id));
+  std::vector<std::string> profiles(search.spec().profile_ids().begin(),
+                                    search.spec().profile_ids().end());
+  if (!absl::GetFlag(FLAGS_profile).empty()) profiles = {absl::GetFlag(FLAGS_profile)};
+  std::vector<nas::v1::ParetoFront> fronts;
+  for (const std::string& profile : profiles) {
+    NAS_ASSIGN_OR_RETURN(nas::v1::ParetoFront fetched, FetchFront(id, profile));
+    fronts.push_back(std::move(fetched));
+    const nas::v1::ParetoFront& front = fronts.back();
+    if (absl::GetFlag(FLAGS_json)) {
+      std::cout << Json(front) << "\n";
+      continue;
+    }
+    std::cout << absl::StrFormat(
+        "Pareto front of search %d on %s: %d members (%d evaluated, %d infeasible), "
+        "hypervolume %.6g\n",
+        id, front.profile_id(), front.members_size(), front.evaluated(), front.infeasible(),
+        front.hypervolume());
+    std::vector<std::vector<std::string>> rows = {{"CANDIDATE", "ACCURACY", "LATENCY", "SOURCE",
+                                                   "PEAK MEM", "MODEL", "PARAMS", "ARCHITECTURE"}};
+    for (const auto& m : front.members()) {
+      const auto& pm = m.profile_metrics();
+      rows.push_back({absl::StrCat(m.candidate_id()),
+                      absl::StrFormat("%.4f", m.metrics().val_accuracy()),
+                      absl::StrFormat("%.3f ms", pm.latency_ms()),
+                      Short(nas::v1::LatencySource_Name(pm.latency_source())),
+                      Bytes(pm.peak_activation_bytes()), Bytes(pm.model_bytes()),
+                      absl::StrCat(m.metrics().params()), Describe(m.architecture())});
+    }
+    PrintTable(rows);
+    std::cout << "\n";
+  }
+  if (!absl::GetFlag(FLAGS_plot).empty()) {
+    NAS_RETURN_IF_ERROR(Plot(search, fronts, absl::GetFlag(FLAGS_plot)));
+  }
+  return absl::OkStatus();
+}
+
+// Writes ParetoPlotSvg() of `fronts` and every final-rung candidate of the search to `path`.
+absl::Status Nasctl::Plot(const nas::v1::Search& search,
+                          const std::vector<nas::v1::ParetoFront>& fronts,
+                          const std::string& path) {
+  grpc::ClientContext ctx;
+  NAS_RETURN_IF_ERROR(client_.Prepare(&ctx));
+  nas::v1::ListCandidatesRequest req;
+  req.set_search_id(search.id());
+  req.set_state(nas::v1::CANDIDATE_STATE_EVALUATED);
+  req.set_limit(10000);
+  nas::v1::ListCandidatesResponse resp;
+  NAS_RETURN_IF_ERROR(FromGrpc(client_.nas().ListCandidates(&ctx, req, &resp)));
+  const int rungs = search.spec().multi_fidelity().rungs();
+  const int final_rung = rungs >= 2 ? rungs - 1 : 0;
+  std::vector<PlotPanel> panels;
+  for (const nas::v1::ParetoFront& front : fronts) {
+    PlotPanel panel;
+    panel.profile_id = front.profile_id();
+    panel.hypervolume = front.hypervolume();
+    std::set<int64_t> members;
+    for (const auto& m : front.members()) members.insert(m.candidate_id());
+    for (const nas::v1::Candidate& c : resp.candidates()) {
+      if (c.fidelity().rung() != final_rung) continue;
+      for (const nas::v1::ProfileMetrics& pm : c.profile_metrics()) {
+        if (pm.profile_id() != front.profile_id()) continue;
+        panel.latency_source =
+            absl::AsciiStrToLower(Short(nas::v1::LatencySource_Name(pm.latency_source())));
+        panel.points.push_back({c.id(), c.metrics().val_accuracy(), pm.latency_ms(),
+                                static_cast<double>(pm.peak_activation_bytes()), pm.feasible(),
+                                members.count(c.id()) > 0});
+      }
+    }
+    panels.push_back(std::move(panel));
+  }
+  const std::string title =
+      absl::StrCat("search ", search.id(), " \"", search.spec().display_name(),
+                   "\": accuracy against "
+                   "latency and memory, per hardware profile");
+  std::ofstream out(path);
+  out << ParetoPlotSvg(title, panels);
+  out.close();
+  if (!out) return UsageError(absl::StrCat("--plot: cannot write ", path));
+  if (!absl::GetFlag(FLAGS_json)) std::cout << "wrote " << path << "\n";
+}
+
+absl::Status Nasctl::Candidates(int64_t id) {
+  grpc::ClientContext ctx;
+  NAS_RETURN_IF_ERROR(client_.Prepare(&ctx));
+  nas::v1::ListCandidatesRequest req;
+  req.set_search_id(id);
+  req.set_limit(absl::GetFlag(FLAGS_limit));
+  if (!absl::GetFlag(FLAGS_state).empty()) {
+    nas::v1::CandidateState state;
+    if (!nas::v1::CandidateState_Parse(
+            absl::StrCat("CANDIDATE_STATE_", absl::AsciiStrToUpper(absl::GetFlag(FLAGS_state))),
+            &state)) {
+      return UsageError(absl::StrCat("unknown state \"", absl::GetFlag(FLAGS_state), "\""));
+    }
+    req.set_state(state);
+  }
+  nas::v1::ListCandidatesResponse resp;
+  NAS_RETURN_IF_ERROR(FromGrpc(client_.nas().ListCandidates(&ctx, req, &resp)));
+  if (absl::GetFlag(FLAGS_json)) {
+    for (const auto& c : resp.candidates()) std::cout << Json(c) << "\n";
+    return absl::OkStatus();
+  }
+  std::vector<std::vector<std::string>> rows = {{"ID", "STATE", "RUNG", "ACCURACY", "TEST ACC",
+                                                 "PARAMS", "MACS", "TRIES", "MODEL",
+                                                 "ARCHITECTURE"}};
+  for (const auto& c : resp.candidates()) {
+    const bool done = c.state() == nas::v1::CANDIDATE_STATE_EVALUATED;
+    rows.push_back({absl::StrCat(c.id()), Short(nas::v1::CandidateState_Name(c.state())),
+                    absl::StrCat(c.fidelity().rung()),
+                    done ? absl::StrFormat("%.4f", c.metrics().val_accuracy()) : "-",
+                    // Measured for finished models (full-fidelity training) only.
+                    done && c.metrics().test_accuracy() >= 0
+                        ? absl::StrFormat("%.4f", c.metrics().test_accuracy())
+                        : "-",
+                    done ? absl::StrCat(c.metrics().params()) : "-",
+                    done ? absl::StrCat(c.metrics().macs()) : "-", absl::StrCat(c.attempts()),
+                    c.has_artifact() ? "yes" : "no", Describe(c.architecture())});
+  }
+  PrintTable(rows);
+  return absl::OkStatus();
+}
+
+absl::Status Nasctl::CandidateCmd(int64_t id) {
+  grpc::ClientContext ctx;
+  NAS_RETURN_IF_ERROR(client_.Prepare(&ctx));
+  nas::v1::GetCandidateRequest req;
+  req.set_candidate_id(id);
+  nas::v1::Candidate c;
+  NAS_RETURN_IF_ERROR(FromGrpc(client_.nas().GetCandidate(&ctx, req, &c)));
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << Json(c) << "\n";
+    return absl::OkStatus();
+  }
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(c, &text);
+  std::cout << text;
+  return absl::OkStatus();
+}
+
+absl::Status Nasctl::Fetch(int64_t id) {
+  grpc::ClientContext ctx;
+  NAS_RETURN_IF_ERROR(client_.Prepare(&ctx, /*unary=*/false));
+  nas::v1::FetchModelRequest req;
+  req.set_candidate_id(id);
+  auto reader = client_.nas().FetchModel(&ctx, req);
+  nas::v1::FetchModelResponse msg;
+  nas::v1::ModelMetadata meta;
+  std::string data;
+  while (reader->Read(&msg)) {
+    if (msg.has_metadata()) {
+      meta = msg.metadata();
+    } else {
+      data += msg.chunk();
+    }
+  }
+  NAS_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+  const std::string sha = Sha256Hex(data);
+  if (sha != meta.sha256() || static_cast<int64_t>(data.size()) != meta.size_bytes()) {
+    return absl::DataLossError(absl::StrCat("model of candidate ", id, " arrived corrupt: sha256 ",
+                                            sha, ", expected ", meta.sha256()));
+  }
+  std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) {
+    out = meta.file_name().empty() ? absl::StrCat("candidate-", id, ".pt") : meta.file_name();
+  }
+  // Write beside, then rename: a reader never sees half a model.
+  const std::string tmp = out + ".part";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!f) return UsageError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), out.c_str()) != 0) {
+    return UsageError(absl::StrCat("cannot rename ", tmp, " to ", out));
+  }
+  std::ofstream(out + ".json") << Json(meta) << "\n";
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << Json(meta) << "\n";
+  } else {
+    std::cout << "wrote " << out << " (" << Bytes(meta.size_bytes()) << ", sha256 " << sha
+              << " verified) and " << out << ".json\n";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace nas::cli

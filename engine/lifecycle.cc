@@ -1,0 +1,254 @@
+#include "engine/lifecycle.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+#include "search/hardware_profile.h"
+#include "search/hypervolume.h"
+#include "search/search_space.h"
+#include "search/weight_sharing.h"
+
+namespace nas::engine {
+
+using nas::v1::Fidelity;
+using nas::v1::SearchSpec;
+
+int QueueView::Room() const { return spec.budget().max_parallel() - outstanding; }
+
+int QueueView::Need() const {
+  return std::min(spec.budget().max_candidates() - architectures, Room());
+}
+
+int RefillPlan::DryRefills(int inserted) const {
+  return (inserted == 0 && nothing_outstanding) ? previous_dry_refills + 1 : 0;
+}
+
+std::optional<SearchEnd> RefillPlan::ExhaustedEnd(int inserted) const {
+  if (DryRefills(inserted) < kDryRefillsToExhaust) return std::nullopt;
+  return SearchEnd{"SUCCEEDED", absl::StrCat("search space exhausted after ", architectures,
+                                             " distinct candidates")};
+}
+
+std::vector<Fidelity> Rungs(const SearchSpec& spec) {
+  if (IsWeightSharing(spec.strategy())) {
+    const absl::StatusOr<WeightSharingPlan> plan = ParseWeightSharing(spec.strategy());
+    Fidelity estimate;
+    estimate.set_supernet_estimate(true);
+    Fidelity finetune;
+    finetune.set_rung(1);
+    finetune.set_epochs(spec.recipe().epochs());
+    finetune.set_train_subset(spec.recipe().train_subset());
+    finetune.set_init_from_supernet(!plan.ok() || plan->finetune_from_supernet);
+    return {estimate, finetune};
+  }
+  if (spec.has_multi_fidelity()) {
+    absl::StatusOr<std::vector<Fidelity>> rungs =
+        FidelityRungs(spec.recipe(), spec.multi_fidelity().eta(), spec.multi_fidelity().rungs());
+    if (rungs.ok()) return *std::move(rungs);
+    // Unreachable for a stored spec (validated at submission); train at full fidelity.
+    LOG(ERROR) << "multi_fidelity of a stored spec: " << rungs.status();
+  }
+  Fidelity full;
+  full.set_epochs(spec.recipe().epochs());
+  full.set_train_subset(spec.recipe().train_subset());
+  return {full};
+}
+
+int FinalRung(const SearchSpec& spec) {
+  return spec.has_multi_fidelity() ? spec.multi_fidelity().rungs() - 1 : 0;
+}
+
+int EvaluationTarget(const SearchSpec& spec) {
+  const int n = spec.budget().max_candidates();
+  if (!spec.has_multi_fidelity()) return n;
+  return static_cast<int>(
+      MaxEvaluations(n, spec.multi_fidelity().eta(), spec.multi_fidelity().rungs()));
+}
+
+std::vector<double> ObjectiveVector(const SearchSpec& spec, const nas::v1::CandidateMetrics& m,
+                                    const nas::v1::ProfileMetrics& pm) {
+  std::vector<double> v;
+  for (const nas::v1::Objective& o : spec.objectives()) {
+    v.push_back(MinimisationForm(o.metric(), ObjectiveValue(o.metric(), m, pm)));
+  }
+  return v;
+}
+
+bool WorthLocking(const QueueView& view) {
+  if (view.overdue) return true;
+  // A multi-fidelity search may also have promotions to queue, or be done.
+  const int can = view.spec.has_multi_fidelity() ? view.Room() : view.Need();
+  const int batch = std::max(1, view.spec.budget().max_parallel() / 4);
+  return can > 0 && (view.queued == 0 || can >= batch);
+}
+
+SearchEnd BudgetSpent(const Budget& b, absl::string_view evaluated_per_rung) {
+  return {"SUCCEEDED", absl::StrCat("budget spent: ", b.evaluated, " evaluated",
+                                    evaluated_per_rung.empty()
+                                        ? ""
+                                        : absl::StrCat(" (per rung ", evaluated_per_rung, ")"),
+                                    ", ", b.failed, " failed")};
+}
+
+SearchEnd Overdue() { return {"SUCCEEDED", "wall-clock budget spent"}; }
+
+std::optional<SearchEnd> EndIfBudgetSpent(const Budget& b, absl::string_view evaluated_per_rung) {
+  if (b.evaluated + b.failed < b.target) return std::nullopt;
+  return BudgetSpent(b, evaluated_per_rung);
+}
+
+absl::StatusOr<SupernetStep> NextSupernetStep(const SearchSpec& spec,
+                                              const SupernetEpochs& epochs) {
+  NAS_ASSIGN_OR_RETURN(WeightSharingPlan plan, ParseWeightSharing(spec.strategy()));
+  SupernetStep step;
+  if (plan.supernet_search != 0) {
+    step.ready = true;
+    return step;
+  }
+  if (epochs.failure.has_value()) {
+    step.end = SearchEnd{"FAILED", absl::StrCat("supernet training failed: ", *epochs.failure)};
+    return step;
+  }
+  if (epochs.evaluated >= plan.supernet_epochs) {
+    step.ready = true;
+    return step;
+  }
+  if (epochs.outstanding > 0) return step;
+  const int epoch = epochs.evaluated + 1;
+  Fidelity fidelity;
+  fidelity.set_rung(-1);
+  fidelity.set_epochs(epoch);
+  step.queue = fidelity;
+  step.message = absl::StrCat("supernet epoch ", epoch, " of ", plan.supernet_epochs, " queued");
+  return step;
+}
+
+std::vector<Promotion> PlanPromotions(const SearchSpec& spec, const std::vector<Fidelity>& rungs,
+                                      const RungResults& results, int room) {
+  const int final_rung = static_cast<int>(rungs.size()) - 1;
+  std::vector<std::vector<const RungEntry*>> by_rung(std::max(0, final_rung));
+  for (const RungEntry& e : results.entries) {
+    if (e.rung >= 0 && e.rung < final_rung) by_rung[e.rung].push_back(&e);
+  }
+  auto present = [&](int rung, const std::string& hash) {
+    return rung < static_cast<int>(results.present.size()) && results.present[rung].contains(hash);
+  };
+  std::vector<Promotion> out;
+  for (int rung = final_rung - 1; rung >= 0 && static_cast<int>(out.size()) < room; --rung) {
+    std::vector<RungResult> ranked;
+    absl::flat_hash_set<int64_t> promoted;
+    absl::flat_hash_map<int64_t, const RungEntry*> by_id;
+    for (const RungEntry* e : by_rung[rung]) {
+      ranked.push_back({e->candidate_id, e->ranked});
+      by_id[e->candidate_id] = e;
+      if (present(rung + 1, e->arch_hash)) promoted.insert(e->candidate_id);
+    }
+    for (int64_t id : Promotable(ranked, spec.multi_fidelity().eta(), promoted)) {
+      if (static_cast<int>(out.size()) >= room) break;
+      const RungEntry& e = *by_id[id];
+      out.push_back({id, rung, e.architecture, rungs[rung + 1]});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<RefillPlan> PlanRefill(SearchReader& reader, StrategyCache& strategies) {
+  RefillPlan plan;
+  // Decide without a lock first: most refills find the queue full enough, and a locking read
+  // costs a write and a commit.
+  NAS_ASSIGN_OR_RETURN(const QueueView peek, reader.Queue(/*lock=*/false));
+  if (!peek.running || !WorthLocking(peek)) return plan;
+  NAS_ASSIGN_OR_RETURN(const QueueView view, reader.Queue(/*lock=*/true));
+  if (!view.running) return plan;
+  const SearchSpec& spec = view.spec;
+  if (view.overdue) {
+    plan.end = Overdue();
+    return plan;
+  }
+  if ((plan.end = EndIfBudgetSpent(view.budget, view.evaluated_per_rung))) return plan;
+
+  if (IsWeightSharing(spec.strategy())) {
+    NAS_ASSIGN_OR_RETURN(const WeightSharingPlan ws, ParseWeightSharing(spec.strategy()));
+    SupernetEpochs epochs;
+    if (ws.supernet_search == 0) {
+      NAS_ASSIGN_OR_RETURN(epochs, reader.Supernet());
+    }
+    NAS_ASSIGN_OR_RETURN(SupernetStep step, NextSupernetStep(spec, epochs));
+    if (!step.ready) {
+      plan.end = step.end;
+      if (step.queue.has_value()) {
+        NAS_ASSIGN_OR_RETURN(SearchSpaceDef space, ResolveSearchSpace(spec.space()));
+        plan.supernet_epoch = step.queue;
+        plan.supernet_architecture = LargestArchitecture(space);
+        plan.supernet_message = step.message;
+      }
+      return plan;
+    }
+  }
+
+  const std::vector<Fidelity> rungs = Rungs(spec);
+  const bool multi_fidelity = spec.has_multi_fidelity();
+  if (multi_fidelity && view.Room() > 0) {
+    NAS_ASSIGN_OR_RETURN(const RungResults results,
+                         reader.Rungs(static_cast<int>(rungs.size()) - 1));
+    plan.promotions = PlanPromotions(spec, rungs, results, view.Room());
+  }
+  const int promoted = static_cast<int>(plan.promotions.size());
+  const int need = std::min(view.Need(), view.Room() - promoted);
+  if (multi_fidelity && need <= 0 && promoted == 0 && view.outstanding == 0 &&
+      view.architectures >= spec.budget().max_candidates()) {
+    // Every architecture was tried and nothing can be promoted any more.
+    plan.end = BudgetSpent(view.budget, view.evaluated_per_rung);
+    return plan;
+  }
+  if (need <= 0) return plan;
+
+  NAS_ASSIGN_OR_RETURN(StrategyView sv, reader.Strategy());
+  StrategyRequest request;
+  request.search_id = reader.search_id();
+  request.spec = &spec;
+  request.profiles = std::move(sv.profiles);
+  request.saved_state = std::move(sv.saved_state);
+  request.generation = sv.generation;
+  request.new_observations = std::move(sv.new_observations);
+  request.need = need;
+  NAS_ASSIGN_OR_RETURN(StrategyAnswer answer, strategies.Propose(request));
+  plan.proposals = std::move(answer.proposals);
+  plan.proposal_fidelity = rungs.front();
+  plan.strategy_state = std::move(answer.state);
+  plan.observed_through = sv.observed_through;
+  plan.previous_dry_refills = sv.dry_refills;
+  plan.nothing_outstanding = view.outstanding == 0;
+  plan.architectures = view.architectures;
+  return plan;
+}
+
+std::string FrontChange::Describe(int64_t candidate_id, absl::string_view profile_name) const {
+  return absl::StrCat("candidate ", candidate_id, " joined the ", profile_name, " front (", members,
+                      " members, ", removed.size(), " displaced; hypervolume ",
+                      hypervolume ? absl::StrFormat("%.6g", *hypervolume) : "-", ")");
+}
+
+FrontChange OfferToFront(const SearchSpec& spec, const nas::v1::HardwareProfile& profile,
+                         int64_t candidate_id, const nas::v1::CandidateMetrics& metrics,
+                         const nas::v1::ProfileMetrics& on_profile,
+                         std::vector<ParetoArchive::Member> members) {
+  FrontChange change;
+  change.objectives = ObjectiveVector(spec, metrics, on_profile);
+  ParetoArchive front(std::move(members));
+  change.joined = front.Insert(candidate_id, change.objectives, &change.removed);
+  change.members = front.members().size();
+  if (!change.joined) return change;
+  std::vector<std::vector<double>> points;
+  for (const ParetoArchive::Member& m : front.members()) points.push_back(m.values);
+  const absl::StatusOr<double> hv =
+      Hypervolume(points, HypervolumeReference(spec.objectives(), spec.constraints(), profile));
+  if (hv.ok()) change.hypervolume = *hv;
+  return change;
+}
+
+}  // namespace nas::engine

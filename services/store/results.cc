@@ -1,0 +1,357 @@
+// Results: a worker's report stored with its cost on every profile of the search and the
+// fronts it changes, in one transaction, one branch per kind of work.
+#include <cmath>
+#include <map>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "engine/lifecycle.h"
+#include "search/cost_model.h"
+#include "search/hardware_profile.h"
+#include "search/weight_sharing.h"
+#include "services/store/pool.h"
+#include "services/store/rows.h"
+#include "services/store/search_profiles.h"
+#include "services/store/store.h"
+#include "services/store/transitions.h"
+
+namespace nas {
+
+namespace {
+
+using nas::v1::CandidateMetrics;
+using nas::v1::HardwareProfile;
+using nas::v1::ProfileMetrics;
+using nas::v1::SearchSpec;
+
+}  // namespace
+
+namespace {
+
+// JoinFront() offers a feasible finished candidate to `profile`'s front of the search, whose
+// current members are `members` (the search row is locked by the caller): stores the change
+// engine::OfferToFront() decides, and a FRONT_CHANGED event with the front's hypervolume.
+void JoinFront(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+               const SearchProfile& profile, int64_t candidate_id, const CandidateMetrics& metrics,
+               const ProfileMetrics& pm, std::vector<ParetoArchive::Member> members) {
+  const engine::FrontChange change =
+      engine::OfferToFront(spec, profile.profile, candidate_id, metrics, pm, std::move(members));
+  if (!change.joined) return;
+  for (int64_t gone : change.removed) {
+    tx.exec_params(
+        "DELETE FROM pareto_members WHERE search_id = $1 AND profile_id = $2 "
+        "AND candidate_id = $3",
+        search_id, profile.db_id, gone);
+  }
+  tx.exec_params(
+      "INSERT INTO pareto_members (search_id, profile_id, candidate_id, objectives) "
+      "VALUES ($1, $2, $3, $4::DOUBLE PRECISION[])",
+      search_id, profile.db_id, candidate_id, DoubleArray(change.objectives));
+  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
+              profile.profile.id(), change.Describe(candidate_id, profile.profile.name()),
+              change.hypervolume.value_or(-1));
+}
+
+// The current members of one profile's front of a search.
+std::vector<ParetoArchive::Member> FrontMembers(pqxx::work& tx, int64_t search_id,
+                                                int64_t profile_db_id) {
+  std::vector<ParetoArchive::Member> members;
+  for (const pqxx::row& r : tx.exec_params("SELECT candidate_id, objectives FROM pareto_members "
+                                           "WHERE search_id = $1 AND profile_id = $2",
+                                           search_id, profile_db_id)) {
+    members.push_back({r[0].as<int64_t>(), ParseDoubleArray(r[1].as<std::string>())});
+  }
+  return members;
+}
+
+// A measure-only worker's report on `profile_db_id` (the lease is already completed): the
+// candidate's stored metrics with the measured latency, judged again on that profile, stored,
+// and offered to its front.
+absl::StatusOr<ReportOutcome> StoreMeasurement(pqxx::work& tx, SearchProfileCache& profiles,
+                                               const nas::v1::ReportResultRequest& request,
+                                               int64_t search_id, const SearchSpec& spec,
+                                               int64_t candidate_id, int rung,
+                                               const nas::v1::Architecture& architecture,
+                                               int64_t profile_db_id) {
+  ReportOutcome outcome;
+  outcome.search_id = search_id;
+  outcome.candidate_id = candidate_id;
+  outcome.measurement = true;
+  const SearchProfile* profile = nullptr;
+  const auto held = profiles.Get(tx, search_id);
+  for (const SearchProfile& p : *held) {
+    if (p.db_id == profile_db_id) profile = &p;
+  }
+  if (profile == nullptr) return absl::InternalError("measurement lease of an unknown profile");
+  if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
+    // Nobody else would do better on the same device: give up, keep it marked unmeasured.
+    tx.exec_params(
+        "UPDATE profile_metrics SET measure_device = NULL WHERE candidate_id = $1 "
+        "AND profile_id = $2",
+        candidate_id, profile_db_id);
+    AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_MEASURED, candidate_id,
+                profile->profile.id(),
+                absl::StrCat("candidate ", candidate_id, " could not be measured on ",
+                             profile->profile.id(), ": ", request.error()));
+    return outcome;
+  }
+  if (!(request.metrics().latency_ms() > 0)) {
+    return absl::InvalidArgumentError("metrics.latency_ms: a measurement must be > 0");
+  }
+  pqxx::row e =
+      tx.exec_params1("SELECT metrics FROM evaluations WHERE candidate_id = $1", candidate_id);
+  CandidateMetrics metrics = Parse<CandidateMetrics>(e[0]);
+  metrics.set_latency_ms(request.metrics().latency_ms());
+  metrics.set_latency_iqr_ms(request.metrics().latency_iqr_ms());
+  metrics.set_latency_threads(request.metrics().latency_threads());
+  const ProfileMetrics pm =
+      EvaluateOnProfile(profile->profile, metrics, spec.constraints(),
+                        /*measured_on_device=*/true, &architecture, InputShapeFor(spec.dataset()));
+  tx.exec_params(
+      "UPDATE profile_metrics SET metrics = $3, feasible = $4, measure_device = NULL "
+      "WHERE candidate_id = $1 AND profile_id = $2",
+      candidate_id, profile_db_id, Bin(pm), pm.feasible());
+  AppendEvent(
+      tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_MEASURED, candidate_id,
+      profile->profile.id(),
+      absl::StrFormat("candidate %d measured on %s: %.3f ms%s", candidate_id, profile->profile.id(),
+                      pm.latency_ms(), pm.feasible() ? "" : " (over a limit)"));
+  if (pm.feasible() && rung == engine::FinalRung(spec)) {
+    JoinFront(tx, search_id, spec, *profile, candidate_id, metrics, pm,
+              FrontMembers(tx, search_id, profile_db_id));
+  }
+  return outcome;
+}
+
+// Stores a candidate's evaluation under its (completed) lease and marks it EVALUATED.
+void StoreEvaluation(pqxx::work& tx, int64_t candidate_id, int64_t search_id, int64_t lease_id,
+                     const CandidateMetrics& metrics) {
+  tx.exec_params(
+      "WITH e AS (INSERT INTO evaluations (candidate_id, search_id, lease_id, metrics, "
+      "  val_accuracy) VALUES ($1, $2, $3, $4, $5)) "
+      "UPDATE candidates SET state = 'EVALUATED', evaluated_at = now(), error = '' "
+      "WHERE id = $1",
+      candidate_id, search_id, lease_id, Bin(metrics), metrics.val_accuracy());
+}
+
+// A supernet epoch's report: kept only with the checkpoint the lease uploaded. It counts
+// towards no budget, profile or front; the next refill queues the next epoch or starts the
+// estimates.
+absl::StatusOr<ReportOutcome> StoreSupernetEpoch(pqxx::work& tx,
+                                                 const nas::v1::ReportResultRequest& request,
+                                                 int64_t search_id, int64_t candidate_id, int epoch,
+                                                 ReportOutcome outcome) {
+  pqxx::result a = tx.exec_params(
+      "SELECT sha256, format FROM artifacts WHERE candidate_id = $1 AND lease_id = $2",
+      candidate_id, request.lease_id());
+  if (a.empty() || a[0][1].as<std::string>() != kSupernetCheckpointFormat) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease ", request.lease_id(), ": upload the supernet checkpoint (format \"",
+                     kSupernetCheckpointFormat, "\") before reporting the epoch"));
+  }
+  const CandidateMetrics& m = request.metrics();
+  StoreEvaluation(tx, candidate_id, search_id, request.lease_id(), m);
+  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
+              absl::StrFormat("supernet epoch %d trained in %.0f s: loss %.4f, largest subnet "
+                              "accuracy %.4f, checkpoint %s",
+                              epoch, m.train_seconds(), m.train_loss(), m.val_accuracy(),
+                              a[0][0].as<std::string>().substr(0, 12)));
+  return outcome;
+}
+
+}  // namespace
+
+namespace {
+
+// Called once `candidate_id` succeeded on `worker_id`: every other worker that failed it is
+// quarantined when its failures since its own last success are `after` or more different
+// candidates that succeeded elsewhere. A candidate that fails everywhere (a poison candidate)
+// never counts against a worker. Returns the workers quarantined, with the reason.
+std::vector<std::pair<int64_t, std::string>> QuarantineFailingWorkers(
+    pqxx::work& tx, int64_t candidate_id, int64_t worker_id, int after,
+    absl::Duration quarantine_for) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  for (const pqxx::row& w :
+       tx.exec_params("SELECT DISTINCT worker_id FROM leases WHERE candidate_id = $1 AND failed "
+                      "  AND worker_id <> $2",
+                      candidate_id, worker_id)) {
+    const int64_t failing = w[0].as<int64_t>();
+    pqxx::row streak = tx.exec_params1(
+        "SELECT count(DISTINCT l.candidate_id), "
+        "  string_agg(DISTINCT l.candidate_id::TEXT, ', '), "
+        "  (SELECT c.error FROM leases x JOIN candidates c ON c.id = x.candidate_id "
+        "   WHERE x.worker_id = $1 AND x.failed ORDER BY x.id DESC LIMIT 1) "
+        "FROM leases l JOIN candidates c ON c.id = l.candidate_id "
+        "WHERE l.worker_id = $1 AND l.failed AND c.state = 'EVALUATED' "
+        "  AND l.id > COALESCE((SELECT max(id) FROM leases WHERE worker_id = $1 "
+        "                       AND state = 'COMPLETED' AND NOT failed), 0)",
+        failing);
+    if (streak[0].as<int64_t>() < after) continue;
+    const std::string reason =
+        absl::StrCat("it failed candidates ", streak[1].as<std::string>(),
+                     " in a row and other workers evaluated them; last error: ",
+                     streak[2].is_null() ? "none" : streak[2].as<std::string>());
+    pqxx::result q = tx.exec_params(
+        "UPDATE workers SET quarantined_until = now() + $2 * interval '1 millisecond', "
+        "  quarantine_reason = $3 "
+        "WHERE id = $1 AND (quarantined_until IS NULL OR quarantined_until <= now()) "
+        "RETURNING id",
+        failing, absl::ToInt64Milliseconds(quarantine_for), reason);
+    if (!q.empty()) out.push_back({failing, reason});
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
+  return pool_->Run("ReportResult", [&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {
+    ReportOutcome outcome;
+    // Lock order: the search row, then the lease. Completing the lease in the same statement
+    // that checks it is live is the fence: an expired or superseded lease matches no row.
+    pqxx::result head = tx.exec_params(
+        "SELECT s.id, s.spec, w.device_tag, COALESCE(l.profile_id, 0) FROM leases l "
+        "JOIN workers w ON w.id = $2 JOIN searches s ON s.id = l.search_id "
+        "WHERE l.id = $1 FOR NO KEY UPDATE OF s",
+        request.lease_id(), request.worker_id());
+    if (head.empty()) return LeaseNotLive(tx, request.worker_id(), request.lease_id());
+    const int64_t search_id = head[0][0].as<int64_t>();
+    outcome.search_id = search_id;
+    pqxx::result live = tx.exec_params(
+        "UPDATE leases SET state = 'COMPLETED', ended_at = now() "
+        "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' "
+        "RETURNING candidate_id, (SELECT rung FROM candidates c WHERE c.id = candidate_id), "
+        "  (SELECT arch FROM candidates c WHERE c.id = candidate_id), gang_rank",
+        request.lease_id(), request.worker_id());
+    if (live.empty()) {
+      // A retried report of a stored result is accepted once more, changing nothing.
+      if (!tx.exec_params(
+                 "SELECT 1 FROM leases WHERE id = $1 AND worker_id = $2 AND state = 'COMPLETED'",
+                 request.lease_id(), request.worker_id())
+               .empty()) {
+        outcome.duplicate = true;
+        return outcome;
+      }
+      return LeaseNotLive(tx, request.worker_id(), request.lease_id());
+    }
+    const int64_t candidate_id = live[0][0].as<int64_t>();
+    outcome.candidate_id = candidate_id;
+    if (!live[0][3].is_null()) {
+      // A rank > 0 of a data-parallel supernet epoch: its part is done (or failed); rank 0's
+      // report decides the epoch.
+      const int rank = live[0][3].as<int>();
+      outcome.gang_member = true;
+      AppendEvent(
+          tx, search_id,
+          request.outcome_case() == nas::v1::ReportResultRequest::kMetrics
+              ? nas::v1::SEARCH_EVENT_KIND_TRAINING_PROGRESS
+              : nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED,
+          candidate_id, "",
+          request.outcome_case() == nas::v1::ReportResultRequest::kMetrics
+              ? absl::StrFormat("candidate %d: rank %d trained its share of the supernet epoch "
+                                "in %.0f s, loss %.4f",
+                                candidate_id, rank, request.metrics().train_seconds(),
+                                request.metrics().train_loss())
+              : absl::StrCat("candidate ", candidate_id, ": rank ", rank,
+                             " failed: ", request.error()));
+      return outcome;
+    }
+    const int rung = live[0][1].as<int>();
+    const nas::v1::Architecture architecture = Parse<nas::v1::Architecture>(live[0][2]);
+    const SearchSpec spec = Parse<SearchSpec>(head[0][1]);
+    // Lower rungs of successive halving only rank candidates for promotion: their results
+    // are kept and shown, but never enter a front nor the best accuracy.
+    const bool finished_model = rung == engine::FinalRung(spec);
+    const std::string device_tag = head[0][2].as<std::string>();
+    if (const int64_t measured = head[0][3].as<int64_t>(); measured != 0) {
+      return StoreMeasurement(tx, *profiles_, request, search_id, spec, candidate_id, rung,
+                              architecture, measured);
+    }
+    if (rung < 0 && request.outcome_case() == nas::v1::ReportResultRequest::kMetrics) {
+      const nas::v1::Fidelity fidelity = Parse<nas::v1::Fidelity>(
+          tx.exec_params1("SELECT fidelity FROM candidates WHERE id = $1", candidate_id)[0]);
+      return StoreSupernetEpoch(tx, request, search_id, candidate_id, fidelity.epochs(), outcome);
+    }
+
+    if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
+      const std::string error =
+          request.error().empty() ? "worker reported no metrics" : request.error();
+      tx.exec_params("UPDATE leases SET failed = true WHERE id = $1", request.lease_id());
+      pqxx::row r = tx.exec_params1(
+          "UPDATE candidates SET error = $2, state = CASE WHEN attempts >= $3 "
+          "  THEN 'FAILED' ELSE 'QUEUED' END WHERE id = $1 RETURNING state",
+          candidate_id, error, spec.budget().max_attempts());
+      const bool failed = r[0].as<std::string>() == "FAILED";
+      AppendEvent(
+          tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED, candidate_id, "",
+          absl::StrCat("candidate ", candidate_id, failed ? " failed: " : " will retry: ", error));
+      // A supernet epoch is no candidate of the budget; a failed one ends the search at the
+      // next refill.
+      if (failed && rung >= 0) {
+        outcome.search_ended = EndIfBudgetSpent(tx, search_id, CountFinal(tx, search_id, "FAILED"));
+      }
+      return outcome;
+    }
+
+    const CandidateMetrics& metrics = request.metrics();
+    StoreEvaluation(tx, candidate_id, search_id, request.lease_id(), metrics);
+    if (const StoreOptions& o = pool_->options(); o.quarantine_after > 0) {
+      outcome.quarantined = QuarantineFailingWorkers(tx, candidate_id, request.worker_id(),
+                                                     o.quarantine_after, o.quarantine_for);
+    }
+    if (spec.has_multi_fidelity()) {
+      tx.exec_params(
+          "UPDATE searches SET evaluated_per_rung[$2] = evaluated_per_rung[$2] + 1 "
+          "WHERE id = $1",
+          search_id, rung + 1);
+    }
+    AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
+                absl::StrFormat("candidate %d evaluated%s: accuracy %.4f, %d params", candidate_id,
+                                spec.has_multi_fidelity() ? absl::StrCat(" at rung ", rung) : "",
+                                metrics.val_accuracy(), metrics.params()));
+
+    // Every front of the search at once. The search row lock serialises reports of one
+    // search, so these members are the whole current fronts.
+    std::map<int64_t, std::vector<ParetoArchive::Member>> fronts;
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT profile_id, candidate_id, objectives FROM pareto_members "
+                        "WHERE search_id = $1",
+                        search_id)) {
+      fronts[r[0].as<int64_t>()].push_back(
+          {r[1].as<int64_t>(), ParseDoubleArray(r[2].as<std::string>())});
+    }
+    const auto profiles = profiles_->Get(tx, search_id);
+    for (const SearchProfile& p : *profiles) {
+      const ProfileMetrics pm = EvaluateOnProfile(p.profile, metrics, spec.constraints(),
+                                                  device_tag == p.profile.device_tag(),
+                                                  &architecture, InputShapeFor(spec.dataset()));
+      // A finished model on a measured profile of another device waits for a measure-only
+      // worker of that device (until then its latency is unmeasured, a named violation).
+      const bool to_measure = finished_model &&
+                              p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
+                              device_tag != p.profile.device_tag();
+      tx.exec_params(
+          "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible, "
+          "  measure_device) VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''))",
+          candidate_id, p.db_id, search_id, Bin(pm), pm.feasible(),
+          to_measure ? p.profile.device_tag() : std::string());
+      // A prediction for the device this worker just measured on: how far off it was.
+      if (p.profile.kind() != nas::v1::PROFILE_KIND_MEASURED &&
+          p.profile.device_tag() == device_tag && metrics.latency_ms() > 0 && pm.latency_ms() > 0) {
+        outcome.prediction_errors.push_back(
+            {p.profile.id(),
+             std::abs(pm.latency_ms() - metrics.latency_ms()) / metrics.latency_ms()});
+      }
+      if (!pm.feasible() || !finished_model) continue;
+      JoinFront(tx, search_id, spec, p, candidate_id, metrics, pm, std::move(fronts[p.db_id]));
+    }
+    outcome.search_ended = EndIfBudgetSpent(
+        tx, search_id,
+        CountFinal(tx, search_id, "EVALUATED", 1, finished_model ? metrics.val_accuracy() : 0));
+    return outcome;
+  });
+}
+
+}  // namespace nas

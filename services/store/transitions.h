@@ -1,0 +1,56 @@
+// The state changes several of the store's aggregates share: queueing a candidate, counting a
+// finished one against the budget, ending a search, and the lease fence. Each runs inside the
+// caller's transaction, which holds the search row's lock where it says so. Internal to
+// services/store.
+#ifndef NAS_SERVICES_STORE_TRANSITIONS_H_
+#define NAS_SERVICES_STORE_TRANSITIONS_H_
+
+#include <cstdint>
+#include <pqxx/pqxx>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/lifecycle.h"
+#include "proto/nas.pb.h"
+
+namespace nas {
+
+// InsertCandidate() queues a candidate at `fidelity`'s rung unless the search already has it
+// there. Returns whether it was new.
+bool InsertCandidate(pqxx::work& tx, int64_t search_id, const nas::v1::Architecture& arch,
+                     const nas::v1::Fidelity& fidelity);
+
+// A search's budget counters after a transition, and its evaluations per rung ("3, 1").
+struct Counted {
+  engine::Budget budget;
+  std::string evaluated_per_rung;
+};
+
+// CountFinal() counts `n` more of a search's candidates in final state `to` (EVALUATED,
+// FAILED), raises its best accuracy to `accuracy`, and returns the counters. The caller holds
+// the search row's lock.
+Counted CountFinal(pqxx::work& tx, int64_t search_id, absl::string_view to, int n = 1,
+                   double accuracy = 0);
+
+// EndSearch() ends a running search: queued candidates are cancelled, live leases revoked.
+void EndSearch(pqxx::work& tx, int64_t search_id, const engine::SearchEnd& end);
+
+// EndIfBudgetSpent() ends the (locked, running) search when engine::EndIfBudgetSpent() says
+// so. Returns whether it ended.
+bool EndIfBudgetSpent(pqxx::work& tx, int64_t search_id, const Counted& counted);
+
+// LeaseNotLive() explains why a lease cannot be used: NotFound, PermissionDenied (another
+// worker's), or FailedPrecondition naming its state.
+absl::Status LeaseNotLive(pqxx::work& tx, int64_t worker_id, int64_t lease_id);
+
+// LockLiveLease() locks and checks a live lease (search row first, then the lease: the store's
+// lock order). Returns {candidate_id, search_id}.
+absl::StatusOr<std::pair<int64_t, int64_t>> LockLiveLease(pqxx::work& tx, int64_t worker_id,
+                                                          int64_t lease_id);
+
+}  // namespace nas
+
+#endif  // NAS_SERVICES_STORE_TRANSITIONS_H_
