@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/metrics_http.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "glog/logging.h"
@@ -262,16 +263,9 @@ ControllerMetrics::~ControllerMetrics() {
 }
 
 absl::StatusOr<int> ControllerMetrics::Serve(const std::string& address) {
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics: cannot listen on ", address, ": ", e.what()));
-  }
-  exposer_->RegisterCollectable(registry_);
-  if (store_collector_ != nullptr) exposer_->RegisterCollectable(store_collector_);
-  const std::vector<int> ports = exposer_->GetListeningPorts();
-  return ports.empty() ? 0 : ports[0];
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {registry_};
+  if (store_collector_ != nullptr) collectables.push_back(store_collector_);
+  return ServeMetrics(address, collectables, &exposer_);
 }
 
 void ControllerMetrics::WatchStore(Store* store) {

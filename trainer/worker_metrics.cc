@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "common/metrics_http.h"
 #include "absl/strings/str_cat.h"
 
 namespace nas {
@@ -66,15 +67,7 @@ WorkerMetrics::WorkerMetrics(const std::string& device_tag, int threads)
 WorkerMetrics::~WorkerMetrics() = default;
 
 absl::StatusOr<int> WorkerMetrics::Serve(const std::string& address) {
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics: cannot listen on ", address, ": ", e.what()));
-  }
-  exposer_->RegisterCollectable(registry_);
-  const std::vector<int> ports = exposer_->GetListeningPorts();
-  return ports.empty() ? 0 : ports[0];
+  return ServeMetrics(address, {registry_}, &exposer_);
 }
 
 void WorkerMetrics::SetBusy(bool busy) { families_->busy.Set(busy ? 1 : 0); }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/dataset_name.h"
 #include "common/status_macros.h"
+#include "common/work_kind.h"
 #include "engine/lifecycle.h"
 #include "search/weight_sharing.h"
 #include "services/store/pool.h"
@@ -126,15 +127,17 @@ std::optional<nas::v1::LeaseWorkResponse> LeaseMeasurement(pqxx::work& tx,
   const SearchSpec spec = Parse<SearchSpec>(m[0][4]);
   lease.set_dataset(spec.dataset());
   lease.set_measure_only(true);
+  lease.set_kind(nas::v1::WORK_KIND_MEASURE);
   for (const SearchProfile& p : *profiles.Get(tx, lease.search_id())) {
     if (p.db_id == profile_db_id) lease.add_measure_profile_ids(p.profile.id());
   }
   pqxx::row l = tx.exec_params1(
-      "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at, profile_id) "
-      "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond', $5) "
+      "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at, profile_id, "
+      "  kind) "
+      "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond', $5, $6) "
       "RETURNING id, (extract(epoch FROM expires_at) * 1000)::BIGINT",
       lease.candidate_id(), lease.search_id(), worker_id, absl::ToInt64Milliseconds(ttl),
-      profile_db_id);
+      profile_db_id, WorkKindName(lease.kind()));
   lease.set_lease_id(l[0].as<int64_t>());
   lease.set_expires_at_ms(l[1].as<int64_t>());
   AppendEvent(
@@ -168,13 +171,16 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> GrantLease(pqxx::work& tx, SearchProf
     NAS_RETURN_IF_ERROR(
         FillSupernetWork(tx, lease.search_id(), spec, lease.fidelity(), lease.mutable_supernet()));
   }
+  // Training, a subnet estimate, or (rank 0 of) a supernet epoch.
+  lease.set_kind(WorkKindOf(lease));
   tx.exec_params("UPDATE candidates SET state = 'LEASED', attempts = attempts + 1 WHERE id = $1",
                  lease.candidate_id());
   pqxx::row l = tx.exec_params1(
-      "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at) "
-      "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond') "
+      "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at, kind) "
+      "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond', $5) "
       "RETURNING id, (extract(epoch FROM expires_at) * 1000)::BIGINT",
-      lease.candidate_id(), lease.search_id(), worker_id, absl::ToInt64Milliseconds(ttl));
+      lease.candidate_id(), lease.search_id(), worker_id, absl::ToInt64Milliseconds(ttl),
+      WorkKindName(lease.kind()));
   lease.set_lease_id(l[0].as<int64_t>());
   lease.set_expires_at_ms(l[1].as<int64_t>());
   for (const SearchProfile& p : *profiles.Get(tx, lease.search_id())) {
@@ -221,13 +227,14 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> GrantGangMember(
   lease.mutable_supernet()->set_rank(rank);
   lease.mutable_supernet()->set_world_size(g[0][7].as<int>());
   lease.mutable_supernet()->set_store_address(g[0][6].as<std::string>());
+  lease.set_kind(nas::v1::WORK_KIND_GANG_MEMBER);
   pqxx::row l = tx.exec_params1(
       "INSERT INTO leases (candidate_id, search_id, worker_id, state, expires_at, "
-      "  gang_lease_id, gang_rank) "
-      "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond', $5, $6) "
+      "  gang_lease_id, gang_rank, kind) "
+      "VALUES ($1, $2, $3, 'ACTIVE', now() + $4 * interval '1 millisecond', $5, $6, $7) "
       "RETURNING id, (extract(epoch FROM expires_at) * 1000)::BIGINT",
       lease.candidate_id(), lease.search_id(), worker_id, absl::ToInt64Milliseconds(ttl),
-      gang_lease, rank);
+      gang_lease, rank, WorkKindName(lease.kind()));
   lease.set_lease_id(l[0].as<int64_t>());
   lease.set_expires_at_ms(l[1].as<int64_t>());
   AppendEvent(tx, lease.search_id(), nas::v1::SEARCH_EVENT_KIND_CANDIDATE_LEASED,
@@ -393,7 +400,7 @@ absl::Status Store::ReturnLease(int64_t worker_id, int64_t lease_id) {
     NAS_ASSIGN_OR_RETURN(auto ids, LockLiveLease(tx, worker_id, lease_id));
     pqxx::row l = tx.exec_params1(
         "UPDATE leases SET state = 'RETURNED', ended_at = now() WHERE id = $1 "
-        "RETURNING profile_id IS NOT NULL OR gang_lease_id IS NOT NULL",
+        "RETURNING kind IN ('MEASURE', 'GANG_MEMBER')",
         lease_id);
     // A measurement stays to do (its profile_metrics row still names the device); a gang
     // member's candidate is rank 0's to give back.
@@ -442,7 +449,7 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
           pqxx::result l = tx.exec_params(
               "UPDATE leases SET state = 'EXPIRED', ended_at = now() "
               "WHERE id = $1 AND state = 'ACTIVE' AND expires_at < now() "
-              "RETURNING profile_id IS NOT NULL OR gang_lease_id IS NOT NULL, outage_grace",
+              "RETURNING kind IN ('MEASURE', 'GANG_MEMBER'), outage_grace",
               e.lease_id);
           if (l.empty()) return false;  // Heartbeat, report or another controller got there first.
           // A measurement lease: the candidate stays evaluated; another worker measures it. A

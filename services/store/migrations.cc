@@ -252,6 +252,22 @@ ALTER TABLE hardware_profiles DROP CONSTRAINT hardware_profiles_name_version_key
 CREATE UNIQUE INDEX hardware_profiles_owner_name_version
   ON hardware_profiles (COALESCE(owner_id, 0), public, name, version);
 )sql"},
+      {9, "every lease names its kind of work",
+       R"sql(
+-- What a lease asks of its worker (trainer_service.proto WorkKind), written when it is granted,
+-- so that a report is stored by its kind's branch rather than read from rung, profile_id and
+-- gang_rank. Leases granted before this migration get the kind their columns imply (a subnet
+-- estimate then reads as TRAIN: the two are stored alike).
+ALTER TABLE leases ADD COLUMN kind TEXT;
+UPDATE leases l SET kind = CASE
+    WHEN l.profile_id IS NOT NULL THEN 'MEASURE'
+    WHEN l.gang_rank IS NOT NULL THEN 'GANG_MEMBER'
+    WHEN (SELECT rung FROM candidates c WHERE c.id = l.candidate_id) < 0 THEN 'SUPERNET_EPOCH'
+    ELSE 'TRAIN' END;
+ALTER TABLE leases ALTER COLUMN kind SET NOT NULL;
+ALTER TABLE leases ADD CONSTRAINT leases_kind
+  CHECK (kind IN ('TRAIN', 'ESTIMATE', 'MEASURE', 'SUPERNET_EPOCH', 'GANG_MEMBER'));
+)sql"},
   };
   return *kMigrations;
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "common/work_kind.h"
 #include "engine/lifecycle.h"
 #include "search/cost_model.h"
 #include "search/hardware_profile.h"
@@ -206,19 +207,148 @@ std::vector<std::pair<int64_t, std::string>> QuarantineFailingWorkers(
 
 }  // namespace
 
+namespace {
+
+// What every branch of ReportResult() knows of the report's lease (its row locked, the lease
+// already completed by the fence).
+struct Reported {
+  const nas::v1::ReportResultRequest& request;
+  int64_t search_id = 0;
+  int64_t candidate_id = 0;
+  int rung = 0;
+  nas::v1::Architecture architecture;
+  SearchSpec spec;
+  std::string device_tag;  // of the reporting worker
+  bool ok() const { return request.outcome_case() == nas::v1::ReportResultRequest::kMetrics; }
+};
+
+// WORK_KIND_GANG_MEMBER: a rank > 0 of a data-parallel supernet epoch. Its part is done (or
+// failed); rank 0's report decides the epoch.
+ReportOutcome StoreGangShare(pqxx::work& tx, const Reported& r, int rank, ReportOutcome outcome) {
+  outcome.gang_member = true;
+  AppendEvent(tx, r.search_id,
+              r.ok() ? nas::v1::SEARCH_EVENT_KIND_TRAINING_PROGRESS
+                     : nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED,
+              r.candidate_id, "",
+              r.ok() ? absl::StrFormat("candidate %d: rank %d trained its share of the supernet "
+                                       "epoch in %.0f s, loss %.4f",
+                                       r.candidate_id, rank, r.request.metrics().train_seconds(),
+                                       r.request.metrics().train_loss())
+                     : absl::StrCat("candidate ", r.candidate_id, ": rank ", rank,
+                                    " failed: ", r.request.error()));
+  return outcome;
+}
+
+// A failed TRAIN, ESTIMATE or SUPERNET_EPOCH: the candidate is queued again, or FAILED when
+// out of attempts. A supernet epoch is no candidate of the budget; a failed one ends the
+// search at the next refill (engine::NextSupernetStep).
+ReportOutcome StoreFailure(pqxx::work& tx, const Reported& r, bool counts_toward_budget,
+                           ReportOutcome outcome) {
+  const std::string error =
+      r.request.error().empty() ? "worker reported no metrics" : r.request.error();
+  tx.exec_params("UPDATE leases SET failed = true WHERE id = $1", r.request.lease_id());
+  pqxx::row row = tx.exec_params1(
+      "UPDATE candidates SET error = $2, state = CASE WHEN attempts >= $3 "
+      "  THEN 'FAILED' ELSE 'QUEUED' END WHERE id = $1 RETURNING state",
+      r.candidate_id, error, r.spec.budget().max_attempts());
+  const bool failed = row[0].as<std::string>() == "FAILED";
+  AppendEvent(tx, r.search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED, r.candidate_id, "",
+              absl::StrCat("candidate ", r.candidate_id, failed ? " failed: " : " will retry: ",
+                           error));
+  if (failed && counts_toward_budget) {
+    outcome.search_ended = EndIfBudgetSpent(tx, r.search_id, CountFinal(tx, r.search_id, "FAILED"));
+  }
+  return outcome;
+}
+
+// A successful TRAIN or ESTIMATE: the evaluation, the candidate's cost on every profile of
+// the search, the fronts a finished model joins, and the budget.
+ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
+                                   const StoreOptions& options, SearchProfileCache& cache,
+                                   ReportOutcome outcome) {
+  const CandidateMetrics& metrics = r.request.metrics();
+  const SearchSpec& spec = r.spec;
+  // Lower rungs of successive halving only rank candidates for promotion: their results
+  // are kept and shown, but never enter a front nor the best accuracy.
+  const bool finished_model = r.rung == engine::FinalRung(spec);
+  StoreEvaluation(tx, r.candidate_id, r.search_id, r.request.lease_id(), metrics);
+  if (options.quarantine_after > 0) {
+    outcome.quarantined = QuarantineFailingWorkers(
+        tx, r.candidate_id, r.request.worker_id(), options.quarantine_after,
+        options.quarantine_for);
+  }
+  if (spec.has_multi_fidelity()) {
+    tx.exec_params(
+        "UPDATE searches SET evaluated_per_rung[$2] = evaluated_per_rung[$2] + 1 "
+        "WHERE id = $1",
+        r.search_id, r.rung + 1);
+  }
+  AppendEvent(tx, r.search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, r.candidate_id,
+              "",
+              absl::StrFormat("candidate %d evaluated%s: accuracy %.4f, %d params",
+                              r.candidate_id,
+                              spec.has_multi_fidelity() ? absl::StrCat(" at rung ", r.rung) : "",
+                              metrics.val_accuracy(), metrics.params()));
+
+  // Every front of the search at once. The search row lock serialises reports of one
+  // search, so these members are the whole current fronts.
+  std::map<int64_t, std::vector<ParetoArchive::Member>> fronts;
+  for (const pqxx::row& row : tx.exec_params(
+           "SELECT profile_id, candidate_id, objectives FROM pareto_members "
+           "WHERE search_id = $1",
+           r.search_id)) {
+    fronts[row[0].as<int64_t>()].push_back(
+        {row[1].as<int64_t>(), ParseDoubleArray(row[2].as<std::string>())});
+  }
+  const auto profiles = cache.Get(tx, r.search_id);
+  for (const SearchProfile& p : *profiles) {
+    const ProfileMetrics pm =
+        EvaluateOnProfile(p.profile, metrics, spec.constraints(),
+                          r.device_tag == p.profile.device_tag(), &r.architecture,
+                          InputShapeFor(spec.dataset()));
+    // A finished model on a measured profile of another device waits for a measure-only
+    // worker of that device (until then its latency is unmeasured, a named violation).
+    const bool to_measure = finished_model &&
+                            p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
+                            r.device_tag != p.profile.device_tag();
+    tx.exec_params(
+        "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible, "
+        "  measure_device) VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''))",
+        r.candidate_id, p.db_id, r.search_id, Bin(pm), pm.feasible(),
+        to_measure ? p.profile.device_tag() : std::string());
+    // A prediction for the device this worker just measured on: how far off it was.
+    if (p.profile.kind() != nas::v1::PROFILE_KIND_MEASURED &&
+        p.profile.device_tag() == r.device_tag && metrics.latency_ms() > 0 &&
+        pm.latency_ms() > 0) {
+      outcome.prediction_errors.push_back(
+          {p.profile.id(),
+           std::abs(pm.latency_ms() - metrics.latency_ms()) / metrics.latency_ms()});
+    }
+    if (!pm.feasible() || !finished_model) continue;
+    JoinFront(tx, r.search_id, spec, p, r.candidate_id, metrics, pm, std::move(fronts[p.db_id]));
+  }
+  outcome.search_ended = EndIfBudgetSpent(
+      tx, r.search_id,
+      CountFinal(tx, r.search_id, "EVALUATED", 1, finished_model ? metrics.val_accuracy() : 0));
+  return outcome;
+}
+
+}  // namespace
+
 absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
   return pool_->Run("ReportResult", [&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {
     ReportOutcome outcome;
     // Lock order: the search row, then the lease. Completing the lease in the same statement
     // that checks it is live is the fence: an expired or superseded lease matches no row.
     pqxx::result head = tx.exec_params(
-        "SELECT s.id, s.spec, w.device_tag, COALESCE(l.profile_id, 0) FROM leases l "
+        "SELECT s.id, s.spec, w.device_tag, COALESCE(l.profile_id, 0), l.kind FROM leases l "
         "JOIN workers w ON w.id = $2 JOIN searches s ON s.id = l.search_id "
         "WHERE l.id = $1 FOR NO KEY UPDATE OF s",
         request.lease_id(), request.worker_id());
     if (head.empty()) return LeaseNotLive(tx, request.worker_id(), request.lease_id());
-    const int64_t search_id = head[0][0].as<int64_t>();
-    outcome.search_id = search_id;
+    Reported r{request};
+    r.search_id = head[0][0].as<int64_t>();
+    outcome.search_id = r.search_id;
     pqxx::result live = tx.exec_params(
         "UPDATE leases SET state = 'COMPLETED', ended_at = now() "
         "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' "
@@ -236,121 +366,34 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
       }
       return LeaseNotLive(tx, request.worker_id(), request.lease_id());
     }
-    const int64_t candidate_id = live[0][0].as<int64_t>();
-    outcome.candidate_id = candidate_id;
-    if (!live[0][3].is_null()) {
-      // A rank > 0 of a data-parallel supernet epoch: its part is done (or failed); rank 0's
-      // report decides the epoch.
-      const int rank = live[0][3].as<int>();
-      outcome.gang_member = true;
-      AppendEvent(
-          tx, search_id,
-          request.outcome_case() == nas::v1::ReportResultRequest::kMetrics
-              ? nas::v1::SEARCH_EVENT_KIND_TRAINING_PROGRESS
-              : nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED,
-          candidate_id, "",
-          request.outcome_case() == nas::v1::ReportResultRequest::kMetrics
-              ? absl::StrFormat("candidate %d: rank %d trained its share of the supernet epoch "
-                                "in %.0f s, loss %.4f",
-                                candidate_id, rank, request.metrics().train_seconds(),
-                                request.metrics().train_loss())
-              : absl::StrCat("candidate ", candidate_id, ": rank ", rank,
-                             " failed: ", request.error()));
-      return outcome;
+    r.candidate_id = live[0][0].as<int64_t>();
+    outcome.candidate_id = r.candidate_id;
+    r.rung = live[0][1].as<int>();
+    r.architecture = Parse<nas::v1::Architecture>(live[0][2]);
+    r.spec = Parse<SearchSpec>(head[0][1]);
+    r.device_tag = head[0][2].as<std::string>();
+    switch (const nas::v1::WorkKind kind = ParseWorkKind(head[0][4].as<std::string>())) {
+      case nas::v1::WORK_KIND_GANG_MEMBER:
+        return StoreGangShare(tx, r, live[0][3].as<int>(), outcome);
+      case nas::v1::WORK_KIND_MEASURE:
+        return StoreMeasurement(tx, *profiles_, request, r.search_id, r.spec, r.candidate_id,
+                                r.rung, r.architecture, head[0][3].as<int64_t>());
+      case nas::v1::WORK_KIND_SUPERNET_EPOCH:
+        if (!r.ok()) return StoreFailure(tx, r, /*counts_toward_budget=*/false, outcome);
+        return StoreSupernetEpoch(
+            tx, request, r.search_id, r.candidate_id,
+            Parse<nas::v1::Fidelity>(tx.exec_params1(
+                "SELECT fidelity FROM candidates WHERE id = $1", r.candidate_id)[0])
+                .epochs(),
+            outcome);
+      case nas::v1::WORK_KIND_TRAIN:
+      case nas::v1::WORK_KIND_ESTIMATE:
+        if (!r.ok()) return StoreFailure(tx, r, /*counts_toward_budget=*/true, outcome);
+        return StoreCandidateResult(tx, r, pool_->options(), *profiles_, outcome);
+      default:
+        return absl::InternalError(absl::StrCat("lease ", request.lease_id(), " of kind ",
+                                                nas::v1::WorkKind_Name(kind)));
     }
-    const int rung = live[0][1].as<int>();
-    const nas::v1::Architecture architecture = Parse<nas::v1::Architecture>(live[0][2]);
-    const SearchSpec spec = Parse<SearchSpec>(head[0][1]);
-    // Lower rungs of successive halving only rank candidates for promotion: their results
-    // are kept and shown, but never enter a front nor the best accuracy.
-    const bool finished_model = rung == engine::FinalRung(spec);
-    const std::string device_tag = head[0][2].as<std::string>();
-    if (const int64_t measured = head[0][3].as<int64_t>(); measured != 0) {
-      return StoreMeasurement(tx, *profiles_, request, search_id, spec, candidate_id, rung,
-                              architecture, measured);
-    }
-    if (rung < 0 && request.outcome_case() == nas::v1::ReportResultRequest::kMetrics) {
-      const nas::v1::Fidelity fidelity = Parse<nas::v1::Fidelity>(
-          tx.exec_params1("SELECT fidelity FROM candidates WHERE id = $1", candidate_id)[0]);
-      return StoreSupernetEpoch(tx, request, search_id, candidate_id, fidelity.epochs(), outcome);
-    }
-
-    if (request.outcome_case() != nas::v1::ReportResultRequest::kMetrics) {
-      const std::string error =
-          request.error().empty() ? "worker reported no metrics" : request.error();
-      tx.exec_params("UPDATE leases SET failed = true WHERE id = $1", request.lease_id());
-      pqxx::row r = tx.exec_params1(
-          "UPDATE candidates SET error = $2, state = CASE WHEN attempts >= $3 "
-          "  THEN 'FAILED' ELSE 'QUEUED' END WHERE id = $1 RETURNING state",
-          candidate_id, error, spec.budget().max_attempts());
-      const bool failed = r[0].as<std::string>() == "FAILED";
-      AppendEvent(
-          tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED, candidate_id, "",
-          absl::StrCat("candidate ", candidate_id, failed ? " failed: " : " will retry: ", error));
-      // A supernet epoch is no candidate of the budget; a failed one ends the search at the
-      // next refill.
-      if (failed && rung >= 0) {
-        outcome.search_ended = EndIfBudgetSpent(tx, search_id, CountFinal(tx, search_id, "FAILED"));
-      }
-      return outcome;
-    }
-
-    const CandidateMetrics& metrics = request.metrics();
-    StoreEvaluation(tx, candidate_id, search_id, request.lease_id(), metrics);
-    if (const StoreOptions& o = pool_->options(); o.quarantine_after > 0) {
-      outcome.quarantined = QuarantineFailingWorkers(tx, candidate_id, request.worker_id(),
-                                                     o.quarantine_after, o.quarantine_for);
-    }
-    if (spec.has_multi_fidelity()) {
-      tx.exec_params(
-          "UPDATE searches SET evaluated_per_rung[$2] = evaluated_per_rung[$2] + 1 "
-          "WHERE id = $1",
-          search_id, rung + 1);
-    }
-    AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
-                absl::StrFormat("candidate %d evaluated%s: accuracy %.4f, %d params", candidate_id,
-                                spec.has_multi_fidelity() ? absl::StrCat(" at rung ", rung) : "",
-                                metrics.val_accuracy(), metrics.params()));
-
-    // Every front of the search at once. The search row lock serialises reports of one
-    // search, so these members are the whole current fronts.
-    std::map<int64_t, std::vector<ParetoArchive::Member>> fronts;
-    for (const pqxx::row& r :
-         tx.exec_params("SELECT profile_id, candidate_id, objectives FROM pareto_members "
-                        "WHERE search_id = $1",
-                        search_id)) {
-      fronts[r[0].as<int64_t>()].push_back(
-          {r[1].as<int64_t>(), ParseDoubleArray(r[2].as<std::string>())});
-    }
-    const auto profiles = profiles_->Get(tx, search_id);
-    for (const SearchProfile& p : *profiles) {
-      const ProfileMetrics pm = EvaluateOnProfile(p.profile, metrics, spec.constraints(),
-                                                  device_tag == p.profile.device_tag(),
-                                                  &architecture, InputShapeFor(spec.dataset()));
-      // A finished model on a measured profile of another device waits for a measure-only
-      // worker of that device (until then its latency is unmeasured, a named violation).
-      const bool to_measure = finished_model &&
-                              p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
-                              device_tag != p.profile.device_tag();
-      tx.exec_params(
-          "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible, "
-          "  measure_device) VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''))",
-          candidate_id, p.db_id, search_id, Bin(pm), pm.feasible(),
-          to_measure ? p.profile.device_tag() : std::string());
-      // A prediction for the device this worker just measured on: how far off it was.
-      if (p.profile.kind() != nas::v1::PROFILE_KIND_MEASURED &&
-          p.profile.device_tag() == device_tag && metrics.latency_ms() > 0 && pm.latency_ms() > 0) {
-        outcome.prediction_errors.push_back(
-            {p.profile.id(),
-             std::abs(pm.latency_ms() - metrics.latency_ms()) / metrics.latency_ms()});
-      }
-      if (!pm.feasible() || !finished_model) continue;
-      JoinFront(tx, search_id, spec, p, candidate_id, metrics, pm, std::move(fronts[p.db_id]));
-    }
-    outcome.search_ended = EndIfBudgetSpent(
-        tx, search_id,
-        CountFinal(tx, search_id, "EVALUATED", 1, finished_model ? metrics.val_accuracy() : 0));
-    return outcome;
   });
 }
 

@@ -1,4 +1,4 @@
-"""The peer of trainer/training_benchmark.cc: the same network in PyTorch (python3-torch, the
+"""The peer of trainer/benchmarks/training_benchmark.cc: the same network in PyTorch (python3-torch, the
 same LibTorch underneath), trained with the same recipe on the same Fashion-MNIST training
 examples, batch and threads: SGD with Nesterov momentum 0.9, learning rate 0.05 with a cosine
 schedule, weight decay 5e-4, label smoothing 0.1, random 4-pixel crop and horizontal flip done

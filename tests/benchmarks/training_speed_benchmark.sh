@@ -2,19 +2,19 @@
 # Training throughput of nas-trainer's own training path against python3-torch on the same
 # architecture, recipe, data, batch and threads, side by side in one run. See docs/benchmarks.md.
 #
-#   tests/training_speed_benchmark.sh [BATCHES] [THREADS]
+#   tests/benchmarks/training_speed_benchmark.sh [BATCHES] [THREADS]
 #
-# Three runs per architecture: the trainer (trainer/training_benchmark, nas::Train on real
+# Three runs per architecture: the trainer (trainer/benchmarks/training_benchmark, nas::Train on real
 # Fashion-MNIST), PyTorch as a user runs it (default allocator and layout), and PyTorch given
 # the trainer's two speed-ups (tcmalloc preloaded, channels-last).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 batches=${1:-30}
 threads=${2:-1}
 # OpenBLAS sizes its own thread pool when it loads; LibTorch's set_num_threads cannot reach it.
 export OPENBLAS_NUM_THREADS=$threads
-bazel build //trainer:training_benchmark >/dev/null 2>&1
-bin=bazel-bin/trainer/training_benchmark
+bazel build //trainer/benchmarks:training_benchmark >/dev/null 2>&1
+bin=bazel-bin/trainer/benchmarks/training_benchmark
 tcmalloc=$(ls /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/*/libtcmalloc_minimal.so.4 2>/dev/null | head -1)
 peer=tests/benchmarks/training_speed_peer.py
 tmp=$(mktemp -d)

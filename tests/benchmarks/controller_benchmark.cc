@@ -2,7 +2,7 @@
 // concurrent simulated workers over real gRPC against a real (durable) PostgreSQL, and how the
 // cost of one result changes as a search grows.
 //
-//   bazel run -c opt //tests:controller_benchmark -- --workers=64 --candidates=100000
+//   bazel run -c opt //tests/benchmarks:controller_benchmark -- --workers=64 --candidates=100000
 //
 // Every worker thread loops: LeaseWork, then ReportResult with made-up metrics; the controller
 // stores the result, computes the cost on three hardware profiles and updates three Pareto

@@ -2,9 +2,9 @@
 # NSGA-II of search/nsga2.h against DEAP's (python3-deap) on ZDT1-3, side by side in one run:
 # the same algorithm, population, generations and seeds. See docs/benchmarks.md.
 #
-#   tests/zdt_benchmark.sh [GENERATIONS] [SEEDS]      # default 250 5
+#   tests/benchmarks/zdt_benchmark.sh [GENERATIONS] [SEEDS]      # default 250 5
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 generations=${1:-250}
 seeds=${2:-5}
 if ! /usr/bin/python3 -c "import deap" 2>/dev/null; then
@@ -12,10 +12,10 @@ if ! /usr/bin/python3 -c "import deap" 2>/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-deap >/dev/null
 fi
-bazel build //tests:zdt_benchmark >/dev/null 2>&1
+bazel build //tests/benchmarks:zdt_benchmark >/dev/null 2>&1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-bazel-bin/tests/zdt_benchmark --generations="$generations" --seeds="$seeds" > "$tmp/ours"
+bazel-bin/tests/benchmarks/zdt_benchmark --generations="$generations" --seeds="$seeds" > "$tmp/ours"
 /usr/bin/python3 tests/benchmarks/zdt_deap.py "$generations" "$seeds" > "$tmp/deap"
 echo "| problem | evaluations | ours: final population | ours: archive of all evaluated | DEAP: final population | ours: s a run | DEAP: s a run | DEAP / ours, time |"
 echo "|---|---|---|---|---|---|---|---|"

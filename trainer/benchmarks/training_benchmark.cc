@@ -1,5 +1,5 @@
 // Training throughput of the trainer's own path (nas::Train on real data), for
-// tests/training_speed_benchmark.sh to compare with python3-torch on the same architecture,
+// tests/benchmarks/training_speed_benchmark.sh to compare with python3-torch on the same architecture,
 // recipe, batch and threads.
 //
 //   training_benchmark --arch=ARCH.textproto --batches=30 --batch=128 --threads=1
