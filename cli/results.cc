@@ -4,6 +4,7 @@
 #include <iostream>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -14,9 +15,18 @@
 #include "cli/watch_view.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "search/objectives.h"
 #include "google/protobuf/text_format.h"
 
 namespace nas::cli {
+namespace {
+
+// The metrics `nasctl pareto` always shows.
+const absl::flat_hash_set<int> kShownMetrics = {
+    nas::v1::METRIC_ACCURACY, nas::v1::METRIC_LATENCY, nas::v1::METRIC_PEAK_ACTIVATION_BYTES,
+    nas::v1::METRIC_MODEL_BYTES, nas::v1::METRIC_PARAMS};
+
+}  // namespace
 
 absl::StatusOr<nas::v1::ParetoFront> Nasctl::FetchFront(int64_t id, const std::string& profile) {
   grpc::ClientContext ctx;
@@ -48,8 +58,16 @@ absl::Status Nasctl::Pareto(int64_t id) {
         "hypervolume %.6g\n",
         id, front.profile_id(), front.members_size(), front.evaluated(), front.infeasible(),
         front.hypervolume());
+    // The usual columns, then any objective of the search they do not show (from the
+    // registry of metrics, search/objectives.h).
+    std::vector<const MetricInfo*> extra;
+    for (const nas::v1::Objective& o : search.spec().objectives()) {
+      if (!kShownMetrics.contains(o.metric())) extra.push_back(&MetricInfoOf(o.metric()));
+    }
     std::vector<std::vector<std::string>> rows = {{"CANDIDATE", "ACCURACY", "LATENCY", "SOURCE",
-                                                   "PEAK MEM", "MODEL", "PARAMS", "ARCHITECTURE"}};
+                                                   "PEAK MEM", "MODEL", "PARAMS"}};
+    for (const MetricInfo* info : extra) rows[0].push_back(info->column);
+    rows[0].push_back("ARCHITECTURE");
     for (const auto& m : front.members()) {
       const auto& pm = m.profile_metrics();
       rows.push_back({absl::StrCat(m.candidate_id()),
@@ -57,7 +75,11 @@ absl::Status Nasctl::Pareto(int64_t id) {
                       absl::StrFormat("%.3f ms", pm.latency_ms()),
                       Short(nas::v1::LatencySource_Name(pm.latency_source())),
                       Bytes(pm.peak_activation_bytes()), Bytes(pm.model_bytes()),
-                      absl::StrCat(m.metrics().params()), Describe(m.architecture())});
+                      absl::StrCat(m.metrics().params())});
+      for (const MetricInfo* info : extra) {
+        rows.back().push_back(info->Format(info->value(m.metrics(), pm)));
+      }
+      rows.back().push_back(Describe(m.architecture()));
     }
     PrintTable(rows);
     std::cout << "\n";
