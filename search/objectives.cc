@@ -101,6 +101,22 @@ std::vector<MetricInfo> MakeRegistry() {
     m.reference = 1e12;
     r.push_back(m);
   }
+  {
+    MetricInfo m;
+    m.metric = nas::v1::METRIC_INT8_MODEL_BYTES;
+    m.name = "int8_model_bytes";
+    m.aliases = {"int8_bytes"};
+    m.unit = "B";
+    m.column = "INT8 MODEL";
+    m.source = "weight bytes quantized to int8 (one per weight), whatever the profile's "
+               "weight type: the flash an int8 build of the model needs";
+    m.static_cost = true;
+    m.value = [](const CandidateMetrics& c, const ProfileMetrics&) {
+      return static_cast<double>(c.params());
+    };
+    m.reference = 256.0 * (1 << 20);
+    r.push_back(m);
+  }
   return r;
 }
 
