@@ -177,7 +177,7 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   if (r->seed() == 0) r->set_seed(spec.strategy().seed());
 
   // A weight-sharing search is a two-rung search: supernet estimates, then the best
-  // 1/finetune_share of them fine-tuned with the recipe (store.cc, Rungs()).
+  // 1/finetune_share of them fine-tuned with the recipe (engine::Rungs(), engine/lifecycle.cc).
   if (weight_sharing) {
     NAS_ASSIGN_OR_RETURN(WeightSharingPlan plan, ParseWeightSharing(spec.strategy()));
     spec.mutable_multi_fidelity()->set_rungs(2);

@@ -235,7 +235,7 @@ TEST_F(WorkerTest, LowerRungsTrainOnLessDataAndOnlyFinishedModelsAreKept) {
   EXPECT_EQ(finished_models, 1);
 }
 
-// A real measure-only worker (trainer/worker.cc, --measure_only) of a device nobody trains on
+// A real measure-only worker (trainer/jobs.cc MeasureOnly, --measure_only) of a device nobody trains on
 // times the candidates a real training worker finished, from their architectures alone.
 TEST_F(WorkerTest, AMeasureOnlyWorkerTimesCandidatesTrainedElsewhere) {
   {

@@ -22,15 +22,6 @@ namespace nas {
 
 namespace {
 
-using nas::v1::CandidateMetrics;
-using nas::v1::HardwareProfile;
-using nas::v1::ProfileMetrics;
-using nas::v1::SearchSpec;
-
-}  // namespace
-
-namespace {
-
 // The newest checkpoint of a search's supernet (hex SHA-256): the artifact of its last trained
 // epoch; empty before the first.
 std::string LatestCheckpoint(pqxx::work& tx, int64_t search_id) {

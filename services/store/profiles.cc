@@ -10,15 +10,6 @@
 
 namespace nas {
 
-namespace {
-
-using nas::v1::CandidateMetrics;
-using nas::v1::HardwareProfile;
-using nas::v1::ProfileMetrics;
-using nas::v1::SearchSpec;
-
-}  // namespace
-
 absl::Status Store::SeedBuiltinProfiles() {
   for (const HardwareProfile& p : BuiltinProfiles()) {
     absl::Status st = pool_->Run("SeedBuiltinProfiles", [&](pqxx::work& tx) -> absl::Status {

@@ -16,15 +16,6 @@
 
 namespace nas {
 
-namespace {
-
-using nas::v1::CandidateMetrics;
-using nas::v1::HardwareProfile;
-using nas::v1::ProfileMetrics;
-using nas::v1::SearchSpec;
-
-}  // namespace
-
 absl::StatusOr<std::vector<nas::v1::Candidate>> Store::ListCandidates(
     const Caller& caller, const nas::v1::ListCandidatesRequest& request) {
   return pool_->Run(

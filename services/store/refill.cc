@@ -16,10 +16,6 @@
 namespace nas {
 namespace {
 
-using nas::v1::CandidateMetrics;
-using nas::v1::ProfileMetrics;
-using nas::v1::SearchSpec;
-
 // TxSearchReader: engine::SearchReader over one transaction. Queue(lock = true) takes the
 // search row's lock (the first lock of the store's lock order); everything read after it sees
 // what other transactions committed before.

@@ -22,15 +22,6 @@ namespace nas {
 
 namespace {
 
-using nas::v1::CandidateMetrics;
-using nas::v1::HardwareProfile;
-using nas::v1::ProfileMetrics;
-using nas::v1::SearchSpec;
-
-}  // namespace
-
-namespace {
-
 // JoinFront() offers a feasible finished candidate to `profile`'s front of the search, whose
 // current members are `members` (the search row is locked by the caller): stores the change
 // engine::OfferToFront() decides, and a FRONT_CHANGED event with the front's hypervolume.

@@ -11,15 +11,6 @@
 
 namespace nas {
 
-namespace {
-
-using nas::v1::CandidateMetrics;
-using nas::v1::HardwareProfile;
-using nas::v1::ProfileMetrics;
-using nas::v1::SearchSpec;
-
-}  // namespace
-
 std::string Bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
 
 pqxx::binarystring Bin(const google::protobuf::Message& m) {

@@ -17,6 +17,12 @@
 
 namespace nas {
 
+// The messages every file of the store reads and writes (this header is internal to it).
+using nas::v1::CandidateMetrics;
+using nas::v1::HardwareProfile;
+using nas::v1::ProfileMetrics;
+using nas::v1::SearchSpec;
+
 std::string Bytes(const pqxx::field& f);
 pqxx::binarystring Bin(const google::protobuf::Message& m);
 

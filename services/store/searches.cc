@@ -12,15 +12,6 @@
 
 namespace nas {
 
-namespace {
-
-using nas::v1::CandidateMetrics;
-using nas::v1::HardwareProfile;
-using nas::v1::ProfileMetrics;
-using nas::v1::SearchSpec;
-
-}  // namespace
-
 absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const SearchSpec& spec,
                                                     const std::vector<HardwareProfile>& profiles,
                                                     const std::string& strategy_state) {

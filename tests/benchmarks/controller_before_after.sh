@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The controller benchmark of an earlier revision and of this tree, built side by side and run
-# alternately in one script on one machine: each run's round trips/s, and the ratio of the
-# means (after / before; above 1 is faster).
+# alternately (ABBA) in one script on one machine: each run's round trips/s, and the ratio of
+# the means (after / before; above 1 is faster).
 #
 #   tests/benchmarks/controller_before_after.sh REV [ROUNDS] [-- BENCHMARK FLAGS]
 #   tests/benchmarks/controller_before_after.sh cb16bff 3 -- --workers=64 --candidates=5000
@@ -32,23 +32,25 @@ label() {
   if [ -f "$1/tests/benchmarks/controller_benchmark.cc" ]; then
     echo //tests/benchmarks:controller_benchmark
   else
-    echo //tests/benchmarks:controller_benchmark
+    echo //tests:controller_benchmark
   fi
 }
 before_label=$(label "$work/before")
 after_label=$(label "$root")
 echo "building $rev ($before_label) and this tree ($after_label)" >&2
 (cd "$work/before" && bazel --output_base="$work/ob" build "$before_label" >&2)
-cp "$work/before/bazel-bin/${before_label#//}" "$work/before.bin" 2>/dev/null \
-  || cp "$work/before/bazel-bin/$(echo "${before_label#//}" | tr : /)" "$work/before.bin"
+cp "$work/before/bazel-bin/$(echo "${before_label#//}" | tr : /)" "$work/before.bin"
 bazel build "$after_label" >&2
 cp "bazel-bin/$(echo "${after_label#//}" | tr : /)" "$work/after.bin"
 
 declare -A sum=([before]=0 [after]=0)
 echo "| round | side | round trips/s | report p50 ms | errors |"
 echo "|---|---|---|---|---|"
+# ABBA order (before, after; then after, before; ...): neither side always runs second.
 for i in $(seq "$rounds"); do
-  for side in before after; do
+  order="before after"
+  [ $((i % 2)) -eq 0 ] && order="after before"
+  for side in $order; do
     out="$work/$side.$i.txt"
     "$work/$side.bin" "${flags[@]}" >"$out" 2>"$work/$side.$i.err" || {
       echo "the $side benchmark failed:" >&2; tail -20 "$work/$side.$i.err" >&2; exit 1; }
