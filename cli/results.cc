@@ -133,6 +133,7 @@ absl::Status Nasctl::Plot(const nas::v1::Search& search,
   out.close();
   if (!out) return UsageError(absl::StrCat("--plot: cannot write ", path));
   if (!absl::GetFlag(FLAGS_json)) std::cout << "wrote " << path << "\n";
+  return absl::OkStatus();
 }
 
 absl::Status Nasctl::Candidates(int64_t id) {
