@@ -25,6 +25,9 @@ PACKAGES=(
   # Tests: python3-torch loads exported models; TLS tests make a self-signed certificate.
   python3-torch python3-numpy
   openssl
+  # ONNX export (trainer/onnx_export.h): onnx.proto, the C++ checker and shape inference; the
+  # tests read the files with python3-onnx and OpenCV's DNN module, which are not our code.
+  libonnx-dev python3-onnx python3-opencv
   # tests/observability_test.py: a real Prometheus server (and promtool) scraping the service,
   # headless Chromium rendering nasctl's SVG plot, PyYAML to point the config at loopback.
   prometheus chromium python3-yaml

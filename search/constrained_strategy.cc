@@ -59,6 +59,7 @@ ConstrainedStrategy::Filter InfeasibleEverywhere(
     costs.set_macs(cost.macs);
     costs.set_peak_activation_bytes(cost.peak_activation_bytes);
     costs.set_model_bytes(cost.model_bytes_fp32);
+    costs.set_int8_model_bytes(cost.model_bytes_int8);
     for (const nas::v1::HardwareProfile& p : profiles) {
       if (!CertainlyInfeasible(p, costs, constraints, &arch, input)) return false;
     }

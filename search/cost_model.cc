@@ -24,17 +24,38 @@ class Walk {
     Observe(in + held, out);
   }
 
+  // The int8 deploy graph (trainer/deploy_graph.h, written by trainer/onnx_export.h): a
+  // convolution (or the classifier) with `weights` int8 weights and `out` output channels, and
+  // an activation quantized `sites` times.
+  void Int8Conv(int64_t weights, int64_t out) {
+    int8_bytes_ += weights + out * kInt8BytesPerChannel + kInt8BytesPerConv;
+  }
+  void Int8Sites(int sites) { int8_bytes_ += sites * kInt8BytesPerSite; }
+
   ArchitectureCost Finish() {
     cost_.peak_activation_bytes = peak_elements_ * 4;
     cost_.model_bytes_fp32 = cost_.params * 4;
-    cost_.model_bytes_int8 = cost_.params;
+    cost_.model_bytes_int8 = int8_bytes_ + kInt8BytesFixed;
     return cost_;
   }
 
  private:
   void Observe(int64_t a, int64_t b) { peak_elements_ = std::max(peak_elements_, a + b); }
+  // Per output channel: the weight scale (float), the int32 bias and its scale (float).
+  static constexpr int64_t kInt8BytesPerChannel = 12;
+  // Fitted (least squares) to 16 exported files of both spaces, within 1.1% of each;
+  // trainer/quantize_test.cc checks the estimate within 10% on others: the nodes, names and
+  // tensor headers of a convolution with its dequantizers and activation, of a QuantizeLinear /
+  // DequantizeLinear pair with its scale and zero point (the sums and gates between them
+  // included), and of the rest (input, output, normalisation, resize, metadata), which the fit
+  // puts at about nothing.
+  static constexpr int64_t kInt8BytesPerConv = 370;
+  static constexpr int64_t kInt8BytesPerSite = 165;
+  static constexpr int64_t kInt8BytesFixed = 0;
+
   ArchitectureCost cost_;
   int64_t peak_elements_ = 0;
+  int64_t int8_bytes_ = 0;
 };
 
 // Parameters of a bias-free k x k convolution from `in` to `out` channels in `groups` groups,
@@ -55,6 +76,8 @@ ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShap
   // The stem: 3x3, stride 1.
   const int64_t stem = int64_t{arch.stem_width()} * r * r;
   walk.Layer(c * r * r, stem, stem * c * 9, ConvBnParams(c, arch.stem_width(), 3));
+  walk.Int8Sites(2);  // the resized input, the stem's output
+  walk.Int8Conv(c * arch.stem_width() * 9, arch.stem_width());
   int64_t in = arch.stem_width();
   for (int s = 0; s < arch.stages_size(); ++s) {
     const nas::v1::Stage& stage = arch.stages(s);
@@ -73,6 +96,10 @@ ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShap
         walk.Layer(x_in, o, o * in * 9, ConvBnParams(in, out, 3));
         walk.Layer(o, o, o * out * 9, ConvBnParams(out, out, 3), /*held=*/x_in);
         if (projected) walk.Layer(x_in, o, o * in, ConvBnParams(in, out, 1), /*held=*/o);
+        walk.Int8Conv(in * out * 9, out);
+        walk.Int8Conv(out * out * 9, out);
+        if (projected) walk.Int8Conv(in * out, out);
+        walk.Int8Sites(3 + (projected ? 1 : 0));  // two convolutions, the sum, the shortcut
       } else {
         // Inverted residual: 1x1 expansion (absent at expansion 1), k x k depthwise,
         // optional squeeze-excite, 1x1 projection; the input stays alive when it is added back.
@@ -83,19 +110,28 @@ ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShap
         if (blk.expansion() != 1) {
           const int64_t h = hidden * r * r;
           walk.Layer(cur, h, h * in, ConvBnParams(in, hidden, 1));  // reads the block input
+          walk.Int8Conv(in * hidden, hidden);
+          walk.Int8Sites(1);
           cur = h;
         }
         const int64_t dw = hidden * r_out * r_out;
         walk.Layer(cur, dw, dw * kernel * kernel, ConvBnParams(hidden, hidden, kernel, hidden),
                    blk.expansion() != 1 ? held : 0);
+        walk.Int8Conv(hidden * kernel * kernel, hidden);
+        walk.Int8Sites(1);
         cur = dw;
         if (blk.squeeze_excite()) {
           // Two 1x1 convolutions with biases on the pooled vector, then the gating product.
           const int64_t reduced = std::max<int64_t>(8, hidden / 4);
           walk.Layer(cur, cur, hidden * reduced * 2 + cur,
                      hidden * reduced + reduced + reduced * hidden + hidden, held);
+          walk.Int8Conv(hidden * reduced, reduced);
+          walk.Int8Conv(reduced * hidden, hidden);
+          walk.Int8Sites(3);  // the pooled vector, the reduced one, the gated output
         }
         walk.Layer(cur, o, o * hidden, ConvBnParams(hidden, out, 1), held);
+        walk.Int8Conv(hidden * out, out);
+        walk.Int8Sites(residual ? 2 : 1);  // the projection, the sum
       }
       in = out;
       r = r_out;
@@ -104,6 +140,8 @@ ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShap
   // Global average pooling, then the classifier (with bias).
   walk.Layer(in * r * r, in, 0, 0);
   walk.Layer(in, input.classes, in * input.classes, in * input.classes + input.classes);
+  walk.Int8Sites(1);
+  walk.Int8Conv(in * input.classes, input.classes);
   return walk.Finish();
 }
 

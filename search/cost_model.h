@@ -39,7 +39,8 @@ struct ArchitectureCost {
   // (Lin et al. 2020) counts it: a layer's input and output, plus a residual block's input
   // while the block runs.
   int64_t peak_activation_bytes = 0;
-  // Weights at fp32 and at int8.
+  // Weights at fp32; the int8 deploy graph (int8 weights, per-channel scales, int32 biases,
+  // the quantizers of its activations, its nodes), the size of the ONNX int8 file within 10%.
   int64_t model_bytes_fp32 = 0;
   int64_t model_bytes_int8 = 0;
 };

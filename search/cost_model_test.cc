@@ -31,7 +31,10 @@ TEST(CostModelTest, HandCountedMobileBlock) {
   // Peak: the projection reads 6272 and writes 6272 while the block input (6272) stays alive.
   EXPECT_EQ(c.peak_activation_bytes, 18816 * 4);
   EXPECT_EQ(c.model_bytes_fp32, 4 * c.params);
-  EXPECT_EQ(c.model_bytes_int8, c.params);
+  // int8 weights (stem 72, depthwise 72, projection 64, classifier 80), 12 bytes a channel
+  // (8 + 8 + 8 + 10), 370 a convolution (4), 165 an activation site (the input, the stem's,
+  // the depthwise's and the projection's outputs, the sum, the pooled features: 6).
+  EXPECT_EQ(c.model_bytes_int8, 288 + 34 * 12 + 4 * 370 + 6 * 165);
 }
 
 TEST(CostModelTest, SqueezeExciteAndExpansionAddWhatTheyShould) {

@@ -116,8 +116,9 @@ absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& p) {
 
 int64_t ModelBytes(const nas::v1::HardwareProfile& profile,
                    const nas::v1::CandidateMetrics& metrics) {
-  const int64_t bytes_per_weight = profile.weight_type() == nas::v1::WEIGHT_TYPE_INT8 ? 1 : 4;
-  return metrics.params() * bytes_per_weight;
+  if (profile.weight_type() != nas::v1::WEIGHT_TYPE_INT8) return metrics.params() * 4;
+  // The int8 deploy graph when the result carries its size (results before it: a byte a weight).
+  return metrics.int8_model_bytes() > 0 ? metrics.int8_model_bytes() : metrics.params();
 }
 
 nas::v1::ProfileMetrics EvaluateOnProfile(
@@ -128,6 +129,14 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
   nas::v1::ProfileMetrics pm;
   pm.set_profile_id(profile.id());
   pm.set_model_bytes(ModelBytes(profile, metrics));
+  // An int8 device runs the int8 model: rank it by the int8 model's accuracy when measured.
+  if (profile.weight_type() == nas::v1::WEIGHT_TYPE_INT8 && metrics.has_int8_val_accuracy()) {
+    pm.set_accuracy(metrics.int8_val_accuracy());
+    pm.set_accuracy_kind("int8");
+  } else {
+    pm.set_accuracy(metrics.val_accuracy());
+    pm.set_accuracy_kind("fp32");
+  }
   // Activations are stored at the weight type's width too (int8 models run int8 kernels).
   const int64_t act_scale = profile.weight_type() == nas::v1::WEIGHT_TYPE_INT8 ? 4 : 1;
   pm.set_peak_activation_bytes(metrics.peak_activation_bytes() / act_scale);

@@ -174,6 +174,11 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
     return Invalid("recipe.label_smoothing", "must be in [0, 1)");
   }
   NAS_RETURN_IF_ERROR(InRange("recipe.train_subset", r->train_subset(), 0, 10'000'000));
+  NAS_RETURN_IF_ERROR(InRange("recipe.qat_epochs", r->qat_epochs(), 0, 20));
+  if (r->qat_max_loss() == 0) r->set_qat_max_loss(0.01);
+  if (!(r->qat_max_loss() > 0 && r->qat_max_loss() <= 1)) {
+    return Invalid("recipe.qat_max_loss", "must be in (0, 1]");
+  }
   if (r->seed() == 0) r->set_seed(spec.strategy().seed());
 
   // A weight-sharing search is a two-rung search: supernet estimates, then the best

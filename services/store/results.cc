@@ -257,8 +257,14 @@ ReportOutcome StoreFailure(pqxx::work& tx, const Reported& r, bool counts_toward
 ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
                                    const StoreOptions& options, SearchProfileCache& cache,
                                    ReportOutcome outcome) {
-  const CandidateMetrics& metrics = r.request.metrics();
   const SearchSpec& spec = r.spec;
+  // The int8 graph's size is the cost model's (the worker's, with the dataset's real shape, when
+  // it sent one).
+  CandidateMetrics metrics = r.request.metrics();
+  if (metrics.int8_model_bytes() <= 0) {
+    metrics.set_int8_model_bytes(
+        EstimateCost(r.architecture, InputShapeFor(spec.dataset())).model_bytes_int8);
+  }
   // Lower rungs of successive halving only rank candidates for promotion: their results
   // are kept and shown, but never enter a front nor the best accuracy.
   const bool finished_model = r.rung == engine::FinalRung(spec);
