@@ -32,7 +32,12 @@ ABSL_FLAG(int, rungs, 0,
 ABSL_FLAG(int, eta, 0, "submit: successive halving's reduction factor (default 3)");
 ABSL_FLAG(bool, watch, false, "submit: watch the search until it ends");
 // pareto, candidates, fetch, users, tokens
-ABSL_FLAG(std::string, profile, "", "pareto: one profile (default: every profile of the search)");
+ABSL_FLAG(std::string, profile, "",
+          "pareto: one profile (default: every profile of the search); fetch: the profile the "
+          "model is for (chooses the default format)");
+ABSL_FLAG(std::string, format, "",
+          "fetch: torchscript, onnx-fp32 or onnx-int8 (default: onnx-int8 for an int8 --profile, "
+          "onnx-fp32 for another, torchscript without one)");
 ABSL_FLAG(std::string, plot, "",
           "pareto: also draw accuracy against latency and memory per profile into this SVG file");
 ABSL_FLAG(std::string, state, "", "candidates: only this state (queued, leased, evaluated, ...)");

@@ -35,6 +35,7 @@ ABSL_DECLARE_FLAG(std::string, plot);
 ABSL_DECLARE_FLAG(std::string, state);
 ABSL_DECLARE_FLAG(int, limit);
 ABSL_DECLARE_FLAG(std::string, out);
+ABSL_DECLARE_FLAG(std::string, format);
 ABSL_DECLARE_FLAG(bool, admin);
 ABSL_DECLARE_FLAG(std::string, user);
 ABSL_DECLARE_FLAG(std::string, lut);

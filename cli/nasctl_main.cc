@@ -38,7 +38,9 @@ Usage: nasctl [flags] COMMAND [ARGS]
   pareto SEARCH_ID [--profile=ID]
   candidates SEARCH_ID [--state=evaluated]
   candidate CANDIDATE_ID
-  fetch CANDIDATE_ID [--out=FILE]   download a model and check its sha256
+  fetch CANDIDATE_ID [--format=onnx-int8] [--profile=ID] [--out=FILE]
+                               download a model (and its metadata, FILE.json) and check its
+                               sha256
   profiles [list] | profiles get ID | profiles register FILE | profiles register --lut=TABLE --name=NAME
   users list | users create NAME [--admin]
   tokens create [--user=NAME] [--label=..] | tokens revoke TOKEN_ID

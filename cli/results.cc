@@ -13,6 +13,7 @@
 #include "cli/format.h"
 #include "cli/nasctl.h"
 #include "cli/watch_view.h"
+#include "common/model_format.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "search/objectives.h"
@@ -20,6 +21,11 @@
 
 namespace nas::cli {
 namespace {
+
+// The accuracy a profile ranks by (the int8 model's on an int8 profile), as the registry says.
+double ProfileAccuracy(const nas::v1::CandidateMetrics& c, const nas::v1::ProfileMetrics& pm) {
+  return MetricInfoOf(nas::v1::METRIC_ACCURACY).value(c, pm);
+}
 
 // The metrics `nasctl pareto` always shows.
 const absl::flat_hash_set<int> kShownMetrics = {
@@ -64,14 +70,19 @@ absl::Status Nasctl::Pareto(int64_t id) {
     for (const nas::v1::Objective& o : search.spec().objectives()) {
       if (!kShownMetrics.contains(o.metric())) extra.push_back(&MetricInfoOf(o.metric()));
     }
-    std::vector<std::vector<std::string>> rows = {{"CANDIDATE", "ACCURACY", "LATENCY", "SOURCE",
-                                                   "PEAK MEM", "MODEL", "PARAMS"}};
+    // An int8 device's front ranks the int8 model's accuracy.
+    bool int8 = false;
+    for (const auto& m : front.members()) int8 |= m.profile_metrics().accuracy_kind() == "int8";
+    if (int8) std::cout << "accuracy: validation, of the int8 model (what this profile runs)\n";
+    std::vector<std::vector<std::string>> rows = {{"CANDIDATE", int8 ? "INT8 ACC" : "ACCURACY",
+                                                   "LATENCY", "SOURCE", "PEAK MEM", "MODEL",
+                                                   "PARAMS"}};
     for (const MetricInfo* info : extra) rows[0].push_back(info->column);
     rows[0].push_back("ARCHITECTURE");
     for (const auto& m : front.members()) {
       const auto& pm = m.profile_metrics();
       rows.push_back({absl::StrCat(m.candidate_id()),
-                      absl::StrFormat("%.4f", m.metrics().val_accuracy()),
+                      absl::StrFormat("%.4f", ProfileAccuracy(m.metrics(), pm)),
                       absl::StrFormat("%.3f ms", pm.latency_ms()),
                       Short(nas::v1::LatencySource_Name(pm.latency_source())),
                       Bytes(pm.peak_activation_bytes()), Bytes(pm.model_bytes()),
@@ -117,7 +128,8 @@ absl::Status Nasctl::Plot(const nas::v1::Search& search,
         if (pm.profile_id() != front.profile_id()) continue;
         panel.latency_source =
             absl::AsciiStrToLower(Short(nas::v1::LatencySource_Name(pm.latency_source())));
-        panel.points.push_back({c.id(), c.metrics().val_accuracy(), pm.latency_ms(),
+        if (!pm.accuracy_kind().empty()) panel.accuracy_kind = pm.accuracy_kind();
+        panel.points.push_back({c.id(), ProfileAccuracy(c.metrics(), pm), pm.latency_ms(),
                                 static_cast<double>(pm.peak_activation_bytes()), pm.feasible(),
                                 members.count(c.id()) > 0});
       }
@@ -199,6 +211,11 @@ absl::Status Nasctl::Fetch(int64_t id) {
   NAS_RETURN_IF_ERROR(client_.Prepare(&ctx, /*unary=*/false));
   nas::v1::FetchModelRequest req;
   req.set_candidate_id(id);
+  req.set_format(absl::GetFlag(FLAGS_format));
+  req.set_profile_id(absl::GetFlag(FLAGS_profile));
+  if (!req.format().empty() && !IsModelFormat(req.format())) {
+    return UsageError(absl::StrCat("--format: \"", req.format(), "\" is not ", kModelFormatList));
+  }
   auto reader = client_.nas().FetchModel(&ctx, req);
   nas::v1::FetchModelResponse msg;
   nas::v1::ModelMetadata meta;
@@ -234,8 +251,27 @@ absl::Status Nasctl::Fetch(int64_t id) {
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << Json(meta) << "\n";
   } else {
-    std::cout << "wrote " << out << " (" << Bytes(meta.size_bytes()) << ", sha256 " << sha
-              << " verified) and " << out << ".json\n";
+    std::cout << "wrote " << out << " (" << meta.format() << ", " << Bytes(meta.size_bytes())
+              << ", sha256 " << sha << " verified) and " << out << ".json\n";
+    const nas::v1::CandidateMetrics& m = meta.metrics();
+    std::cout << absl::StrFormat("  accuracy: fp32 val %.4f test %.4f", m.val_accuracy(),
+                                 m.test_accuracy());
+    if (m.has_int8_val_accuracy()) {
+      std::cout << absl::StrFormat("; int8 val %.4f test %.4f", m.int8_val_accuracy(),
+                                   m.int8_test_accuracy());
+    }
+    std::cout << "\n";
+    if (meta.has_input()) {
+      const nas::v1::InputContract& in = meta.input();
+      std::cout << "  input: " << in.dtype() << " " << in.layout() << " ["
+                << absl::StrJoin(in.shape(), ", ") << "] " << in.channel_order()
+                << ", values in [" << in.value_min() << ", " << in.value_max() << "]"
+                << (in.normalised_inside() ? "; the model normalises and resizes itself" : "")
+                << "\n";
+    }
+    if (meta.formats_size() > 1) {
+      std::cout << "  formats: " << absl::StrJoin(meta.formats(), ", ") << " (--format)\n";
+    }
   }
   return absl::OkStatus();
 }

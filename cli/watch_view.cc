@@ -176,9 +176,9 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
                            "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" "
                            "text-anchor=\"middle\">%s</text>\n"
                            "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" text-anchor=\"middle\" "
-                           "transform=\"rotate(-90 %.1f %.1f)\">accuracy</text>\n",
+                           "transform=\"rotate(-90 %.1f %.1f)\">%s validation accuracy</text>\n",
                            x0 + w / 2, y0 + h + 36, Escape(x_title), x0 - 44, y0 + h / 2,
-                           x0 - 44, y0 + h / 2));
+                           x0 - 44, y0 + h / 2, Escape(panel.accuracy_kind)));
   // Dominated and infeasible candidates first, faded, so the front draws over them.
   for (const PlotPoint& p : panel.points) {
     if (p.on_front) continue;

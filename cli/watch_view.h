@@ -46,6 +46,8 @@ struct PlotPanel {
   std::string profile_id;
   std::string latency_source;  // "measured", "predicted", "modelled"
   double hypervolume = 0;
+  // Which accuracy the points show: "fp32", or "int8" on a profile whose weights are int8.
+  std::string accuracy_kind = "fp32";
   std::vector<PlotPoint> points;
 };
 

@@ -12,6 +12,8 @@
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
 #include "common/dataset_name.h"
+#include "common/model_format.h"
+#include "common/onnx_check.h"
 #include "search/hardware_profile.h"
 #include "common/status_macros.h"
 #include "search/weight_sharing.h"
@@ -232,9 +234,17 @@ absl::StatusOr<nas::v1::Candidate> Controller::GetCandidate(const Caller& caller
 }
 
 absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Controller::FetchModel(
-    const Caller& caller, int64_t candidate_id) {
-  NAS_RETURN_IF_ERROR(RequireId("candidate_id", candidate_id));
-  return store_->GetArtifact(caller, candidate_id);
+    const Caller& caller, const nas::v1::FetchModelRequest& request) {
+  NAS_RETURN_IF_ERROR(RequireId("candidate_id", request.candidate_id()));
+  if (!request.format().empty() && !IsModelFormat(request.format())) {
+    return absl::InvalidArgumentError(absl::StrCat("format: \"", request.format().substr(0, 64),
+                                                   "\" is not ", kModelFormatList));
+  }
+  if (request.profile_id().size() > 200) {
+    return absl::InvalidArgumentError("profile_id: longer than 200 bytes");
+  }
+  return store_->GetArtifact(caller, request.candidate_id(), request.format(),
+                             request.profile_id());
 }
 
 absl::StatusOr<nas::v1::HardwareProfile> Controller::RegisterHardwareProfile(
@@ -424,6 +434,14 @@ absl::Status CheckReportedMetrics(const nas::v1::CandidateMetrics& m) {
   NAS_RETURN_IF_ERROR(fraction("val_accuracy", m.val_accuracy(), false));
   // -1: not measured; 0 is what a report that left the field out carries.
   NAS_RETURN_IF_ERROR(fraction("test_accuracy", m.test_accuracy(), true));
+  if (m.has_int8_val_accuracy()) {
+    NAS_RETURN_IF_ERROR(fraction("int8_val_accuracy", m.int8_val_accuracy(), false));
+  }
+  if (m.has_int8_test_accuracy()) {
+    NAS_RETURN_IF_ERROR(fraction("int8_test_accuracy", m.int8_test_accuracy(), true));
+  }
+  NAS_RETURN_IF_ERROR(
+      non_negative("int8_model_bytes", static_cast<double>(m.int8_model_bytes())));
   NAS_RETURN_IF_ERROR(non_negative("params", static_cast<double>(m.params())));
   NAS_RETURN_IF_ERROR(non_negative("macs", static_cast<double>(m.macs())));
   NAS_RETURN_IF_ERROR(
@@ -485,10 +503,11 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
 absl::StatusOr<nas::v1::UploadArtifactResponse> Controller::UploadArtifact(
     const nas::v1::UploadArtifactRequest::Header& header, const std::string& data) {
   NAS_RETURN_IF_ERROR(RequireId("header.lease_id", header.lease_id()));
-  if (header.format() != "torchscript" && header.format() != kSupernetCheckpointFormat) {
-    return absl::InvalidArgumentError(absl::StrCat("header.format: \"", header.format(),
-                                                   "\" is not \"torchscript\" or \"",
-                                                   kSupernetCheckpointFormat, "\""));
+  if (!IsModelFormat(header.format()) && header.format() != kSupernetCheckpointFormat) {
+    return absl::InvalidArgumentError(absl::StrCat("header.format: \"",
+                                                   header.format().substr(0, 64), "\" is not ",
+                                                   kModelFormatList, " or ",
+                                                   kSupernetCheckpointFormat));
   }
   if (header.size_bytes() != static_cast<int64_t>(data.size())) {
     return absl::InvalidArgumentError(absl::StrCat("header.size_bytes: says ",
@@ -499,6 +518,17 @@ absl::StatusOr<nas::v1::UploadArtifactResponse> Controller::UploadArtifact(
   if (sha != header.sha256()) {
     return absl::InvalidArgumentError(
         absl::StrCat("header.sha256: the file's SHA-256 is ", sha, ", not ", header.sha256()));
+  }
+  // A file that is not what it says it is never reaches the store: ONNX files must pass ONNX's
+  // checker (and be int8 QDQ exactly when they say so); TorchScript files are zip archives.
+  if (IsOnnxFormat(header.format())) {
+    absl::Status checked = CheckOnnxModel(data, header.format());
+    if (!checked.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("upload: ", checked.message()));
+    }
+  } else if (header.format() == kTorchScript && data.compare(0, 4, "PK\x03\x04") != 0) {
+    return absl::InvalidArgumentError(
+        "upload: the torchscript file is not a TorchScript archive (no zip header)");
   }
   NAS_RETURN_IF_ERROR(store_->StoreArtifact(header, data));
   nas::v1::UploadArtifactResponse response;

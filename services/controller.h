@@ -70,7 +70,7 @@ class Controller {
       const Caller& caller, nas::v1::ListCandidatesRequest request);
   absl::StatusOr<nas::v1::Candidate> GetCandidate(const Caller& caller, int64_t candidate_id);
   absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> FetchModel(
-      const Caller& caller, int64_t candidate_id);
+      const Caller& caller, const nas::v1::FetchModelRequest& request);
   absl::StatusOr<nas::v1::HardwareProfile> RegisterHardwareProfile(
       const Caller& caller, const nas::v1::RegisterHardwareProfileRequest& request);
   absl::StatusOr<nas::v1::ListHardwareProfilesResponse> ListHardwareProfiles(

@@ -156,7 +156,7 @@ grpc::Status NasServiceImpl::FetchModel(grpc::ServerContext* ctx,
   absl::StatusOr<Caller> caller = controller_->AuthenticateUser(Authorization(ctx));
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> model =
-      controller_->FetchModel(*caller, req->candidate_id());
+      controller_->FetchModel(*caller, *req);
   if (!model.ok()) return ToGrpcStatus(model.status());
   nas::v1::FetchModelResponse head;
   *head.mutable_metadata() = model->first;

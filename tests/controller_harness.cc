@@ -140,7 +140,7 @@ grpc::Status TestWorker::Heartbeat(int64_t lease_id) {
 }
 
 grpc::Status TestWorker::Upload(int64_t lease_id, const std::string& data,
-                                const std::string& sha256) {
+                                const std::string& sha256, const std::string& format) {
   grpc::ClientContext ctx;
   ControllerHarness::AuthorizeWorker(&ctx);
   nas::v1::UploadArtifactResponse resp;
@@ -150,7 +150,7 @@ grpc::Status TestWorker::Upload(int64_t lease_id, const std::string& data,
   head.mutable_header()->set_lease_id(lease_id);
   head.mutable_header()->set_sha256(sha256);
   head.mutable_header()->set_size_bytes(static_cast<int64_t>(data.size()));
-  head.mutable_header()->set_format("torchscript");
+  head.mutable_header()->set_format(format);
   head.mutable_header()->mutable_metadata()->set_dataset("fashion-mnist");
   writer->Write(head);
   // Two chunks, to exercise reassembly.
@@ -200,6 +200,7 @@ nas::v1::CandidateMetrics TestWorker::MetricsFor(const nas::v1::LeaseWorkRespons
   m.set_macs(static_cast<int64_t>(1'000'000 + 30'000'000 * size * (0.5 + u(rng))));
   m.set_peak_activation_bytes(static_cast<int64_t>(20'000 + 500'000 * u(rng)));
   m.set_model_bytes(m.params() * 4);
+  m.set_int8_model_bytes(m.params());  // made up like the rest, not the cost model's
   m.set_latency_ms(0.2 + 5.0 * size * (0.5 + u(rng)));
   m.set_latency_iqr_ms(0.01);
   m.set_latency_threads(1);
@@ -208,7 +209,8 @@ nas::v1::CandidateMetrics TestWorker::MetricsFor(const nas::v1::LeaseWorkRespons
 }
 
 std::string TestWorker::ModelFor(int64_t candidate_id) {
-  std::string model = absl::StrCat("fake torchscript for candidate ", candidate_id, "\n");
+  // A zip archive's signature first, as a TorchScript file has (the controller checks it).
+  std::string model = absl::StrCat("PK\x03\x04 fake torchscript for candidate ", candidate_id, "\n");
   // Make it span more than one 1 MiB FetchModel chunk for some candidates.
   model.append(static_cast<size_t>((candidate_id % 3) * 700'000), static_cast<char>('a' + candidate_id % 26));
   return model;

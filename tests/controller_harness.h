@@ -89,7 +89,8 @@ class TestWorker {
   grpc::Status Report(int64_t lease_id, const nas::v1::CandidateMetrics& metrics,
                       nas::v1::ReportResultResponse* response = nullptr);
   // TestWorker::Upload() uploads `data` for a lease.
-  grpc::Status Upload(int64_t lease_id, const std::string& data, const std::string& sha256);
+  grpc::Status Upload(int64_t lease_id, const std::string& data, const std::string& sha256,
+                      const std::string& format = "torchscript");
   grpc::Status Heartbeat(int64_t lease_id);
 
   // Metrics for an architecture: deterministic in its hash, spread so the fronts are not

@@ -349,7 +349,8 @@ TEST_F(ControllerIntegrationTest, ExpiredLeaseIsRequeuedAndItsLateReportFenced) 
   EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(late.error_message().find("expired"), std::string::npos) << late.error_message();
   EXPECT_EQ(slow.Heartbeat(stale.lease_id()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(slow.Upload(stale.lease_id(), "x", Sha256Hex("x")).error_code(),
+  EXPECT_EQ(slow.Upload(stale.lease_id(), TestWorker::ModelFor(1), Sha256Hex(TestWorker::ModelFor(1)))
+                .error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   {
     grpc::ClientContext ctx;
@@ -691,7 +692,8 @@ TEST_F(ControllerIntegrationTest, TheInt8ModelBytesObjectiveWorksEndToEnd) {
   req.set_profile_id("rpi4-cortex-a72");
   nas::v1::ParetoFront front;
   ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok());
-  // The test worker reports made-up parameter counts, so the constraint judges those.
+  // The test worker reports made-up int8 sizes (its parameter counts), so the constraint judges
+  // those.
   int feasible = 0;
   for (const Candidate& cand : all) {
     ASSERT_EQ(cand.state(), nas::v1::CANDIDATE_STATE_EVALUATED);

@@ -18,6 +18,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/time/clock.h"
+#include "common/onnx_check.h"
 #include "gtest/gtest.h"
 #include "tests/controller_harness.h"
 #include "trainer/training.h"
@@ -93,13 +94,15 @@ class WorkerTest : public ::testing::Test {
     nas::v1::ModelMetadata meta;
     double val_accuracy = -1;
     double test_accuracy = -1;
+    std::string file;
   };
 
-  FetchedModel FetchAndScore(int64_t candidate_id) {
+  FetchedModel FetchAndScore(int64_t candidate_id, const std::string& format = "") {
     grpc::ClientContext ctx;
     ControllerHarness::Authorize(&ctx, alice_);
     nas::v1::FetchModelRequest req;
     req.set_candidate_id(candidate_id);
+    req.set_format(format);
     auto reader = harness_->Nas()->FetchModel(&ctx, req);
     nas::v1::FetchModelResponse msg;
     FetchedModel fetched;
@@ -109,6 +112,7 @@ class WorkerTest : public ::testing::Test {
       file += msg.chunk();
     }
     EXPECT_TRUE(reader->Finish().ok());
+    fetched.file = file;
     if (fetched.meta.format() != "torchscript") return fetched;
     std::istringstream in(file);
     torch::jit::Module model = torch::jit::load(in);
@@ -198,6 +202,34 @@ TEST_F(WorkerTest, TrainsAndMeasuresRealCandidates) {
             best.architecture().SerializeAsString());
   EXPECT_NEAR(fetched.val_accuracy, best.metrics().val_accuracy(), 1e-3);
   EXPECT_NEAR(fetched.test_accuracy, best.metrics().test_accuracy(), 1e-3);
+
+  // The int8 model was measured on both splits, close to the fp32 one, and every finished model
+  // is also stored as ONNX fp32 and ONNX int8 QDQ, each passing ONNX's checker, with the input
+  // contract in its metadata (tests/onnx_verify_test.py runs them outside our code).
+  ASSERT_TRUE(best.metrics().has_int8_val_accuracy());
+  EXPECT_NEAR(best.metrics().int8_val_accuracy(), best.metrics().val_accuracy(), 0.05);
+  EXPECT_NEAR(best.metrics().int8_test_accuracy(), best.metrics().test_accuracy(), 0.05);
+  EXPECT_GT(best.metrics().int8_model_bytes(), 0);
+  for (const std::string format : {"onnx-fp32", "onnx-int8"}) {
+    const FetchedModel onnx = FetchAndScore(best.id(), format);
+    EXPECT_EQ(onnx.meta.format(), format);
+    EXPECT_TRUE(CheckOnnxModel(onnx.file, format).ok()) << CheckOnnxModel(onnx.file, format);
+    EXPECT_EQ(onnx.meta.formats_size(), 3);
+    const nas::v1::InputContract& in = onnx.meta.input();
+    EXPECT_EQ(in.dtype(), "float32");
+    EXPECT_EQ(in.value_min(), 0);
+    EXPECT_EQ(in.value_max(), 1);
+    EXPECT_TRUE(in.normalised_inside());
+    EXPECT_EQ(in.channel_order(), "gray");
+    EXPECT_EQ(in.shape_size(), 4);
+    EXPECT_EQ(onnx.meta.quantization().calibration(), "minmax");
+    EXPECT_GT(onnx.meta.quantization().activation_scales_size(), 3);
+    EXPECT_EQ(onnx.meta.metrics().int8_val_accuracy(), best.metrics().int8_val_accuracy());
+    EXPECT_EQ(onnx.meta.profiles_size(), 1);
+  }
+  // The int8 file is the size the cost model gave the int8 graph, within 10%.
+  const FetchedModel int8 = FetchAndScore(best.id(), "onnx-int8");
+  EXPECT_NEAR(static_cast<double>(int8.file.size()) / best.metrics().int8_model_bytes(), 1.0, 0.1);
 }
 
 TEST_F(WorkerTest, LowerRungsTrainOnLessDataAndOnlyFinishedModelsAreKept) {

@@ -8,6 +8,8 @@
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "search/weight_sharing.h"
+#include "search/cost_model.h"
+#include "trainer/deployables.h"
 #include "trainer/export.h"
 #include "trainer/task.h"
 
@@ -18,6 +20,11 @@ void Task::RecordCosts(Network& net, nas::v1::CandidateMetrics* m) {
   m->set_macs(net->macs());
   m->set_peak_activation_bytes(net->peak_activation_bytes());
   m->set_model_bytes(net->parameter_count() * 4);
+  const NetworkOptions& o = net->options();
+  m->set_int8_model_bytes(
+      EstimateCost(net->architecture(),
+                   InputShape{o.in_channels, o.input_height, o.input_width, o.classes})
+          .model_bytes_int8);
 }
 
 // A subnet of the supernet: its own batch-norm statistics, then validation accuracy on the
@@ -152,26 +159,34 @@ absl::Status Task::TrainCandidate(JobContext& job) {
   m->set_train_loss(trained.final_loss);
   // Lower rungs of successive halving only rank candidates: nobody fetches their models.
   if (!FullFidelity(lease_.recipe(), lease_.fidelity())) return absl::OkStatus();
-  // The deployable model: TorchScript with batch norm folded, uploaded under the lease.
-  NAS_ASSIGN_OR_RETURN(std::string model, ExportTorchScript(net));
-  m->set_model_bytes(static_cast<int64_t>(model.size()));
-  nas::v1::ModelMetadata meta;
-  meta.set_format("torchscript");
-  *meta.mutable_architecture() = lease_.architecture();
-  *meta.mutable_metrics() = *m;
+  // The int8 model an int8 device runs, measured as that device will run it.
+  NAS_ASSIGN_OR_RETURN(Int8Evaluation int8,
+                       QuantizeAndEvaluate(net, data, lease_.recipe(), m->val_accuracy(),
+                                           /*with_test=*/true, job.on_progress));
+  m->set_int8_val_accuracy(int8.val_accuracy);
+  m->set_int8_test_accuracy(int8.test_accuracy);
+  // The deployable files, uploaded under the lease: TorchScript (batch norm folded), ONNX fp32,
+  // ONNX int8 QDQ.
+  nas::v1::ModelMetadata base;
+  *base.mutable_architecture() = lease_.architecture();
+  for (const std::string& c : job.dataset.classes) base.add_classes(c);
   for (int64_t d : {int64_t{-1}, int64_t{options.in_channels}, int64_t{options.input_height},
                     int64_t{options.input_width}}) {
-    meta.add_input_shape(d);
+    base.add_input_shape(d);
   }
-  for (const std::string& c : job.dataset.classes) meta.add_classes(c);
-  meta.set_dataset(lease_.dataset());
-  meta.set_file_name(
-      absl::StrCat("search", lease_.search_id(), "-candidate", lease_.candidate_id(), ".pt"));
-  grpc::Status uploaded = Upload(model, "torchscript", meta, job.stop, job.backoff);
-  if (!uploaded.ok()) {
-    LOG(WARNING) << "event=upload_failed search=" << lease_.search_id()
-                 << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
-                 << " error=\"" << uploaded.error_message() << "\"";
+  base.set_dataset(lease_.dataset());
+  base.set_file_name(absl::StrCat("search", lease_.search_id(), "-candidate", lease_.candidate_id()));
+  NAS_ASSIGN_OR_RETURN(std::vector<Deployable> files, MakeDeployables(net, int8, base));
+  m->set_model_bytes(static_cast<int64_t>(files.front().bytes.size()));
+  for (Deployable& file : files) {
+    *file.metadata.mutable_metrics() = *m;
+    grpc::Status uploaded = Upload(file.bytes, file.format, file.metadata, job.stop, job.backoff);
+    if (!uploaded.ok()) {
+      LOG(WARNING) << "event=upload_failed search=" << lease_.search_id()
+                   << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
+                   << " format=" << file.format << " error=\"" << uploaded.error_message()
+                   << "\"";
+    }
   }
   return absl::OkStatus();
 }

@@ -378,8 +378,8 @@ absl::Status Store::StoreArtifact(const nas::v1::UploadArtifactRequest::Header& 
     tx.exec_params(
         "INSERT INTO artifacts (candidate_id, search_id, lease_id, sha256, size_bytes, format, "
         "  metadata, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-        "ON CONFLICT (candidate_id) DO UPDATE SET lease_id = $3, sha256 = $4, size_bytes = $5, "
-        "  format = $6, metadata = $7, data = $8, created_at = now()",
+        "ON CONFLICT (candidate_id, format) DO UPDATE SET lease_id = $3, sha256 = $4, "
+        "  size_bytes = $5, metadata = $7, data = $8, created_at = now()",
         ids.first, ids.second, header.lease_id(), header.sha256(),
         static_cast<int64_t>(data.size()), header.format(), Bin(meta), pqxx::binarystring(data));
     return absl::OkStatus();

@@ -268,6 +268,14 @@ ALTER TABLE leases ALTER COLUMN kind SET NOT NULL;
 ALTER TABLE leases ADD CONSTRAINT leases_kind
   CHECK (kind IN ('TRAIN', 'ESTIMATE', 'MEASURE', 'SUPERNET_EPOCH', 'GANG_MEMBER'));
 )sql"},
+      {10, "a finished model is stored in several formats",
+       R"sql(
+-- TorchScript, ONNX fp32 and ONNX int8 QDQ of one candidate: one row each. Rows stored before
+-- this migration are TorchScript files or supernet checkpoints, one per candidate, and keep
+-- their format.
+ALTER TABLE artifacts DROP CONSTRAINT artifacts_pkey;
+ALTER TABLE artifacts ADD PRIMARY KEY (candidate_id, format);
+)sql"},
   };
   return *kMigrations;
 }

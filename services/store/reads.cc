@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "engine/lifecycle.h"
 #include "search/hardware_profile.h"
@@ -131,34 +132,94 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
 }
 
 absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifact(
-    const Caller& caller, int64_t candidate_id) {
+    const Caller& caller, int64_t candidate_id, const std::string& format,
+    const std::string& profile_id) {
   using Result = std::pair<nas::v1::ModelMetadata, std::string>;
   return pool_->Run("GetArtifact", [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     pqxx::result c = tx.exec_params(
-        "SELECT c.state FROM candidates c JOIN searches s ON s.id = c.search_id "
+        "SELECT c.state, c.search_id FROM candidates c JOIN searches s ON s.id = c.search_id "
         "WHERE c.id = $1 AND s.owner_id = $2",
         candidate_id, caller.user_id);
     if (c.empty()) {
       return absl::NotFoundError(absl::StrCat("candidate ", candidate_id, " not found"));
+    }
+    const int64_t search_id = c[0][1].as<int64_t>();
+    // The search's profiles, in its order: what the metadata reports, and what profile_id
+    // may name ("name" or "name@version").
+    std::vector<ProfileMetrics> figures;
+    const nas::v1::HardwareProfile* chosen = nullptr;
+    std::vector<nas::v1::HardwareProfile> profiles;
+    std::vector<std::string> names;
+    for (const pqxx::row& r : tx.exec_params(
+             absl::StrCat("SELECT ", kProfileColumns,
+                          "JOIN search_profiles sp ON sp.profile_id = hp.id "
+                          "WHERE sp.search_id = $1 ORDER BY sp.position"),
+             search_id)) {
+      profiles.push_back(ProfileFromRow(r));
+      names.push_back(profiles.back().id());
+    }
+    if (!profile_id.empty()) {
+      for (const nas::v1::HardwareProfile& p : profiles) {
+        if (p.id() == profile_id || p.name() == profile_id) chosen = &p;
+      }
+      if (chosen == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("profile_id: \"", profile_id.substr(0, 64),
+                         "\" is not a profile of search ", search_id, " (its profiles: ",
+                         absl::StrJoin(names, ", "), ")"));
+      }
     }
     if (c[0][0].as<std::string>() != "EVALUATED") {
       return absl::FailedPreconditionError(absl::StrCat(
           "candidate ", candidate_id, " is ", absl::AsciiStrToLower(c[0][0].as<std::string>()),
           "; its model can be fetched once it is evaluated"));
     }
-    pqxx::result a = tx.exec_params(
-        "SELECT metadata, sha256, size_bytes, format, data FROM artifacts WHERE candidate_id = $1",
-        candidate_id);
-    if (a.empty()) {
+    std::vector<std::string> stored;
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT format FROM artifacts WHERE candidate_id = $1 ORDER BY format", candidate_id)) {
+      stored.push_back(r[0].as<std::string>());
+    }
+    if (stored.empty()) {
       return absl::NotFoundError(
           absl::StrCat("candidate ", candidate_id, " was evaluated but has no model file"));
     }
-    nas::v1::ModelMetadata meta = Parse<nas::v1::ModelMetadata>(a[0][0]);
+    auto has = [&](const std::string& f) {
+      return std::find(stored.begin(), stored.end(), f) != stored.end();
+    };
+    std::string want = format;
+    if (want.empty()) {
+      // The natural format: int8 QDQ for an int8 device, ONNX fp32 for another, TorchScript
+      // without a profile (and for models stored before ONNX existed).
+      want = chosen == nullptr ? "torchscript"
+             : chosen->weight_type() == nas::v1::WEIGHT_TYPE_INT8 ? "onnx-int8"
+                                                                  : "onnx-fp32";
+      if (!has(want)) want = stored.front();
+    } else if (!has(want)) {
+      return absl::NotFoundError(absl::StrCat("candidate ", candidate_id, " has no ", want,
+                                              " model (it has: ", absl::StrJoin(stored, ", "),
+                                              ")"));
+    }
+    pqxx::row a = tx.exec_params1(
+        "SELECT metadata, sha256, size_bytes, format, data FROM artifacts "
+        "WHERE candidate_id = $1 AND format = $2",
+        candidate_id, want);
+    nas::v1::ModelMetadata meta = Parse<nas::v1::ModelMetadata>(a[0]);
     meta.set_candidate_id(candidate_id);
-    meta.set_sha256(a[0][1].as<std::string>());
-    meta.set_size_bytes(a[0][2].as<int64_t>());
-    meta.set_format(a[0][3].as<std::string>());
-    return Result(std::move(meta), Bytes(a[0][4]));
+    meta.set_search_id(search_id);
+    meta.set_sha256(a[1].as<std::string>());
+    meta.set_size_bytes(a[2].as<int64_t>());
+    meta.set_format(a[3].as<std::string>());
+    meta.clear_formats();
+    for (const std::string& f : stored) meta.add_formats(f);
+    meta.clear_profiles();
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT pm.metrics FROM profile_metrics pm JOIN search_profiles sp "
+             "  ON sp.search_id = pm.search_id AND sp.profile_id = pm.profile_id "
+             "WHERE pm.candidate_id = $1 ORDER BY sp.position",
+             candidate_id)) {
+      *meta.add_profiles() = Parse<ProfileMetrics>(r[0]);
+    }
+    return Result(std::move(meta), Bytes(a[4]));
   });
 }
 

@@ -191,9 +191,13 @@ class Store {
   // Store::GetParetoFront() returns the stored front of a search on one of its profiles.
   absl::StatusOr<nas::v1::ParetoFront> GetParetoFront(const Caller& caller, int64_t search_id,
                                                       const std::string& profile_id);
-  // Store::GetArtifact() returns a fetchable model's metadata and bytes.
-  absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> GetArtifact(const Caller& caller,
-                                                                             int64_t candidate_id);
+  // Store::GetArtifact() returns a fetchable model's metadata and bytes in `format` (a known
+  // one; empty: the natural format for `profile_id`, a profile of the candidate's search, or
+  // TorchScript without one). The metadata lists the formats stored and the candidate's
+  // figures on each profile of its search.
+  absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> GetArtifact(
+      const Caller& caller, int64_t candidate_id, const std::string& format,
+      const std::string& profile_id);
   // Store::GetArtifactBySha() returns the bytes of a stored file (a supernet checkpoint) by
   // its hex SHA-256, for workers. NotFound when no file has it.
   absl::StatusOr<std::string> GetArtifactBySha(const std::string& sha256);
