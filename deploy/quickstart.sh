@@ -3,7 +3,9 @@
 #   installs what is missing, builds, starts an embedded PostgreSQL (or uses $DATABASE_URL),
 #   the controller and LibTorch trainer workers (each serving Prometheus /metrics), measures a
 #   latency lookup table of this CPU with nas-profile, runs a search on Fashion-MNIST while
-#   showing its progress, prints its Pareto fronts, plots them, and checks the best model.
+#   showing its progress, prints its Pareto fronts, plots them, checks the best model, and
+#   fetches the Cortex-M7 front's model as int8 and fp32 ONNX and classifies the test set with
+#   both outside our code.
 #
 # Environment:
 #   NAS_STATE_DIR      where the database, tokens and logs live (default: ./.nas-state)
@@ -13,7 +15,10 @@
 #   NAS_TRAINERS       trainer workers to start (default 2, one thread each)
 #   NAS_CANDIDATES     the search's budget (default 8)
 #   NAS_SPACE          mobilenetv2 (default) or resnet
-#   NAS_KEEP_RUNNING=1 leave the controller, workers and PostgreSQL running afterwards
+#   NAS_SPEC           submit this SearchSpec file (text proto or JSON) instead of the default
+#                      search (the cortex-m7 steps need cortex-m7 among its profiles)
+#   NAS_KEEP_RUNNING=1 leave the controller, workers and PostgreSQL running afterwards (their
+#                      pids in $NAS_STATE_DIR/pids, the search's id in $NAS_STATE_DIR/search.id)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -51,6 +56,7 @@ trainer_pids=()
 cleanup() {
   if [ "${NAS_KEEP_RUNNING:-0}" = 1 ]; then
     echo "Left running: controller pid $controller_pid on 127.0.0.1:$port, trainers ${trainer_pids[*]:-none} (logs in $state)."
+    echo "$controller_pid ${trainer_pids[*]:-}" >"$state/pids"
     return
   fi
   for pid in "${trainer_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -107,10 +113,16 @@ done
 echo "logs: $state/trainer-*.log; Prometheus metrics: http://127.0.0.1:$metrics_port/metrics (controller), ports $((metrics_port + 1))-$((metrics_port + trainers)) (trainers)"
 
 step "Submitting a search and watching it (it ends with the Pareto front on each profile)"
-search=$("$nasctl" submit --json --name=quickstart --space="${NAS_SPACE:-mobilenetv2}" \
-  --profiles=host-cpu,host-lut,rpi4-cortex-a72,cortex-m7 --objectives=accuracy,latency \
-  --candidates="${NAS_CANDIDATES:-8}" --parallel="$trainers" --epochs=1 --train_subset=10000 \
-  | sed -n 's/.*"id":"\{0,1\}\([0-9]*\).*/\1/p' | head -n 1)
+if [ -n "${NAS_SPEC:-}" ]; then
+  submitted=$("$nasctl" submit --json --spec="$NAS_SPEC" --parallel="$trainers")
+else
+  submitted=$("$nasctl" submit --json --name=quickstart --space="${NAS_SPACE:-mobilenetv2}" \
+    --profiles=host-cpu,host-lut,rpi4-cortex-a72,cortex-m7 --objectives=accuracy,latency \
+    --candidates="${NAS_CANDIDATES:-8}" --parallel="$trainers" --epochs=1 --train_subset=10000)
+fi
+search=$(sed -n 's/.*"id":"\{0,1\}\([0-9]*\).*/\1/p' <<<"$submitted" | head -n 1)
+[ -n "$search" ] || { echo "quickstart: the search was not submitted" >&2; exit 1; }
+echo "$search" >"$state/search.id"
 "$nasctl" watch "$search" | grep -vE "leased to worker|candidate [0-9]+: epoch" || true
 "$nasctl" get "$search"
 
@@ -128,13 +140,26 @@ if [ -n "$best" ]; then
   LD_PRELOAD="$tcmalloc" /usr/bin/python3 deploy/check_model.py "$state/best-model.pt"
 fi
 
+step "Fetching the most accurate model of the cortex-m7 front as int8 ONNX (and fp32 ONNX)"
+small=$("$nasctl" pareto "$search" --profile=cortex-m7 --json \
+  | sed -n 's/.*"members":\[{"candidate_id":"\{0,1\}\([0-9]*\).*/\1/p')
+if [ -n "$small" ]; then
+  # --profile=cortex-m7 picks that device's format: onnx-int8 (int8 weights, QDQ).
+  "$nasctl" fetch "$small" --profile=cortex-m7 --out="$state/cortex-m7.int8.onnx"
+  "$nasctl" fetch "$small" --format=onnx-fp32 --out="$state/cortex-m7.onnx" | head -n 1
+  step "Classifying the test set with both, run outside our code (a numpy ONNX evaluator)"
+  /usr/bin/python3 deploy/check_onnx.py "$state/cortex-m7.onnx" "$state/cortex-m7.int8.onnx"
+fi
+
 cat <<MSG
 Every candidate above was trained on Fashion-MNIST by nas-trainer and measured on this CPU
 (host-cpu, latency measured), predicted from this CPU's lookup table (host-lut) and modelled
 for a Raspberry Pi 4 and a Cortex-M7 (roofline). Plot: $state/pareto.svg
-The exported model is TorchScript with batch norm folded: it takes N x 1 x 28 x 28 floats in
-[0, 1] and returns 10 logits (torch.jit.load in PyTorch, torch::jit::load in C++).
+Every finished model is stored as TorchScript, ONNX fp32 and ONNX int8 (QDQ, opset 13), batch
+norm folded: each takes N x 1 x 28 x 28 floats in [0, 1] (it normalises and resizes itself) and
+returns 10 logits; the JSON beside each file states that contract and the measured accuracies.
   model: $state/best-model.pt   metadata: $state/best-model.pt.json
+  for the Cortex-M7: $state/cortex-m7.int8.onnx (int8) and $state/cortex-m7.onnx (fp32)
 
 Try (NAS_KEEP_RUNNING=1 deploy/quickstart.sh keeps everything up):
   export NAS_SERVER=$NAS_SERVER NAS_TOKEN=\$(cat $state/admin.token)

@@ -52,9 +52,10 @@ def quantize_linear(x, scale, zero_point, axis=1):
 
 
 def dequantize_linear(x, scale, zero_point, axis=1):
-    z = 0 if zero_point is None else _per_axis(zero_point.astype(np.int64), x, axis)
+    # int8 and int32 values convert to float32 as C does; (x - zero_point) is exact for int8.
+    z = F32(0) if zero_point is None else _per_axis(zero_point.astype(F32), x, axis)
     s = _per_axis(scale.astype(F32), x, axis)
-    return ((x.astype(np.int64) - z).astype(F32) * s).astype(F32)
+    return (x.astype(F32) - z) * s
 
 
 def conv(x, w, b, strides, pads, group):
@@ -74,13 +75,16 @@ def conv(x, w, b, strides, pads, group):
         mg = m // group
         for g in range(group):
             xs = xp[:, g * cg:(g + 1) * cg]
-            cols = np.empty((n, cg, kh, kw, oh, ow), F32)
-            for i in range(kh):
-                for j in range(kw):
-                    cols[:, :, i, j] = xs[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+            if kh == 1 and kw == 1:
+                cols = np.ascontiguousarray(xs[:, :, :sh * oh:sh, :sw * ow:sw])
+            else:
+                cols = np.empty((n, cg, kh, kw, oh, ow), F32)
+                for i in range(kh):
+                    for j in range(kw):
+                        cols[:, :, i, j] = xs[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
             wg = w[g * mg:(g + 1) * mg].reshape(mg, -1)
-            out[:, g * mg:(g + 1) * mg] = np.einsum(
-                "mk,nkhw->nmhw", wg, cols.reshape(n, cg * kh * kw, oh, ow), optimize=True)
+            out[:, g * mg:(g + 1) * mg] = np.matmul(
+                wg, cols.reshape(n, cg * kh * kw, oh * ow)).reshape(n, mg, oh, ow)
     if b is not None:
         out += b.astype(F32)[None, :, None, None]
     return out

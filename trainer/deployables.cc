@@ -22,15 +22,16 @@ absl::StatusOr<Int8Evaluation> QuantizeAndEvaluate(Network& net, const TensorDat
     e.val_accuracy = EvaluateInt8(e.graph, e.model, data.val_images, data.val_labels);
     e.post_training_val_accuracy = e.val_accuracy;
     const double max_loss = recipe.qat_max_loss() > 0 ? recipe.qat_max_loss() : 0.01;
+    auto test = [&] { return EvaluateInt8(e.graph, e.model, data.test_images, data.test_labels); };
     if (recipe.qat_epochs() > 0 && fp32_val_accuracy - e.val_accuracy > max_loss) {
+      if (with_test) e.post_training_test_accuracy = test();
       NAS_ASSIGN_OR_RETURN(TrainResult tuned, FineTuneInt8(e.graph, e.model, data, recipe,
                                                            recipe.qat_epochs(), on_progress));
       if (tuned.stopped) return absl::AbortedError("quantization-aware fine-tuning stopped");
       e.val_accuracy = EvaluateInt8(e.graph, e.model, data.val_images, data.val_labels);
     }
-    if (with_test) {
-      e.test_accuracy = EvaluateInt8(e.graph, e.model, data.test_images, data.test_labels);
-    }
+    if (with_test) e.test_accuracy = test();
+    if (with_test && !e.model.fine_tuned) e.post_training_test_accuracy = e.test_accuracy;
   } catch (const c10::Error& err) {
     return absl::InternalError(absl::StrCat("int8 quantization: ", err.what_without_backtrace()));
   }
@@ -60,6 +61,8 @@ absl::StatusOr<std::vector<Deployable>> MakeDeployables(Network& net, const Int8
   nas::v1::ModelMetadata shared = base;
   *shared.mutable_input() = InputContractOf(net->options(), net->architecture().resolution());
   *shared.mutable_quantization() = QuantizationInfoOf(int8.model);
+  shared.mutable_quantization()->set_post_training_val_accuracy(int8.post_training_val_accuracy);
+  shared.mutable_quantization()->set_post_training_test_accuracy(int8.post_training_test_accuracy);
   for (const char* f : {"torchscript", "onnx-fp32", "onnx-int8"}) shared.add_formats(f);
   // What a device toolchain reads without our metadata file.
   const nas::v1::InputContract& in = shared.input();

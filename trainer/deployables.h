@@ -29,7 +29,8 @@ struct Int8Evaluation {
   Int8Model model;
   double val_accuracy = 0;
   double test_accuracy = -1;  // -1 when not measured
-  double post_training_val_accuracy = 0;  // before any fine-tuning
+  double post_training_val_accuracy = 0;    // before any fine-tuning
+  double post_training_test_accuracy = -1;  // before any fine-tuning; -1 when not measured
 };
 
 // QuantizeAndEvaluate() quantizes `net` after training (calibrated on kCalibrationImages

@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
     nas::Network net = *nas::BuildNetwork(arch, nas::NetworkOptions());
     nas::v1::TrainingRecipe recipe;
     recipe.set_epochs(1);
-    recipe.set_batch_size(64);
-    recipe.set_train_subset(2048);
+    recipe.set_batch_size(32);
+    recipe.set_train_subset(3072);
     recipe.set_seed(seed + i);
     if (!nas::Train(net, data, recipe, nas::v1::Fidelity(), nullptr).ok()) return 1;
     net->eval();
