@@ -170,7 +170,7 @@ absl::Status Nasctl::Candidates(int64_t id) {
     return absl::OkStatus();
   }
   std::vector<std::vector<std::string>> rows = {{"ID", "STATE", "RUNG", "ACCURACY", "TEST ACC",
-                                                 "PARAMS", "MACS", "TRIES", "MODEL",
+                                                 "INT8 TEST", "PARAMS", "MACS", "TRIES", "MODEL",
                                                  "ARCHITECTURE"}};
   for (const auto& c : resp.candidates()) {
     const bool done = c.state() == nas::v1::CANDIDATE_STATE_EVALUATED;
@@ -180,6 +180,10 @@ absl::Status Nasctl::Candidates(int64_t id) {
                     // Measured for finished models (full-fidelity training) only.
                     done && c.metrics().test_accuracy() >= 0
                         ? absl::StrFormat("%.4f", c.metrics().test_accuracy())
+                        : "-",
+                    done && c.metrics().has_int8_test_accuracy() &&
+                            c.metrics().int8_test_accuracy() >= 0
+                        ? absl::StrFormat("%.4f", c.metrics().int8_test_accuracy())
                         : "-",
                     done ? absl::StrCat(c.metrics().params()) : "-",
                     done ? absl::StrCat(c.metrics().macs()) : "-", absl::StrCat(c.attempts()),

@@ -125,6 +125,8 @@ TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
       {"spec.recipe.learning_rate", [](auto* s) { s->mutable_recipe()->set_learning_rate(-1); }},
       {"spec.recipe.label_smoothing",
        [](auto* s) { s->mutable_recipe()->set_label_smoothing(1.5); }},
+      {"spec.recipe.qat_epochs", [](auto* s) { s->mutable_recipe()->set_qat_epochs(21); }},
+      {"spec.recipe.qat_max_loss", [](auto* s) { s->mutable_recipe()->set_qat_max_loss(-0.5); }},
       {"spec.dataset", [](auto* s) { s->set_dataset("Image Net"); }},
       {"spec.space.name", [](auto* s) { s->mutable_space()->set_name("transformer"); }},
       {"spec.space.kernels", [](auto* s) { s->mutable_space()->add_kernels(4); }},

@@ -4,53 +4,18 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "trainer/test_networks.h"
 #include "trainer/training.h"
 
 namespace nas {
 namespace {
 
-nas::v1::Architecture Mobile(int resolution, bool se) {
-  nas::v1::Architecture a;
-  a.set_space("mobilenetv2");
-  a.set_resolution(resolution);
-  a.set_stem_width(8);
-  int k = 3;
-  for (int width : {8, 16, 24}) {
-    nas::v1::Stage* s = a.add_stages();
-    s->set_width(width);
-    for (int e : {1, 6}) {
-      nas::v1::Block* b = s->add_blocks();
-      b->set_kernel(k);
-      b->set_expansion(e);
-      b->set_squeeze_excite(se);
-    }
-    k += 2;
-  }
-  return a;
-}
-
-nas::v1::Architecture ResNet() {
-  nas::v1::Architecture a;
-  a.set_space("resnet");
-  a.set_resolution(28);
-  a.set_stem_width(8);
-  for (int width : {8, 16, 32}) {
-    nas::v1::Stage* s = a.add_stages();
-    s->set_width(width);
-    s->add_blocks();
-    s->add_blocks();
-  }
-  return a;
-}
+nas::v1::Architecture Mobile(int resolution, bool se) { return SmallMobileNet(resolution, se); }
+nas::v1::Architecture ResNet() { return SmallResNet(); }
 
 class ExportTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<ImageDataset> d = LoadDataset(nas::FashionMnist());
-    ASSERT_TRUE(d.ok()) << d.status();
-    data_ = new TensorData(MakeTensorData(*d, SplitTrainValidation(*d, 1000, 1)));
-  }
-  static void TearDownTestSuite() { delete data_; }
+  static void SetUpTestSuite() { data_ = &FashionMnistForTests(); }
 
   // Trains briefly so that batch-norm statistics and weights are far from their initial values,
   // then checks the exported file against the network on real test images.
@@ -78,10 +43,10 @@ class ExportTest : public ::testing::Test {
     EXPECT_TRUE(got.argmax(1).equal(expected.argmax(1)));
   }
 
-  static TensorData* data_;
+  static const TensorData* data_;
 };
 
-TensorData* ExportTest::data_ = nullptr;
+const TensorData* ExportTest::data_ = nullptr;
 
 TEST_F(ExportTest, MobileNetWithResizeMatches) { ExpectExportMatches(Mobile(20, false)); }
 TEST_F(ExportTest, MobileNetWithSqueezeExciteMatches) { ExpectExportMatches(Mobile(28, true)); }

@@ -160,11 +160,16 @@ absl::Status Task::TrainCandidate(JobContext& job) {
   // Lower rungs of successive halving only rank candidates: nobody fetches their models.
   if (!FullFidelity(lease_.recipe(), lease_.fidelity())) return absl::OkStatus();
   // The int8 model an int8 device runs, measured as that device will run it.
-  NAS_ASSIGN_OR_RETURN(Int8Evaluation int8,
-                       QuantizeAndEvaluate(net, data, lease_.recipe(), m->val_accuracy(),
-                                           /*with_test=*/true, job.on_progress));
-  m->set_int8_val_accuracy(int8.val_accuracy);
-  m->set_int8_test_accuracy(int8.test_accuracy);
+  absl::StatusOr<Int8Evaluation> int8 =
+      QuantizeAndEvaluate(net, data, lease_.recipe(), m->val_accuracy(),
+                          /*with_test=*/true, job.on_progress);
+  if (!int8.ok()) {
+    // Quantization-aware fine-tuning stops like training when the worker stops.
+    if (absl::IsAborted(int8.status())) job.stopped_by_worker = job.stop->load();
+    return int8.status();
+  }
+  m->set_int8_val_accuracy(int8->val_accuracy);
+  m->set_int8_test_accuracy(int8->test_accuracy);
   // The deployable files, uploaded under the lease: TorchScript (batch norm folded), ONNX fp32,
   // ONNX int8 QDQ.
   nas::v1::ModelMetadata base;
@@ -176,7 +181,7 @@ absl::Status Task::TrainCandidate(JobContext& job) {
   }
   base.set_dataset(lease_.dataset());
   base.set_file_name(absl::StrCat("search", lease_.search_id(), "-candidate", lease_.candidate_id()));
-  NAS_ASSIGN_OR_RETURN(std::vector<Deployable> files, MakeDeployables(net, int8, base));
+  NAS_ASSIGN_OR_RETURN(std::vector<Deployable> files, MakeDeployables(net, *int8, base));
   m->set_model_bytes(static_cast<int64_t>(files.front().bytes.size()));
   for (Deployable& file : files) {
     *file.metadata.mutable_metrics() = *m;

@@ -8,52 +8,16 @@
 #include "search/search_space.h"
 #include "trainer/deploy_graph.h"
 #include "trainer/onnx_export.h"
+#include "trainer/test_networks.h"
 
 namespace nas {
 namespace {
 
-nas::v1::Architecture Mobile(int resolution, bool se) {
-  nas::v1::Architecture a;
-  a.set_space("mobilenetv2");
-  a.set_resolution(resolution);
-  a.set_stem_width(8);
-  int k = 3;
-  for (int width : {8, 16, 24}) {
-    nas::v1::Stage* s = a.add_stages();
-    s->set_width(width);
-    for (int e : {1, 4}) {
-      nas::v1::Block* b = s->add_blocks();
-      b->set_kernel(k);
-      b->set_expansion(e);
-      b->set_squeeze_excite(se);
-    }
-    k += 2;
-  }
-  return a;
-}
-
-nas::v1::Architecture ResNet() {
-  nas::v1::Architecture a;
-  a.set_space("resnet");
-  a.set_resolution(24);
-  a.set_stem_width(8);
-  for (int width : {8, 16, 32}) {
-    nas::v1::Stage* s = a.add_stages();
-    s->set_width(width);
-    s->add_blocks();
-    s->add_blocks();
-  }
-  return a;
-}
+nas::v1::Architecture Mobile(int resolution, bool se) { return SmallMobileNet(resolution, se, 4); }
 
 class QuantizeTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<ImageDataset> d = LoadDataset(nas::FashionMnist());
-    ASSERT_TRUE(d.ok()) << d.status();
-    data_ = new TensorData(MakeTensorData(*d, SplitTrainValidation(*d, 1000, 1)));
-  }
-  static void TearDownTestSuite() { delete data_; }
+  void SetUp() override { data_ = &FashionMnistForTests(); }
 
   // A briefly trained network: batch-norm statistics and weights far from their initial values.
   static Network Trained(const nas::v1::Architecture& arch) {
@@ -64,18 +28,16 @@ class QuantizeTest : public ::testing::Test {
     recipe.set_batch_size(64);
     recipe.set_train_subset(4096);
     recipe.set_seed(3);
-    EXPECT_TRUE(Train(net, *data_, recipe, nas::v1::Fidelity(), nullptr).ok());
+    EXPECT_TRUE(Train(net, FashionMnistForTests(), recipe, nas::v1::Fidelity(), nullptr).ok());
     net->eval();
     return net;
   }
 
-  static TensorData* data_;
+  const TensorData* data_ = nullptr;
 };
 
-TensorData* QuantizeTest::data_ = nullptr;
-
 TEST_F(QuantizeTest, TheFoldedGraphComputesWhatTheNetworkComputes) {
-  for (const nas::v1::Architecture& arch : {Mobile(20, true), Mobile(28, false), ResNet()}) {
+  for (const nas::v1::Architecture& arch : {Mobile(20, true), Mobile(28, false), SmallResNet(24)}) {
     Network net = Trained(arch);
     torch::NoGradGuard no_grad;
     const torch::Tensor x = ToFloatImages(data_->val_images.narrow(0, 0, 64));
@@ -105,7 +67,7 @@ TEST(ActivationQuantTest, CoversTheRangeAndHoldsZeroExactly) {
 }
 
 TEST_F(QuantizeTest, PostTrainingInt8StaysCloseToFp32AndFineTuningKeepsIt) {
-  for (const nas::v1::Architecture& arch : {Mobile(20, true), ResNet()}) {
+  for (const nas::v1::Architecture& arch : {Mobile(20, true), SmallResNet(24)}) {
     Network net = Trained(arch);
     DeployGraph g = FoldNetwork(net);
     Int8Model q = QuantizeGraph(g, CalibrateRanges(g, CalibrationImages(*data_, 1024, 5)));
@@ -163,7 +125,7 @@ TEST(OnnxExportTest, FilesPassTheCheckerAndTheInt8FileIsTheSizeTheCostModelSays)
 }
 
 TEST(OnnxCheckTest, RefusesWhatIsNotTheModelItClaimsToBe) {
-  Network net = *BuildNetwork(ResNet(), NetworkOptions());
+  Network net = *BuildNetwork(SmallResNet(24), NetworkOptions());
   net->eval();
   DeployGraph g = FoldNetwork(net);
   const Int8Model q = QuantizeGraph(g, CalibrateRanges(g, torch::randint(0, 255, {8, 1, 28, 28}, torch::kUInt8)));

@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 state=${NAS_STATE_DIR:-$(mktemp -d)}
+mkdir -p "$state"
 port=${NAS_PORT:-50151}
 stop() {
   if [ -f "$state/pids" ]; then
