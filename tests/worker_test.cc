@@ -2,7 +2,7 @@
 // on Fashion-MNIST; a worker stopped mid-training (as on SIGTERM) then replaced; and the real
 // nas-trainer binary terminated, killed and restarted.
 //
-// Long (about 660 lines) on purpose: the scenarios share one fixture (a controller on a real
+// Long (about 700 lines) on purpose: the scenarios share one fixture (a controller on a real
 // PostgreSQL, worker options, the spawned nas-trainer helpers) and each reads best beside it.
 #include <signal.h>
 #include <spawn.h>

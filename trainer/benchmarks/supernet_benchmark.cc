@@ -2,8 +2,8 @@
 // Fashion-MNIST, and what that costs, against training each subnet from scratch.
 //
 //   supernet_benchmark --epochs=3 --subnets=50     # see docs/weight_sharing.md for the time
-//   supernet_benchmark --epochs=2 --supernet_subset=5000 --standalone_epochs=0 \
-//       --cheaper_estimates=1000x5,500x4             # what cheaper estimates lose
+//   supernet_benchmark --epochs=2 --supernet_subset=5000 --standalone_epochs=0
+//       --cheaper_estimates=1000x5,500x4             # (one command) what cheaper estimates lose
 //
 // Trains a supernet (trainer/supernet.h: sandwich rule, uniform single-path samples) for
 // --epochs on --supernet_subset examples, then for --subnets random subnets:
