@@ -347,11 +347,13 @@ TEST_F(ChaosTest, RealTrainerFinishesWhileTheControllerIsDown) {
                             search.id())[0]
                 .as<int>(),
             0);
+  // Both models, each in its three formats (TorchScript, ONNX fp32, ONNX int8), uploaded
+  // through the outage.
   EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM artifacts a JOIN candidates c ON "
                             "c.id = a.candidate_id WHERE c.search_id = $1",
                             search.id())[0]
                 .as<int>(),
-            2);
+            2 * 3);
   std::ifstream in(log);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(text.find("event=report_retry") != std::string::npos ||
