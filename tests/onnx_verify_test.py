@@ -13,7 +13,8 @@ as a worker does (the same library calls), and writes what a worker would report
     0.1 points, run by OpenCV's DNN module where it reads the graph (it rejects opset-13 Clip,
     i.e. ReLU6, and broadcasts squeeze-excite gates wrongly) and by the reference evaluator.
 
-ONNX_VERIFY_COUNT candidates (default 6; the issue's 30 are `ONNX_VERIFY_COUNT=30`, as
+ONNX_VERIFY_COUNT candidates (default 6; the issue's 30 are
+`ONNX_VERIFY_COUNT=30 bazel-bin/tests/onnx_verify_test` after a build, about 40 minutes, as
 docs/int8.md records), on ONNX_VERIFY_IMAGES test images (default 1000).
 """
 import os
