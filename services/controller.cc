@@ -16,12 +16,16 @@
 #include "common/onnx_check.h"
 #include "search/hardware_profile.h"
 #include "common/status_macros.h"
+#include "common/validation_split.h"
 #include "search/weight_sharing.h"
 #include "services/crypto.h"
 #include "services/spec_validation.h"
 
 namespace nas {
 namespace {
+
+// The most examples a worker may report a dataset to have (ImageNet-22k has 14M).
+constexpr int64_t kMaxDatasetExamples = 1'000'000'000;
 
 // The most subnet estimates one LeaseWork answer may lease (LeaseWorkRequest.max_estimates).
 constexpr int kMaxEstimateBatch = 64;
@@ -106,6 +110,17 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
           "spec.dataset: no registered worker serves \"", spec.dataset(), "\" (served: ",
           served.empty() ? std::string(kDefaultDataset) : absl::StrJoin(served, ", "),
           "); start nas-trainer with --dataset=", spec.dataset(), "=FORMAT:DIR"));
+    }
+  }
+  {
+    // A split the dataset cannot hold would fail every candidate on the workers: refuse it
+    // now, where a worker has told us the dataset's size (else the worker refuses it).
+    NAS_ASSIGN_OR_RETURN(std::optional<int64_t> train, store_->DatasetTrainExamples(spec.dataset()));
+    if (train.has_value()) {
+      absl::StatusOr<int64_t> split = ValidationExamples(spec.recipe(), spec.dataset(), *train);
+      if (!split.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("spec.", split.status().message()));
+      }
     }
   }
   if (IsWeightSharing(spec.strategy())) {
@@ -350,6 +365,23 @@ absl::StatusOr<nas::v1::RegisterWorkerResponse> Controller::RegisterWorker(
       return absl::InvalidArgumentError(
           absl::StrCat("datasets[", i, "]: \"", absl::CHexEscape(request.datasets(i).substr(0, 80)),
                        "\" is not a dataset name (1 to 64 of a-z, 0-9, '.', '_', '-')"));
+    }
+  }
+  if (request.dataset_sizes_size() > request.datasets_size()) {
+    return absl::InvalidArgumentError("dataset_sizes: more than the datasets named");
+  }
+  for (int i = 0; i < request.dataset_sizes_size(); ++i) {
+    const nas::v1::DatasetSize& size = request.dataset_sizes(i);
+    const std::string at = absl::StrCat("dataset_sizes[", i, "]");
+    if (std::find(request.datasets().begin(), request.datasets().end(), size.name()) ==
+        request.datasets().end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          at, ".name: \"", absl::CHexEscape(size.name().substr(0, 80)), "\" is not in datasets"));
+    }
+    if (size.train_examples() < 0 || size.train_examples() > kMaxDatasetExamples ||
+        size.test_examples() < 0 || size.test_examples() > kMaxDatasetExamples) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ": train_examples and test_examples lie in 0 to ", kMaxDatasetExamples));
     }
   }
   NAS_ASSIGN_OR_RETURN(int64_t id, store_->RegisterWorker(request));

@@ -51,6 +51,7 @@ class WorkerTest : public ::testing::Test {
     spec->mutable_recipe()->set_epochs(1);
     spec->mutable_recipe()->set_batch_size(32);
     spec->mutable_recipe()->set_train_subset(train_subset);
+    spec->mutable_recipe()->set_validation_examples(2000);
     if (edit) edit(spec);
     grpc::ClientContext ctx;
     ControllerHarness::Authorize(&ctx, alice_);
@@ -83,7 +84,6 @@ class WorkerTest : public ::testing::Test {
     WorkerOptions o;
     o.controller = absl::StrCat("127.0.0.1:", harness_->port());
     o.worker_token = kTestWorkerToken;
-    o.validation_examples = 2000;
     o.lease_wait = absl::Seconds(1);
     return o;
   }

@@ -30,7 +30,7 @@ void Task::RecordCosts(Network& net, nas::v1::CandidateMetrics* m) {
 // A subnet of the supernet: its own batch-norm statistics, then validation accuracy on the
 // first estimate_examples held-out images (all when 0).
 void Task::Estimate(Network& net, JobContext& job) {
-  const TensorData& data = job.dataset.data;
+  const TensorData& data = job.data;
   const nas::v1::SupernetWork& work = lease_.supernet();
   RecalibrateBatchNorm(net, data.train_images, work.recalibration_batches(), 128,
                        lease_.recipe().seed());
@@ -72,7 +72,7 @@ absl::Status Task::TrainSupernetEpoch(JobContext& job) {
     NAS_ASSIGN_OR_RETURN(gang, JoinGang());
   }
   NAS_ASSIGN_OR_RETURN(TrainResult trained,
-                       trainer->TrainEpoch(job.dataset.data, job.on_progress, gang.get()));
+                       trainer->TrainEpoch(job.data, job.on_progress, gang.get()));
   if (trained.stopped) {
     job.stopped_by_worker = job.stop->load();
     return absl::AbortedError("supernet training stopped");
@@ -127,7 +127,7 @@ absl::Status Task::MeasureOnly(JobContext& job) {
 }
 
 absl::Status Task::TrainCandidate(JobContext& job) {
-  const TensorData& data = job.dataset.data;
+  const TensorData& data = job.data;
   const NetworkOptions& options = job.dataset.network;
   nas::v1::CandidateMetrics* m = job.metrics;
   torch::manual_seed(lease_.recipe().seed());

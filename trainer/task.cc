@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "common/validation_split.h"
 #include "common/work_kind.h"
 #include "glog/logging.h"
 #include "search/weight_sharing.h"
@@ -41,6 +42,36 @@ void GiveBack(nas::v1::TrainerService::Stub* stub, const std::string& token, int
   LOG(INFO) << "event=lease_returned search=" << lease.search_id()
             << " candidate=" << lease.candidate_id() << " lease=" << lease.lease_id()
             << (returned.ok() ? "" : absl::StrCat(" error=\"", returned.error_message(), "\""));
+}
+
+LoadedDataset::LoadedDataset(std::string name, ImageDataset images)
+    : name_(std::move(name)), images_(std::make_shared<const ImageDataset>(std::move(images))) {
+  network.in_channels = images_->channels;
+  network.classes = static_cast<int>(images_->classes.size());
+  network.input_height = images_->height;
+  network.input_width = images_->width;
+  network.mean = images_->mean;
+  network.stddev = images_->stddev;
+  classes = images_->classes;
+}
+
+absl::StatusOr<const TensorData*> LoadedDataset::SplitFor(
+    const nas::v1::TrainingRecipe& recipe) const {
+  NAS_ASSIGN_OR_RETURN(const int64_t validation,
+                       ValidationExamples(recipe, name_, images_->train.count));
+  std::lock_guard<std::mutex> lock(splits_->mu);
+  auto& recent = splits_->recent;
+  for (auto& [n, data] : recent) {
+    if (n == validation) return data.get();
+  }
+  // A fixed shuffle (seed 0): the same validation examples for every candidate of every search
+  // that asks for this many, so their accuracies compare.
+  const DatasetSplit split = SplitTrainValidation(*images_, validation, /*seed=*/0);
+  LOG(INFO) << "event=dataset_split dataset=" << name_ << " train=" << split.train.size()
+            << " validation=" << split.validation.size() << " test=" << images_->test.count;
+  if (recent.size() >= 2) recent.erase(recent.begin());
+  recent.emplace_back(validation, std::make_unique<TensorData>(MakeTensorData(*images_, split)));
+  return recent.back().second.get();
 }
 
 bool FullFidelity(const nas::v1::TrainingRecipe& recipe, const nas::v1::Fidelity& fidelity) {
@@ -251,6 +282,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
       return absl::FailedPreconditionError(
           absl::StrCat("dataset \"", lease_.dataset(), "\" is not loaded on this worker"));
     }
+    NAS_ASSIGN_OR_RETURN(const TensorData* data, found->second.SplitFor(lease_.recipe()));
     // Training progress, for heartbeats and the epoch-time histogram: an epoch ends at the
     // last batch before the epoch number changes.
     int epoch = 1;
@@ -274,6 +306,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
       return !stop->load() && !lease_lost_.load();
     };
     JobContext job{found->second,
+                   *data,
                    on_progress,
                    [&] { metrics_->ObserveEpoch(last_batch - epoch_start, last_speed); },
                    report.mutable_metrics(),

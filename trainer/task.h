@@ -58,12 +58,36 @@ class Backoff {
   std::mt19937_64 rng_{std::random_device{}()};
 };
 
-// A dataset as the worker holds it: tensors of its splits, the network options it implies
-// (channels, size, classes, normalisation) and its class names.
-struct LoadedDataset {
-  TensorData data;
+// A dataset as the worker holds it: its decoded images, the network options it implies
+// (channels, size, classes, normalisation), its class names, and the tensors of the splits
+// leases have asked for.
+class LoadedDataset {
+ public:
+  LoadedDataset() = default;
+  LoadedDataset(std::string name, ImageDataset images);
+
+  // SplitFor() returns the tensors of the split `recipe` asks for (ValidationExamples() of the
+  // training examples held out by a fixed shuffle, so every candidate on the same split is
+  // validated on the same examples; the rest to train on; the test files apart).
+  // InvalidArgument naming the recipe's field and the sizes when the dataset cannot hold it.
+  // The last two splits are kept.
+  absl::StatusOr<const TensorData*> SplitFor(const nas::v1::TrainingRecipe& recipe) const;
+
+  const std::string& name() const { return name_; }
+  int64_t train_examples() const { return images_->train.count; }
+  int64_t test_examples() const { return images_->test.count; }
+
   NetworkOptions network;
   std::vector<std::string> classes;
+
+ private:
+  struct Splits {
+    std::mutex mu;
+    std::vector<std::pair<int64_t, std::unique_ptr<TensorData>>> recent;  // newest last
+  };
+  std::string name_;
+  std::shared_ptr<const ImageDataset> images_;
+  std::shared_ptr<Splits> splits_ = std::make_shared<Splits>();
 };
 
 // A lease at the recipe's own epochs and training examples trains a finished model, whose
@@ -80,6 +104,8 @@ struct SupernetCache {
 // What a work handler needs besides its lease.
 struct JobContext {
   const LoadedDataset& dataset;
+  // The lease's split of it.
+  const TensorData& data;
   // Training progress: heartbeats and the epoch-time histogram; false means stop.
   const ProgressCallback& on_progress;
   // Records the last epoch's time once training ends.

@@ -11,17 +11,23 @@
 namespace nas {
 namespace {
 
+// The examples of `set` at `index`, in that order; an empty index is no example (a split that
+// took every example once came back as "all of them" here, and candidates were validated on
+// what they trained on).
 torch::Tensor Images(const ImageSet& set, const std::vector<int64_t>& index, int c, int h, int w) {
   torch::Tensor all = torch::from_blob(const_cast<uint8_t*>(set.pixels.data()),
                                        {set.count, c, h, w}, torch::kUInt8);
-  if (index.empty()) return all.clone();
   return all.index_select(0, torch::tensor(index, torch::kInt64));
 }
 
 torch::Tensor Labels(const ImageSet& set, const std::vector<int64_t>& index) {
-  torch::Tensor all = torch::tensor(set.labels, torch::kInt64);
-  if (index.empty()) return all;
-  return all.index_select(0, torch::tensor(index, torch::kInt64));
+  return torch::tensor(set.labels, torch::kInt64).index_select(0, torch::tensor(index, torch::kInt64));
+}
+
+std::vector<int64_t> Every(int64_t count) {
+  std::vector<int64_t> index(count);
+  std::iota(index.begin(), index.end(), 0);
+  return index;
 }
 
 torch::Tensor ToFloat(const torch::Tensor& images) { return images.to(torch::kFloat32).div_(255); }
@@ -66,8 +72,8 @@ TensorData MakeTensorData(const ImageDataset& data, const DatasetSplit& split) {
   t.train_labels = Labels(data.train, split.train);
   t.val_images = Images(data.train, split.validation, c, h, w);
   t.val_labels = Labels(data.train, split.validation);
-  t.test_images = Images(data.test, {}, c, h, w);
-  t.test_labels = Labels(data.test, {});
+  t.test_images = Images(data.test, Every(data.test.count), c, h, w);
+  t.test_labels = Labels(data.test, Every(data.test.count));
   return t;
 }
 

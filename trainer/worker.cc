@@ -44,21 +44,12 @@ std::string HostName() {
   return buf;
 }
 
-absl::StatusOr<LoadedDataset> Load(const DatasetSource& source, int validation_examples) {
+absl::StatusOr<LoadedDataset> Load(const DatasetSource& source) {
   LOG(INFO) << "event=dataset_loading dataset=" << source.name << " dir=" << source.dir;
   NAS_ASSIGN_OR_RETURN(ImageDataset dataset, LoadDataset(source));
-  LoadedDataset loaded;
-  // A fixed split: every candidate of every search is validated on the same examples.
-  loaded.data =
-      MakeTensorData(dataset, SplitTrainValidation(dataset, validation_examples, /*seed=*/0));
-  loaded.network.in_channels = dataset.channels;
-  loaded.network.classes = static_cast<int>(dataset.classes.size());
-  loaded.network.input_height = dataset.height;
-  loaded.network.input_width = dataset.width;
-  loaded.network.mean = dataset.mean;
-  loaded.network.stddev = dataset.stddev;
-  loaded.classes = dataset.classes;
-  return loaded;
+  LOG(INFO) << "event=dataset_loaded dataset=" << source.name
+            << " train=" << dataset.train.count << " test=" << dataset.test.count;
+  return LoadedDataset(source.name, std::move(dataset));
 }
 
 // The leases of a batch (LeaseWorkResponse.batch) that wait their turn: a thread heartbeats
@@ -163,7 +154,7 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
       return absl::InvalidArgumentError(
           absl::StrCat("dataset \"", source.name, "\" is named twice"));
     }
-    NAS_ASSIGN_OR_RETURN(datasets[source.name], Load(source, options_.validation_examples));
+    NAS_ASSIGN_OR_RETURN(datasets[source.name], Load(source));
   }
 
   grpc::ChannelArguments args;
@@ -194,7 +185,13 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
       req.set_cpu_model(CpuModel());
       req.set_threads(options_.threads);
       req.set_measure_only(options_.measure_only);
-      for (const auto& [name, loaded] : datasets) req.add_datasets(name);
+      for (const auto& [name, loaded] : datasets) {
+        req.add_datasets(name);
+        nas::v1::DatasetSize* size = req.add_dataset_sizes();
+        size->set_name(name);
+        size->set_train_examples(loaded.train_examples());
+        size->set_test_examples(loaded.test_examples());
+      }
       nas::v1::RegisterWorkerResponse resp;
       grpc::Status st = stub->RegisterWorker(&ctx, req, &resp);
       if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||

@@ -35,8 +35,6 @@ struct WorkerOptions {
   // The datasets this worker serves, each decoded once at start and told to the controller,
   // which leases the worker only candidates of searches on one of them.
   std::vector<DatasetSource> datasets = {FashionMnist()};
-  // Training examples held out for validation (fixed split: every candidate sees the same).
-  int validation_examples = 10000;
   // Long-poll length of each LeaseWork call.
   absl::Duration lease_wait = absl::Seconds(10);
   // Measure-only mode, for a device too small to train on: the worker takes only measurement

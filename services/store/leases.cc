@@ -68,6 +68,13 @@ absl::StatusOr<int64_t> Store::RegisterWorker(const nas::v1::RegisterWorkerReque
   if (quoted.empty()) quoted.push_back(absl::StrCat("\"", kDefaultDataset, "\""));
   const std::string datasets = absl::StrCat("{", absl::StrJoin(quoted, ","), "}");
   return pool_->Run("RegisterWorker", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    for (const nas::v1::DatasetSize& size : request.dataset_sizes()) {
+      tx.exec_params(
+          "INSERT INTO dataset_sizes (name, train_examples, test_examples) VALUES ($1, $2, $3) "
+          "ON CONFLICT (name) DO UPDATE SET train_examples = EXCLUDED.train_examples, "
+          "test_examples = EXCLUDED.test_examples, reported_at = now()",
+          size.name(), size.train_examples(), size.test_examples());
+    }
     return tx
         .exec_params1(
             "INSERT INTO workers (name, device_tag, cpu_model, threads, measure_only, datasets) "
@@ -76,6 +83,16 @@ absl::StatusOr<int64_t> Store::RegisterWorker(const nas::v1::RegisterWorkerReque
             request.measure_only(), datasets)[0]
         .as<int64_t>();
   });
+}
+
+absl::StatusOr<std::optional<int64_t>> Store::DatasetTrainExamples(const std::string& dataset) {
+  return pool_->Run("DatasetTrainExamples",
+                    [&](pqxx::work& tx) -> absl::StatusOr<std::optional<int64_t>> {
+                      const pqxx::result r = tx.exec_params(
+                          "SELECT train_examples FROM dataset_sizes WHERE name = $1", dataset);
+                      if (r.empty()) return std::optional<int64_t>();
+                      return std::optional<int64_t>(r[0][0].as<int64_t>());
+                    });
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ServedDatasets() {

@@ -276,6 +276,17 @@ ALTER TABLE leases ADD CONSTRAINT leases_kind
 ALTER TABLE artifacts DROP CONSTRAINT artifacts_pkey;
 ALTER TABLE artifacts ADD PRIMARY KEY (candidate_id, format);
 )sql"},
+      {11, "the sizes of the datasets workers serve",
+       R"sql(
+-- Reported by each worker as it registers (the latest report wins), so that a search whose
+-- validation split the dataset cannot hold is refused at submit.
+CREATE TABLE dataset_sizes (
+  name           TEXT PRIMARY KEY,
+  train_examples BIGINT NOT NULL CHECK (train_examples >= 0),
+  test_examples  BIGINT NOT NULL CHECK (test_examples >= 0),
+  reported_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+)sql"},
   };
   return *kMigrations;
 }

@@ -219,6 +219,9 @@ class Store {
   absl::StatusOr<int64_t> RegisterWorker(const nas::v1::RegisterWorkerRequest& request);
   // Store::ServedDatasets() lists the datasets registered workers have declared, sorted.
   absl::StatusOr<std::vector<std::string>> ServedDatasets();
+  // Store::DatasetTrainExamples() is the training-split size a worker last reported for
+  // `dataset`; nullopt when none has.
+  absl::StatusOr<std::optional<int64_t>> DatasetTrainExamples(const std::string& dataset);
   // Store::LeaseNext() leases the next rank of a data-parallel supernet epoch that waits for
   // its gang, else the oldest queued candidate of a running search, or returns nullopt when
   // there is none. When that is a subnet estimate and max_estimates > 1, it

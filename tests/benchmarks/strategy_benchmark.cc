@@ -163,6 +163,7 @@ absl::StatusOr<Run> RunSearch(ControllerHarness& h, const std::string& token,
   spec->mutable_recipe()->set_batch_size(64);
   spec->mutable_recipe()->set_train_subset(absl::GetFlag(FLAGS_train_subset));
   spec->mutable_recipe()->set_seed(args.seed);
+  spec->mutable_recipe()->set_validation_examples(absl::GetFlag(FLAGS_validation_examples));
   if (args.multi_fidelity) {
     spec->mutable_multi_fidelity()->set_rungs(absl::GetFlag(FLAGS_rungs));
     spec->mutable_multi_fidelity()->set_eta(absl::GetFlag(FLAGS_eta));
@@ -340,7 +341,6 @@ int main(int argc, char** argv) {
       o.controller = absl::StrCat("127.0.0.1:", h.port());
       o.worker_token = nas::kTestWorkerToken;
       o.lease_wait = absl::Seconds(1);
-      o.validation_examples = absl::GetFlag(FLAGS_validation_examples);
       absl::Status st = nas::Worker(o).Run(&stop);
       if (!st.ok()) std::cerr << "worker: " << st << "\n";
     });
