@@ -88,13 +88,36 @@ std::string Describe(const nas::v1::Architecture& a) {
   for (const auto& s : a.stages()) {
     std::vector<std::string> blocks;
     for (const auto& b : s.blocks()) {
-      blocks.push_back(a.space() == "resnet" ? "b"
-                                             : absl::StrCat("k", b.kernel(), "e", b.expansion(),
-                                                            b.squeeze_excite() ? "+se" : ""));
+      // b: basic residual, n: bottleneck, c: convolution, d: depthwise-separable, each with its
+      // kernel when not 3; k<kernel>e<expansion>: an inverted residual.
+      nas::v1::BlockType type = b.type();
+      if (type == nas::v1::BLOCK_TYPE_UNSPECIFIED) {
+        type = a.space() == "resnet" ? nas::v1::BASIC_RESIDUAL : nas::v1::INVERTED_RESIDUAL;
+      }
+      const std::string k = b.kernel() == 0 || b.kernel() == 3 ? "" : absl::StrCat(b.kernel());
+      switch (type) {
+        case nas::v1::BASIC_RESIDUAL:
+          blocks.push_back("b" + k);
+          break;
+        case nas::v1::BOTTLENECK_RESIDUAL:
+          blocks.push_back("n" + k);
+          break;
+        case nas::v1::CONV:
+          blocks.push_back("c" + k);
+          break;
+        case nas::v1::DEPTHWISE_SEPARABLE:
+          blocks.push_back("d" + k);
+          break;
+        default:
+          blocks.push_back(absl::StrCat("k", b.kernel(), "e", b.expansion(),
+                                        b.squeeze_excite() ? "+se" : ""));
+      }
     }
-    stages.push_back(absl::StrCat(s.width(), ":", absl::StrJoin(blocks, ",")));
+    stages.push_back(absl::StrCat(s.width(), s.stride() == 1 && !stages.empty() ? "/s1" : "",
+                                  ":", absl::StrJoin(blocks, ",")));
   }
-  return absl::StrCat(a.space(), " r", a.resolution(), " [", absl::StrJoin(stages, " | "), "]");
+  return absl::StrCat(a.space(), " r", a.resolution(), " [", absl::StrJoin(stages, " | "), "]",
+                      a.head_width() > 0 ? absl::StrCat(" head ", a.head_width()) : "");
 }
 
 void PrintSearch(const nas::v1::Search& s) {

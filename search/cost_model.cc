@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/dataset_name.h"
+#include "search/search_space.h"
 
 namespace nas {
 namespace {
@@ -67,7 +68,6 @@ int64_t ConvBnParams(int64_t in, int64_t out, int kernel, int64_t groups = 1) {
 }  // namespace
 
 ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShape& input) {
-  const bool resnet = arch.space() == "resnet";
   const int64_t c = input.channels;
   const int64_t image = c * input.height * input.width;
   int r = arch.resolution();
@@ -79,63 +79,86 @@ ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShap
   walk.Int8Sites(2);  // the resized input, the stem's output
   walk.Int8Conv(c * arch.stem_width() * 9, arch.stem_width());
   int64_t in = arch.stem_width();
+  // A k x k convolution with batch norm from `from` to `to` channels at stride `stride` and
+  // `groups` groups, reading `x` elements at resolution `r` while `held` more stay alive.
+  auto conv = [&walk](int64_t x, int64_t from, int64_t to, int kernel, int res_out,
+                      int64_t groups, int64_t held) {
+    const int64_t y = to * res_out * res_out;
+    walk.Layer(x, y, y * (from / groups) * kernel * kernel,
+               ConvBnParams(from, to, kernel, groups), held);
+    walk.Int8Conv(to * (from / groups) * kernel * kernel, to);
+    walk.Int8Sites(1);
+    return y;
+  };
   for (int s = 0; s < arch.stages_size(); ++s) {
     const nas::v1::Stage& stage = arch.stages(s);
     const int64_t out = stage.width();
     for (int b = 0; b < stage.blocks_size(); ++b) {
       const nas::v1::Block& blk = stage.blocks(b);
-      const int stride = (s > 0 && b == 0) ? 2 : 1;
-      const int kernel = resnet ? 3 : blk.kernel();
+      const nas::v1::BlockType type = BlockTypeOf(arch, blk);
+      const int stride = b == 0 ? StageStride(arch, s) : 1;
+      const int kernel = BlockKernel(type, blk);
       const int r_out = OutSize(r, kernel, stride);
       const int64_t x_in = in * r * r;
       const int64_t o = out * r_out * r_out;
-      if (resnet) {
-        // Basic block: conv3x3-bn-relu, conv3x3-bn, plus the input (projected by a 1x1
-        // convolution when the shape changes); the input stays alive throughout.
-        const bool projected = stride != 1 || in != out;
-        walk.Layer(x_in, o, o * in * 9, ConvBnParams(in, out, 3));
-        walk.Layer(o, o, o * out * 9, ConvBnParams(out, out, 3), /*held=*/x_in);
-        if (projected) walk.Layer(x_in, o, o * in, ConvBnParams(in, out, 1), /*held=*/o);
-        walk.Int8Conv(in * out * 9, out);
-        walk.Int8Conv(out * out * 9, out);
-        if (projected) walk.Int8Conv(in * out, out);
-        walk.Int8Sites(3 + (projected ? 1 : 0));  // two convolutions, the sum, the shortcut
-      } else {
-        // Inverted residual: 1x1 expansion (absent at expansion 1), k x k depthwise,
-        // optional squeeze-excite, 1x1 projection; the input stays alive when it is added back.
-        const int64_t hidden = in * blk.expansion();
-        const bool residual = stride == 1 && in == out;
-        const int64_t held = residual ? x_in : 0;
-        int64_t cur = x_in;
-        if (blk.expansion() != 1) {
-          const int64_t h = hidden * r * r;
-          walk.Layer(cur, h, h * in, ConvBnParams(in, hidden, 1));  // reads the block input
-          walk.Int8Conv(in * hidden, hidden);
-          walk.Int8Sites(1);
-          cur = h;
+      const bool projected = stride != 1 || in != out;
+      switch (type) {
+        case nas::v1::BASIC_RESIDUAL: {
+          // conv-bn-relu, conv-bn, plus the input (projected by a 1x1 convolution when the
+          // shape changes); the input stays alive throughout.
+          conv(x_in, in, out, kernel, r_out, 1, 0);
+          conv(o, out, out, kernel, r_out, 1, x_in);
+          if (projected) conv(x_in, in, out, 1, r_out, 1, o);
+          walk.Int8Sites(1);  // the sum
+          break;
         }
-        const int64_t dw = hidden * r_out * r_out;
-        walk.Layer(cur, dw, dw * kernel * kernel, ConvBnParams(hidden, hidden, kernel, hidden),
-                   blk.expansion() != 1 ? held : 0);
-        walk.Int8Conv(hidden * kernel * kernel, hidden);
-        walk.Int8Sites(1);
-        cur = dw;
-        if (blk.squeeze_excite()) {
-          // Two 1x1 convolutions with biases on the pooled vector, then the gating product.
-          const int64_t reduced = std::max<int64_t>(8, hidden / 4);
-          walk.Layer(cur, cur, hidden * reduced * 2 + cur,
-                     hidden * reduced + reduced + reduced * hidden + hidden, held);
-          walk.Int8Conv(hidden * reduced, reduced);
-          walk.Int8Conv(reduced * hidden, hidden);
-          walk.Int8Sites(3);  // the pooled vector, the reduced one, the gated output
+        case nas::v1::BOTTLENECK_RESIDUAL: {
+          const int64_t mid = BottleneckChannels(static_cast<int>(out));
+          const int64_t m1 = conv(x_in, in, mid, 1, r, 1, 0);
+          const int64_t m2 = conv(m1, mid, mid, kernel, r_out, 1, x_in);
+          conv(m2, mid, out, 1, r_out, 1, x_in);
+          if (projected) conv(x_in, in, out, 1, r_out, 1, o);
+          walk.Int8Sites(1);  // the sum
+          break;
         }
-        walk.Layer(cur, o, o * hidden, ConvBnParams(hidden, out, 1), held);
-        walk.Int8Conv(hidden * out, out);
-        walk.Int8Sites(residual ? 2 : 1);  // the projection, the sum
+        case nas::v1::CONV:
+          conv(x_in, in, out, kernel, r_out, 1, 0);
+          break;
+        case nas::v1::DEPTHWISE_SEPARABLE: {
+          const int64_t dw = conv(x_in, in, in, kernel, r_out, in, 0);
+          conv(dw, in, out, 1, r_out, 1, 0);
+          break;
+        }
+        default: {
+          // Inverted residual: 1x1 expansion (absent at expansion 1), k x k depthwise,
+          // optional squeeze-excite, 1x1 projection; the input stays alive when it is added.
+          const int64_t hidden = in * blk.expansion();
+          const bool residual = stride == 1 && in == out;
+          const int64_t held = residual ? x_in : 0;
+          int64_t cur = x_in;
+          if (blk.expansion() != 1) cur = conv(cur, in, hidden, 1, r, 1, 0);  // reads the input
+          cur = conv(cur, hidden, hidden, kernel, r_out, hidden, blk.expansion() != 1 ? held : 0);
+          if (blk.squeeze_excite()) {
+            // Two 1x1 convolutions with biases on the pooled vector, then the gating product.
+            const int64_t reduced = std::max<int64_t>(8, hidden / 4);
+            walk.Layer(cur, cur, hidden * reduced * 2 + cur,
+                       hidden * reduced + reduced + reduced * hidden + hidden, held);
+            walk.Int8Conv(hidden * reduced, reduced);
+            walk.Int8Conv(reduced * hidden, hidden);
+            walk.Int8Sites(3);  // the pooled vector, the reduced one, the gated output
+          }
+          conv(cur, hidden, out, 1, r_out, 1, held);
+          if (residual) walk.Int8Sites(1);  // the sum
+          break;
+        }
       }
       in = out;
       r = r_out;
     }
+  }
+  if (arch.head_width() > 0) {
+    conv(in * r * r, in, arch.head_width(), 1, r, 1, 0);
+    in = arch.head_width();
   }
   // Global average pooling, then the classifier (with bias).
   walk.Layer(in * r * r, in, 0, 0);
@@ -144,6 +167,8 @@ ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShap
   walk.Int8Conv(in * input.classes, input.classes);
   return walk.Finish();
 }
+
+int BottleneckChannels(int width) { return std::max(8, width / 4); }
 
 InputShape FashionMnistInput() { return InputShape{}; }
 

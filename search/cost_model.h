@@ -19,6 +19,9 @@
 
 namespace nas {
 
+// BottleneckChannels() is the inner width of a bottleneck residual block of `width` outputs.
+int BottleneckChannels(int width);
+
 // InputShape: what the dataset feeds the network.
 struct InputShape {
   int channels = 1;

@@ -27,10 +27,10 @@ LatencyOp Input(const InputShape& input, int resolution) {
   return op;
 }
 
-LatencyOp Stem(const std::string& space, int channels, int width, int resolution) {
+LatencyOp Stem(bool relu, int channels, int width, int resolution) {
   LatencyOp op;
   op.kind = LatencyOp::Kind::kStem;
-  op.space = space;
+  op.relu = relu;
   op.in = channels;
   op.out = width;
   op.kernel = 3;
@@ -38,18 +38,28 @@ LatencyOp Stem(const std::string& space, int channels, int width, int resolution
   return op;
 }
 
-LatencyOp Block(const std::string& space, int in, int out, int kernel, int expansion, bool se,
+LatencyOp Block(nas::v1::BlockType type, int in, int out, int kernel, int expansion, bool se,
                 int stride, int resolution) {
   LatencyOp op;
-  const bool resnet = space == "resnet";
-  op.kind = resnet ? LatencyOp::Kind::kBasic : LatencyOp::Kind::kMbConv;
-  op.space = space;
+  op.kind = LatencyOp::Kind::kBlock;
+  op.type = type;
   op.in = in;
   op.out = out;
-  op.kernel = resnet ? 3 : kernel;
-  op.expansion = resnet ? 1 : expansion;
-  op.squeeze_excite = !resnet && se;
+  op.kernel = kernel;
+  const bool ir = type == nas::v1::INVERTED_RESIDUAL;
+  op.expansion = ir ? expansion : 1;
+  op.squeeze_excite = ir && se;
   op.stride = stride;
+  op.resolution = resolution;
+  return op;
+}
+
+LatencyOp HeadConv(int in, int out, int resolution) {
+  LatencyOp op;
+  op.kind = LatencyOp::Kind::kHeadConv;
+  op.in = in;
+  op.out = out;
+  op.kernel = 1;
   op.resolution = resolution;
   return op;
 }
@@ -74,12 +84,29 @@ std::string LatencyOp::Key() const {
     case Kind::kInput:
       return absl::StrCat("input:c", in, ":h", input_height, ":w", input_width, ":r", resolution);
     case Kind::kStem:
-      return absl::StrCat("stem:", space, ":c", in, ":out", out, ":r", resolution);
-    case Kind::kMbConv:
-      return absl::StrCat("mbconv:k", kernel, ":e", expansion, ":se", squeeze_excite ? 1 : 0,
-                          ":in", in, ":out", out, ":s", stride, ":r", resolution);
-    case Kind::kBasic:
-      return absl::StrCat("basic:in", in, ":out", out, ":s", stride, ":r", resolution);
+      // Named by activation family as when the two built-in spaces were the only ones.
+      return absl::StrCat("stem:", relu ? "resnet" : "mobilenetv2", ":c", in, ":out", out, ":r",
+                          resolution);
+    case Kind::kBlock: {
+      const std::string shape =
+          absl::StrCat("in", in, ":out", out, ":s", stride, ":r", resolution);
+      switch (type) {
+        case nas::v1::INVERTED_RESIDUAL:
+          return absl::StrCat("mbconv:k", kernel, ":e", expansion, ":se", squeeze_excite ? 1 : 0,
+                              ":", shape);
+        case nas::v1::BASIC_RESIDUAL:
+          return kernel == 3 ? absl::StrCat("basic:", shape)
+                             : absl::StrCat("basic:k", kernel, ":", shape);
+        case nas::v1::BOTTLENECK_RESIDUAL:
+          return absl::StrCat("bottleneck:k", kernel, ":", shape);
+        case nas::v1::CONV:
+          return absl::StrCat("conv:k", kernel, ":", shape);
+        default:
+          return absl::StrCat("dwsep:k", kernel, ":", shape);
+      }
+    }
+    case Kind::kHeadConv:
+      return absl::StrCat("headconv:in", in, ":out", out, ":r", resolution);
     case Kind::kHead:
       return absl::StrCat("head:in", in, ":cls", out, ":r", resolution);
   }
@@ -91,18 +118,23 @@ std::vector<LatencyOp> NetworkOperators(const nas::v1::Architecture& arch,
   std::vector<LatencyOp> ops;
   int r = arch.resolution();
   ops.push_back(Input(input, r));
-  ops.push_back(Stem(arch.space(), input.channels, arch.stem_width(), r));
+  ops.push_back(Stem(StemUsesRelu(arch), input.channels, arch.stem_width(), r));
   int in = arch.stem_width();
   for (int s = 0; s < arch.stages_size(); ++s) {
     const nas::v1::Stage& stage = arch.stages(s);
     for (int b = 0; b < stage.blocks_size(); ++b) {
       const nas::v1::Block& blk = stage.blocks(b);
-      const int stride = (s > 0 && b == 0) ? 2 : 1;
-      ops.push_back(Block(arch.space(), in, stage.width(), blk.kernel(), blk.expansion(),
-                          blk.squeeze_excite(), stride, r));
+      const nas::v1::BlockType type = BlockTypeOf(arch, blk);
+      const int stride = b == 0 ? StageStride(arch, s) : 1;
+      ops.push_back(Block(type, in, stage.width(), BlockKernel(type, blk),
+                          BlockExpansion(type, blk), blk.squeeze_excite(), stride, r));
       r = OutSize(r, ops.back().kernel, stride);
       in = stage.width();
     }
+  }
+  if (arch.head_width() > 0) {
+    ops.push_back(HeadConv(in, arch.head_width(), r));
+    in = arch.head_width();
   }
   ops.push_back(Head(in, input.classes, r));
   return ops;
@@ -111,35 +143,50 @@ std::vector<LatencyOp> NetworkOperators(const nas::v1::Architecture& arch,
 std::vector<LatencyOp> SpaceOperators(const SearchSpaceDef& space, const InputShape& input) {
   std::map<std::string, LatencyOp> ops;
   auto add = [&](const LatencyOp& op) { ops.emplace(op.Key(), op); };
-  const bool resnet = space.name == "resnet";
-  const std::vector<int> kernels = resnet ? std::vector<int>{3} : space.kernels;
-  const std::vector<int> expansions = resnet ? std::vector<int>{1} : space.expansions;
-  std::vector<bool> se_choices = {false};
-  if (!resnet && space.allow_squeeze_excite) se_choices.push_back(true);
-  const int stages = static_cast<int>(space.stage_base_widths.size());
+  std::vector<bool> stem_relu;
+  for (nas::v1::BlockType t : space.stages.front().block_types) {
+    if (std::find(stem_relu.begin(), stem_relu.end(), IsResidualFamily(t)) == stem_relu.end()) {
+      stem_relu.push_back(IsResidualFamily(t));
+    }
+  }
   for (int resolution : space.resolutions) {
     add(Input(input, resolution));
-    for (int stem : space.stem_widths) add(Stem(space.name, input.channels, stem, resolution));
+    for (int stem : space.stem_widths) {
+      for (bool relu : stem_relu) add(Stem(relu, input.channels, stem, resolution));
+    }
     int r = resolution;
     std::vector<int> previous = space.stem_widths;
-    for (int s = 0; s < stages; ++s) {
-      const std::vector<int> widths = StageWidthChoices(space, s);
-      const int stride = s > 0 ? 2 : 1;
-      const int r_out = OutSize(r, 3, stride);
-      for (int k : kernels) {
-        for (int e : expansions) {
-          for (bool se : se_choices) {
-            for (int out : widths) {
-              for (int in : previous) add(Block(space.name, in, out, k, e, se, stride, r));
-              if (space.max_depth >= 2) add(Block(space.name, out, out, k, e, se, 1, r_out));
+    for (const StageDef& st : space.stages) {
+      const int r_out = OutSize(r, 3, st.stride);
+      for (nas::v1::BlockType type : st.block_types) {
+        const bool ir = type == nas::v1::INVERTED_RESIDUAL;
+        const std::vector<int> expansions = ir ? st.expansions : std::vector<int>{1};
+        std::vector<bool> se_choices = {false};
+        if (ir && st.allow_squeeze_excite) se_choices.push_back(true);
+        for (int k : st.kernels) {
+          for (int e : expansions) {
+            for (bool se : se_choices) {
+              for (int out : st.widths) {
+                for (int in : previous) add(Block(type, in, out, k, e, se, st.stride, r));
+                if (st.max_depth >= 2) add(Block(type, out, out, k, e, se, 1, r_out));
+              }
             }
           }
         }
       }
       r = r_out;
-      previous = widths;
+      previous = st.widths;
     }
-    for (int in : previous) add(Head(in, input.classes, r));
+    std::vector<int> head_in;
+    for (int h : space.head_widths) {
+      if (h == 0) {
+        head_in.insert(head_in.end(), previous.begin(), previous.end());
+        continue;
+      }
+      head_in.push_back(h);
+      for (int in : previous) add(HeadConv(in, h, r));
+    }
+    for (int in : head_in) add(Head(in, input.classes, r));
   }
   std::vector<LatencyOp> out;
   out.reserve(ops.size());

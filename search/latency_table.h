@@ -6,8 +6,9 @@
 //   absl::StatusOr<nas::v1::LatencyTable> table = ParseLatencyTable(file_text);
 //   absl::StatusOr<double> ms = PredictLatencyMs(*table, arch, FashionMnistInput());
 //
-// An operator is a whole block (an inverted residual or a basic block with its residual), the
-// stem, the input normalisation (and resize), or the head (pooling and classifier): the units
+// An operator is a whole block (of any type, with its residual), the stem, the input
+// normalisation (and resize), the head's 1x1 convolution, or the head (pooling and classifier):
+// the units
 // the trainer builds, so fused element-wise work is measured where it runs. Keys name every
 // shape that matters, e.g. "mbconv:k3:e6:se0:in24:out32:s2:r28".
 #ifndef NAS_SEARCH_LATENCY_TABLE_H_
@@ -26,9 +27,10 @@ namespace nas {
 
 // LatencyOp: one operator of a network, with what it takes to build it alone.
 struct LatencyOp {
-  enum class Kind { kInput, kStem, kMbConv, kBasic, kHead };
+  enum class Kind { kInput, kStem, kBlock, kHeadConv, kHead };
   Kind kind = Kind::kInput;
-  std::string space;   // "mobilenetv2" or "resnet"
+  nas::v1::BlockType type = nas::v1::INVERTED_RESIDUAL;  // blocks
+  bool relu = false;   // the stem: ReLU (ResNet family) or ReLU6
   int in = 0;          // input channels
   int out = 0;         // output channels (classes for the head)
   int kernel = 0;      // blocks

@@ -1,68 +1,383 @@
 #include "search/search_space.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 
 namespace nas {
 namespace {
 
-// Fashion-MNIST-sized inputs (28 x 28) halve at each stage after the first, so four stages take
-// the feature map to 4 x 4 (MobileNetV2) and three stages to 7 x 7 (ResNet).
-SearchSpaceDef MobileNetV2Space() {
-  SearchSpaceDef s;
-  s.name = "mobilenetv2";
-  s.kernels = {3, 5, 7};
-  s.expansions = {1, 3, 6};
-  s.allow_squeeze_excite = true;
-  s.min_depth = 1;
-  s.max_depth = 4;
-  s.resolutions = {20, 24, 28, 32};
-  s.width_multipliers_percent = {50, 75, 100};
-  s.stage_base_widths = {16, 24, 40, 80};
-  s.stem_widths = {8, 16};
-  return s;
-}
+using nas::v1::BlockType;
 
-SearchSpaceDef ResNetSpace() {
-  SearchSpaceDef s;
-  s.name = "resnet";
-  s.kernels = {3};
-  s.expansions = {1};
-  s.allow_squeeze_excite = false;
-  s.min_depth = 1;
-  s.max_depth = 4;
-  s.resolutions = {20, 24, 28, 32};
-  s.width_multipliers_percent = {50, 75, 100};
-  s.stage_base_widths = {16, 32, 64};
-  s.stem_widths = {8, 16};
-  return s;
+constexpr int kMaxStages = 12;
+constexpr int kMaxDepth = 16;
+constexpr int kMaxWidth = 4096;
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("space.", field, ": ", why));
 }
 
 bool Contains(const std::vector<int>& values, int v) {
   return std::find(values.begin(), values.end(), v) != values.end();
 }
 
-// Narrow() replaces `choices` with `requested` when it is a subset, else names the stray value.
+std::vector<int> SortedDistinct(std::vector<int> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// Width of `base` at `percent`, rounded to a multiple of 8 (hardware-friendly), at least 8.
+int ScaledWidth(int base, int percent) {
+  return std::max(8, static_cast<int>(std::lround(base * percent / 100.0 / 8.0)) * 8);
+}
+
+std::vector<int> WidthsOf(int base, const std::vector<int>& percents) {
+  std::vector<int> widths;
+  for (int p : percents) widths.push_back(ScaledWidth(base, p));
+  return SortedDistinct(widths);
+}
+
+StageDef PresetStage(int stride, int base, std::vector<int> percents, int min_depth,
+                     int max_depth, BlockType type, std::vector<int> kernels,
+                     std::vector<int> expansions, bool se) {
+  StageDef s;
+  s.stride = stride;
+  s.base_width = base;
+  s.width_multipliers_percent = percents;
+  s.widths = WidthsOf(base, percents);
+  s.min_depth = min_depth;
+  s.max_depth = max_depth;
+  s.block_types = {type};
+  s.kernels = std::move(kernels);
+  s.expansions = type == nas::v1::INVERTED_RESIDUAL ? std::move(expansions) : std::vector<int>{1};
+  s.allow_squeeze_excite = se;
+  return s;
+}
+
+// The two spaces the service started with, for Fashion-MNIST-sized inputs: four (MobileNetV2)
+// or three (ResNet) stages, each after the first halving the feature map.
+SearchSpaceDef MobileNetV2Space() {
+  SearchSpaceDef s;
+  s.name = "mobilenetv2";
+  s.resolutions = {20, 24, 28, 32};
+  s.stem_widths = {8, 16};
+  s.head_widths = {0};
+  int stride = 1;
+  for (int base : {16, 24, 40, 80}) {
+    s.stages.push_back(PresetStage(stride, base, {50, 75, 100}, 1, 4, nas::v1::INVERTED_RESIDUAL,
+                                   {3, 5, 7}, {1, 3, 6}, true));
+    stride = 2;
+  }
+  return s;
+}
+
+SearchSpaceDef ResNetSpace() {
+  SearchSpaceDef s;
+  s.name = "resnet";
+  s.resolutions = {20, 24, 28, 32};
+  s.stem_widths = {8, 16};
+  s.head_widths = {0};
+  int stride = 1;
+  for (int base : {16, 32, 64}) {
+    s.stages.push_back(
+        PresetStage(stride, base, {50, 75, 100}, 1, 4, nas::v1::BASIC_RESIDUAL, {3}, {1}, false));
+    stride = 2;
+  }
+  return s;
+}
+
+// ResNet-18 as trained on 28-32 pixel images (He et al. 2016, the CIFAR-style 3x3 stride-1 stem,
+// no max-pool): stages of 64, 128, 256, 512 channels, two basic blocks each, strides 1, 2, 2, 2.
+// The family shrinks every width to a quarter and every stage to one block; its largest member
+// is ResNet-18 itself (about 11.2M parameters with 10 classes).
+SearchSpaceDef ResNet18Space() {
+  SearchSpaceDef s;
+  s.name = "resnet18";
+  s.resolutions = {28, 32};
+  s.stem_widths = WidthsOf(64, {25, 50, 75, 100});
+  s.head_widths = {0};
+  int stride = 1;
+  for (int base : {64, 128, 256, 512}) {
+    s.stages.push_back(PresetStage(stride, base, {25, 50, 75, 100}, 1, 2, nas::v1::BASIC_RESIDUAL,
+                                   {3}, {1}, false));
+    stride = 2;
+  }
+  return s;
+}
+
+// MobileNetV2 at width 1.0 (Sandler et al. 2018, table 2) adapted to 28-32 pixel images as is
+// usual for CIFAR: stride-1 stem and second stage, so the feature map ends at 4 x 4. Stages
+// (expansion, width, blocks, stride): (1,16,1,1) (6,24,2,1) (6,32,3,2) (6,64,4,2) (6,96,3,1)
+// (6,160,3,2) (6,320,1,1), head 1280. The family: widths from 35% to 100%, depth from 1 to the
+// original's, kernels 3-7, expansions 1-6, optional squeeze-excite, a smaller head or none.
+SearchSpaceDef MobileNetV2FullSpace() {
+  SearchSpaceDef s;
+  s.name = "mobilenetv2-1.0";
+  s.resolutions = {28, 32};
+  s.stem_widths = WidthsOf(32, {35, 50, 75, 100});
+  s.head_widths = {0, 320, 640, 1280};
+  struct Row {
+    int width, blocks, stride;
+  };
+  for (const Row& r : std::vector<Row>{{16, 1, 1}, {24, 2, 1}, {32, 3, 2}, {64, 4, 2},
+                                       {96, 3, 1}, {160, 3, 2}, {320, 1, 1}}) {
+    s.stages.push_back(PresetStage(r.stride, r.width, {35, 50, 75, 100}, 1, r.blocks,
+                                   nas::v1::INVERTED_RESIDUAL, {3, 5, 7}, {1, 3, 6}, true));
+  }
+  return s;
+}
+
+absl::StatusOr<SearchSpaceDef> Preset(const std::string& name) {
+  SearchSpaceDef s;
+  if (name == "mobilenetv2") {
+    s = MobileNetV2Space();
+  } else if (name == "resnet") {
+    s = ResNetSpace();
+  } else if (name == "resnet18") {
+    s = ResNet18Space();
+  } else if (name == "mobilenetv2-1.0") {
+    s = MobileNetV2FullSpace();
+  } else {
+    return absl::NotFoundError(name);
+  }
+  s.preset = true;
+  return s;
+}
+
+// Narrow() replaces `choices` with the values of `requested` when they are a subset of
+// `allowed`, else names the stray value.
 absl::Status Narrow(absl::string_view field, const std::string& space,
                     const google::protobuf::RepeatedField<int32_t>& requested,
-                    std::vector<int>* choices) {
-  if (requested.empty()) return absl::OkStatus();
-  std::vector<int> narrowed;
-  for (int v : requested) {
-    if (!Contains(*choices, v)) {
-      return absl::InvalidArgumentError(absl::StrCat("space.", field, ": ", v, " is not one of ",
-                                                     space, "'s ", field, " (",
-                                                     absl::StrJoin(*choices, ", "), ")"));
+                    const std::vector<int>& allowed, std::vector<int>* narrowed) {
+  narrowed->clear();
+  for (int i = 0; i < requested.size(); ++i) {
+    const int v = requested[i];
+    if (!Contains(allowed, v)) {
+      return Invalid(absl::StrCat(field, "[", i, "]"),
+                     absl::StrCat(v, " is not one of ", space, "'s ", field, " (",
+                                  absl::StrJoin(allowed, ", "), ")"));
     }
-    if (!Contains(narrowed, v)) narrowed.push_back(v);
+    narrowed->push_back(v);
   }
-  std::sort(narrowed.begin(), narrowed.end());
-  *choices = std::move(narrowed);
+  *narrowed = SortedDistinct(*narrowed);
   return absl::OkStatus();
+}
+
+std::vector<int> Intersect(const std::vector<int>& a, const std::vector<int>& b) {
+  std::vector<int> out;
+  for (int v : a) {
+    if (Contains(b, v)) out.push_back(v);
+  }
+  return out;
+}
+
+absl::StatusOr<SearchSpaceDef> NarrowPreset(SearchSpaceDef s, const nas::v1::SearchSpace& r) {
+  std::vector<int> all_kernels, all_expansions, all_percents;
+  int lo = kMaxDepth, hi = 1;
+  bool any_se = false;
+  for (const StageDef& st : s.stages) {
+    all_kernels.insert(all_kernels.end(), st.kernels.begin(), st.kernels.end());
+    if (st.block_types[0] == nas::v1::INVERTED_RESIDUAL) {
+      all_expansions.insert(all_expansions.end(), st.expansions.begin(), st.expansions.end());
+    }
+    all_percents.insert(all_percents.end(), st.width_multipliers_percent.begin(),
+                        st.width_multipliers_percent.end());
+    lo = std::min(lo, st.min_depth);
+    hi = std::max(hi, st.max_depth);
+    any_se |= st.allow_squeeze_excite;
+  }
+  all_kernels = SortedDistinct(all_kernels);
+  all_expansions = SortedDistinct(all_expansions);
+  all_percents = SortedDistinct(all_percents);
+  std::vector<int> kernels, expansions, percents;
+  NAS_RETURN_IF_ERROR(Narrow("kernels", s.name, r.kernels(), all_kernels, &kernels));
+  NAS_RETURN_IF_ERROR(Narrow("expansions", s.name, r.expansions(), all_expansions, &expansions));
+  NAS_RETURN_IF_ERROR(
+      Narrow("width_multipliers_percent", s.name, r.width_multipliers_percent(), all_percents,
+             &percents));
+  if (!r.resolutions().empty()) {
+    std::vector<int> resolutions;
+    NAS_RETURN_IF_ERROR(Narrow("resolutions", s.name, r.resolutions(), s.resolutions, &resolutions));
+    s.resolutions = resolutions;
+  }
+  const int min_depth = r.min_depth() == 0 ? lo : r.min_depth();
+  const int max_depth = r.max_depth() == 0 ? hi : r.max_depth();
+  if (min_depth < lo || min_depth > hi) {
+    return Invalid("min_depth",
+                   absl::StrCat(min_depth, " is outside ", s.name, "'s depth range ", lo, "..", hi));
+  }
+  if (max_depth < lo || max_depth > hi) {
+    return Invalid("max_depth",
+                   absl::StrCat(max_depth, " is outside ", s.name, "'s depth range ", lo, "..", hi));
+  }
+  if (min_depth > max_depth) {
+    return Invalid("min_depth",
+                   absl::StrCat(min_depth, " is greater than space.max_depth ", max_depth));
+  }
+  if (r.has_allow_squeeze_excite() && r.allow_squeeze_excite() && !any_se) {
+    return Invalid("allow_squeeze_excite", absl::StrCat(s.name, " has no squeeze-excite blocks"));
+  }
+  for (size_t i = 0; i < s.stages.size(); ++i) {
+    StageDef& st = s.stages[i];
+    const std::string where = absl::StrCat(" leaves ", s.name, "'s stage ", i, " no choice");
+    if (!kernels.empty()) {
+      st.kernels = Intersect(st.kernels, kernels);
+      if (st.kernels.empty()) return Invalid("kernels", where);
+    }
+    if (!expansions.empty() && st.block_types[0] == nas::v1::INVERTED_RESIDUAL) {
+      st.expansions = Intersect(st.expansions, expansions);
+      if (st.expansions.empty()) return Invalid("expansions", where);
+    }
+    if (!percents.empty()) {
+      st.width_multipliers_percent = Intersect(st.width_multipliers_percent, percents);
+      if (st.width_multipliers_percent.empty()) return Invalid("width_multipliers_percent", where);
+      st.widths = WidthsOf(st.base_width, st.width_multipliers_percent);
+    }
+    // Every stage keeps the part of its own range inside the one asked.
+    st.min_depth = std::max(st.min_depth, min_depth);
+    st.max_depth = std::min(st.max_depth, max_depth);
+    if (st.min_depth > st.max_depth) {
+      st.min_depth = st.max_depth = std::min(std::max(min_depth, 1), st.max_depth);
+    }
+    if (r.has_allow_squeeze_excite()) st.allow_squeeze_excite &= r.allow_squeeze_excite();
+  }
+  return s;
+}
+
+bool IsSpaceName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Copies `values` after checking each lies in lo..hi; `field` names the list. An empty list is
+// `fallback` when given, else an error.
+absl::Status IntList(const std::string& field,
+                     const google::protobuf::RepeatedField<int32_t>& values, int lo, int hi,
+                     const std::vector<int>& fallback, std::vector<int>* out) {
+  if (values.empty()) {
+    if (fallback.empty()) return Invalid(field, "at least one value");
+    *out = fallback;
+    return absl::OkStatus();
+  }
+  if (values.size() > 32) return Invalid(field, "at most 32 values");
+  std::vector<int> v;
+  for (int i = 0; i < values.size(); ++i) {
+    if (values[i] < lo || values[i] > hi) {
+      return Invalid(absl::StrCat(field, "[", i, "]"),
+                     absl::StrCat(values[i], " is outside ", lo, " to ", hi));
+    }
+    v.push_back(values[i]);
+  }
+  *out = SortedDistinct(v);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StageDef> UserStage(const nas::v1::StageSpace& r, const std::string& at) {
+  StageDef s;
+  if (r.stride() != 1 && r.stride() != 2) {
+    return Invalid(at + ".stride", absl::StrCat(r.stride(), " is not 1 or 2"));
+  }
+  s.stride = r.stride();
+  if (!r.widths().empty()) {
+    if (r.base_width() != 0 || !r.width_multipliers_percent().empty()) {
+      return Invalid(at + ".widths",
+                     "give widths or base_width with width_multipliers_percent, not both");
+    }
+    NAS_RETURN_IF_ERROR(IntList(at + ".widths", r.widths(), 1, kMaxWidth, {}, &s.widths));
+  } else {
+    if (r.base_width() < 1 || r.base_width() > kMaxWidth) {
+      return Invalid(at + ".base_width",
+                     absl::StrCat(r.base_width(), " is outside 1 to ", kMaxWidth,
+                                  " (or give widths)"));
+    }
+    s.base_width = r.base_width();
+    NAS_RETURN_IF_ERROR(IntList(at + ".width_multipliers_percent", r.width_multipliers_percent(),
+                                1, 400, {100}, &s.width_multipliers_percent));
+    s.widths = WidthsOf(s.base_width, s.width_multipliers_percent);
+    if (s.widths.back() > kMaxWidth) {
+      return Invalid(at + ".width_multipliers_percent",
+                     absl::StrCat("makes a width of ", s.widths.back(), "; at most ", kMaxWidth));
+    }
+  }
+  s.min_depth = r.min_depth() == 0 ? 1 : r.min_depth();
+  s.max_depth = r.max_depth() == 0 ? s.min_depth : r.max_depth();
+  if (s.min_depth < 1 || s.min_depth > kMaxDepth) {
+    return Invalid(at + ".min_depth", absl::StrCat(s.min_depth, " is outside 1 to ", kMaxDepth));
+  }
+  if (s.max_depth < s.min_depth || s.max_depth > kMaxDepth) {
+    return Invalid(at + ".max_depth", absl::StrCat(s.max_depth, " is outside ", s.min_depth,
+                                                   " (min_depth) to ", kMaxDepth));
+  }
+  if (r.block_types().empty()) return Invalid(at + ".block_types", "at least one block type");
+  std::set<int> types;
+  for (int i = 0; i < r.block_types_size(); ++i) {
+    const int t = r.block_types(i);
+    if (t == nas::v1::BLOCK_TYPE_UNSPECIFIED || !nas::v1::BlockType_IsValid(t)) {
+      return Invalid(absl::StrCat(at, ".block_types[", i, "]"),
+                     absl::StrCat(t, " is not a block type (INVERTED_RESIDUAL, BASIC_RESIDUAL, "
+                                     "BOTTLENECK_RESIDUAL, CONV, DEPTHWISE_SEPARABLE)"));
+    }
+    if (types.insert(t).second) s.block_types.push_back(static_cast<BlockType>(t));
+  }
+  NAS_RETURN_IF_ERROR(IntList(at + ".kernels", r.kernels(), 1, 7, {3}, &s.kernels));
+  for (size_t i = 0; i < s.kernels.size(); ++i) {
+    if (s.kernels[i] % 2 == 0) {
+      return Invalid(at + ".kernels", absl::StrCat(s.kernels[i], " is even; kernels are 1, 3, 5 or 7"));
+    }
+  }
+  const bool ir = types.count(nas::v1::INVERTED_RESIDUAL) > 0;
+  if (!ir && (!r.expansions().empty() || r.allow_squeeze_excite())) {
+    return Invalid(at + (r.expansions().empty() ? ".allow_squeeze_excite" : ".expansions"),
+                   "only inverted residuals have expansions and squeeze-excite; "
+                   "block_types has none");
+  }
+  NAS_RETURN_IF_ERROR(IntList(at + ".expansions", r.expansions(), 1, 8, {ir ? 6 : 1}, &s.expansions));
+  s.allow_squeeze_excite = r.allow_squeeze_excite();
+  return s;
+}
+
+absl::StatusOr<SearchSpaceDef> UserSpace(const nas::v1::SearchSpace& r) {
+  if (!IsSpaceName(r.name())) {
+    return Invalid("name", absl::StrCat("\"", r.name().substr(0, 80),
+                                        "\" is not a space name (1 to 64 of letters, digits, "
+                                        "'-', '_', '.')"));
+  }
+  if (Preset(r.name()).ok()) {
+    return Invalid("name", absl::StrCat("\"", r.name(),
+                                        "\" is a preset; give your own space another name"));
+  }
+  if (!r.kernels().empty() || !r.expansions().empty() || r.min_depth() != 0 ||
+      r.max_depth() != 0 || !r.width_multipliers_percent().empty() ||
+      r.has_allow_squeeze_excite()) {
+    return Invalid("stages", "a space of your own is narrowed in its stages; the fields that "
+                             "narrow a preset (kernels, expansions, min_depth, max_depth, "
+                             "width_multipliers_percent, allow_squeeze_excite) must be unset");
+  }
+  if (r.stages_size() > kMaxStages) {
+    return Invalid("stages", absl::StrCat(r.stages_size(), " stages; at most ", kMaxStages));
+  }
+  SearchSpaceDef s;
+  s.name = r.name();
+  NAS_RETURN_IF_ERROR(IntList("resolutions", r.resolutions(), 8, 512, {}, &s.resolutions));
+  NAS_RETURN_IF_ERROR(IntList("stem_widths", r.stem_widths(), 1, kMaxWidth, {}, &s.stem_widths));
+  NAS_RETURN_IF_ERROR(IntList("head_widths", r.head_widths(), 0, kMaxWidth, {0}, &s.head_widths));
+  for (int i = 0; i < r.stages_size(); ++i) {
+    NAS_ASSIGN_OR_RETURN(StageDef stage, UserStage(r.stages(i), absl::StrCat("stages[", i, "]")));
+    s.stages.push_back(std::move(stage));
+  }
+  return s;
 }
 
 template <typename T>
@@ -76,77 +391,115 @@ absl::Status OneOf(absl::string_view field, int value, const std::vector<int>& c
                                                  " is not one of ", absl::StrJoin(choices, ", ")));
 }
 
+// SetBlock() fills `block` as a `type` block with the given choices, leaving the fields the type
+// ignores at their defaults.
+void SetBlock(nas::v1::Block* block, BlockType type, int kernel, int expansion, bool se) {
+  block->set_type(type);
+  block->set_kernel(kernel);
+  const bool ir = type == nas::v1::INVERTED_RESIDUAL;
+  block->set_expansion(ir ? expansion : 1);
+  block->set_squeeze_excite(ir && se);
+}
+
+void SampleBlock(const StageDef& st, std::mt19937_64& rng, nas::v1::Block* block) {
+  SetBlock(block, Pick(st.block_types, rng), Pick(st.kernels, rng), Pick(st.expansions, rng),
+           st.allow_squeeze_excite && std::bernoulli_distribution(0.5)(rng));
+}
+
 }  // namespace
 
-std::vector<std::string> BuiltinSearchSpaceNames() { return {"mobilenetv2", "resnet"}; }
+std::vector<std::string> PresetSearchSpaceNames() {
+  return {"mobilenetv2", "resnet", "resnet18", "mobilenetv2-1.0"};
+}
+
+absl::StatusOr<nas::v1::SearchSpace> PresetSearchSpace(const std::string& name) {
+  absl::StatusOr<SearchSpaceDef> def = Preset(name);
+  if (!def.ok()) return absl::NotFoundError(absl::StrCat("no preset search space \"", name, "\""));
+  nas::v1::SearchSpace out;
+  out.set_name(def->name);
+  for (int r : def->resolutions) out.add_resolutions(r);
+  for (int w : def->stem_widths) out.add_stem_widths(w);
+  for (int w : def->head_widths) out.add_head_widths(w);
+  for (const StageDef& st : def->stages) {
+    nas::v1::StageSpace* s = out.add_stages();
+    s->set_stride(st.stride);
+    s->set_base_width(st.base_width);
+    for (int p : st.width_multipliers_percent) s->add_width_multipliers_percent(p);
+    s->set_min_depth(st.min_depth);
+    s->set_max_depth(st.max_depth);
+    for (BlockType t : st.block_types) s->add_block_types(t);
+    for (int k : st.kernels) s->add_kernels(k);
+    if (st.block_types[0] == nas::v1::INVERTED_RESIDUAL) {
+      for (int e : st.expansions) s->add_expansions(e);
+      s->set_allow_squeeze_excite(st.allow_squeeze_excite);
+    }
+  }
+  return out;
+}
 
 absl::StatusOr<SearchSpaceDef> ResolveSearchSpace(const nas::v1::SearchSpace& request) {
-  SearchSpaceDef s;
-  if (request.name() == "mobilenetv2") {
-    s = MobileNetV2Space();
-  } else if (request.name() == "resnet") {
-    s = ResNetSpace();
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("space.name: \"", request.name(), "\" is not a built-in search space (",
-                     absl::StrJoin(BuiltinSearchSpaceNames(), ", "), ")"));
+  if (request.stages_size() > 0) return UserSpace(request);
+  absl::StatusOr<SearchSpaceDef> preset = Preset(request.name());
+  if (!preset.ok()) {
+    return Invalid("name", absl::StrCat("\"", request.name().substr(0, 80),
+                                        "\" is not a preset search space (",
+                                        absl::StrJoin(PresetSearchSpaceNames(), ", "),
+                                        "); to describe a space of your own, give its stages"));
   }
-  if (absl::Status st = Narrow("kernels", s.name, request.kernels(), &s.kernels); !st.ok()) {
-    return st;
+  if (!request.stem_widths().empty() || !request.head_widths().empty()) {
+    return Invalid(request.stem_widths().empty() ? "head_widths" : "stem_widths",
+                   "a preset's stem and head are fixed; describe a space of your own (stages) "
+                   "to choose them");
   }
-  if (absl::Status st = Narrow("expansions", s.name, request.expansions(), &s.expansions);
-      !st.ok()) {
-    return st;
-  }
-  if (absl::Status st = Narrow("resolutions", s.name, request.resolutions(), &s.resolutions);
-      !st.ok()) {
-    return st;
-  }
-  if (absl::Status st = Narrow("width_multipliers_percent", s.name,
-                               request.width_multipliers_percent(), &s.width_multipliers_percent);
-      !st.ok()) {
-    return st;
-  }
-  const int min_depth = request.min_depth() == 0 ? s.min_depth : request.min_depth();
-  const int max_depth = request.max_depth() == 0 ? s.max_depth : request.max_depth();
-  if (min_depth < s.min_depth || min_depth > s.max_depth) {
-    return absl::InvalidArgumentError(absl::StrCat("space.min_depth: ", min_depth,
-                                                   " is outside ", s.name, "'s depth range ",
-                                                   s.min_depth, "..", s.max_depth));
-  }
-  if (max_depth < s.min_depth || max_depth > s.max_depth) {
-    return absl::InvalidArgumentError(absl::StrCat("space.max_depth: ", max_depth,
-                                                   " is outside ", s.name, "'s depth range ",
-                                                   s.min_depth, "..", s.max_depth));
-  }
-  if (min_depth > max_depth) {
-    return absl::InvalidArgumentError(absl::StrCat("space.min_depth: ", min_depth,
-                                                   " is greater than space.max_depth ", max_depth));
-  }
-  s.min_depth = min_depth;
-  s.max_depth = max_depth;
-  if (request.has_allow_squeeze_excite()) {
-    if (request.allow_squeeze_excite() && !s.allow_squeeze_excite) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "space.allow_squeeze_excite: ", s.name, " has no squeeze-excite blocks"));
-    }
-    s.allow_squeeze_excite = request.allow_squeeze_excite();
-  }
-  return s;
+  return NarrowPreset(*std::move(preset), request);
 }
 
-std::vector<int> StageWidthChoices(const SearchSpaceDef& space, int stage) {
-  std::vector<int> widths;
-  for (int percent : space.width_multipliers_percent) {
-    // Round to a multiple of 8 (hardware-friendly channel counts), at least 8.
-    const int w = std::max(
-        8, static_cast<int>(std::lround(space.stage_base_widths[stage] * percent / 100.0 / 8.0)) *
-               8);
-    if (!Contains(widths, w)) widths.push_back(w);
+absl::Status SupernetCovers(const SearchSpaceDef& space) {
+  for (size_t i = 0; i < space.stages.size(); ++i) {
+    for (BlockType t : space.stages[i].block_types) {
+      if (t != nas::v1::INVERTED_RESIDUAL) {
+        return Invalid(absl::StrCat("stages[", i, "].block_types"),
+                       absl::StrCat(BlockTypeName(t), ": a weight-sharing supernet makes only "
+                                    "inverted residuals elastic (depth, kernel, expansion, "
+                                    "width); use an evolutionary strategy for ",
+                                    space.name));
+      }
+    }
   }
-  std::sort(widths.begin(), widths.end());
-  return widths;
+  return absl::OkStatus();
 }
+
+nas::v1::BlockType BlockTypeOf(const nas::v1::Architecture& arch, const nas::v1::Block& block) {
+  if (block.type() != nas::v1::BLOCK_TYPE_UNSPECIFIED) return block.type();
+  return arch.space() == "resnet" ? nas::v1::BASIC_RESIDUAL : nas::v1::INVERTED_RESIDUAL;
+}
+
+int StageStride(const nas::v1::Architecture& arch, int s) {
+  const int stride = arch.stages(s).stride();
+  if (stride != 0) return stride;
+  return s == 0 ? 1 : 2;
+}
+
+int BlockKernel(nas::v1::BlockType type, const nas::v1::Block& block) {
+  if (block.kernel() == 0 && type != nas::v1::INVERTED_RESIDUAL) return 3;
+  return block.kernel();
+}
+
+int BlockExpansion(nas::v1::BlockType type, const nas::v1::Block& block) {
+  return type == nas::v1::INVERTED_RESIDUAL ? block.expansion() : 1;
+}
+
+bool IsResidualFamily(nas::v1::BlockType type) {
+  return type == nas::v1::BASIC_RESIDUAL || type == nas::v1::BOTTLENECK_RESIDUAL ||
+         type == nas::v1::CONV;
+}
+
+bool StemUsesRelu(const nas::v1::Architecture& arch) {
+  if (arch.stages_size() == 0 || arch.stages(0).blocks_size() == 0) return false;
+  return IsResidualFamily(BlockTypeOf(arch, arch.stages(0).blocks(0)));
+}
+
+std::string BlockTypeName(nas::v1::BlockType type) { return nas::v1::BlockType_Name(type); }
 
 absl::Status ValidateArchitecture(const nas::v1::Architecture& arch,
                                   const SearchSpaceDef& space) {
@@ -155,48 +508,51 @@ absl::Status ValidateArchitecture(const nas::v1::Architecture& arch,
                                                    "\" does not match the search space \"",
                                                    space.name, "\""));
   }
-  if (absl::Status st = OneOf("resolution", arch.resolution(), space.resolutions); !st.ok()) {
-    return st;
-  }
-  if (absl::Status st = OneOf("stem_width", arch.stem_width(), space.stem_widths); !st.ok()) {
-    return st;
-  }
-  const int num_stages = static_cast<int>(space.stage_base_widths.size());
+  NAS_RETURN_IF_ERROR(OneOf("resolution", arch.resolution(), space.resolutions));
+  NAS_RETURN_IF_ERROR(OneOf("stem_width", arch.stem_width(), space.stem_widths));
+  NAS_RETURN_IF_ERROR(OneOf("head_width", arch.head_width(), space.head_widths));
+  const int num_stages = static_cast<int>(space.stages.size());
   if (arch.stages_size() != num_stages) {
     return absl::InvalidArgumentError(absl::StrCat("architecture.stages: ", space.name, " has ",
                                                    num_stages, " stages, got ",
                                                    arch.stages_size()));
   }
-  const bool resnet = space.name == "resnet";
   for (int i = 0; i < num_stages; ++i) {
     const nas::v1::Stage& stage = arch.stages(i);
+    const StageDef& def = space.stages[i];
     const std::string prefix = absl::StrCat("stages[", i, "]");
-    if (absl::Status st =
-            OneOf(absl::StrCat(prefix, ".width"), stage.width(), StageWidthChoices(space, i));
-        !st.ok()) {
-      return st;
+    NAS_RETURN_IF_ERROR(OneOf(absl::StrCat(prefix, ".width"), stage.width(), def.widths));
+    if (StageStride(arch, i) != def.stride) {
+      return absl::InvalidArgumentError(absl::StrCat("architecture.", prefix, ".stride: ",
+                                                     stage.stride(), "; the space's is ",
+                                                     def.stride));
     }
-    if (stage.blocks_size() < space.min_depth || stage.blocks_size() > space.max_depth) {
+    if (stage.blocks_size() < def.min_depth || stage.blocks_size() > def.max_depth) {
       return absl::InvalidArgumentError(absl::StrCat("architecture.", prefix, ".blocks: depth ",
                                                      stage.blocks_size(), " is outside ",
-                                                     space.min_depth, "..", space.max_depth));
+                                                     def.min_depth, "..", def.max_depth));
     }
     for (int j = 0; j < stage.blocks_size(); ++j) {
       const nas::v1::Block& b = stage.blocks(j);
       const std::string bp = absl::StrCat(prefix, ".blocks[", j, "]");
-      // ResNet blocks have no kernel or expansion choice; 0 stands for the only value.
-      const int kernel = resnet && b.kernel() == 0 ? 3 : b.kernel();
-      const int expansion = resnet && b.expansion() == 0 ? 1 : b.expansion();
-      if (absl::Status st = OneOf(absl::StrCat(bp, ".kernel"), kernel, space.kernels); !st.ok()) {
-        return st;
+      const BlockType type = BlockTypeOf(arch, b);
+      if (std::find(def.block_types.begin(), def.block_types.end(), type) ==
+          def.block_types.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("architecture.", bp, ".type: ", BlockTypeName(type),
+                         " is not allowed in this stage"));
       }
-      if (absl::Status st = OneOf(absl::StrCat(bp, ".expansion"), expansion, space.expansions);
-          !st.ok()) {
-        return st;
-      }
-      if (b.squeeze_excite() && !space.allow_squeeze_excite) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "architecture.", bp, ".squeeze_excite: not allowed in this search space"));
+      NAS_RETURN_IF_ERROR(OneOf(absl::StrCat(bp, ".kernel"), BlockKernel(type, b), def.kernels));
+      if (type == nas::v1::INVERTED_RESIDUAL) {
+        NAS_RETURN_IF_ERROR(OneOf(absl::StrCat(bp, ".expansion"), b.expansion(), def.expansions));
+        if (b.squeeze_excite() && !def.allow_squeeze_excite) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "architecture.", bp, ".squeeze_excite: not allowed in this search space"));
+        }
+      } else if ((b.expansion() != 0 && b.expansion() != 1) || b.squeeze_excite()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("architecture.", bp, ": a ", BlockTypeName(type),
+                         " block has no expansion or squeeze-excite"));
       }
     }
   }
@@ -208,18 +564,14 @@ nas::v1::Architecture SampleArchitecture(const SearchSpaceDef& space, std::mt199
   arch.set_space(space.name);
   arch.set_resolution(Pick(space.resolutions, rng));
   arch.set_stem_width(Pick(space.stem_widths, rng));
-  for (size_t i = 0; i < space.stage_base_widths.size(); ++i) {
+  for (const StageDef& st : space.stages) {
     nas::v1::Stage* stage = arch.add_stages();
-    stage->set_width(Pick(StageWidthChoices(space, static_cast<int>(i)), rng));
-    const int depth = std::uniform_int_distribution<int>(space.min_depth, space.max_depth)(rng);
-    for (int j = 0; j < depth; ++j) {
-      nas::v1::Block* block = stage->add_blocks();
-      block->set_kernel(Pick(space.kernels, rng));
-      block->set_expansion(Pick(space.expansions, rng));
-      block->set_squeeze_excite(space.allow_squeeze_excite &&
-                                std::bernoulli_distribution(0.5)(rng));
-    }
+    stage->set_width(Pick(st.widths, rng));
+    stage->set_stride(st.stride);
+    const int depth = std::uniform_int_distribution<int>(st.min_depth, st.max_depth)(rng);
+    for (int j = 0; j < depth; ++j) SampleBlock(st, rng, stage->add_blocks());
   }
+  arch.set_head_width(Pick(space.head_widths, rng));
   return arch;
 }
 
@@ -227,37 +579,24 @@ namespace {
 
 nas::v1::Architecture Extreme(const SearchSpaceDef& space, bool largest) {
   auto pick = [largest](const std::vector<int>& choices) {
-    return largest ? *std::max_element(choices.begin(), choices.end())
-                   : *std::min_element(choices.begin(), choices.end());
+    return largest ? choices.back() : choices.front();
   };
   nas::v1::Architecture arch;
   arch.set_space(space.name);
   arch.set_resolution(pick(space.resolutions));
   arch.set_stem_width(pick(space.stem_widths));
-  for (size_t i = 0; i < space.stage_base_widths.size(); ++i) {
+  for (const StageDef& st : space.stages) {
     nas::v1::Stage* stage = arch.add_stages();
-    stage->set_width(pick(StageWidthChoices(space, static_cast<int>(i))));
-    for (int j = 0; j < (largest ? space.max_depth : space.min_depth); ++j) {
-      nas::v1::Block* block = stage->add_blocks();
-      block->set_kernel(pick(space.kernels));
-      block->set_expansion(pick(space.expansions));
-      block->set_squeeze_excite(largest && space.allow_squeeze_excite);
+    stage->set_width(pick(st.widths));
+    stage->set_stride(st.stride);
+    for (int j = 0; j < (largest ? st.max_depth : st.min_depth); ++j) {
+      SetBlock(stage->add_blocks(), st.block_types.front(), pick(st.kernels), pick(st.expansions),
+               largest && st.allow_squeeze_excite);
     }
   }
+  arch.set_head_width(pick(space.head_widths));
   return arch;
 }
-
-}  // namespace
-
-nas::v1::Architecture LargestArchitecture(const SearchSpaceDef& space) {
-  return Extreme(space, true);
-}
-
-nas::v1::Architecture SmallestArchitecture(const SearchSpaceDef& space) {
-  return Extreme(space, false);
-}
-
-namespace {
 
 // Another allowed value than `current`, or `current` when there is none.
 int Other(const std::vector<int>& choices, int current, std::mt19937_64& rng) {
@@ -270,6 +609,14 @@ int Other(const std::vector<int>& choices, int current, std::mt19937_64& rng) {
 
 }  // namespace
 
+nas::v1::Architecture LargestArchitecture(const SearchSpaceDef& space) {
+  return Extreme(space, true);
+}
+
+nas::v1::Architecture SmallestArchitecture(const SearchSpaceDef& space) {
+  return Extreme(space, false);
+}
+
 nas::v1::Architecture MutateArchitecture(const nas::v1::Architecture& arch,
                                          const SearchSpaceDef& space, std::mt19937_64& rng) {
   // Every mutable choice, as a closure that changes it; one is drawn uniformly.
@@ -281,17 +628,20 @@ nas::v1::Architecture MutateArchitecture(const nas::v1::Architecture& arch,
   if (space.stem_widths.size() > 1) {
     moves.push_back([&] { child.set_stem_width(Other(space.stem_widths, arch.stem_width(), rng)); });
   }
-  for (int s = 0; s < arch.stages_size(); ++s) {
+  if (space.head_widths.size() > 1) {
+    moves.push_back([&] { child.set_head_width(Other(space.head_widths, arch.head_width(), rng)); });
+  }
+  for (int s = 0; s < arch.stages_size() && s < static_cast<int>(space.stages.size()); ++s) {
     nas::v1::Stage* stage = child.mutable_stages(s);
-    const std::vector<int> widths = StageWidthChoices(space, s);
-    if (widths.size() > 1) {
-      moves.push_back([&, stage, widths] { stage->set_width(Other(widths, stage->width(), rng)); });
+    const StageDef& st = space.stages[s];
+    if (st.widths.size() > 1) {
+      moves.push_back([&, stage] { stage->set_width(Other(st.widths, stage->width(), rng)); });
     }
-    if (space.max_depth > space.min_depth) {
+    if (st.max_depth > st.min_depth) {
       moves.push_back([&, stage] {
         const int depth = stage->blocks_size();
-        const bool grow = depth == space.min_depth ||
-                          (depth < space.max_depth && std::bernoulli_distribution(0.5)(rng));
+        const bool grow = depth == st.min_depth ||
+                          (depth < st.max_depth && std::bernoulli_distribution(0.5)(rng));
         if (grow) {
           *stage->add_blocks() = stage->blocks(
               std::uniform_int_distribution<int>(0, depth - 1)(rng));
@@ -302,14 +652,28 @@ nas::v1::Architecture MutateArchitecture(const nas::v1::Architecture& arch,
     }
     for (int b = 0; b < arch.stages(s).blocks_size(); ++b) {
       nas::v1::Block* block = stage->mutable_blocks(b);
-      if (space.kernels.size() > 1) {
-        moves.push_back([&, block] { block->set_kernel(Other(space.kernels, block->kernel(), rng)); });
+      const BlockType type = BlockTypeOf(arch, arch.stages(s).blocks(b));
+      if (st.block_types.size() > 1) {
+        moves.push_back([&, block, type] {
+          std::vector<BlockType> others;
+          for (BlockType t : st.block_types) {
+            if (t != type) others.push_back(t);
+          }
+          SetBlock(block, Pick(others, rng), BlockKernel(type, *block), Pick(st.expansions, rng),
+                   false);
+        });
       }
-      if (space.expansions.size() > 1) {
+      if (st.kernels.size() > 1) {
+        moves.push_back([&, block, type] {
+          block->set_kernel(Other(st.kernels, BlockKernel(type, *block), rng));
+        });
+      }
+      if (type != nas::v1::INVERTED_RESIDUAL) continue;
+      if (st.expansions.size() > 1) {
         moves.push_back(
-            [&, block] { block->set_expansion(Other(space.expansions, block->expansion(), rng)); });
+            [&, block] { block->set_expansion(Other(st.expansions, block->expansion(), rng)); });
       }
-      if (space.allow_squeeze_excite) {
+      if (st.allow_squeeze_excite) {
         moves.push_back([block] { block->set_squeeze_excite(!block->squeeze_excite()); });
       }
     }
@@ -326,6 +690,7 @@ nas::v1::Architecture CrossoverArchitectures(const nas::v1::Architecture& a,
   nas::v1::Architecture child = a;
   if (coin(rng)) child.set_resolution(b.resolution());
   if (coin(rng)) child.set_stem_width(b.stem_width());
+  if (coin(rng)) child.set_head_width(b.head_width());
   for (int s = 0; s < child.stages_size() && s < b.stages_size(); ++s) {
     if (coin(rng)) *child.mutable_stages(s) = b.stages(s);
   }
@@ -335,17 +700,35 @@ nas::v1::Architecture CrossoverArchitectures(const nas::v1::Architecture& a,
 std::string CanonicalKey(const nas::v1::Architecture& arch) {
   const bool resnet = arch.space() == "resnet";
   std::string key = absl::StrCat(arch.space(), "|r", arch.resolution(), "|s", arch.stem_width());
-  for (const nas::v1::Stage& stage : arch.stages()) {
-    absl::StrAppend(&key, "|w", stage.width(), ":");
+  for (int s = 0; s < arch.stages_size(); ++s) {
+    const nas::v1::Stage& stage = arch.stages(s);
+    absl::StrAppend(&key, "|w", stage.width());
+    // Written only where it differs from the stride the key always implied.
+    if (StageStride(arch, s) != (s == 0 ? 1 : 2)) absl::StrAppend(&key, "/s", StageStride(arch, s));
+    absl::StrAppend(&key, ":");
     for (const nas::v1::Block& b : stage.blocks()) {
-      if (resnet) {
-        absl::StrAppend(&key, "b");
-      } else {
-        absl::StrAppend(&key, "k", b.kernel(), "e", b.expansion(), b.squeeze_excite() ? "s" : "",
-                        ",");
+      const BlockType type = BlockTypeOf(arch, b);
+      const int k = BlockKernel(type, b);
+      switch (type) {
+        case nas::v1::INVERTED_RESIDUAL:
+          absl::StrAppend(&key, "k", k, "e", b.expansion(), b.squeeze_excite() ? "s" : "", ",");
+          break;
+        case nas::v1::BASIC_RESIDUAL:
+          absl::StrAppend(&key, resnet && k == 3 ? "b" : absl::StrCat("B", k, ","));
+          break;
+        case nas::v1::BOTTLENECK_RESIDUAL:
+          absl::StrAppend(&key, "N", k, ",");
+          break;
+        case nas::v1::CONV:
+          absl::StrAppend(&key, "C", k, ",");
+          break;
+        default:
+          absl::StrAppend(&key, "D", k, ",");
+          break;
       }
     }
   }
+  if (arch.head_width() > 0) absl::StrAppend(&key, "|h", arch.head_width());
   return key;
 }
 

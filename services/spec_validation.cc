@@ -9,6 +9,7 @@
 #include "common/dataset_name.h"
 #include "search/hardware_profile.h"
 #include "search/objectives.h"
+#include "search/cost_model.h"
 #include "search/search_space.h"
 #include "common/status_macros.h"
 #include "search/strategy.h"
@@ -51,19 +52,30 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
                                            "'.', '_', '-')"));
   }
 
-  if (spec.space().name().empty()) spec.mutable_space()->set_name("mobilenetv2");
+  if (spec.space().name().empty() && spec.space().stages().empty()) {
+    spec.mutable_space()->set_name("mobilenetv2");
+  }
   absl::StatusOr<SearchSpaceDef> space = ResolveSearchSpace(spec.space());
   NAS_RETURN_IF_ERROR(InSpec(space.status()));
+  {
+    // A space whose largest network no worker could hold is refused now, not after a worker
+    // has run out of memory on it.
+    const ArchitectureCost most =
+        EstimateCost(LargestArchitecture(*space), InputShapeFor(spec.dataset()));
+    if (most.params > kMaxSpaceParams || most.macs > kMaxSpaceMacs) {
+      return Invalid("space", absl::StrCat("its largest network has ", most.params,
+                                           " parameters and ", most.macs,
+                                           " MACs; the limits are ", kMaxSpaceParams, " and ",
+                                           kMaxSpaceMacs));
+    }
+  }
 
   if (spec.strategy().name().empty()) spec.mutable_strategy()->set_name("random");
   if (spec.strategy().seed() == 0) spec.mutable_strategy()->set_seed(1);
   NAS_RETURN_IF_ERROR(InSpec(MakeStrategy(spec.strategy(), *space).status()));
   const bool weight_sharing = IsWeightSharing(spec.strategy());
   if (weight_sharing) {
-    if (space->name != "mobilenetv2") {
-      return Invalid("space.name", absl::StrCat("\"", space->name,
-                                                "\": weight-sharing supernets cover mobilenetv2"));
-    }
+    NAS_RETURN_IF_ERROR(InSpec(SupernetCovers(*space)));
     if (spec.has_multi_fidelity()) {
       return Invalid("multi_fidelity",
                      "a weight-sharing search has its own rungs (estimate, then fine-tune); "
@@ -180,6 +192,16 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
     return Invalid("recipe.qat_max_loss", "must be in (0, 1]");
   }
   if (r->seed() == 0) r->set_seed(spec.strategy().seed());
+  if (!(r->validation_fraction() >= 0 && r->validation_fraction() <= 0.5)) {
+    return Invalid("recipe.validation_fraction",
+                   absl::StrCat(r->validation_fraction(), " is outside (0, 0.5]"));
+  }
+  NAS_RETURN_IF_ERROR(
+      InRange("recipe.validation_examples", r->validation_examples(), 0, 10'000'000));
+  if (r->validation_fraction() > 0 && r->validation_examples() > 0) {
+    return Invalid("recipe.validation_examples",
+                   "give validation_fraction or validation_examples, not both");
+  }
 
   // A weight-sharing search is a two-rung search: supernet estimates, then the best
   // 1/finetune_share of them fine-tuned with the recipe (engine::Rungs(), engine/lifecycle.cc).

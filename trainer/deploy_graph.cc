@@ -76,9 +76,10 @@ DeployGraph FoldNetwork(Network& net) {
     }
     if (block.residual) {
       if (block.shortcut) g.steps.push_back({StepKind::kShortcut, Fold(*block.shortcut), {}, false});
-      g.steps.push_back({StepKind::kAddResidual, {}, {}, block.resnet});
+      g.steps.push_back({StepKind::kAddResidual, {}, {}, block.relu_after_sum});
     }
   }
+  if (net->head) g.steps.push_back({StepKind::kConv, Fold(*net->head), {}, false});
   g.classifier_weight = net->classifier->weight.detach().contiguous().clone();
   g.classifier_bias = net->classifier->bias.detach().contiguous().clone();
   return g;

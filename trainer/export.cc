@@ -89,9 +89,10 @@ absl::StatusOr<torch::jit::Module> ExportModule(Network& net) {
           w.ConvBn(*block.shortcut, "r", "r");
         }
         w.Line("x = x + r");
-        if (block.resnet) w.Line("x = torch.relu(x)");
+        if (block.relu_after_sum) w.Line("x = torch.relu(x)");
       }
     }
+    if (net->head) w.ConvBn(*net->head, "x", "x");
     w.Line("x = torch.mean(x, [2, 3], False)");
     w.Line(absl::StrCat("x = torch.addmm(", w.Param(net->classifier->bias), ", x, ",
                         w.Param(net->classifier->weight.t()), ")"));

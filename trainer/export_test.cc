@@ -51,6 +51,7 @@ const TensorData* ExportTest::data_ = nullptr;
 TEST_F(ExportTest, MobileNetWithResizeMatches) { ExpectExportMatches(Mobile(20, false)); }
 TEST_F(ExportTest, MobileNetWithSqueezeExciteMatches) { ExpectExportMatches(Mobile(28, true)); }
 TEST_F(ExportTest, ResNetWithProjectionShortcutsMatches) { ExpectExportMatches(ResNet()); }
+TEST_F(ExportTest, EveryBlockTypeAndAHeadMatch) { ExpectExportMatches(EveryBlockType(24)); }
 
 // A 3-channel 32 x 32 dataset (CIFAR's shape) whose class is which channel is brightest, over
 // noise: learnable in one short epoch, so the test checks the colour path end to end.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "search/cost_model.h"
+#include "search/search_space.h"
 #include "common/status_macros.h"
 
 namespace nas {
@@ -72,23 +73,43 @@ torch::Tensor SqueezeExciteImpl::forward(torch::Tensor x) {
   return SqueezeExciteGate(x, reduce->weight, reduce->bias, expand->weight, expand->bias);
 }
 
-BlockImpl::BlockImpl(const std::string& space, int in, int out, int kernel, int expansion,
-                     bool se, int stride) {
-  resnet = space == "resnet";
-  if (resnet) {
-    layers->push_back(ConvBn(in, out, 3, stride, 1, Activation::kReLU));
-    layers->push_back(ConvBn(out, out, 3, 1, 1, Activation::kNone));
-    residual = true;
-    if (stride != 1 || in != out) {
-      shortcut = register_module("shortcut", ConvBn(in, out, 1, stride, 1, Activation::kNone));
+BlockImpl::BlockImpl(nas::v1::BlockType type, int in, int out, int kernel, int expansion,
+                     bool se, int stride)
+    : type(type) {
+  const bool projected = stride != 1 || in != out;
+  switch (type) {
+    case nas::v1::BASIC_RESIDUAL:
+      layers->push_back(ConvBn(in, out, kernel, stride, 1, Activation::kReLU));
+      layers->push_back(ConvBn(out, out, kernel, 1, 1, Activation::kNone));
+      residual = relu_after_sum = true;
+      break;
+    case nas::v1::BOTTLENECK_RESIDUAL: {
+      const int mid = BottleneckChannels(out);
+      layers->push_back(ConvBn(in, mid, 1, 1, 1, Activation::kReLU));
+      layers->push_back(ConvBn(mid, mid, kernel, stride, 1, Activation::kReLU));
+      layers->push_back(ConvBn(mid, out, 1, 1, 1, Activation::kNone));
+      residual = relu_after_sum = true;
+      break;
     }
-  } else {
-    const int hidden = in * expansion;
-    if (expansion != 1) layers->push_back(ConvBn(in, hidden, 1, 1, 1, Activation::kReLU6));
-    layers->push_back(ConvBn(hidden, hidden, kernel, stride, hidden, Activation::kReLU6));
-    if (se) layers->push_back(SqueezeExcite(hidden));
-    layers->push_back(ConvBn(hidden, out, 1, 1, 1, Activation::kNone));
-    residual = stride == 1 && in == out;
+    case nas::v1::CONV:
+      layers->push_back(ConvBn(in, out, kernel, stride, 1, Activation::kReLU));
+      break;
+    case nas::v1::DEPTHWISE_SEPARABLE:
+      layers->push_back(ConvBn(in, in, kernel, stride, in, Activation::kReLU6));
+      layers->push_back(ConvBn(in, out, 1, 1, 1, Activation::kReLU6));
+      break;
+    default: {
+      const int hidden = in * expansion;
+      if (expansion != 1) layers->push_back(ConvBn(in, hidden, 1, 1, 1, Activation::kReLU6));
+      layers->push_back(ConvBn(hidden, hidden, kernel, stride, hidden, Activation::kReLU6));
+      if (se) layers->push_back(SqueezeExcite(hidden));
+      layers->push_back(ConvBn(hidden, out, 1, 1, 1, Activation::kNone));
+      residual = !projected;
+      break;
+    }
+  }
+  if (residual && projected) {
+    shortcut = register_module("shortcut", ConvBn(in, out, 1, stride, 1, Activation::kNone));
   }
   register_module("layers", layers);
 }
@@ -97,7 +118,7 @@ torch::Tensor BlockImpl::forward(torch::Tensor x) {
   torch::Tensor y = layers->forward(x);
   if (!residual) return y;
   y = y + (shortcut ? shortcut(x) : x);
-  return resnet ? torch::relu(y) : y;
+  return relu_after_sum ? torch::relu(y) : y;
 }
 
 NetworkImpl::NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions& options)
@@ -105,23 +126,28 @@ NetworkImpl::NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions
   const int c = options.in_channels;
   mean = register_buffer("mean", torch::tensor(options.mean).view({1, c, 1, 1}));
   stddev = register_buffer("stddev", torch::tensor(options.stddev).view({1, c, 1, 1}));
-  const bool resnet = arch.space() == "resnet";
   // A 3x3 stride-1 stem: inputs of 20 to 32 pixels have no resolution to spare.
   stem = register_module("stem", ConvBn(c, arch.stem_width(), 3, 1, 1,
-                                        resnet ? Activation::kReLU : Activation::kReLU6));
+                                        StemUsesRelu(arch) ? Activation::kReLU
+                                                           : Activation::kReLU6));
   int in = arch.stem_width();
   for (int s = 0; s < arch.stages_size(); ++s) {
     const nas::v1::Stage& stage = arch.stages(s);
     for (int b = 0; b < stage.blocks_size(); ++b) {
       const nas::v1::Block& blk = stage.blocks(b);
-      const int stride = (s > 0 && b == 0) ? 2 : 1;
-      blocks->push_back(Block(arch.space(), in, stage.width(), resnet ? 3 : blk.kernel(),
-                              resnet ? 1 : blk.expansion(), !resnet && blk.squeeze_excite(),
-                              stride));
+      const nas::v1::BlockType type = BlockTypeOf(arch, blk);
+      blocks->push_back(Block(type, in, stage.width(), BlockKernel(type, blk),
+                              BlockExpansion(type, blk), blk.squeeze_excite(),
+                              b == 0 ? StageStride(arch, s) : 1));
       in = stage.width();
     }
   }
   register_module("blocks", blocks);
+  if (arch.head_width() > 0) {
+    // MobileNetV2's last 1x1 convolution (ReLU6) widens the features before pooling.
+    head = register_module("head", ConvBn(in, arch.head_width(), 1, 1, 1, Activation::kReLU6));
+    in = arch.head_width();
+  }
   classifier = register_module("classifier", torch::nn::Linear(in, options.classes));
   // The cost model walks the same shapes; model_builder_test checks it against these modules.
   const ArchitectureCost cost =
@@ -134,6 +160,7 @@ NetworkImpl::NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions
 torch::Tensor NetworkImpl::forward(torch::Tensor images) {
   torch::Tensor x = NormaliseAndResize(images, mean, stddev, arch_.resolution());
   x = blocks->forward(stem(x));
+  if (head) x = head(x);
   x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
   return classifier(x);
 }
@@ -145,11 +172,7 @@ int64_t NetworkImpl::parameter_count() const {
 }
 
 absl::Status ValidateForBuild(const nas::v1::Architecture& arch) {
-  const bool resnet = arch.space() == "resnet";
-  if (!resnet && arch.space() != "mobilenetv2") {
-    return absl::InvalidArgumentError(absl::StrCat("architecture.space: \"", arch.space(),
-                                                   "\" is not mobilenetv2 or resnet"));
-  }
+  if (arch.space().empty()) return absl::InvalidArgumentError("architecture.space: empty");
   if (arch.resolution() < 8 || arch.resolution() > 512) {
     return absl::InvalidArgumentError(
         absl::StrCat("architecture.resolution: ", arch.resolution(), " is outside 8 to 512"));
@@ -158,8 +181,12 @@ absl::Status ValidateForBuild(const nas::v1::Architecture& arch) {
     return absl::InvalidArgumentError(
         absl::StrCat("architecture.stem_width: ", arch.stem_width(), " is outside 1 to 4096"));
   }
-  if (arch.stages_size() == 0) {
-    return absl::InvalidArgumentError("architecture.stages: at least one stage");
+  if (arch.head_width() < 0 || arch.head_width() > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("architecture.head_width: ", arch.head_width(), " is outside 0 to 4096"));
+  }
+  if (arch.stages_size() == 0 || arch.stages_size() > 12) {
+    return absl::InvalidArgumentError("architecture.stages: 1 to 12 stages");
   }
   for (int s = 0; s < arch.stages_size(); ++s) {
     const nas::v1::Stage& stage = arch.stages(s);
@@ -168,27 +195,34 @@ absl::Status ValidateForBuild(const nas::v1::Architecture& arch) {
       return absl::InvalidArgumentError(
           absl::StrCat(at, ".width: ", stage.width(), " is outside 1 to 4096"));
     }
-    if (stage.blocks_size() == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(at, ".blocks: at least one block"));
+    if (stage.stride() < 0 || stage.stride() > 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ".stride: ", stage.stride(), " is not 1 or 2"));
+    }
+    if (stage.blocks_size() == 0 || stage.blocks_size() > 16) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ".blocks: 1 to 16 blocks"));
     }
     for (int b = 0; b < stage.blocks_size(); ++b) {
       const nas::v1::Block& blk = stage.blocks(b);
       const std::string bat = absl::StrCat(at, ".blocks[", b, "]");
-      if (resnet) {
-        if ((blk.kernel() != 0 && blk.kernel() != 3) ||
-            (blk.expansion() != 0 && blk.expansion() != 1) || blk.squeeze_excite()) {
+      if (!nas::v1::BlockType_IsValid(blk.type())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(bat, ".type: ", static_cast<int>(blk.type()), " is not a block type"));
+      }
+      const nas::v1::BlockType type = BlockTypeOf(arch, blk);
+      const int kernel = BlockKernel(type, blk);
+      if (kernel != 1 && kernel != 3 && kernel != 5 && kernel != 7) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(bat, ".kernel: ", kernel, " is not 1, 3, 5 or 7"));
+      }
+      if (type == nas::v1::INVERTED_RESIDUAL) {
+        if (blk.expansion() < 1 || blk.expansion() > 8) {
           return absl::InvalidArgumentError(
-              absl::StrCat(bat, ": a ResNet basic block has kernel 3, expansion 1, no SE"));
+              absl::StrCat(bat, ".expansion: ", blk.expansion(), " is outside 1 to 8"));
         }
-        continue;
-      }
-      if (blk.kernel() != 3 && blk.kernel() != 5 && blk.kernel() != 7) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(bat, ".kernel: ", blk.kernel(), " is not 3, 5 or 7"));
-      }
-      if (blk.expansion() < 1 || blk.expansion() > 8) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(bat, ".expansion: ", blk.expansion(), " is outside 1 to 8"));
+      } else if ((blk.expansion() != 0 && blk.expansion() != 1) || blk.squeeze_excite()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            bat, ": a ", BlockTypeName(type), " block has no expansion or squeeze-excite"));
       }
     }
   }
@@ -280,8 +314,11 @@ absl::Status InheritWeights(Network& super, Network& sub) {
       const std::string at = absl::StrCat("stages[", s, "].blocks[", j, "]");
       BlockImpl& from = *super->blocks[big_first + j]->as<BlockImpl>();
       BlockImpl& to = *sub->blocks[small_first + j]->as<BlockImpl>();
-      if (to.resnet) {
-        for (size_t l = 0; l < 2; ++l) {
+      if (to.type != from.type) {
+        return absl::InvalidArgumentError(at + ".type: the supernet's block is another type");
+      }
+      if (to.type != nas::v1::INVERTED_RESIDUAL) {
+        for (size_t l = 0; l < to.layers->size(); ++l) {
           NAS_RETURN_IF_ERROR(CopyConvBn(*from.layers[l]->as<ConvBnImpl>(),
                                          *to.layers[l]->as<ConvBnImpl>(),
                                          absl::StrCat(at, ".conv", l + 1)));
@@ -313,6 +350,10 @@ absl::Status InheritWeights(Network& super, Network& sub) {
     }
     big_first += big.stages(s).blocks_size();
     small_first += small.stages(s).blocks_size();
+  }
+  if (sub->head) {
+    if (!super->head) return absl::InvalidArgumentError("head: the supernet has none");
+    NAS_RETURN_IF_ERROR(CopyConvBn(*super->head, *sub->head, "head"));
   }
   NAS_RETURN_IF_ERROR(CopySlice(super->classifier->weight, sub->classifier->weight,
                                 "classifier.weight"));

@@ -1,4 +1,4 @@
-// Builds a LibTorch network for an architecture of a built-in search space.
+// Builds a LibTorch network for an architecture of any search space.
 //
 //   absl::StatusOr<Network> net = BuildNetwork(arch, {.in_channels = 1, .classes = 10, ...});
 //   torch::Tensor logits = (*net)->forward(images);  // images: N x C x H x W floats in [0, 1]
@@ -74,19 +74,20 @@ class SqueezeExciteImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SqueezeExcite);
 
-// A block: MobileNetV2 inverted residual (Sandler et al. 2018) or ResNet basic block
-// (He et al. 2016). `layers` run in order; the residual is added when `residual` is set, through
-// `shortcut` when the shapes differ (ResNet only).
+// A block of any nas::v1::BlockType: `layers` run in order; the input is added when `residual`
+// is set (through `shortcut` when the shapes differ), then ReLU when `relu_after_sum` (the
+// ResNet types).
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(const std::string& space, int in, int out, int kernel, int expansion, bool se,
+  BlockImpl(nas::v1::BlockType type, int in, int out, int kernel, int expansion, bool se,
             int stride);
   torch::Tensor forward(torch::Tensor x);
 
   torch::nn::Sequential layers;
   ConvBn shortcut{nullptr};
+  nas::v1::BlockType type;
   bool residual = false;
-  bool resnet = false;
+  bool relu_after_sum = false;
 };
 TORCH_MODULE(Block);
 
@@ -120,6 +121,7 @@ class NetworkImpl : public torch::nn::Module {
 
   ConvBn stem{nullptr};
   torch::nn::Sequential blocks;
+  ConvBn head{nullptr};  // null without a head convolution (head_width 0)
   torch::nn::Linear classifier{nullptr};
   torch::Tensor mean;    // buffer, 1 x C x 1 x 1
   torch::Tensor stddev;  // buffer, 1 x C x 1 x 1

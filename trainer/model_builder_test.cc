@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "search/cost_model.h"
 #include "search/search_space.h"
+#include "trainer/test_networks.h"
 
 namespace nas {
 namespace {
@@ -100,6 +101,7 @@ int64_t CountMacs(Network& net, torch::Tensor x) {
     if (block->shortcut) conv_bn(*block->shortcut, x);
     x = y;
   }
+  if (net->head) x = conv_bn(*net->head, x);
   macs += net->classifier->weight.numel();
   return macs;
 }
@@ -107,12 +109,23 @@ int64_t CountMacs(Network& net, torch::Tensor x) {
 TEST(CostModelTest, ParamsAndMacsMatchTheRealModulesOfRandomArchitectures) {
   std::mt19937_64 rng(7);
   int checked = 0;
-  for (const std::string space : {"mobilenetv2", "resnet"}) {
+  for (const std::string space : {"mobilenetv2", "resnet", "resnet18", "mobilenetv2-1.0", ""}) {
     nas::v1::SearchSpace request;
     request.set_name(space);
+    if (space.empty()) {  // a space of every block type, written as a user would
+      request = *PresetSearchSpace("mobilenetv2-1.0");
+      request.set_name("mixed");
+      for (auto& stage : *request.mutable_stages()) {
+        stage.add_block_types(nas::v1::BASIC_RESIDUAL);
+        stage.add_block_types(nas::v1::BOTTLENECK_RESIDUAL);
+        stage.add_block_types(nas::v1::CONV);
+        stage.add_block_types(nas::v1::DEPTHWISE_SEPARABLE);
+        stage.set_base_width(stage.base_width() / 2);
+      }
+    }
     const SearchSpaceDef def = *ResolveSearchSpace(request);
-    for (int i = 0; i < 30; ++i) {
-      const nas::v1::Architecture arch = SampleArchitecture(def, rng);
+    for (int i = 0; i < 12; ++i) {
+      const nas::v1::Architecture arch = i == 0 ? EveryBlockType() : SampleArchitecture(def, rng);
       for (const NetworkOptions& options :
            {NetworkOptions(), NetworkOptions{3, 100, 32, 32, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}}}) {
         Network net = *BuildNetwork(arch, options);
@@ -135,7 +148,7 @@ TEST(CostModelTest, ParamsAndMacsMatchTheRealModulesOfRandomArchitectures) {
       }
     }
   }
-  EXPECT_EQ(checked, 120);
+  EXPECT_EQ(checked, 5 * 12 * 2);
 }
 
 TEST(ModelBuilderTest, ResidualsOnlyWhereShapesMatch) {
@@ -155,15 +168,23 @@ TEST(ModelBuilderTest, InvalidArchitecturesAreRejectedNamingTheField) {
   EXPECT_NE(net.status().message().find("stages[1].blocks[0].kernel"), std::string::npos);
 
   a = Mobile(3, 3, false);
-  a.set_space("vit");
+  a.set_space("");
   EXPECT_NE(BuildNetwork(a, NetworkOptions()).status().message().find("architecture.space"),
+            std::string::npos);
+  a = Mobile(3, 3, false);
+  a.mutable_stages(2)->mutable_blocks(1)->set_type(static_cast<nas::v1::BlockType>(9));
+  EXPECT_NE(BuildNetwork(a, NetworkOptions()).status().message().find("stages[2].blocks[1].type"),
+            std::string::npos);
+  a = Mobile(3, 3, false);
+  a.mutable_stages(1)->set_stride(3);
+  EXPECT_NE(BuildNetwork(a, NetworkOptions()).status().message().find("stages[1].stride"),
             std::string::npos);
   a = Mobile(3, 3, false);
   a.mutable_stages(0)->clear_blocks();
   EXPECT_NE(BuildNetwork(a, NetworkOptions()).status().message().find("stages[0].blocks"),
             std::string::npos);
   a = ResNet(1);
-  a.mutable_stages(0)->mutable_blocks(0)->set_kernel(5);
+  a.mutable_stages(0)->mutable_blocks(0)->set_kernel(4);
   EXPECT_EQ(BuildNetwork(a, NetworkOptions()).status().code(),
             absl::StatusCode::kInvalidArgument);
   a = Mobile(3, 3, false);

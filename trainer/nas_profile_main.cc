@@ -21,7 +21,7 @@
 #include "search/latency_table.h"
 #include "trainer/operator_profiler.h"
 
-ABSL_FLAG(std::string, space, "mobilenetv2", "Built-in search space (mobilenetv2, resnet)");
+ABSL_FLAG(std::string, space, "mobilenetv2", "Preset search space (mobilenetv2, resnet, resnet18, mobilenetv2-1.0)");
 ABSL_FLAG(std::string, space_spec, "",
           "A SearchSpace text proto narrowing the space (overrides --space)");
 ABSL_FLAG(int, channels, 1, "Input channels of the dataset (Fashion-MNIST: 1)");

@@ -48,15 +48,21 @@ Runnable Build(const LatencyOp& op, const InputShape& input) {
     }
     case LatencyOp::Kind::kStem: {
       auto stem = std::make_shared<ConvBnImpl>(
-          op.in, op.out, 3, 1, 1, op.space == "resnet" ? Activation::kReLU : Activation::kReLU6);
+          op.in, op.out, 3, 1, 1, op.relu ? Activation::kReLU : Activation::kReLU6);
       r.module = stem;
       r.input = torch::rand({1, op.in, res, res});
       r.run = [stem](const torch::Tensor& x) { return stem->forward(x); };
       break;
     }
-    case LatencyOp::Kind::kMbConv:
-    case LatencyOp::Kind::kBasic: {
-      auto block = std::make_shared<BlockImpl>(op.space, op.in, op.out, op.kernel, op.expansion,
+    case LatencyOp::Kind::kHeadConv: {
+      auto head = std::make_shared<ConvBnImpl>(op.in, op.out, 1, 1, 1, Activation::kReLU6);
+      r.module = head;
+      r.input = torch::rand({1, op.in, res, res});
+      r.run = [head](const torch::Tensor& x) { return head->forward(x); };
+      break;
+    }
+    case LatencyOp::Kind::kBlock: {
+      auto block = std::make_shared<BlockImpl>(op.type, op.in, op.out, op.kernel, op.expansion,
                                                op.squeeze_excite, op.stride);
       r.module = block;
       r.input = torch::rand({1, op.in, res, res});

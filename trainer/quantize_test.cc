@@ -37,7 +37,8 @@ class QuantizeTest : public ::testing::Test {
 };
 
 TEST_F(QuantizeTest, TheFoldedGraphComputesWhatTheNetworkComputes) {
-  for (const nas::v1::Architecture& arch : {Mobile(20, true), Mobile(28, false), SmallResNet(24)}) {
+  for (const nas::v1::Architecture& arch :
+       {Mobile(20, true), Mobile(28, false), SmallResNet(24), EveryBlockType(24)}) {
     Network net = Trained(arch);
     torch::NoGradGuard no_grad;
     const torch::Tensor x = ToFloatImages(data_->val_images.narrow(0, 0, 64));
@@ -100,12 +101,14 @@ TEST_F(QuantizeTest, PostTrainingInt8StaysCloseToFp32AndFineTuningKeepsIt) {
 // cost model gives the int8 graph (what int8 profiles rank by), on random architectures.
 TEST(OnnxExportTest, FilesPassTheCheckerAndTheInt8FileIsTheSizeTheCostModelSays) {
   std::mt19937_64 rng(12);  // not the seed the constants were fitted on
-  for (const std::string space : {"mobilenetv2", "resnet"}) {
+  for (const std::string space : {"mobilenetv2", "resnet", "resnet18"}) {
     nas::v1::SearchSpace request;
     request.set_name(space);
     const SearchSpaceDef def = *ResolveSearchSpace(request);
-    for (int i = 0; i < 15; ++i) {
-      const nas::v1::Architecture arch = SampleArchitecture(def, rng);
+    for (int i = 0; i < (space == "resnet18" ? 3 : 15); ++i) {
+      // The first of each: every block type and a head, which the constants were not fitted on.
+      const nas::v1::Architecture arch =
+          i == 0 && space == "mobilenetv2" ? EveryBlockType() : SampleArchitecture(def, rng);
       torch::manual_seed(i);
       Network net = *BuildNetwork(arch, NetworkOptions());
       net->eval();

@@ -69,15 +69,19 @@ SupernetImpl::SupernetImpl(const nas::v1::Architecture& largest, const NetworkOp
 
 absl::Status SupernetImpl::Fits(const nas::v1::Architecture& subnet) const {
   const nas::v1::Architecture& big = net->architecture();
-  if (subnet.space() != "mobilenetv2") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "architecture.space: \"", subnet.space(), "\"; supernets cover the mobilenetv2 space"));
-  }
-  NAS_RETURN_IF_ERROR(ValidateForBuild(subnet));
   auto too_large = [](const std::string& field, int got, int most) {
     return absl::InvalidArgumentError(
         absl::StrCat("architecture.", field, ": ", got, " is larger than the supernet's ", most));
   };
+  if (subnet.space() != big.space()) {
+    return absl::InvalidArgumentError(absl::StrCat("architecture.space: \"", subnet.space(),
+                                                   "\"; the supernet covers \"", big.space(),
+                                                   "\""));
+  }
+  NAS_RETURN_IF_ERROR(ValidateForBuild(subnet));
+  if (subnet.head_width() > big.head_width()) {
+    return too_large("head_width", subnet.head_width(), big.head_width());
+  }
   if (subnet.stem_width() > big.stem_width()) {
     return too_large("stem_width", subnet.stem_width(), big.stem_width());
   }
@@ -90,12 +94,21 @@ absl::Status SupernetImpl::Fits(const nas::v1::Architecture& subnet) const {
     const nas::v1::Stage &stage = subnet.stages(s), &super = big.stages(s);
     const std::string at = absl::StrCat("stages[", s, "]");
     if (stage.width() > super.width()) return too_large(at + ".width", stage.width(), super.width());
+    if (StageStride(subnet, s) != StageStride(big, s)) {
+      return absl::InvalidArgumentError(absl::StrCat("architecture.", at, ".stride: ",
+                                                     StageStride(subnet, s), "; the supernet's is ",
+                                                     StageStride(big, s)));
+    }
     if (stage.blocks_size() > super.blocks_size()) {
       return too_large(at + ".blocks (depth)", stage.blocks_size(), super.blocks_size());
     }
     for (int b = 0; b < stage.blocks_size(); ++b) {
       const nas::v1::Block &block = stage.blocks(b), &most = super.blocks(b);
       const std::string bat = absl::StrCat(at, ".blocks[", b, "]");
+      if (BlockTypeOf(subnet, block) != nas::v1::INVERTED_RESIDUAL) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "architecture.", bat, ".type: supernets hold inverted residuals only"));
+      }
       if (block.kernel() > most.kernel()) {
         return too_large(bat + ".kernel", block.kernel(), most.kernel());
       }
@@ -120,9 +133,12 @@ torch::Tensor SupernetImpl::forward(torch::Tensor images, const nas::v1::Archite
     const nas::v1::Stage& stage = subnet.stages(s);
     for (int b = 0; b < stage.blocks_size(); ++b) {
       x = RunBlock(*net->blocks[first + b]->as<BlockImpl>(), x, stage.blocks(b), stage.width(),
-                   s > 0 && b == 0 ? 2 : 1, training);
+                   b == 0 ? StageStride(subnet, s) : 1, training);
     }
     first += net->architecture().stages(s).blocks_size();
+  }
+  if (subnet.head_width() > 0) {
+    x = RunConvBn(*net->head, x, subnet.head_width(), 1, 1, false, training);
   }
   x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
   return torch::linear(x, net->classifier->weight.narrow(1, 0, x.size(1)),
@@ -148,10 +164,7 @@ SupernetTrainer::SupernetTrainer(const SearchSpaceDef& space, const NetworkOptio
 absl::StatusOr<std::unique_ptr<SupernetTrainer>> SupernetTrainer::Create(
     const SearchSpaceDef& space, const NetworkOptions& network,
     const nas::v1::TrainingRecipe& recipe, Options options) {
-  if (space.name != "mobilenetv2") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("space.name: \"", space.name, "\"; supernets cover the mobilenetv2 space"));
-  }
+  NAS_RETURN_IF_ERROR(SupernetCovers(space));
   if (options.epochs <= 0) return absl::InvalidArgumentError("supernet epochs: must be positive");
   if (options.random_subnets < 0 || (options.random_subnets == 0 && !options.sandwich)) {
     return absl::InvalidArgumentError("supernet: each step needs at least one subnet");
