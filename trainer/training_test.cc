@@ -1,5 +1,7 @@
 #include "trainer/training.h"
 
+#include <set>
+
 #include "gtest/gtest.h"
 
 namespace nas {
@@ -131,6 +133,58 @@ TEST_F(TrainingTest, LatencyIsMeasuredAtBatchOne) {
   EXPECT_GE(s.iqr_ms, 0);
   EXPECT_EQ(s.runs, 11);
   EXPECT_EQ(s.threads, 1);
+}
+
+}  // namespace
+}  // namespace nas
+
+namespace nas {
+namespace {
+
+// A dataset of `n` 2x2 images whose pixels and labels are their index (mod 256 and 10).
+ImageDataset Indexed(int64_t train, int64_t test) {
+  ImageDataset d;
+  d.channels = 1;
+  d.height = d.width = 2;
+  auto fill = [](ImageSet& set, int64_t n, int64_t offset) {
+    set.count = n;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int p = 0; p < 4; ++p) set.pixels.push_back(static_cast<uint8_t>((i + offset) % 256));
+      set.labels.push_back((i + offset) % 10);
+    }
+  };
+  fill(d.train, train, 0);
+  fill(d.test, test, 1000);
+  return d;
+}
+
+// The tensors of a small dataset's split hold exactly the split's examples: the validation
+// ones are none of the training ones, and together they are every training example once.
+TEST(MakeTensorDataTest, SplitsOfASmallDatasetAreDisjointAndComplete) {
+  const ImageDataset d = Indexed(200, 30);
+  const DatasetSplit split = SplitTrainValidation(d, 33, 0);
+  const TensorData t = MakeTensorData(d, split);
+  ASSERT_EQ(t.val_images.size(0), 33);
+  ASSERT_EQ(t.train_images.size(0), 167);
+  ASSERT_EQ(t.test_images.size(0), 30);
+  std::set<int> seen;
+  for (const torch::Tensor& images : {t.train_images, t.val_images}) {
+    for (int64_t i = 0; i < images.size(0); ++i) {
+      EXPECT_TRUE(seen.insert(images[i][0][0][0].item<int>()).second) << "example seen twice";
+    }
+  }
+  EXPECT_EQ(seen.size(), 200u);
+  EXPECT_EQ(t.test_images[0][0][0][0].item<int>(), 1000 % 256);
+}
+
+// An empty side of a split is no example, never "all of them" (which once validated candidates
+// on what they trained on).
+TEST(MakeTensorDataTest, AnEmptySideIsEmpty) {
+  const ImageDataset d = Indexed(20, 5);
+  const TensorData none = MakeTensorData(d, SplitTrainValidation(d, 0, 0));
+  EXPECT_EQ(none.val_images.size(0), 0);
+  EXPECT_EQ(none.val_labels.size(0), 0);
+  EXPECT_EQ(none.train_images.size(0), 20);
 }
 
 }  // namespace

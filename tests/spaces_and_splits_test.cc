@@ -1,0 +1,309 @@
+// Search spaces written by users and honest data splits, end to end: a real controller on a
+// real PostgreSQL, real workers training on real images (Fashion-MNIST, and small datasets cut
+// from it and written as IDX files, as a user would bring their own).
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/onnx_check.h"
+#include "gtest/gtest.h"
+#include "tests/controller_harness.h"
+#include "trainer/training.h"
+#include "trainer/worker.h"
+
+namespace nas {
+namespace {
+
+// Writes the first `train` training and `test` test images of Fashion-MNIST to `dir` as IDX.
+void WriteSmallDataset(const std::string& dir, int64_t train, int64_t test) {
+  static const ImageDataset* fmnist = new ImageDataset(*LoadDataset(FashionMnist()));
+  ASSERT_EQ(system(absl::StrCat("mkdir -p '", dir, "'").c_str()), 0);
+  auto be32 = [](std::ofstream& out, uint32_t v) {
+    const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 8), static_cast<char>(v)};
+    out.write(b, 4);
+  };
+  auto write = [&](const std::string& prefix, const ImageSet& set, int64_t n) {
+    std::ofstream images(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
+    be32(images, 0x00000803);
+    be32(images, n);
+    be32(images, 28);
+    be32(images, 28);
+    images.write(reinterpret_cast<const char*>(set.pixels.data()), n * 28 * 28);
+    std::ofstream labels(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
+    be32(labels, 0x00000801);
+    be32(labels, n);
+    for (int64_t i = 0; i < n; ++i) labels.put(static_cast<char>(set.labels[i]));
+  };
+  write("train", fmnist->train, train);
+  write("t10k", fmnist->test, test);
+}
+
+class SpacesAndSplitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SchedulerOptions scheduler;
+    scheduler.lease_ttl = absl::Seconds(3);
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> h = ControllerHarness::Create(scheduler);
+    ASSERT_TRUE(h.ok()) << h.status();
+    harness_ = *std::move(h);
+    alice_ = harness_->NewUserToken("alice");
+    dir_ = absl::StrCat(testing::TempDir(), "/spaces_and_splits_", getpid());
+  }
+
+  // A small search: one epoch, batch 32, `candidates` at a time on one worker.
+  static nas::v1::SearchSpec SmallSpec(int candidates) {
+    nas::v1::SearchSpec spec;
+    spec.mutable_budget()->set_max_candidates(candidates);
+    spec.mutable_budget()->set_max_parallel(1);
+    spec.mutable_recipe()->set_epochs(1);
+    spec.mutable_recipe()->set_batch_size(32);
+    return spec;
+  }
+
+  grpc::Status Submit(const nas::v1::SearchSpec& spec, nas::v1::Search* search) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::SubmitSearchRequest req;
+    *req.mutable_spec() = spec;
+    return harness_->Nas()->SubmitSearch(&ctx, req, search);
+  }
+
+  int SearchCount() {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::ListSearchesResponse resp;
+    EXPECT_TRUE(harness_->Nas()->ListSearches(&ctx, nas::v1::ListSearchesRequest(), &resp).ok());
+    return resp.searches_size();
+  }
+
+  std::vector<nas::v1::Candidate> Candidates(int64_t id) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::ListCandidatesRequest req;
+    req.set_search_id(id);
+    nas::v1::ListCandidatesResponse resp;
+    EXPECT_TRUE(harness_->Nas()->ListCandidates(&ctx, req, &resp).ok());
+    return {resp.candidates().begin(), resp.candidates().end()};
+  }
+
+  WorkerOptions Options(std::vector<DatasetSource> datasets) {
+    WorkerOptions o;
+    o.controller = absl::StrCat("127.0.0.1:", harness_->port());
+    o.worker_token = kTestWorkerToken;
+    o.lease_wait = absl::Seconds(1);
+    o.datasets = std::move(datasets);
+    return o;
+  }
+
+  // Runs a worker until search `id` ends (or `timeout`); returns the search as it ended.
+  nas::v1::Search RunUntilEnd(const WorkerOptions& options, int64_t id,
+                              absl::Duration timeout = absl::Minutes(6)) {
+    std::atomic<bool> stop{false};
+    std::thread worker([&] { EXPECT_TRUE(Worker(options).Run(&stop).ok()); });
+    nas::v1::Search s;
+    const absl::Time until = absl::Now() + timeout;
+    while (absl::Now() < until) {
+      grpc::ClientContext ctx;
+      ControllerHarness::Authorize(&ctx, alice_);
+      nas::v1::GetSearchRequest req;
+      req.set_search_id(id);
+      EXPECT_TRUE(harness_->Nas()->GetSearch(&ctx, req, &s).ok());
+      if (s.state() != nas::v1::SEARCH_STATE_RUNNING) break;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    stop = true;
+    worker.join();
+    return s;
+  }
+
+  // Registers a worker serving `datasets` and stops it: the controller learns their sizes.
+  void RegisterOnly(std::vector<DatasetSource> datasets) {
+    WorkerOptions o = Options(std::move(datasets));
+    o.max_tasks = 1;
+    std::atomic<bool> stop{false};
+    std::thread worker([&] { EXPECT_TRUE(Worker(o).Run(&stop).ok()); });
+    absl::SleepFor(absl::Seconds(2));
+    stop = true;
+    worker.join();
+  }
+
+  std::unique_ptr<ControllerHarness> harness_;
+  std::string alice_;
+  std::string dir_;
+};
+
+// A space no preset holds, written by the user: every block type, a stride-1 stage after a
+// stride-2 one, an optional head convolution.
+nas::v1::SearchSpace MixedSpace() {
+  nas::v1::SearchSpace s;
+  s.set_name("tiny-mixed");
+  s.add_resolutions(20);
+  s.add_stem_widths(8);
+  s.add_head_widths(0);
+  s.add_head_widths(32);
+  nas::v1::StageSpace* a = s.add_stages();
+  a->set_stride(1);
+  a->add_widths(8);
+  a->add_block_types(nas::v1::CONV);
+  a->add_block_types(nas::v1::DEPTHWISE_SEPARABLE);
+  nas::v1::StageSpace* b = s.add_stages();
+  b->set_stride(2);
+  b->add_widths(16);
+  b->set_min_depth(1);
+  b->set_max_depth(2);
+  b->add_block_types(nas::v1::BASIC_RESIDUAL);
+  b->add_block_types(nas::v1::BOTTLENECK_RESIDUAL);
+  nas::v1::StageSpace* c = s.add_stages();
+  c->set_stride(2);
+  c->add_widths(24);
+  c->add_block_types(nas::v1::INVERTED_RESIDUAL);
+  c->add_expansions(2);
+  c->set_allow_squeeze_excite(true);
+  nas::v1::StageSpace* d = s.add_stages();
+  d->set_stride(1);
+  d->add_widths(24);
+  d->add_block_types(nas::v1::INVERTED_RESIDUAL);
+  d->add_expansions(2);
+  return s;
+}
+
+TEST_F(SpacesAndSplitsTest, AUserWrittenSpaceIsSearchedEndToEnd) {
+  nas::v1::SearchSpec spec = SmallSpec(4);
+  *spec.mutable_space() = MixedSpace();
+  spec.mutable_strategy()->set_name("evolution");
+  spec.mutable_recipe()->set_train_subset(1000);
+  spec.mutable_recipe()->set_validation_examples(1000);
+  nas::v1::Search search;
+  const grpc::Status submitted = Submit(spec, &search);
+  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+  const nas::v1::Search ended = RunUntilEnd(Options({FashionMnist()}), search.id());
+  ASSERT_EQ(ended.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << ended.DebugString();
+  std::set<int> types;
+  for (const nas::v1::Candidate& c : Candidates(search.id())) {
+    ASSERT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED) << c.DebugString();
+    EXPECT_EQ(c.architecture().space(), "tiny-mixed");
+    EXPECT_EQ(c.architecture().stages(3).stride(), 1);
+    for (const auto& stage : c.architecture().stages()) {
+      for (const auto& block : stage.blocks()) types.insert(block.type());
+    }
+    EXPECT_GT(c.metrics().val_accuracy(), 0.2) << c.DebugString();  // chance is 0.10
+    EXPECT_GT(c.metrics().params(), 1000);
+    EXPECT_TRUE(c.has_artifact());
+  }
+  EXPECT_TRUE(types.count(nas::v1::INVERTED_RESIDUAL));
+  EXPECT_GE(types.size(), 3u);
+  // The int8 ONNX file of such a network passes ONNX's checker.
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::FetchModelRequest req;
+  req.set_candidate_id(Candidates(search.id())[0].id());
+  req.set_format("onnx-int8");
+  std::unique_ptr<grpc::ClientReader<nas::v1::FetchModelResponse>> reader =
+      harness_->Nas()->FetchModel(&ctx, req);
+  std::string file;
+  nas::v1::FetchModelResponse chunk;
+  while (reader->Read(&chunk)) file += chunk.chunk();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_TRUE(CheckOnnxModel(file, "onnx-int8").ok()) << CheckOnnxModel(file, "onnx-int8");
+}
+
+TEST_F(SpacesAndSplitsTest, AWeightSharingSearchOnASpaceTheSupernetCannotMakeElasticIsRefused) {
+  for (const bool user_space : {false, true}) {
+    nas::v1::SearchSpec spec = SmallSpec(8);
+    if (user_space) {
+      *spec.mutable_space() = MixedSpace();
+    } else {
+      spec.mutable_space()->set_name("resnet18");
+    }
+    spec.mutable_strategy()->set_name("weight_sharing");
+    nas::v1::Search search;
+    const grpc::Status st = Submit(spec, &search);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(st.error_message().rfind(
+                  absl::StrCat("spec.space.stages[0].block_types: ",
+                               user_space ? "CONV" : "BASIC_RESIDUAL",
+                               ": a weight-sharing supernet makes only inverted residuals "
+                               "elastic"),
+                  0),
+              0u)
+        << st.error_message();
+  }
+  EXPECT_EQ(SearchCount(), 0);  // nothing stored
+  // The preset of inverted residuals is accepted.
+  nas::v1::SearchSpec spec = SmallSpec(8);
+  spec.mutable_space()->set_name("mobilenetv2-1.0");
+  spec.mutable_strategy()->set_name("weight_sharing");
+  nas::v1::Search search;
+  EXPECT_TRUE(Submit(spec, &search).ok());
+}
+
+TEST_F(SpacesAndSplitsTest, ASmallDatasetIsSplitDisjointlyAndAnImpossibleSplitIsRefused) {
+  // The same name served from 3,000 images, then (by the worker that trains) from 300.
+  WriteSmallDataset(dir_ + "/big", 3000, 100);
+  WriteSmallDataset(dir_ + "/small", 300, 100);
+  const DatasetSource big{"mine", DatasetFormat::kIdx, dir_ + "/big"};
+  const DatasetSource small{"mine", DatasetFormat::kIdx, dir_ + "/small"};
+  RegisterOnly({big});
+
+  nas::v1::SearchSpec spec = SmallSpec(2);
+  spec.set_dataset("mine");
+  spec.mutable_space()->set_name("resnet");
+  spec.mutable_space()->set_max_depth(1);
+  spec.mutable_space()->add_resolutions(20);
+  spec.mutable_space()->add_width_multipliers_percent(50);
+  spec.mutable_budget()->set_max_attempts(1);
+  // Accepted: the controller knows 3,000 images. The worker that gets it has 300 and refuses
+  // it, naming the field and the sizes; nothing is trained on a split that is not one.
+  spec.mutable_recipe()->set_validation_examples(400);
+  nas::v1::Search stale;
+  ASSERT_TRUE(Submit(spec, &stale).ok());
+  RunUntilEnd(Options({small}), stale.id());
+  for (const nas::v1::Candidate& c : Candidates(stale.id())) {
+    EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_FAILED) << c.DebugString();
+    EXPECT_NE(c.error().find("recipe.validation_examples: 400 of dataset \"mine\"'s 300 "
+                             "training examples leaves no example to train on"),
+              std::string::npos)
+        << c.error();
+  }
+
+  // Now the controller knows 300 (the worker reported it): refused at submit, nothing stored.
+  const int stored = SearchCount();
+  nas::v1::Search refused;
+  grpc::Status st = Submit(spec, &refused);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message(),
+            "spec.recipe.validation_examples: 400 of dataset \"mine\"'s 300 training examples "
+            "leaves no example to train on; validation must leave at least one");
+  spec.mutable_recipe()->clear_validation_examples();
+  spec.mutable_recipe()->set_validation_fraction(0.001);
+  st = Submit(spec, &refused);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("spec.recipe.validation_fraction: 0.001 of dataset"),
+            std::string::npos)
+      << st.error_message();
+  EXPECT_EQ(SearchCount(), stored);
+
+  // The default split of 300: 50 to validate on, 250 to train on, the 100 test images apart.
+  // Accuracies are counts over those splits, so their denominators show the sizes: the
+  // validation accuracy is a multiple of 1/50 (not 1/300: not measured on the training data).
+  spec.mutable_recipe()->clear_validation_fraction();
+  spec.mutable_budget()->set_max_attempts(3);
+  nas::v1::Search ok;
+  ASSERT_TRUE(Submit(spec, &ok).ok());
+  const nas::v1::Search ended = RunUntilEnd(Options({small}), ok.id());
+  ASSERT_EQ(ended.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << ended.DebugString();
+  for (const nas::v1::Candidate& c : Candidates(ok.id())) {
+    ASSERT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED) << c.DebugString();
+    const double val = c.metrics().val_accuracy() * 50, test = c.metrics().test_accuracy() * 100;
+    EXPECT_NEAR(val, std::round(val), 1e-6) << c.metrics().val_accuracy();
+    EXPECT_NEAR(test, std::round(test), 1e-6) << c.metrics().test_accuracy();
+  }
+}
+
+}  // namespace
+}  // namespace nas
