@@ -3,7 +3,8 @@
 // table back and register it (nasctl profiles register --lut=TABLE --name=NAME).
 //
 //   nas-profile --space=mobilenetv2 --out=my-board.lut            # every operator of the space
-//   nas-profile --space_spec=narrow.textproto --threads=4 --out=t.lut
+//   nas-profile --space_spec=my-space.textproto --threads=4 --out=t.lut   # a preset narrowed,
+//                                                                           # or your own space
 //
 // It measures every operator any architecture of the (narrowed) space can contain (warm-up,
 // repeats, trimmed mean and variance), records the CPU and threads, then fits the
@@ -23,7 +24,8 @@
 
 ABSL_FLAG(std::string, space, "mobilenetv2", "Preset search space (mobilenetv2, resnet, resnet18, mobilenetv2-1.0)");
 ABSL_FLAG(std::string, space_spec, "",
-          "A SearchSpace text proto narrowing the space (overrides --space)");
+          "A SearchSpace text proto: a preset narrowed, or a space of your own with its stages "
+          "(overrides --space)");
 ABSL_FLAG(int, channels, 1, "Input channels of the dataset (Fashion-MNIST: 1)");
 ABSL_FLAG(int, height, 28, "Input image height");
 ABSL_FLAG(int, width, 28, "Input image width");

@@ -94,5 +94,46 @@ TEST(OperatorProfilerTest, EveryOperatorKindBuildsAndRuns) {
   EXPECT_EQ(kinds.size(), 4u);  // input, stem, basic, head
 }
 
+// Every block type of a user's space, and its head convolution, builds and runs as an operator,
+// and the table of the space predicts every network of it (no operator missing).
+TEST(OperatorProfilerTest, EveryBlockTypeOfAUsersSpaceIsAnOperator) {
+  nas::v1::SearchSpace req;
+  req.set_name("mine");
+  req.add_resolutions(16);
+  req.add_stem_widths(8);
+  req.add_head_widths(0);
+  req.add_head_widths(24);
+  int stride = 1;
+  for (nas::v1::BlockType type : {nas::v1::CONV, nas::v1::BASIC_RESIDUAL,
+                                   nas::v1::BOTTLENECK_RESIDUAL, nas::v1::DEPTHWISE_SEPARABLE,
+                                   nas::v1::INVERTED_RESIDUAL}) {
+    nas::v1::StageSpace* s = req.add_stages();
+    s->set_stride(stride);
+    s->add_widths(16);
+    s->set_max_depth(2);
+    s->add_block_types(type);
+    stride = 3 - stride;  // 1, 2, 1, 2, 1
+  }
+  const SearchSpaceDef space = *ResolveSearchSpace(req);
+  ProfilerOptions options;
+  options.warmup = 0;
+  options.runs = 2;
+  nas::v1::LatencyTable table;
+  std::set<std::string> prefixes;
+  for (const LatencyOp& op : SpaceOperators(space, FashionMnistInput())) {
+    EXPECT_NO_THROW(TimeOperator(op, FashionMnistInput(), options)) << op.Key();
+    prefixes.insert(op.Key().substr(0, op.Key().find(':')));
+    nas::v1::LutEntry* e = table.add_entries();
+    e->set_key(op.Key());
+    e->set_mean_ms(1);
+  }
+  EXPECT_EQ(prefixes, (std::set<std::string>{"basic", "bottleneck", "conv", "dwsep", "head",
+                                             "headconv", "input", "mbconv", "stem"}));
+  std::mt19937_64 rng(4);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(PredictLatencyMs(table, SampleArchitecture(space, rng), FashionMnistInput()).ok());
+  }
+}
+
 }  // namespace
 }  // namespace nas
