@@ -120,6 +120,15 @@ std::string Describe(const nas::v1::Architecture& a) {
                       a.head_width() > 0 ? absl::StrCat(" head ", a.head_width()) : "");
 }
 
+std::string VsReference(const nas::v1::ReferenceComparison& vs, bool is_reference) {
+  if (is_reference) return "reference";
+  if (vs.reference_candidate_id() == 0) return "-";
+  const double delta =
+      vs.has_test_accuracy_delta() ? vs.test_accuracy_delta() : vs.val_accuracy_delta();
+  return absl::StrFormat("%.1fx smaller, %.1fx fewer MACs, %+.1f points", vs.params_ratio(),
+                         vs.macs_ratio(), 100 * delta);
+}
+
 void PrintSearch(const nas::v1::Search& s) {
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << Json(s) << "\n";

@@ -40,6 +40,11 @@ std::string Bytes(int64_t b);
 // Describe() is an architecture in one line: "mobilenetv2 r28 [16:k3e1 | 24:k5e3,k3e3+se]".
 std::string Describe(const nas::v1::Architecture& a);
 
+// VsReference() is how a candidate compares with its search's reference network, for tables:
+// "reference", "21.3x smaller, 6.1x fewer MACs, -0.7 points" (parameters; test accuracy where
+// both have one, else validation), or "-" when not compared (yet).
+std::string VsReference(const nas::v1::ReferenceComparison& vs, bool is_reference);
+
 // PrintSearch() prints a search as a table (or JSON with --json).
 void PrintSearch(const nas::v1::Search& s);
 

@@ -78,6 +78,8 @@ absl::Status Nasctl::Pareto(int64_t id) {
                                                    "LATENCY", "SOURCE", "PEAK MEM", "MODEL",
                                                    "PARAMS"}};
     for (const MetricInfo* info : extra) rows[0].push_back(info->column);
+    const bool compared = search.spec().has_reference();
+    if (compared) rows[0].push_back("VS REFERENCE");
     rows[0].push_back("ARCHITECTURE");
     for (const auto& m : front.members()) {
       const auto& pm = m.profile_metrics();
@@ -90,6 +92,7 @@ absl::Status Nasctl::Pareto(int64_t id) {
       for (const MetricInfo* info : extra) {
         rows.back().push_back(info->Format(info->value(m.metrics(), pm)));
       }
+      if (compared) rows.back().push_back(VsReference(m.vs_reference(), m.is_reference()));
       rows.back().push_back(Describe(m.architecture()));
     }
     PrintTable(rows);
@@ -170,8 +173,11 @@ absl::Status Nasctl::Candidates(int64_t id) {
     return absl::OkStatus();
   }
   std::vector<std::vector<std::string>> rows = {{"ID", "STATE", "RUNG", "ACCURACY", "TEST ACC",
-                                                 "INT8 TEST", "PARAMS", "MACS", "TRIES", "MODEL",
-                                                 "ARCHITECTURE"}};
+                                                 "INT8 TEST", "PARAMS", "MACS", "TRIES", "MODEL"}};
+  bool compared = false;
+  for (const auto& c : resp.candidates()) compared |= c.is_reference();
+  if (compared) rows[0].push_back("VS REFERENCE");
+  rows[0].push_back("ARCHITECTURE");
   for (const auto& c : resp.candidates()) {
     const bool done = c.state() == nas::v1::CANDIDATE_STATE_EVALUATED;
     rows.push_back({absl::StrCat(c.id()), Short(nas::v1::CandidateState_Name(c.state())),
@@ -187,7 +193,9 @@ absl::Status Nasctl::Candidates(int64_t id) {
                         : "-",
                     done ? absl::StrCat(c.metrics().params()) : "-",
                     done ? absl::StrCat(c.metrics().macs()) : "-", absl::StrCat(c.attempts()),
-                    c.has_artifact() ? "yes" : "no", Describe(c.architecture())});
+                    c.has_artifact() ? "yes" : "no"});
+    if (compared) rows.back().push_back(VsReference(c.vs_reference(), c.is_reference()));
+    rows.back().push_back(Describe(c.architecture()));
   }
   PrintTable(rows);
   return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include "search/hardware_profile.h"
 #include "search/objectives.h"
 #include "search/cost_model.h"
+#include "search/reference.h"
 #include "search/search_space.h"
 #include "common/status_macros.h"
 #include "search/strategy.h"
@@ -159,6 +160,23 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
       if (absl::StartsWith(message, kPrefix)) message.erase(0, kPrefix.size());
       return absl::InvalidArgumentError(
           absl::StrCat("spec.initial_architectures[", i, "]", message));
+    }
+  }
+
+  if (spec.has_reference()) {
+    if (weight_sharing || (spec.has_multi_fidelity() && spec.multi_fidelity().rungs() > 1)) {
+      return Invalid("reference", "not yet taken by weight-sharing or multi-fidelity searches "
+                                  "(the reference trains with the full recipe; their first "
+                                  "rung does not)");
+    }
+    absl::StatusOr<nas::v1::Architecture> reference =
+        ResolveReference(spec.reference(), *space, InputShapeFor(spec.dataset()).height);
+    NAS_RETURN_IF_ERROR(InSpec(reference.status()));
+    *spec.mutable_reference()->mutable_architecture() = *std::move(reference);
+    if (spec.initial_architectures_size() + 1 > b->max_candidates()) {
+      return Invalid("reference", absl::StrCat("the reference is one candidate of the budget; "
+                                               "budget.max_candidates ", b->max_candidates(),
+                                               " leaves none for the search"));
     }
   }
 

@@ -1,6 +1,7 @@
 // What users read of a search: candidates, fronts, models, events; and the metrics snapshot.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -8,7 +9,10 @@
 #include "common/status_macros.h"
 #include "engine/lifecycle.h"
 #include "search/hardware_profile.h"
+#include "common/sha256.h"
 #include "search/hypervolume.h"
+#include "search/reference.h"
+#include "search/search_space.h"
 #include "search/weight_sharing.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
@@ -16,14 +20,48 @@
 #include "services/store/store.h"
 
 namespace nas {
+namespace {
+
+// The search's reference network as a candidate (with its profile metrics), if it has one.
+std::optional<nas::v1::Candidate> ReferenceCandidate(pqxx::work& tx, int64_t search_id,
+                                                     const SearchSpec& spec) {
+  if (!spec.has_reference()) return std::nullopt;
+  const pqxx::result r = tx.exec_params(
+      absl::StrCat("SELECT ", kCandidateColumns,
+                   "WHERE c.search_id = $1 AND c.arch_hash = $2 AND c.rung = $3"),
+      search_id, Sha256Hex(CanonicalKey(spec.reference().architecture())),
+      engine::FinalRung(spec));
+  if (r.empty()) return std::nullopt;
+  std::vector<nas::v1::Candidate> one = {CandidateFromRow(r[0])};
+  AttachProfileMetrics(tx, one);
+  return one[0];
+}
+
+// Marks the reference among `candidates` and compares every evaluated one with it, once the
+// reference is evaluated: derived at read time, nothing stored.
+void AttachReference(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+                     std::vector<nas::v1::Candidate>& candidates) {
+  const std::optional<nas::v1::Candidate> ref = ReferenceCandidate(tx, search_id, spec);
+  if (!ref.has_value()) return;
+  for (nas::v1::Candidate& c : candidates) {
+    c.set_is_reference(c.id() == ref->id());
+    if (ref->state() == nas::v1::CANDIDATE_STATE_EVALUATED &&
+        c.state() == nas::v1::CANDIDATE_STATE_EVALUATED) {
+      *c.mutable_vs_reference() = CompareWithReference(c, *ref);
+    }
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<nas::v1::Candidate>> Store::ListCandidates(
     const Caller& caller, const nas::v1::ListCandidatesRequest& request) {
   return pool_->Run(
       "ListCandidates", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Candidate>> {
-        if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1 AND owner_id = $2",
-                           request.search_id(), caller.user_id)
-                .empty()) {
+        const pqxx::result s =
+            tx.exec_params("SELECT spec FROM searches WHERE id = $1 AND owner_id = $2",
+                           request.search_id(), caller.user_id);
+        if (s.empty()) {
           return absl::NotFoundError(absl::StrCat("search ", request.search_id(), " not found"));
         }
         std::string state;
@@ -39,6 +77,7 @@ absl::StatusOr<std::vector<nas::v1::Candidate>> Store::ListCandidates(
           out.push_back(CandidateFromRow(r));
         }
         AttachProfileMetrics(tx, out);
+        AttachReference(tx, request.search_id(), Parse<SearchSpec>(s[0][0]), out);
         return out;
       });
 }
@@ -53,6 +92,9 @@ absl::StatusOr<nas::v1::Candidate> Store::GetCandidate(const Caller& caller, int
     }
     std::vector<nas::v1::Candidate> one = {CandidateFromRow(r[0])};
     AttachProfileMetrics(tx, one);
+    const pqxx::result s =
+        tx.exec_params("SELECT spec FROM searches WHERE id = $1", one[0].search_id());
+    AttachReference(tx, one[0].search_id(), Parse<SearchSpec>(s[0][0]), one);
     return one[0];
   });
 }
@@ -104,6 +146,17 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
       *m->mutable_profile_metrics() = Parse<ProfileMetrics>(r[3]);
       for (const nas::v1::Objective& o : spec.objectives()) {
         m->add_objective_values(ObjectiveValue(o.metric(), m->metrics(), m->profile_metrics()));
+      }
+    }
+    if (const std::optional<nas::v1::Candidate> ref = ReferenceCandidate(tx, search_id, spec);
+        ref.has_value() && ref->state() == nas::v1::CANDIDATE_STATE_EVALUATED) {
+      for (nas::v1::ParetoMember& m : *front.mutable_members()) {
+        nas::v1::Candidate c;
+        c.set_id(m.candidate_id());
+        *c.mutable_metrics() = m.metrics();
+        *c.add_profile_metrics() = m.profile_metrics();
+        m.set_is_reference(m.candidate_id() == ref->id());
+        *m.mutable_vs_reference() = CompareWithReference(c, *ref);
       }
     }
     std::vector<std::vector<double>> points;

@@ -37,6 +37,10 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
     tx.exec_params("INSERT INTO strategy_state (search_id, state) VALUES ($1, $2)", id,
                    pqxx::binarystring(strategy_state));
     int initial = 0;
+    // The reference first: its figures are what every candidate is compared with.
+    if (spec.has_reference()) {
+      InsertCandidate(tx, id, spec.reference().architecture(), engine::Rungs(spec).front());
+    }
     for (const nas::v1::Architecture& arch : spec.initial_architectures()) {
       initial += InsertCandidate(tx, id, arch, engine::Rungs(spec).front()) ? 1 : 0;
     }
@@ -44,7 +48,12 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
         tx, id, nas::v1::SEARCH_EVENT_KIND_SNAPSHOT, 0, "",
         absl::StrCat("search submitted by ", caller.name, ": ", spec.strategy().name(), " over ",
                      spec.space().name(), ", ", spec.budget().max_candidates(), " candidates",
-                     initial > 0 ? absl::StrCat(", ", initial, " given") : ""));
+                     initial > 0 ? absl::StrCat(", ", initial, " given") : "",
+                     spec.has_reference()
+                         ? absl::StrCat(", reference ", spec.reference().preset().empty()
+                                                            ? std::string("given")
+                                                            : spec.reference().preset())
+                         : ""));
     return LoadSearch(tx, caller, id);
   });
 }

@@ -1,4 +1,4 @@
-// Search spaces written by users and honest data splits, end to end: a real controller on a
+// Search spaces written by users, reference networks and honest data splits, end to end: a real controller on a
 // real PostgreSQL, real workers training on real images (Fashion-MNIST, and small datasets cut
 // from it and written as IDX files, as a user would bring their own).
 #include <cmath>
@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/onnx_check.h"
 #include "gtest/gtest.h"
+#include "search/search_space.h"
 #include "tests/controller_harness.h"
 #include "trainer/training.h"
 #include "trainer/worker.h"
@@ -43,7 +44,9 @@ void WriteSmallDataset(const std::string& dir, int64_t train, int64_t test) {
   write("t10k", fmnist->test, test);
 }
 
-class SpacesAndSplitsTest : public ::testing::Test {
+std::string CanonicalKeyOf(const nas::v1::Architecture& a) { return CanonicalKey(a); }
+
+class SpacesReferencesSplitsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SchedulerOptions scheduler;
@@ -52,7 +55,7 @@ class SpacesAndSplitsTest : public ::testing::Test {
     ASSERT_TRUE(h.ok()) << h.status();
     harness_ = *std::move(h);
     alice_ = harness_->NewUserToken("alice");
-    dir_ = absl::StrCat(testing::TempDir(), "/spaces_and_splits_", getpid());
+    dir_ = absl::StrCat(testing::TempDir(), "/spaces_references_splits_", getpid());
   }
 
   // A small search: one epoch, batch 32, `candidates` at a time on one worker.
@@ -172,7 +175,7 @@ nas::v1::SearchSpace MixedSpace() {
   return s;
 }
 
-TEST_F(SpacesAndSplitsTest, AUserWrittenSpaceIsSearchedEndToEnd) {
+TEST_F(SpacesReferencesSplitsTest, AUserWrittenSpaceIsSearchedEndToEnd) {
   nas::v1::SearchSpec spec = SmallSpec(4);
   *spec.mutable_space() = MixedSpace();
   spec.mutable_strategy()->set_name("evolution");
@@ -212,7 +215,7 @@ TEST_F(SpacesAndSplitsTest, AUserWrittenSpaceIsSearchedEndToEnd) {
   EXPECT_TRUE(CheckOnnxModel(file, "onnx-int8").ok()) << CheckOnnxModel(file, "onnx-int8");
 }
 
-TEST_F(SpacesAndSplitsTest, AWeightSharingSearchOnASpaceTheSupernetCannotMakeElasticIsRefused) {
+TEST_F(SpacesReferencesSplitsTest, AWeightSharingSearchOnASpaceTheSupernetCannotMakeElasticIsRefused) {
   for (const bool user_space : {false, true}) {
     nas::v1::SearchSpec spec = SmallSpec(8);
     if (user_space) {
@@ -242,7 +245,84 @@ TEST_F(SpacesAndSplitsTest, AWeightSharingSearchOnASpaceTheSupernetCannotMakeEla
   EXPECT_TRUE(Submit(spec, &search).ok());
 }
 
-TEST_F(SpacesAndSplitsTest, ASmallDatasetIsSplitDisjointlyAndAnImpossibleSplitIsRefused) {
+// The network the user would ship is trained in the search with its recipe, and every candidate
+// and front member is compared with it.
+TEST_F(SpacesReferencesSplitsTest, AReferenceIsTrainedAndEveryCandidateIsComparedWithIt) {
+  nas::v1::SearchSpec spec = SmallSpec(3);
+  spec.mutable_space()->set_name("resnet");
+  spec.mutable_space()->set_max_depth(1);
+  spec.mutable_space()->add_resolutions(20);
+  spec.mutable_space()->add_width_multipliers_percent(50);
+  spec.mutable_space()->add_width_multipliers_percent(100);
+  spec.mutable_recipe()->set_train_subset(1000);
+  spec.mutable_recipe()->set_validation_examples(1000);
+  // The preset's own network (depth 4, full width) is not in this narrowed space: refused.
+  spec.mutable_reference()->set_preset("resnet");
+  nas::v1::Search search;
+  grpc::Status st = Submit(spec, &search);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message().rfind("spec.reference.preset: resnet's network is not in", 0), 0u)
+      << st.error_message();
+
+  nas::v1::Architecture reference;
+  reference.set_space("resnet");
+  reference.set_resolution(20);
+  reference.set_stem_width(16);
+  for (int width : {16, 32, 64}) {
+    nas::v1::Stage* s = reference.add_stages();
+    s->set_width(width);
+    s->add_blocks()->set_type(nas::v1::BASIC_RESIDUAL);
+  }
+  *spec.mutable_reference()->mutable_architecture() = reference;
+  spec.mutable_reference()->clear_preset();
+  st = Submit(spec, &search);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const nas::v1::Search ended = RunUntilEnd(Options({FashionMnist()}), search.id());
+  ASSERT_EQ(ended.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << ended.DebugString();
+  const std::vector<nas::v1::Candidate> candidates = Candidates(search.id());
+  ASSERT_EQ(candidates.size(), 3u);  // the reference is one of the budget
+  const nas::v1::Candidate* ref = nullptr;
+  for (const nas::v1::Candidate& c : candidates) {
+    if (c.is_reference()) {
+      EXPECT_EQ(ref, nullptr) << "two references";
+      ref = &c;
+    }
+  }
+  ASSERT_NE(ref, nullptr);
+  EXPECT_EQ(CanonicalKeyOf(ref->architecture()), CanonicalKeyOf(reference));
+  EXPECT_GE(ref->metrics().test_accuracy(), 0);  // trained with the full recipe
+  for (const nas::v1::Candidate& c : candidates) {
+    ASSERT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED) << c.DebugString();
+    const nas::v1::ReferenceComparison& vs = c.vs_reference();
+    EXPECT_EQ(vs.reference_candidate_id(), ref->id());
+    EXPECT_DOUBLE_EQ(vs.params_ratio(),
+                     static_cast<double>(ref->metrics().params()) / c.metrics().params());
+    EXPECT_DOUBLE_EQ(vs.macs_ratio(),
+                     static_cast<double>(ref->metrics().macs()) / c.metrics().macs());
+    EXPECT_DOUBLE_EQ(vs.val_accuracy_delta(),
+                     c.metrics().val_accuracy() - ref->metrics().val_accuracy());
+    ASSERT_TRUE(vs.has_test_accuracy_delta());
+    EXPECT_DOUBLE_EQ(vs.test_accuracy_delta(),
+                     c.metrics().test_accuracy() - ref->metrics().test_accuracy());
+    EXPECT_EQ(vs.latency_ratio_size(), 1);  // host-cpu, measured on both
+    if (&c == ref) EXPECT_DOUBLE_EQ(vs.params_ratio(), 1);
+  }
+  // The front's members carry the comparison too.
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::GetParetoFrontRequest req;
+  req.set_search_id(search.id());
+  req.set_profile_id("host-cpu");
+  nas::v1::ParetoFront front;
+  ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok());
+  ASSERT_GT(front.members_size(), 0);
+  for (const nas::v1::ParetoMember& m : front.members()) {
+    EXPECT_EQ(m.vs_reference().reference_candidate_id(), ref->id());
+    EXPECT_GT(m.vs_reference().params_ratio(), 0);
+  }
+}
+
+TEST_F(SpacesReferencesSplitsTest, ASmallDatasetIsSplitDisjointlyAndAnImpossibleSplitIsRefused) {
   // The same name served from 3,000 images, then (by the worker that trains) from 300.
   WriteSmallDataset(dir_ + "/big", 3000, 100);
   WriteSmallDataset(dir_ + "/small", 300, 100);

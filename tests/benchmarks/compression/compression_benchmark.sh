@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The compression headline: ResNet-18 (the reference) against the models a search finds in its
+# family, on Fashion-MNIST's test split, side by side in one run (docs/compression.md).
+#
+#   tests/benchmarks/compression/compression_benchmark.sh      # the quick run: ~30 min, 2 cores
+#   COMPRESSION_CANDIDATES=120 COMPRESSION_EPOCHS=15 COMPRESSION_TRAIN_SUBSET=0 \
+#     COMPRESSION_WALL_SECONDS=7200 tests/benchmarks/compression/compression_benchmark.sh
+#
+# Runs deploy/quickstart.sh with resnet18_search.textproto (embedded PostgreSQL, the
+# controller, NAS_TRAINERS workers), the budget and recipe set from COMPRESSION_CANDIDATES,
+# COMPRESSION_EPOCHS, COMPRESSION_TRAIN_SUBSET (0: all 50,000 training examples) and
+# COMPRESSION_WALL_SECONDS (0: no limit), then reports from the candidates' test accuracies:
+# the reference; the smallest model within 1 point of it, with its ratios; the most accurate
+# Cortex-M7 model (int8, within 256 KB of peak activations and 1 MB of int8 weights); and the
+# CPU-hours spent. NAS_STATE_DIR keeps the state (default: a new temporary directory).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+state=${NAS_STATE_DIR:-$(mktemp -d)}
+mkdir -p "$state"
+port=${NAS_PORT:-50161}
+stop() {
+  if [ -f "$state/pids" ]; then
+    # shellcheck disable=SC2046
+    kill $(cat "$state/pids") 2>/dev/null || true
+    sleep 2
+  fi
+  deploy/embedded_postgres.sh stop "$state/postgres" >/dev/null 2>&1 || true
+}
+trap stop EXIT
+spec=$state/search.textproto
+{
+  grep -vE '^(budget|recipe) ' tests/benchmarks/compression/resnet18_search.textproto
+  echo "budget { max_candidates: ${COMPRESSION_CANDIDATES:-8} max_wall_seconds: ${COMPRESSION_WALL_SECONDS:-0} }"
+  echo "recipe { epochs: ${COMPRESSION_EPOCHS:-1} train_subset: ${COMPRESSION_TRAIN_SUBSET:-4000}" \
+       "validation_examples: ${COMPRESSION_VALIDATION:-2000} augment_crop: true }"
+} >"$spec"
+echo "compression_benchmark: searching (log: $state/quickstart.log; spec: $spec)" >&2
+start=$(date +%s)
+NAS_STATE_DIR=$state NAS_PORT=$port NAS_KEEP_RUNNING=1 NAS_SPEC=$spec \
+  deploy/quickstart.sh >"$state/quickstart.log" 2>&1 \
+  || { tail -n 30 "$state/quickstart.log" >&2; exit 1; }
+wall=$(( $(date +%s) - start ))
+export NAS_SERVER=127.0.0.1:$port NAS_TOKEN
+NAS_TOKEN=$(cat "$state/admin.token")
+nasctl=bazel-bin/cli/nasctl
+search=$(cat "$state/search.id")
+"$nasctl" candidates "$search" --json >"$state/candidates.json"
+"$nasctl" pareto "$search" --profile=cortex-m7 --json >"$state/cortex-m7.json"
+"$nasctl" candidates "$search" --state=evaluated | head -n 40 >&2
+/usr/bin/python3 - "$state" "$search" "$wall" "$(nproc)" <<'PY'
+import json, sys
+state, search, wall, cores = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+cands = [json.loads(l) for l in open(f"{state}/candidates.json") if l.strip()]
+done = [c for c in cands if c.get("state") == "CANDIDATE_STATE_EVALUATED"]
+def m(c, k, d=0):
+    return float(c.get("metrics", {}).get(k, d))
+ref = next((c for c in done if c.get("is_reference")), None)
+if ref is None:
+    sys.exit("compression_benchmark: the reference was not evaluated")
+ra = m(ref, "test_accuracy")
+print(f"Search {search}: {len(done)} models evaluated in {wall / 60:.1f} min "
+      f"({wall * cores / 3600:.2f} CPU-hours on {cores} cores)\n")
+print("| model | params | MACs | int8 bytes | test acc | int8 test acc | vs ResNet-18 |")
+print("|---|---|---|---|---|---|---|")
+def row(name, c):
+    vs = c.get("vs_reference", {})
+    cmp = "reference" if c is ref else (
+        f"{float(vs.get('params_ratio', 0)):.1f}x fewer params, {float(vs.get('macs_ratio', 0)):.1f}x "
+        f"fewer MACs, {100 * (m(c, 'testAccuracy') - ra):+.2f} points")
+    print(f"| {name} (candidate {c['id']}) | {int(m(c, 'params')):,} | {int(m(c, 'macs')):,} "
+          f"| {int(m(c, 'int8ModelBytes')):,} | {m(c, 'testAccuracy'):.4f} "
+          f"| {m(c, 'int8TestAccuracy', -1):.4f} | {cmp} |")
+row("ResNet-18", ref)
+within = [c for c in done if c is not ref and m(c, "test_accuracy") >= ra - 0.01]
+if within:
+    row("smallest within 1 point", min(within, key=lambda c: m(c, "params")))
+else:
+    best = max((c for c in done if c is not ref), key=lambda c: m(c, "test_accuracy"), default=None)
+    print("\nNo model within 1 point of the reference" +
+          ("; the most accurate:" if best else "."))
+    if best:
+        row("most accurate", best)
+front = json.load(open(f"{state}/cortex-m7.json")) if open(f"{state}/cortex-m7.json").read().strip() else {}
+feasible = [x for x in front.get("members", []) if x.get("profile_metrics", {}).get("feasible")]
+byid = {c["id"]: c for c in done}
+if feasible:
+    best = max(feasible, key=lambda x: float(x.get("metrics", {}).get("int8_test_accuracy", -1)))
+    c = byid.get(best["candidate_id"])
+    if c:
+        row("best Cortex-M7 (int8)", c)
+else:
+    print("\nNo model fits the Cortex-M7 (256 KB peak activations, 1 MB int8 weights).")
+PY
