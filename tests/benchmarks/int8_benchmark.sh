@@ -10,26 +10,10 @@
 # temporary directory); NAS_PORT (default 50151).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-state=${NAS_STATE_DIR:-$(mktemp -d)}
-mkdir -p "$state"
-port=${NAS_PORT:-50151}
-stop() {
-  if [ -f "$state/pids" ]; then
-    # shellcheck disable=SC2046
-    kill $(cat "$state/pids") 2>/dev/null || true
-    sleep 2
-  fi
-  deploy/embedded_postgres.sh stop "$state/postgres" >/dev/null 2>&1 || true
-}
-trap stop EXIT
+# shellcheck source=tests/benchmarks/search_on_quickstart.sh
+source tests/benchmarks/search_on_quickstart.sh
 echo "int8_benchmark: running the search (log: $state/quickstart.log)" >&2
-NAS_STATE_DIR=$state NAS_PORT=$port NAS_KEEP_RUNNING=1 \
-  NAS_SPEC=tests/benchmarks/int8_search.textproto deploy/quickstart.sh >"$state/quickstart.log" 2>&1 \
-  || { tail -n 30 "$state/quickstart.log" >&2; exit 1; }
-export NAS_SERVER=127.0.0.1:$port NAS_TOKEN
-NAS_TOKEN=$(cat "$state/admin.token")
-nasctl=bazel-bin/cli/nasctl
-search=$(cat "$state/search.id")
+run_search_on_quickstart tests/benchmarks/int8_search.textproto 50151
 mkdir -p "$state/models"
 for id in $("$nasctl" candidates "$search" --state=evaluated --json \
             | sed -n 's/^{"id":"\{0,1\}\([0-9]*\).*/\1/p'); do

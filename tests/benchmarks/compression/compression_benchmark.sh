@@ -15,18 +15,8 @@
 # CPU-hours spent. NAS_STATE_DIR keeps the state (default: a new temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-state=${NAS_STATE_DIR:-$(mktemp -d)}
-mkdir -p "$state"
-port=${NAS_PORT:-50161}
-stop() {
-  if [ -f "$state/pids" ]; then
-    # shellcheck disable=SC2046
-    kill $(cat "$state/pids") 2>/dev/null || true
-    sleep 2
-  fi
-  deploy/embedded_postgres.sh stop "$state/postgres" >/dev/null 2>&1 || true
-}
-trap stop EXIT
+# shellcheck source=tests/benchmarks/search_on_quickstart.sh
+source tests/benchmarks/search_on_quickstart.sh
 spec=$state/search.textproto
 {
   grep -vE '^(budget|recipe) ' tests/benchmarks/compression/resnet18_search.textproto
@@ -35,17 +25,10 @@ spec=$state/search.textproto
        "validation_examples: ${COMPRESSION_VALIDATION:-2000} augment_crop: true }"
 } >"$spec"
 echo "compression_benchmark: searching (log: $state/quickstart.log; spec: $spec)" >&2
-start=$(date +%s)
-NAS_STATE_DIR=$state NAS_PORT=$port NAS_KEEP_RUNNING=1 NAS_SPEC=$spec \
-  deploy/quickstart.sh >"$state/quickstart.log" 2>&1 \
-  || { tail -n 30 "$state/quickstart.log" >&2; exit 1; }
-wall=$(( $(date +%s) - start ))
-export NAS_SERVER=127.0.0.1:$port NAS_TOKEN
-NAS_TOKEN=$(cat "$state/admin.token")
-nasctl=bazel-bin/cli/nasctl
-search=$(cat "$state/search.id")
+run_search_on_quickstart "$spec" 50161
+wall=$search_seconds
 "$nasctl" candidates "$search" --json >"$state/candidates.json"
-"$nasctl" pareto "$search" --profile=cortex-m7 --json >"$state/cortex-m7.json"
+"$nasctl" pareto "$search" --profile=cortex-m7 --json >"$state/cortex-m7.json" || true
 "$nasctl" candidates "$search" --state=evaluated | head -n 40 >&2
 /usr/bin/python3 - "$state" "$search" "$wall" "$(nproc)" <<'PY'
 import json, sys
