@@ -28,7 +28,6 @@ echo "compression_benchmark: searching (log: $state/quickstart.log; spec: $spec)
 run_search_on_quickstart "$spec" 50161
 wall=$search_seconds
 "$nasctl" candidates "$search" --json >"$state/candidates.json"
-"$nasctl" pareto "$search" --profile=cortex-m7 --json >"$state/cortex-m7.json" || true
 "$nasctl" candidates "$search" --state=evaluated | head -n 40 >&2
 /usr/bin/python3 - "$state" "$search" "$wall" "$(nproc)" <<'PY'
 import json, sys
@@ -63,14 +62,15 @@ else:
           ("; the most accurate:" if best else "."))
     if best:
         row("most accurate", best)
-front = json.load(open(f"{state}/cortex-m7.json")) if open(f"{state}/cortex-m7.json").read().strip() else {}
-feasible = [x for x in front.get("members", []) if x.get("profile_metrics", {}).get("feasible")]
-byid = {c["id"]: c for c in done}
-if feasible:
-    best = max(feasible, key=lambda x: float(x.get("metrics", {}).get("int8_test_accuracy", -1)))
-    c = byid.get(best["candidate_id"])
-    if c:
-        row("best Cortex-M7 (int8)", c)
+# The Cortex-M7 as the issue states it: 256 KB of activations and 1 MB of int8 weights, both as
+# the cortex-m7 profile sizes them (int8 activations and weights).
+def m7(c):
+    return next((p for p in c.get("profile_metrics", []) if p.get("profile_id", "").startswith("cortex-m7")), None)
+fits = [c for c in done if c is not ref and m7(c)
+        and int(m7(c).get("peak_activation_bytes", 1 << 40)) <= 256 * 1024
+        and int(m7(c).get("model_bytes", 1 << 40)) <= 1024 * 1024]
+if fits:
+    row("best Cortex-M7 (int8)", max(fits, key=lambda c: m(c, "int8_test_accuracy", -1)))
 else:
     print("\nNo model fits the Cortex-M7 (256 KB peak activations, 1 MB int8 weights).")
 PY
