@@ -3,8 +3,11 @@
 #include "services/spec_validation.h"
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 #include <string>
 
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
 namespace nas {
@@ -75,6 +78,34 @@ TEST(SpecValidationTest, NamesBudgetAndSpaceFields) {
   spec = Minimal();
   spec.mutable_space()->set_name("transformer");
   EXPECT_NE(Error(spec).find("spec.space.name"), std::string::npos);
+}
+
+// The specs users are pointed to (deploy/examples) and that the benchmarks submit stay valid.
+TEST(SpecValidationTest, EveryExampleAndBenchmarkSpecIsValid) {
+  for (const std::string path :
+       {"deploy/examples/search.textproto", "deploy/examples/my-space.textproto",
+        "tests/benchmarks/int8_search.textproto",
+        "tests/benchmarks/compression/resnet18_search.textproto"}) {
+    std::ifstream in(path);
+    ASSERT_TRUE(in) << path;
+    std::stringstream text;
+    text << in.rdbuf();
+    nas::v1::SearchSpec spec;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text.str(), &spec)) << path;
+    const absl::StatusOr<nas::v1::SearchSpec> n = NormalizeSearchSpec(spec);
+    EXPECT_TRUE(n.ok()) << path << ": " << n.status();
+  }
+  // The compression benchmark's reference is ResNet-18, in its space.
+  std::ifstream in("tests/benchmarks/compression/resnet18_search.textproto");
+  std::stringstream text;
+  text << in.rdbuf();
+  nas::v1::SearchSpec spec;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text.str(), &spec));
+  const absl::StatusOr<nas::v1::SearchSpec> n = NormalizeSearchSpec(spec);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->reference().architecture().stem_width(), 64);
+  EXPECT_EQ(n->reference().architecture().stages(3).width(), 512);
+  EXPECT_EQ(n->reference().architecture().resolution(), 28);
 }
 
 }  // namespace
