@@ -181,11 +181,41 @@ TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
          s->mutable_strategy()->set_name("weight_sharing");
          (*s->mutable_strategy()->mutable_settings())["estimate_examples"] = "-5";
        }},
-      {"spec.space.name",
+      {"spec.space.stages[0].block_types",  // the supernet cannot make basic blocks elastic
        [](auto* s) {
          s->mutable_strategy()->set_name("weight_sharing");
          s->mutable_space()->set_name("resnet");
        }},
+      {"spec.space.stages[0].stride",  // a space of the user's own
+       [](auto* s) {
+         s->mutable_space()->set_name("mine");
+         s->mutable_space()->add_resolutions(28);
+         s->mutable_space()->add_stem_widths(8);
+         nas::v1::StageSpace* stage = s->mutable_space()->add_stages();
+         stage->set_stride(3);
+         stage->add_widths(8);
+         stage->add_block_types(nas::v1::CONV);
+       }},
+      {"spec.space.stages[0].widths[0]",
+       [](auto* s) {
+         s->mutable_space()->set_name("mine");
+         s->mutable_space()->add_resolutions(28);
+         s->mutable_space()->add_stem_widths(8);
+         nas::v1::StageSpace* stage = s->mutable_space()->add_stages();
+         stage->set_stride(1);
+         stage->add_widths(-8);
+         stage->add_block_types(nas::v1::CONV);
+       }},
+      {"spec.recipe.validation_fraction",
+       [](auto* s) { s->mutable_recipe()->set_validation_fraction(0.7); }},
+      {"spec.recipe.validation_examples",
+       [](auto* s) {
+         s->mutable_recipe()->set_validation_fraction(0.1);
+         s->mutable_recipe()->set_validation_examples(100);
+       }},
+      {"spec.reference", [](auto* s) { s->mutable_reference(); }},
+      {"spec.reference.preset",  // ResNet-18 is not in the default (mobilenetv2) space
+       [](auto* s) { s->mutable_reference()->set_preset("resnet18"); }},
       {"spec.multi_fidelity",
        [](auto* s) {
          s->mutable_strategy()->set_name("weight_sharing");
