@@ -48,10 +48,10 @@ def row(name, c):
     vs = c.get("vs_reference", {})
     cmp = "reference" if c is ref else (
         f"{float(vs.get('params_ratio', 0)):.1f}x fewer params, {float(vs.get('macs_ratio', 0)):.1f}x "
-        f"fewer MACs, {100 * (m(c, 'testAccuracy') - ra):+.2f} points")
+        f"fewer MACs, {100 * (m(c, 'test_accuracy') - ra):+.2f} points")
     print(f"| {name} (candidate {c['id']}) | {int(m(c, 'params')):,} | {int(m(c, 'macs')):,} "
-          f"| {int(m(c, 'int8ModelBytes')):,} | {m(c, 'testAccuracy'):.4f} "
-          f"| {m(c, 'int8TestAccuracy', -1):.4f} | {cmp} |")
+          f"| {int(m(c, 'int8_model_bytes')):,} | {m(c, 'test_accuracy'):.4f} "
+          f"| {m(c, 'int8_test_accuracy', -1):.4f} | {cmp} |")
 row("ResNet-18", ref)
 within = [c for c in done if c is not ref and m(c, "test_accuracy") >= ra - 0.01]
 if within:
