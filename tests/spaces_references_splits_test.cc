@@ -305,7 +305,9 @@ TEST_F(SpacesReferencesSplitsTest, AReferenceIsTrainedAndEveryCandidateIsCompare
     EXPECT_DOUBLE_EQ(vs.test_accuracy_delta(),
                      c.metrics().test_accuracy() - ref->metrics().test_accuracy());
     EXPECT_EQ(vs.latency_ratio_size(), 1);  // host-cpu, measured on both
-    if (&c == ref) EXPECT_DOUBLE_EQ(vs.params_ratio(), 1);
+    if (&c == ref) {
+      EXPECT_DOUBLE_EQ(vs.params_ratio(), 1);
+    }
   }
   // The front's members carry the comparison too.
   grpc::ClientContext ctx;
