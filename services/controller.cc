@@ -1,3 +1,7 @@
+// The controller's behaviour behind both gRPC services (controller.h). Over 600 lines because
+// each RPC's request checks sit beside the call they guard; the next split moves the worker
+// protocol's checks (RegisterWorker, reports, uploads) to services/request_checks.h, where the
+// public API's already are.
 #include "services/controller.h"
 
 #include <cmath>
