@@ -30,6 +30,10 @@ ABSL_FLAG(int, train_subset, 0, "submit: training examples per candidate (0: all
 ABSL_FLAG(int, rungs, 0,
           "submit: successive-halving rungs including the full recipe (2 to 5; 0: off)");
 ABSL_FLAG(int, eta, 0, "submit: successive halving's reduction factor (default 3)");
+ABSL_FLAG(int, finalists, 0,
+          "submit: final training: front members per profile trained again once the search "
+          "phase ends (1 to 16; 0: none)");
+ABSL_FLAG(int, final_epochs, 0, "submit: final training's epochs (default: --epochs)");
 ABSL_FLAG(bool, watch, false, "submit: watch the search until it ends");
 // pareto, candidates, fetch, users, tokens
 ABSL_FLAG(std::string, profile, "",

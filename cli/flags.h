@@ -29,6 +29,8 @@ ABSL_DECLARE_FLAG(int, epochs);
 ABSL_DECLARE_FLAG(int, train_subset);
 ABSL_DECLARE_FLAG(int, rungs);
 ABSL_DECLARE_FLAG(int, eta);
+ABSL_DECLARE_FLAG(int, finalists);
+ABSL_DECLARE_FLAG(int, final_epochs);
 ABSL_DECLARE_FLAG(bool, watch);
 ABSL_DECLARE_FLAG(std::string, profile);
 ABSL_DECLARE_FLAG(std::string, plot);

@@ -129,6 +129,18 @@ std::string VsReference(const nas::v1::ReferenceComparison& vs, bool is_referenc
                          vs.macs_ratio(), 100 * delta);
 }
 
+std::string FinalistCell(const nas::v1::Finalist& f) {
+  if (f.candidate_id() == 0) return "-";
+  if (f.state() != nas::v1::CANDIDATE_STATE_EVALUATED) {
+    return absl::StrCat(f.candidate_id(), " ", Short(nas::v1::CandidateState_Name(f.state())));
+  }
+  std::string cell = absl::StrFormat("%d: test %.4f", f.candidate_id(), f.metrics().test_accuracy());
+  if (f.metrics().has_int8_test_accuracy()) {
+    absl::StrAppend(&cell, absl::StrFormat(", int8 %.4f", f.metrics().int8_test_accuracy()));
+  }
+  return cell;
+}
+
 void PrintSearch(const nas::v1::Search& s) {
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << Json(s) << "\n";
@@ -151,6 +163,19 @@ void PrintSearch(const nas::v1::Search& s) {
     rows.push_back(
         {"rungs", absl::StrCat("evaluated per rung ", absl::StrJoin(p.evaluated_per_rung(), ", "),
                                " (eta ", s.spec().multi_fidelity().eta(), ")")});
+  }
+  if (s.spec().has_final_training()) {
+    const nas::v1::FinalTraining& ft = s.spec().final_training();
+    rows.push_back(
+        {"final training",
+         absl::StrCat(ft.finalists_per_profile(), " per profile, ", ft.epochs(), " epochs on ",
+                      ft.train_subset() > 0 ? absl::StrCat(ft.train_subset(), " examples")
+                                            : std::string("the whole training split"),
+                      ": ",
+                      p.finalists() == 0
+                          ? std::string("after the search phase")
+                          : absl::StrCat(p.finalists_trained(), " of ", p.finalists(),
+                                         " finalists trained"))});
   }
   rows.push_back({"best accuracy", absl::StrFormat("%.4f", s.best_accuracy())});
   rows.push_back({"created", s.created_at()});

@@ -45,6 +45,10 @@ std::string Describe(const nas::v1::Architecture& a);
 // both have one, else validation), or "-" when not compared (yet).
 std::string VsReference(const nas::v1::ReferenceComparison& vs, bool is_reference);
 
+// FinalistCell() is a front member's finalist (final training), for tables: "41: test 0.9012,
+// int8 0.8997" once trained, "41 leased" before, "-" when it has none.
+std::string FinalistCell(const nas::v1::Finalist& f);
+
 // PrintSearch() prints a search as a table (or JSON with --json).
 void PrintSearch(const nas::v1::Search& s);
 

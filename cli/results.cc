@@ -80,6 +80,8 @@ absl::Status Nasctl::Pareto(int64_t id) {
     for (const MetricInfo* info : extra) rows[0].push_back(info->column);
     const bool compared = search.spec().has_reference();
     if (compared) rows[0].push_back("VS REFERENCE");
+    const bool finals = search.spec().has_final_training();
+    if (finals) rows[0].push_back("FINALIST (fetch this)");
     rows[0].push_back("ARCHITECTURE");
     for (const auto& m : front.members()) {
       const auto& pm = m.profile_metrics();
@@ -92,7 +94,13 @@ absl::Status Nasctl::Pareto(int64_t id) {
       for (const MetricInfo* info : extra) {
         rows.back().push_back(info->Format(info->value(m.metrics(), pm)));
       }
-      if (compared) rows.back().push_back(VsReference(m.vs_reference(), m.is_reference()));
+      if (compared) {
+        // A trained finalist compares with the reference's finalist: both trained alike.
+        const bool final = m.finalist().vs_reference().reference_candidate_id() != 0;
+        rows.back().push_back(final ? VsReference(m.finalist().vs_reference(), false) + " (final)"
+                                    : VsReference(m.vs_reference(), m.is_reference()));
+      }
+      if (finals) rows.back().push_back(FinalistCell(m.finalist()));
       rows.back().push_back(Describe(m.architecture()));
     }
     PrintTable(rows);

@@ -80,6 +80,12 @@ absl::Status Nasctl::Submit() {
   if (absl::GetFlag(FLAGS_eta) != 0) {
     spec->mutable_multi_fidelity()->set_eta(absl::GetFlag(FLAGS_eta));
   }
+  if (absl::GetFlag(FLAGS_finalists) != 0) {
+    spec->mutable_final_training()->set_finalists_per_profile(absl::GetFlag(FLAGS_finalists));
+  }
+  if (absl::GetFlag(FLAGS_final_epochs) != 0) {
+    spec->mutable_final_training()->set_epochs(absl::GetFlag(FLAGS_final_epochs));
+  }
   grpc::ClientContext ctx;
   NAS_RETURN_IF_ERROR(client_.Prepare(&ctx));
   nas::v1::Search search;

@@ -9,15 +9,43 @@
 
 namespace nas {
 
+namespace {
+
+// A finalist of final training costs what its recipe costs against a search evaluation's: its
+// epochs in proportion, and its examples where both counts are known.
+double FinalistWeight(const nas::v1::SearchSpec& spec) {
+  const nas::v1::FinalTraining& ft = spec.final_training();
+  double w = static_cast<double>(std::max(1, ft.epochs())) / std::max(1, spec.recipe().epochs());
+  if (ft.train_subset() > 0 && spec.recipe().train_subset() > 0) {
+    w *= static_cast<double>(ft.train_subset()) / spec.recipe().train_subset();
+  }
+  return w;
+}
+
+}  // namespace
+
 std::optional<absl::Duration> EstimateRemaining(const nas::v1::Search& search, absl::Time created,
                                                 absl::Time now) {
   if (search.state() != nas::v1::SEARCH_STATE_RUNNING) return std::nullopt;
   const nas::v1::SearchProgress& p = search.progress();
+  const nas::v1::SearchSpec& spec = search.spec();
   const int done = p.evaluated() + p.failed();
   if (done <= 0 || now <= created) return std::nullopt;
-  const double per_second = done / absl::ToDoubleSeconds(now - created);
-  absl::Duration left = absl::Seconds(std::max(0, p.target() - done) / per_second);
-  const int64_t wall = search.spec().budget().max_wall_seconds();
+  // Work in units of one search evaluation. Before final training starts the target holds
+  // the most finalists the search may train; after, the finalists queued.
+  int finalists = p.finalists();
+  if (finalists == 0 && spec.final_training().finalists_per_profile() > 0) {
+    finalists = spec.final_training().finalists_per_profile() * spec.profile_ids_size() +
+                (spec.has_reference() ? 1 : 0);
+  }
+  const double weight = finalists > 0 ? FinalistWeight(spec) : 1;
+  const int search_target = std::max(0, p.target() - finalists);
+  const int finalists_done = std::max(0, done - search_target);
+  const double done_units = (done - finalists_done) + finalists_done * weight;
+  const double target_units = search_target + finalists * weight;
+  const double per_second = done_units / absl::ToDoubleSeconds(now - created);
+  absl::Duration left = absl::Seconds(std::max(0.0, target_units - done_units) / per_second);
+  const int64_t wall = spec.budget().max_wall_seconds();
   if (wall > 0) left = std::min(left, std::max(absl::ZeroDuration(), created + absl::Seconds(wall) - now));
   return left;
 }
@@ -41,6 +69,9 @@ std::string ProgressLine(const nas::v1::Search& search,
                                   "] ", p.evaluated(), "/", p.target());
   if (p.failed() > 0) absl::StrAppend(&line, " (", p.failed(), " failed)");
   if (p.queued() + p.leased() > 0) absl::StrAppend(&line, "  running ", p.leased());
+  if (p.finalists() > 0) {
+    absl::StrAppend(&line, "  final training ", p.finalists_trained(), "/", p.finalists());
+  }
   absl::StrAppend(&line, absl::StrFormat("  best %.4f", search.best_accuracy()));
   for (const auto& [profile, hv] : hypervolume) {
     absl::StrAppend(&line, absl::StrFormat("  hv %s %.4g", profile, hv));

@@ -37,6 +37,27 @@ TEST(EstimateRemainingTest, KeepsThePaceSoFarWithinTheDeadline) {
   EXPECT_FALSE(EstimateRemaining(ended, created, now).has_value());
 }
 
+TEST(EstimateRemainingTest, WeighsFinalistsByTheirEpochs) {
+  const absl::Time created = absl::FromUnixSeconds(1000);
+  const absl::Time now = created + absl::Seconds(100);
+  // 10 search evaluations of 1 epoch in 100 s; 2 finalists of 5 epochs still to come (one
+  // profile, one per profile, and the reference): 10 more units of 10 s.
+  nas::v1::Search s = Running(10, 0, 12);
+  s.mutable_spec()->add_profile_ids("host-cpu");
+  s.mutable_spec()->mutable_reference()->set_preset("resnet18");
+  s.mutable_spec()->mutable_recipe()->set_epochs(1);
+  s.mutable_spec()->mutable_final_training()->set_finalists_per_profile(1);
+  s.mutable_spec()->mutable_final_training()->set_epochs(5);
+  EXPECT_EQ(EstimateRemaining(s, created, now), absl::Seconds(100));
+  // Final training queued both; one trained (its 5 units took the pace to 15 units / 100 s).
+  s.mutable_progress()->set_evaluated(11);
+  s.mutable_progress()->set_finalists(2);
+  s.mutable_progress()->set_finalists_trained(1);
+  EXPECT_EQ(EstimateRemaining(s, created, now), absl::Seconds(5.0 / 0.15));
+  const std::string line = ProgressLine(s, {}, now, 10);
+  EXPECT_NE(line.find("final training 1/2"), std::string::npos) << line;
+}
+
 TEST(ProgressLineTest, ShowsBarCountsBestHypervolumeAndEta) {
   absl::Time now;
   std::string error;

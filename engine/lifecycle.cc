@@ -1,6 +1,7 @@
 #include "engine/lifecycle.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -62,11 +63,80 @@ int FinalRung(const SearchSpec& spec) {
   return spec.has_multi_fidelity() ? spec.multi_fidelity().rungs() - 1 : 0;
 }
 
-int EvaluationTarget(const SearchSpec& spec) {
+int SearchPhaseTarget(const SearchSpec& spec) {
   const int n = spec.budget().max_candidates();
   if (!spec.has_multi_fidelity()) return n;
   return static_cast<int>(
       MaxEvaluations(n, spec.multi_fidelity().eta(), spec.multi_fidelity().rungs()));
+}
+
+int EvaluationTarget(const SearchSpec& spec) {
+  return SearchPhaseTarget(spec) + MaxFinalists(spec);
+}
+
+bool HasFinalTraining(const SearchSpec& spec) {
+  return spec.final_training().finalists_per_profile() > 0;
+}
+
+int MaxFinalists(const SearchSpec& spec) {
+  if (!HasFinalTraining(spec)) return 0;
+  return spec.final_training().finalists_per_profile() * spec.profile_ids_size() +
+         (spec.has_reference() ? 1 : 0);
+}
+
+Fidelity FinalTrainingFidelity(const SearchSpec& spec) {
+  Fidelity f;
+  f.set_rung(FinalRung(spec) + 1);
+  f.set_final_training(true);
+  return f;
+}
+
+nas::v1::TrainingRecipe RecipeFor(const SearchSpec& spec, const Fidelity& fidelity) {
+  nas::v1::TrainingRecipe recipe = spec.recipe();
+  if (!fidelity.final_training()) return recipe;
+  const nas::v1::FinalTraining& ft = spec.final_training();
+  if (ft.epochs() > 0) recipe.set_epochs(ft.epochs());
+  recipe.set_train_subset(ft.train_subset());
+  return recipe;
+}
+
+double FinalTrainingReserveSeconds(const SearchSpec& spec, double mean_train_seconds) {
+  if (!HasFinalTraining(spec) || mean_train_seconds <= 0) return 0;
+  const int search_epochs = std::max(1, spec.recipe().epochs());
+  const int final_epochs =
+      spec.final_training().epochs() > 0 ? spec.final_training().epochs() : search_epochs;
+  const int parallel = std::max(1, spec.budget().max_parallel());
+  const int waves = (MaxFinalists(spec) + parallel - 1) / parallel;
+  return 1.25 * mean_train_seconds * final_epochs / search_epochs * waves;
+}
+
+std::vector<FinalistPlan> SelectFinalists(const SearchSpec& spec,
+                                          const std::vector<FrontView>& fronts) {
+  std::vector<FinalistPlan> out;
+  absl::flat_hash_set<std::string> chosen;  // canonical keys
+  auto add = [&](const nas::v1::Architecture& arch, int64_t from, bool reference) {
+    if (!chosen.insert(CanonicalKey(arch)).second) return;
+    out.push_back({from, reference, arch});
+  };
+  const int per_profile = spec.final_training().finalists_per_profile();
+  for (const FrontView& front : fronts) {
+    std::vector<const FrontEntry*> members;
+    for (const FrontEntry& m : front.members) members.push_back(&m);
+    std::sort(members.begin(), members.end(), [](const FrontEntry* a, const FrontEntry* b) {
+      const double av = a->objectives.empty() ? 0 : a->objectives[0];
+      const double bv = b->objectives.empty() ? 0 : b->objectives[0];
+      return av != bv ? av < bv : a->candidate_id < b->candidate_id;
+    });
+    const int n = static_cast<int>(members.size());
+    const int k = std::min(per_profile, n);
+    for (int i = 0; i < k; ++i) {
+      // Evenly spaced ranks from the best (0) to the last (n - 1) on the first objective.
+      const int rank = k == 1 ? 0 : static_cast<int>(std::lround(1.0 * i * (n - 1) / (k - 1)));
+      add(members[rank]->architecture, members[rank]->candidate_id, false);
+    }
+  }
+  if (!out.empty() && spec.has_reference()) add(spec.reference().architecture(), 0, true);
+  return out;
 }
 
 std::vector<double> ObjectiveVector(const SearchSpec& spec, const nas::v1::CandidateMetrics& m,
@@ -80,6 +150,9 @@ std::vector<double> ObjectiveVector(const SearchSpec& spec, const nas::v1::Candi
 
 bool WorthLocking(const QueueView& view) {
   if (view.overdue) return true;
+  // Final training: nothing to queue, only the end once every finalist is done.
+  if (view.finalists > 0) return view.finalists_outstanding == 0;
+  if (SearchPhaseOver(view).has_value()) return true;
   // A multi-fidelity search may also have promotions to queue, or be done.
   const int can = view.spec.has_multi_fidelity() ? view.Room() : view.Need();
   const int batch = std::max(1, view.spec.budget().max_parallel() / 4);
@@ -96,9 +169,50 @@ SearchEnd BudgetSpent(const Budget& b, absl::string_view evaluated_per_rung) {
 
 SearchEnd Overdue() { return {"SUCCEEDED", "wall-clock budget spent"}; }
 
-std::optional<SearchEnd> EndIfBudgetSpent(const Budget& b, absl::string_view evaluated_per_rung) {
+SearchEnd FinalTrainingDone(const Budget& b, absl::string_view search_phase_end) {
+  return {"SUCCEEDED", absl::StrCat(search_phase_end, "; then final training: ", b.evaluated,
+                                    " evaluated, ", b.failed, " failed in all")};
+}
+
+std::optional<SearchEnd> EndIfBudgetSpent(const Budget& b, absl::string_view evaluated_per_rung,
+                                          absl::string_view search_phase_end) {
   if (b.evaluated + b.failed < b.target) return std::nullopt;
+  if (!search_phase_end.empty()) return FinalTrainingDone(b, search_phase_end);
   return BudgetSpent(b, evaluated_per_rung);
+}
+
+std::optional<SearchEnd> SearchPhaseOver(const QueueView& view) {
+  if (!HasFinalTraining(view.spec) || view.finalists > 0) return std::nullopt;
+  Budget phase = view.budget;
+  phase.target = SearchPhaseTarget(view.spec);
+  if (std::optional<SearchEnd> spent = EndIfBudgetSpent(phase, view.evaluated_per_rung)) {
+    return spent;
+  }
+  const double reserve = FinalTrainingReserveSeconds(view.spec, view.mean_train_seconds);
+  if (view.seconds_left.has_value() && reserve > 0 && *view.seconds_left <= reserve) {
+    return SearchEnd{"SUCCEEDED",
+                     absl::StrFormat("wall-clock budget: search phase ended %.0f s before the "
+                                     "deadline, the finalists' estimated time",
+                                     *view.seconds_left)};
+  }
+  return std::nullopt;
+}
+
+absl::Status ConcludeSearchPhase(SearchReader& reader, const SearchSpec& spec, SearchEnd reason,
+                                 RefillPlan* plan) {
+  if (!HasFinalTraining(spec)) {
+    plan->end = std::move(reason);
+    return absl::OkStatus();
+  }
+  NAS_ASSIGN_OR_RETURN(const std::vector<FrontView> fronts, reader.Fronts());
+  plan->finalists = SelectFinalists(spec, fronts);
+  if (plan->finalists.empty()) {
+    reason.message += "; no finalist to train: every front is empty";
+    plan->end = std::move(reason);
+    return absl::OkStatus();
+  }
+  plan->search_phase_end = reason.message;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SupernetStep> NextSupernetStep(const SearchSpec& spec,
@@ -167,6 +281,22 @@ absl::StatusOr<RefillPlan> PlanRefill(SearchReader& reader, StrategyCache& strat
   const SearchSpec& spec = view.spec;
   if (view.overdue) {
     plan.end = Overdue();
+    if (view.finalists > 0) {
+      plan.end->message = absl::StrCat(view.search_phase_end, "; final training stopped: ",
+                                       plan.end->message);
+    }
+    return plan;
+  }
+  if (view.finalists > 0) {
+    // Final training: the finalists were queued at once; the search ends when they are done
+    // (a report's EndIfBudgetSpent(), or here when a finalist was cancelled).
+    if (view.finalists_outstanding == 0) {
+      plan.end = FinalTrainingDone(view.budget, view.search_phase_end);
+    }
+    return plan;
+  }
+  if (std::optional<SearchEnd> over = SearchPhaseOver(view)) {
+    NAS_RETURN_IF_ERROR(ConcludeSearchPhase(reader, spec, *std::move(over), &plan));
     return plan;
   }
   if ((plan.end = EndIfBudgetSpent(view.budget, view.evaluated_per_rung))) return plan;
@@ -202,7 +332,8 @@ absl::StatusOr<RefillPlan> PlanRefill(SearchReader& reader, StrategyCache& strat
   if (multi_fidelity && need <= 0 && promoted == 0 && view.outstanding == 0 &&
       view.architectures >= spec.budget().max_candidates()) {
     // Every architecture was tried and nothing can be promoted any more.
-    plan.end = BudgetSpent(view.budget, view.evaluated_per_rung);
+    NAS_RETURN_IF_ERROR(ConcludeSearchPhase(
+        reader, spec, BudgetSpent(view.budget, view.evaluated_per_rung), &plan));
     return plan;
   }
   if (need <= 0) return plan;

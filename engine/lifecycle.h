@@ -37,11 +37,51 @@ struct Budget {
   int failed = 0;
 };
 
-// How a running search ends.
+// How a running search ends (or, with final training, its search phase).
 struct SearchEnd {
   std::string state;  // "SUCCEEDED" or "FAILED"
   std::string message;
 };
+
+// Final training (SearchSpec.final_training): once the search phase ends, the finalists
+// (members of each front, and the reference) are trained again with the final recipe, one
+// rung above the final rung, and the search ends when they are done.
+bool HasFinalTraining(const nas::v1::SearchSpec& spec);
+// The most finalists a search may train: finalists_per_profile x profiles, plus the reference.
+int MaxFinalists(const nas::v1::SearchSpec& spec);
+// A finalist's fidelity: FinalRung() + 1, final_training set, the recipe's own epochs and data.
+nas::v1::Fidelity FinalTrainingFidelity(const nas::v1::SearchSpec& spec);
+// The recipe a lease of `fidelity` carries: the search's, with final training's epochs and
+// training examples for a finalist (so that the worker trains it as a finished model).
+nas::v1::TrainingRecipe RecipeFor(const nas::v1::SearchSpec& spec,
+                                  const nas::v1::Fidelity& fidelity);
+// The wall-clock time the finalists are expected to take, from the mean training seconds of
+// the search's finished models (0: none yet): epochs in proportion, one wave per max_parallel
+// finalists, and a quarter more for evaluation, quantization and export.
+double FinalTrainingReserveSeconds(const nas::v1::SearchSpec& spec, double mean_train_seconds);
+
+// One member of a front, as final training chooses among them.
+struct FrontEntry {
+  int64_t candidate_id = 0;
+  std::vector<double> objectives;  // minimisation form, the search's objectives' order
+  nas::v1::Architecture architecture;
+};
+struct FrontView {
+  std::string profile_id;
+  std::vector<FrontEntry> members;
+};
+// A finalist to queue: a front member's architecture (from_candidate), or the reference's.
+struct FinalistPlan {
+  int64_t from_candidate = 0;
+  bool reference = false;
+  nas::v1::Architecture architecture;
+};
+// SelectFinalists(): per front (in the search's profile order) finalists_per_profile members
+// evenly spread along the first objective, its best first (one finalist: the best on the
+// first objective, most accurate by default); then the reference. The same architecture is
+// chosen once.
+std::vector<FinalistPlan> SelectFinalists(const nas::v1::SearchSpec& spec,
+                                          const std::vector<FrontView>& fronts);
 
 // What a refill first reads of a search: its spec, state and queue.
 struct QueueView {
@@ -54,6 +94,15 @@ struct QueueView {
   int architectures = 0;  // rung-0 candidates not cancelled: the strategy's proposals so far
   // evaluated_per_rung as text ("3, 1"), for the end-of-budget message; empty for one rung.
   std::string evaluated_per_rung;
+  // Final training: finalists queued (not cancelled), those still queued or leased, and why
+  // the search phase ended (empty before).
+  int finalists = 0;
+  int finalists_outstanding = 0;
+  std::string search_phase_end;
+  // Seconds to the wall-clock deadline (unset: none), and the mean training seconds of the
+  // search's finished models (read only for a final-training search with a deadline).
+  std::optional<double> seconds_left;
+  double mean_train_seconds = 0;
 
   // Candidates the search may lease at once beyond those outstanding (max_parallel).
   int Room() const;
@@ -105,6 +154,8 @@ class SearchReader {
   virtual absl::StatusOr<SupernetEpochs> Supernet() = 0;
   virtual absl::StatusOr<RungResults> Rungs(int final_rung) = 0;
   virtual absl::StatusOr<StrategyView> Strategy() = 0;
+  // Every front of the search, in its profiles' order, members with their architectures.
+  virtual absl::StatusOr<std::vector<FrontView>> Fronts() = 0;
 };
 
 // A candidate to queue at the next rung.
@@ -136,6 +187,11 @@ struct RefillPlan {
   bool nothing_outstanding = false;
   int architectures = 0;
 
+  // Final training starts: the finalists to queue (at FinalTrainingFidelity()), and why the
+  // search phase ended.
+  std::vector<FinalistPlan> finalists;
+  std::string search_phase_end;
+
   int DryRefills(int inserted) const;
   std::optional<SearchEnd> ExhaustedEnd(int inserted) const;
 };
@@ -152,8 +208,12 @@ std::vector<nas::v1::Fidelity> Rungs(const nas::v1::SearchSpec& spec);
 // FinalRung() is the rung whose results are finished models: the only one that enters fronts.
 int FinalRung(const nas::v1::SearchSpec& spec);
 
-// EvaluationTarget() is the most evaluations a search's budget allows (searches.target):
-// max_candidates, and for a multi-fidelity search every promotion successive halving could add.
+// SearchPhaseTarget() is the most evaluations the search phase may spend: max_candidates,
+// and for a multi-fidelity search every promotion successive halving could add.
+int SearchPhaseTarget(const nas::v1::SearchSpec& spec);
+// EvaluationTarget() is the most evaluations a search's budget allows (searches.target at
+// submission): the search phase's and MaxFinalists(). When final training starts the store
+// lowers the target to the evaluations done and the finalists queued.
 int EvaluationTarget(const nas::v1::SearchSpec& spec);
 
 // ObjectiveVector() returns a result's objectives on one profile, in minimisation form.
@@ -165,10 +225,22 @@ std::vector<double> ObjectiveVector(const nas::v1::SearchSpec& spec,
 // queue is full enough (refills come in batches of a quarter of max_parallel).
 bool WorthLocking(const QueueView& view);
 
-// EndIfBudgetSpent() ends a search whose evaluated and failed candidates reach its target.
+// EndIfBudgetSpent() ends a search whose evaluated and failed candidates reach its target;
+// `search_phase_end`, set once final training started, opens the message.
 std::optional<SearchEnd> EndIfBudgetSpent(const Budget& budget,
-                                          absl::string_view evaluated_per_rung);
+                                          absl::string_view evaluated_per_rung,
+                                          absl::string_view search_phase_end = "");
 SearchEnd BudgetSpent(const Budget& budget, absl::string_view evaluated_per_rung);
+// FinalTrainingDone() ends a search whose finalists are all done (or cancelled).
+SearchEnd FinalTrainingDone(const Budget& budget, absl::string_view search_phase_end);
+// SearchPhaseOver(): why a final-training search's search phase is over (its budget of
+// evaluations spent, or the deadline nearer than the finalists' estimated time), if it is.
+std::optional<SearchEnd> SearchPhaseOver(const QueueView& view);
+// ConcludeSearchPhase(): the search phase ends for `reason`. Without final training, or with
+// no front member to train, the search ends (plan->end); otherwise plan->finalists and
+// plan->search_phase_end say what final training queues.
+absl::Status ConcludeSearchPhase(SearchReader& reader, const nas::v1::SearchSpec& spec,
+                                 SearchEnd reason, RefillPlan* plan);
 // Overdue() ends a search past its wall-clock deadline.
 SearchEnd Overdue();
 

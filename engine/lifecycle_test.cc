@@ -2,6 +2,7 @@
 // changes, and a whole refill over a reader of plain structs.
 #include "engine/lifecycle.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "search/search_space.h"
 
@@ -69,8 +70,14 @@ class FakeReader : public SearchReader {
     ++strategy_reads;
     return strategy;
   }
+  absl::StatusOr<std::vector<FrontView>> Fronts() override {
+    ++front_reads;
+    return fronts;
+  }
 
   QueueView queue;
+  std::vector<FrontView> fronts;
+  int front_reads = 0;
   SupernetEpochs supernet;
   RungResults rungs;
   StrategyView strategy;
@@ -112,6 +119,147 @@ TEST(BudgetTest, MultiFidelityTargetCountsEveryPossiblePromotion) {
   EXPECT_EQ(EvaluationTarget(MultiFidelity(3)), 8 + 4 + 2);
   EXPECT_EQ(FinalRung(MultiFidelity(3)), 2);
   EXPECT_EQ(FinalRung(Spec()), 0);
+}
+
+// --- Final training ---------------------------------------------------------------------------
+
+SearchSpec WithFinalTraining(int per_profile, int profiles = 2) {
+  SearchSpec spec = Spec(/*max_candidates=*/6, /*max_parallel=*/2);
+  for (int i = 0; i < profiles; ++i) spec.add_profile_ids(absl::StrCat("p", i));
+  spec.mutable_final_training()->set_finalists_per_profile(per_profile);
+  spec.mutable_final_training()->set_epochs(4);
+  return spec;
+}
+
+FrontView Front(const std::string& profile, std::vector<std::pair<int64_t, double>> members) {
+  FrontView f{profile, {}};
+  for (const auto& [id, accuracy] : members) {
+    f.members.push_back({id, {-accuracy, 1000.0 * accuracy}, Arch(static_cast<int>(id))});
+  }
+  return f;
+}
+
+TEST(FinalTrainingTest, TargetRecipeAndFidelityCountTheFinalists) {
+  SearchSpec spec = WithFinalTraining(3);
+  EXPECT_EQ(MaxFinalists(spec), 6);
+  EXPECT_EQ(SearchPhaseTarget(spec), 6);
+  EXPECT_EQ(EvaluationTarget(spec), 12);
+  *spec.mutable_reference()->mutable_architecture() = Arch(99);
+  EXPECT_EQ(MaxFinalists(spec), 7);
+  spec.mutable_recipe()->set_train_subset(5000);
+  const nas::v1::Fidelity f = FinalTrainingFidelity(spec);
+  EXPECT_TRUE(f.final_training());
+  EXPECT_EQ(f.rung(), 1);
+  const nas::v1::TrainingRecipe final_recipe = RecipeFor(spec, f);
+  EXPECT_EQ(final_recipe.epochs(), 4);
+  EXPECT_EQ(final_recipe.train_subset(), 0);  // the whole training split
+  EXPECT_EQ(RecipeFor(spec, Rungs(spec).front()).train_subset(), 5000);
+  EXPECT_EQ(FinalTrainingFidelity(MultiFidelity(3)).rung(), 3);
+  EXPECT_EQ(MaxFinalists(Spec()), 0);
+}
+
+TEST(FinalTrainingTest, SelectsSpreadMembersOncePerArchitectureThenTheReference) {
+  SearchSpec spec = WithFinalTraining(2);
+  *spec.mutable_reference()->mutable_architecture() = Arch(99);
+  // Front p0: 4 members; the two chosen are its most accurate and its last on accuracy.
+  // Front p1 holds candidate 1 again (chosen once) and 7.
+  const std::vector<FinalistPlan> chosen = SelectFinalists(
+      spec, {Front("p0", {{2, 0.80}, {1, 0.90}, {3, 0.70}, {4, 0.60}}),
+             Front("p1", {{7, 0.85}, {1, 0.90}})});
+  std::vector<int64_t> from;
+  for (const FinalistPlan& f : chosen) from.push_back(f.from_candidate);
+  EXPECT_EQ(from, (std::vector<int64_t>{1, 4, 7, 0}));
+  EXPECT_TRUE(chosen.back().reference);
+  EXPECT_EQ(CanonicalKey(chosen.back().architecture), CanonicalKey(Arch(99)));
+  // Nothing on any front: no finalist, not even the reference.
+  EXPECT_TRUE(SelectFinalists(spec, {Front("p0", {}), Front("p1", {})}).empty());
+}
+
+TEST(FinalTrainingTest, SpentSearchPhaseQueuesFinalistsInsteadOfEnding) {
+  FakeReader r = Running(WithFinalTraining(1));
+  r.queue.budget = {EvaluationTarget(r.queue.spec), 5, 1};  // 6 of the search phase's 6
+  r.fronts = {Front("p0", {{3, 0.9}, {5, 0.8}}), Front("p1", {{5, 0.8}})};
+  StrategyCache strategies;
+  const absl::StatusOr<RefillPlan> plan = PlanRefill(r, strategies);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(plan->end.has_value());
+  ASSERT_EQ(plan->finalists.size(), 2u);
+  EXPECT_EQ(plan->finalists[0].from_candidate, 3);
+  EXPECT_EQ(plan->finalists[1].from_candidate, 5);
+  EXPECT_EQ(plan->search_phase_end, "budget spent: 5 evaluated, 1 failed");
+  EXPECT_EQ(r.strategy_reads, 0);
+  EXPECT_TRUE(plan->proposals.empty());
+}
+
+TEST(FinalTrainingTest, EmptyFrontsEndTheSearchSayingSo) {
+  FakeReader r = Running(WithFinalTraining(1));
+  r.queue.budget = {EvaluationTarget(r.queue.spec), 0, 6};
+  r.fronts = {Front("p0", {}), Front("p1", {})};
+  StrategyCache strategies;
+  const absl::StatusOr<RefillPlan> plan = PlanRefill(r, strategies);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_TRUE(plan->end.has_value());
+  EXPECT_EQ(plan->end->message,
+            "budget spent: 0 evaluated, 6 failed; no finalist to train: every front is empty");
+}
+
+TEST(FinalTrainingTest, FinalPhaseQueuesNothingAndEndsWhenTheFinalistsAreDone) {
+  FakeReader r = Running(WithFinalTraining(1));
+  r.queue.finalists = 2;
+  r.queue.finalists_outstanding = 1;
+  r.queue.search_phase_end = "budget spent: 6 evaluated, 0 failed";
+  r.queue.budget = {8, 7, 0};
+  StrategyCache strategies;
+  EXPECT_FALSE(WorthLocking(r.queue));
+  absl::StatusOr<RefillPlan> plan = PlanRefill(r, strategies);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->end.has_value());
+  EXPECT_TRUE(plan->proposals.empty());
+  // The last finalist was cancelled (a report ends the search otherwise): the refill ends it.
+  r.queue.finalists_outstanding = 0;
+  EXPECT_TRUE(WorthLocking(r.queue));
+  plan = PlanRefill(r, strategies);
+  ASSERT_TRUE(plan.ok() && plan->end.has_value());
+  EXPECT_EQ(plan->end->message,
+            "budget spent: 6 evaluated, 0 failed; then final training: 7 evaluated, 0 failed in "
+            "all");
+  // A report's end says the same.
+  EXPECT_EQ(EndIfBudgetSpent({8, 8, 0}, "", r.queue.search_phase_end)->message,
+            "budget spent: 6 evaluated, 0 failed; then final training: 8 evaluated, 0 failed in "
+            "all");
+  EXPECT_EQ(r.strategy_reads, 0);
+}
+
+TEST(FinalTrainingTest, DeadlineLeavesTheFinalistsTheirEstimatedTime) {
+  SearchSpec spec = WithFinalTraining(1);  // 2 finalists, 2 in parallel: one wave
+  spec.mutable_budget()->set_max_wall_seconds(3600);
+  // 10 s per search model of 1 epoch; finalists train 4 epochs: 1.25 x 40 s = 50 s.
+  EXPECT_DOUBLE_EQ(FinalTrainingReserveSeconds(spec, 10), 50);
+  EXPECT_DOUBLE_EQ(FinalTrainingReserveSeconds(spec, 0), 0);
+  FakeReader r = Running(spec);
+  r.queue.budget = {EvaluationTarget(spec), 2, 0};
+  r.queue.mean_train_seconds = 10;
+  r.queue.seconds_left = 60;
+  EXPECT_FALSE(SearchPhaseOver(r.queue).has_value());
+  r.queue.seconds_left = 45;
+  const std::optional<SearchEnd> over = SearchPhaseOver(r.queue);
+  ASSERT_TRUE(over.has_value());
+  EXPECT_EQ(over->message,
+            "wall-clock budget: search phase ended 45 s before the deadline, the finalists' "
+            "estimated time");
+  r.fronts = {Front("p0", {{3, 0.9}}), Front("p1", {{3, 0.9}})};
+  StrategyCache strategies;
+  const absl::StatusOr<RefillPlan> plan = PlanRefill(r, strategies);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->finalists.size(), 1u);
+  // Past the deadline during final training: the search ends, saying where it stood.
+  r.queue.overdue = true;
+  r.queue.finalists = 1;
+  r.queue.finalists_outstanding = 1;
+  r.queue.search_phase_end = over->message;
+  const absl::StatusOr<RefillPlan> late = PlanRefill(r, strategies);
+  ASSERT_TRUE(late.ok() && late->end.has_value());
+  EXPECT_EQ(late->end->message, over->message + "; final training stopped: wall-clock budget spent");
 }
 
 TEST(RefillTest, SpentBudgetEndsTheSearchWithoutAskingTheStrategy) {

@@ -221,6 +221,16 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
                    "give validation_fraction or validation_examples, not both");
   }
 
+  if (spec.has_final_training()) {
+    nas::v1::FinalTraining* ft = spec.mutable_final_training();
+    NAS_RETURN_IF_ERROR(InRange("final_training.finalists_per_profile",
+                                ft->finalists_per_profile(), 1, 16));
+    if (ft->epochs() == 0) ft->set_epochs(r->epochs());
+    NAS_RETURN_IF_ERROR(InRange("final_training.epochs", ft->epochs(), 1, 200));
+    NAS_RETURN_IF_ERROR(
+        InRange("final_training.train_subset", ft->train_subset(), 0, 10'000'000));
+  }
+
   // A weight-sharing search is a two-rung search: supernet estimates, then the best
   // 1/finetune_share of them fine-tuned with the recipe (engine::Rungs(), engine/lifecycle.cc).
   if (weight_sharing) {

@@ -324,6 +324,114 @@ TEST_F(SpacesReferencesSplitsTest, AReferenceIsTrainedAndEveryCandidateIsCompare
   }
 }
 
+// Final training: once the search phase's budget is spent, the front's best member and the
+// reference are trained again with the final recipe; their models are the ones to fetch, and
+// they compare with each other.
+TEST_F(SpacesReferencesSplitsTest, FinalTrainingRetrainsTheFrontsBestAndTheReference) {
+  nas::v1::SearchSpec spec = SmallSpec(3);
+  spec.mutable_space()->set_name("resnet");
+  spec.mutable_space()->set_max_depth(1);
+  spec.mutable_space()->add_resolutions(20);
+  spec.mutable_space()->add_width_multipliers_percent(50);
+  spec.mutable_space()->add_width_multipliers_percent(100);
+  spec.mutable_recipe()->set_train_subset(500);
+  spec.mutable_recipe()->set_validation_examples(1000);
+  nas::v1::Architecture reference;
+  reference.set_space("resnet");
+  reference.set_resolution(20);
+  reference.set_stem_width(16);
+  for (int width : {16, 32, 64}) {
+    nas::v1::Stage* s = reference.add_stages();
+    s->set_width(width);
+    s->add_blocks()->set_type(nas::v1::BASIC_RESIDUAL);
+  }
+  *spec.mutable_reference()->mutable_architecture() = reference;
+  // Out of range: refused, naming the field; nothing stored.
+  spec.mutable_final_training()->set_finalists_per_profile(17);
+  nas::v1::Search search;
+  grpc::Status st = Submit(spec, &search);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message().rfind("spec.final_training.finalists_per_profile", 0), 0u)
+      << st.error_message();
+  EXPECT_EQ(SearchCount(), 0);
+
+  spec.mutable_final_training()->set_finalists_per_profile(1);
+  spec.mutable_final_training()->set_epochs(2);
+  spec.mutable_final_training()->set_train_subset(2000);
+  st = Submit(spec, &search);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(search.progress().target(), 3 + 2);  // the search phase, one finalist, the reference
+  const nas::v1::Search ended = RunUntilEnd(Options({FashionMnist()}), search.id());
+  ASSERT_EQ(ended.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << ended.DebugString();
+  EXPECT_NE(ended.message().find("budget spent: 3 evaluated, 0 failed; then final training"),
+            std::string::npos)
+      << ended.message();
+
+  std::vector<nas::v1::Candidate> searched, finals;
+  for (const nas::v1::Candidate& c : Candidates(search.id())) {
+    (c.fidelity().final_training() ? finals : searched).push_back(c);
+  }
+  ASSERT_EQ(searched.size(), 3u);
+  // The front's best may be the reference itself: then it is trained once.
+  ASSERT_GE(finals.size(), 1u);
+  ASSERT_LE(finals.size(), 2u);
+  EXPECT_EQ(ended.progress().finalists(), static_cast<int>(finals.size()));
+  EXPECT_EQ(ended.progress().finalists_trained(), static_cast<int>(finals.size()));
+  EXPECT_EQ(ended.progress().target(), 3 + static_cast<int>(finals.size()));
+  EXPECT_EQ(ended.progress().evaluated(), ended.progress().target());
+  const nas::v1::Candidate* ref_final = nullptr;
+  for (const nas::v1::Candidate& f : finals) {
+    ASSERT_EQ(f.state(), nas::v1::CANDIDATE_STATE_EVALUATED) << f.DebugString();
+    EXPECT_EQ(f.fidelity().rung(), 1);
+    EXPECT_GE(f.metrics().test_accuracy(), 0.5) << f.DebugString();
+    EXPECT_TRUE(f.metrics().has_int8_test_accuracy());
+    EXPECT_TRUE(f.has_artifact());
+    if (f.is_reference()) ref_final = &f;
+    bool from_search = false;
+    for (const nas::v1::Candidate& c : searched) {
+      from_search |= c.architecture_hash() == f.architecture_hash();
+    }
+    EXPECT_TRUE(from_search) << "a finalist not searched";
+  }
+  ASSERT_NE(ref_final, nullptr) << "the reference's finalist";
+  EXPECT_EQ(CanonicalKeyOf(ref_final->architecture()), CanonicalKeyOf(reference));
+
+  // The front's members link their finalist; it compares with the reference's finalist.
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::GetParetoFrontRequest req;
+  req.set_search_id(search.id());
+  req.set_profile_id("host-cpu");
+  nas::v1::ParetoFront front;
+  ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok());
+  ASSERT_GT(front.members_size(), 0);
+  const nas::v1::Finalist& best = front.members(0).finalist();
+  ASSERT_NE(best.candidate_id(), 0) << front.DebugString();
+  EXPECT_EQ(best.state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+  EXPECT_GE(best.metrics().test_accuracy(), 0.5);
+  EXPECT_EQ(best.vs_reference().reference_candidate_id(), ref_final->id());
+  EXPECT_TRUE(best.vs_reference().has_test_accuracy_delta());
+
+  // The finalist's model is what a user fetches.
+  grpc::ClientContext fetch_ctx;
+  ControllerHarness::Authorize(&fetch_ctx, alice_);
+  nas::v1::FetchModelRequest fetch;
+  fetch.set_candidate_id(best.candidate_id());
+  fetch.set_format("onnx-int8");
+  std::unique_ptr<grpc::ClientReader<nas::v1::FetchModelResponse>> reader =
+      harness_->Nas()->FetchModel(&fetch_ctx, fetch);
+  std::string file;
+  nas::v1::FetchModelResponse chunk;
+  nas::v1::ModelMetadata meta;
+  while (reader->Read(&chunk)) {
+    if (chunk.has_metadata()) meta = chunk.metadata();
+    file += chunk.chunk();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_TRUE(CheckOnnxModel(file, "onnx-int8").ok());
+  EXPECT_DOUBLE_EQ(meta.metrics().int8_test_accuracy(), best.metrics().int8_test_accuracy());
+}
+
 TEST_F(SpacesReferencesSplitsTest, ASmallDatasetIsSplitDisjointlyAndAnImpossibleSplitIsRefused) {
   // The same name served from 3,000 images, then (by the worker that trains) from 300.
   WriteSmallDataset(dir_ + "/big", 3000, 100);

@@ -173,7 +173,7 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> GrantLease(pqxx::work& tx, SearchProf
   *lease.mutable_architecture() = Parse<nas::v1::Architecture>(c[2]);
   *lease.mutable_fidelity() = Parse<nas::v1::Fidelity>(c[3]);
   const SearchSpec spec = Parse<SearchSpec>(c[4]);
-  *lease.mutable_recipe() = spec.recipe();
+  *lease.mutable_recipe() = engine::RecipeFor(spec, lease.fidelity());
   lease.set_dataset(spec.dataset());
   if (IsWeightSharing(spec.strategy())) {
     NAS_RETURN_IF_ERROR(
@@ -227,7 +227,7 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> GrantGangMember(
   *lease.mutable_architecture() = Parse<nas::v1::Architecture>(g[0][3]);
   *lease.mutable_fidelity() = Parse<nas::v1::Fidelity>(g[0][4]);
   const SearchSpec spec = Parse<SearchSpec>(g[0][5]);
-  *lease.mutable_recipe() = spec.recipe();
+  *lease.mutable_recipe() = engine::RecipeFor(spec, lease.fidelity());
   lease.set_dataset(spec.dataset());
   NAS_RETURN_IF_ERROR(
       FillSupernetWork(tx, lease.search_id(), spec, lease.fidelity(), lease.mutable_supernet()));

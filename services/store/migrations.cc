@@ -287,6 +287,15 @@ CREATE TABLE dataset_sizes (
   reported_at    TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 )sql"},
+      {12, "final training: a search's finalists",
+       R"sql(
+-- A finalist (SearchSpec.final_training) is a candidate trained again, from scratch, with the
+-- final recipe once the search phase ends; it sits one rung above the search's final rung.
+-- search_phase_end keeps why the search phase ended, for the message when the search ends.
+ALTER TABLE candidates ADD COLUMN final_training BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX candidates_final_training ON candidates (search_id) WHERE final_training;
+ALTER TABLE searches ADD COLUMN search_phase_end TEXT;
+)sql"},
   };
   return *kMigrations;
 }

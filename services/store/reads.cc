@@ -22,33 +22,79 @@
 namespace nas {
 namespace {
 
-// The search's reference network as a candidate (with its profile metrics), if it has one.
+// The search's reference network as a candidate (with its profile metrics) at `rung`, if it
+// has one: its final rung, or one above for its finalist (final training).
 std::optional<nas::v1::Candidate> ReferenceCandidate(pqxx::work& tx, int64_t search_id,
-                                                     const SearchSpec& spec) {
+                                                     const SearchSpec& spec, int rung) {
   if (!spec.has_reference()) return std::nullopt;
   const pqxx::result r = tx.exec_params(
       absl::StrCat("SELECT ", kCandidateColumns,
                    "WHERE c.search_id = $1 AND c.arch_hash = $2 AND c.rung = $3"),
-      search_id, Sha256Hex(CanonicalKey(spec.reference().architecture())),
-      engine::FinalRung(spec));
+      search_id, Sha256Hex(CanonicalKey(spec.reference().architecture())), rung);
   if (r.empty()) return std::nullopt;
   std::vector<nas::v1::Candidate> one = {CandidateFromRow(r[0])};
   AttachProfileMetrics(tx, one);
   return one[0];
 }
 
-// Marks the reference among `candidates` and compares every evaluated one with it, once the
-// reference is evaluated: derived at read time, nothing stored.
-void AttachReference(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
-                     std::vector<nas::v1::Candidate>& candidates) {
-  const std::optional<nas::v1::Candidate> ref = ReferenceCandidate(tx, search_id, spec);
-  if (!ref.has_value()) return;
-  for (nas::v1::Candidate& c : candidates) {
+// The reference a candidate compares with: a finalist with the reference's finalist (both
+// trained with the final recipe), any other candidate with the reference of the search phase.
+struct References {
+  std::optional<nas::v1::Candidate> search, final;
+
+  References(pqxx::work& tx, int64_t search_id, const SearchSpec& spec)
+      : search(ReferenceCandidate(tx, search_id, spec, engine::FinalRung(spec))),
+        final(engine::HasFinalTraining(spec)
+                  ? ReferenceCandidate(tx, search_id, spec, engine::FinalRung(spec) + 1)
+                  : std::nullopt) {}
+
+  // Marks `c` and compares it, once both are evaluated.
+  void Attach(nas::v1::Candidate& c) const {
+    const std::optional<nas::v1::Candidate>& ref = c.fidelity().final_training() ? final : search;
+    if (!ref.has_value()) return;
     c.set_is_reference(c.id() == ref->id());
     if (ref->state() == nas::v1::CANDIDATE_STATE_EVALUATED &&
         c.state() == nas::v1::CANDIDATE_STATE_EVALUATED) {
       *c.mutable_vs_reference() = CompareWithReference(c, *ref);
     }
+  }
+};
+
+// Marks the reference among `candidates` and compares every evaluated one with it, once the
+// reference is evaluated: derived at read time, nothing stored.
+void AttachReference(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+                     std::vector<nas::v1::Candidate>& candidates) {
+  if (!spec.has_reference()) return;
+  const References refs(tx, search_id, spec);
+  for (nas::v1::Candidate& c : candidates) refs.Attach(c);
+}
+
+// Final training: each front member's finalist (same architecture), with its comparison
+// with the reference's finalist.
+void AttachFinalists(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+                     nas::v1::ParetoFront& front) {
+  if (!engine::HasFinalTraining(spec)) return;
+  std::vector<nas::v1::Candidate> finalists;
+  for (const pqxx::row& r : tx.exec_params(
+           absl::StrCat("SELECT ", kCandidateColumns,
+                        "WHERE c.search_id = $1 AND c.final_training ORDER BY c.id"),
+           search_id)) {
+    finalists.push_back(CandidateFromRow(r));
+  }
+  if (finalists.empty()) return;
+  AttachProfileMetrics(tx, finalists);
+  AttachReference(tx, search_id, spec, finalists);
+  std::map<std::string, const nas::v1::Candidate*> by_hash;
+  for (const nas::v1::Candidate& c : finalists) by_hash[c.architecture_hash()] = &c;
+  for (nas::v1::ParetoMember& m : *front.mutable_members()) {
+    auto it = by_hash.find(Sha256Hex(CanonicalKey(m.architecture())));
+    if (it == by_hash.end()) continue;
+    const nas::v1::Candidate& c = *it->second;
+    nas::v1::Finalist* f = m.mutable_finalist();
+    f->set_candidate_id(c.id());
+    f->set_state(c.state());
+    if (c.has_metrics()) *f->mutable_metrics() = c.metrics();
+    if (c.has_vs_reference()) *f->mutable_vs_reference() = c.vs_reference();
   }
 }
 
@@ -148,7 +194,9 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
         m->add_objective_values(ObjectiveValue(o.metric(), m->metrics(), m->profile_metrics()));
       }
     }
-    if (const std::optional<nas::v1::Candidate> ref = ReferenceCandidate(tx, search_id, spec);
+    AttachFinalists(tx, search_id, spec, front);
+    if (const std::optional<nas::v1::Candidate> ref =
+            ReferenceCandidate(tx, search_id, spec, engine::FinalRung(spec));
         ref.has_value() && ref->state() == nas::v1::CANDIDATE_STATE_EVALUATED) {
       for (nas::v1::ParetoMember& m : *front.mutable_members()) {
         nas::v1::Candidate c;

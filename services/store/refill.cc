@@ -2,9 +2,13 @@
 // engine::PlanRefill() inside one transaction; Store::Refill() applies the plan in the same
 // transaction. The decisions (what to queue, promote, when to end) are engine/lifecycle.cc's.
 #include <algorithm>
+#include <map>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/sha256.h"
+#include "search/search_space.h"
 #include "common/status_macros.h"
 #include "engine/lifecycle.h"
 #include "services/store/pool.h"
@@ -25,6 +29,8 @@ class TxSearchReader : public engine::SearchReader {
       : tx_(tx), cache_(cache), search_id_(search_id) {}
 
   int64_t search_id() const override { return search_id_; }
+  // The spec Queue() read.
+  const SearchSpec& spec() const { return spec_; }
 
   absl::StatusOr<engine::QueueView> Queue(bool lock) override {
     if (lock) {
@@ -37,7 +43,12 @@ class TxSearchReader : public engine::SearchReader {
         "SELECT spec, state, deadline_at < now(), target, "
         "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'QUEUED'), "
         "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'LEASED'), "
-        "n_evaluated, n_failed, array_to_string(evaluated_per_rung, ', ') "
+        "n_evaluated, n_failed, array_to_string(evaluated_per_rung, ', '), "
+        "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.final_training "
+        "  AND c.state <> 'CANCELLED'), "
+        "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.final_training "
+        "  AND c.state IN ('QUEUED', 'LEASED')), "
+        "COALESCE(search_phase_end, ''), extract(epoch FROM deadline_at - now()) "
         "FROM searches s WHERE id = $1",
         search_id_);
     if (rows.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id_, " not found"));
@@ -50,6 +61,13 @@ class TxSearchReader : public engine::SearchReader {
     v.queued = r[4].as<int>();
     v.outstanding = v.queued + r[5].as<int>();
     v.evaluated_per_rung = r[8].as<std::string>();
+    v.finalists = r[9].as<int>();
+    v.finalists_outstanding = r[10].as<int>();
+    v.search_phase_end = r[11].as<std::string>();
+    if (!r[12].is_null()) v.seconds_left = r[12].as<double>();
+    if (v.seconds_left.has_value() && engine::HasFinalTraining(v.spec) && v.finalists == 0) {
+      v.mean_train_seconds = MeanTrainSeconds(engine::FinalRung(v.spec));
+    }
     if (v.spec.has_multi_fidelity()) {
       // Only multi-fidelity searches pay for this count; otherwise every candidate is rung 0.
       v.architectures = tx_.exec_params1(
@@ -62,6 +80,27 @@ class TxSearchReader : public engine::SearchReader {
     }
     spec_ = v.spec;
     return v;
+  }
+
+  absl::StatusOr<std::vector<engine::FrontView>> Fronts() override {
+    std::vector<engine::FrontView> fronts;
+    std::map<int64_t, size_t> index;  // profile db id -> fronts[]
+    for (const SearchProfile& p : *Profiles()) {
+      index[p.db_id] = fronts.size();
+      fronts.push_back({p.profile.id(), {}});
+    }
+    for (const pqxx::row& r : tx_.exec_params(
+             "SELECT pm.profile_id, pm.candidate_id, pm.objectives, c.arch "
+             "FROM pareto_members pm JOIN candidates c ON c.id = pm.candidate_id "
+             "WHERE pm.search_id = $1 ORDER BY pm.candidate_id",
+             search_id_)) {
+      auto it = index.find(r[0].as<int64_t>());
+      if (it == index.end()) continue;
+      fronts[it->second].members.push_back({r[1].as<int64_t>(),
+                                            ParseDoubleArray(r[2].as<std::string>()),
+                                            Parse<nas::v1::Architecture>(r[3])});
+    }
+    return fronts;
   }
 
   absl::StatusOr<engine::SupernetEpochs> Supernet() override {
@@ -142,6 +181,21 @@ class TxSearchReader : public engine::SearchReader {
   }
 
  private:
+  // The mean training seconds of the search's latest finished models (0: none yet).
+  double MeanTrainSeconds(int final_rung) {
+    double sum = 0;
+    int n = 0;
+    for (const pqxx::row& r : tx_.exec_params(
+             "SELECT e.metrics FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
+             "WHERE e.search_id = $1 AND c.rung = $2 AND NOT c.final_training "
+             "ORDER BY e.id DESC LIMIT 32",
+             search_id_, final_rung)) {
+      sum += Parse<CandidateMetrics>(r[0]).train_seconds();
+      ++n;
+    }
+    return n == 0 ? 0 : sum / n;
+  }
+
   std::shared_ptr<const std::vector<SearchProfile>> Profiles() {
     if (profiles_ == nullptr) profiles_ = cache_.Get(tx_, search_id_);
     return profiles_;
@@ -158,6 +212,35 @@ class TxSearchReader : public engine::SearchReader {
   SearchSpec spec_;
   std::shared_ptr<const std::vector<SearchProfile>> profiles_;
 };
+
+// Queues final training's finalists and lowers the search's target to the evaluations done
+// and the finalists queued; returns how many were queued.
+int QueueFinalists(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+                   const engine::RefillPlan& plan) {
+  const nas::v1::Fidelity fidelity = engine::FinalTrainingFidelity(spec);
+  std::vector<std::string> queued;
+  for (const engine::FinalistPlan& f : plan.finalists) {
+    pqxx::result r = tx.exec_params(
+        "INSERT INTO candidates (search_id, arch, arch_hash, rung, fidelity, state, "
+        "  final_training) VALUES ($1, $2, $3, $4, $5, 'QUEUED', true) "
+        "ON CONFLICT DO NOTHING RETURNING id",
+        search_id, Bin(f.architecture), Sha256Hex(CanonicalKey(f.architecture)), fidelity.rung(),
+        Bin(fidelity));
+    if (r.empty()) continue;
+    queued.push_back(absl::StrCat(r[0][0].as<int64_t>(), " (",
+                                  f.reference ? std::string("the reference")
+                                              : absl::StrCat("candidate ", f.from_candidate),
+                                  ")"));
+  }
+  tx.exec_params(
+      "UPDATE searches SET target = n_evaluated + n_failed + $2, search_phase_end = $3, "
+      "  updated_at = now() WHERE id = $1",
+      search_id, static_cast<int>(queued.size()), plan.search_phase_end);
+  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
+              absl::StrCat("search phase over (", plan.search_phase_end, "); final training: ",
+                           queued.size(), " finalists queued: ", absl::StrJoin(queued, ", ")));
+  return static_cast<int>(queued.size());
+}
 
 }  // namespace
 
@@ -194,6 +277,7 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, engine::StrategyCa
     }
     result.inserted += fresh;
     std::optional<engine::SearchEnd> end = plan.end;
+    engine::RefillPlan final_plan;  // final training started by an exhausted space
     if (plan.strategy_state.has_value()) {
       tx.exec_params(
           "UPDATE strategy_state SET state = $2, observed_through = $3, "
@@ -205,7 +289,20 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, engine::StrategyCa
         AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
                     absl::StrCat("queued ", fresh, fresh == 1 ? " candidate" : " candidates"));
       }
-      if (!end.has_value()) end = plan.ExhaustedEnd(result.inserted);
+      if (!end.has_value()) {
+        if (std::optional<engine::SearchEnd> exhausted = plan.ExhaustedEnd(result.inserted)) {
+          NAS_RETURN_IF_ERROR(engine::ConcludeSearchPhase(reader, reader.spec(), *exhausted,
+                                                          &final_plan));
+          end = final_plan.end;
+        }
+      }
+    }
+    const engine::RefillPlan* const plans[] = {&plan, &final_plan};
+    for (const engine::RefillPlan* p : plans) {
+      if (p->finalists.empty()) continue;
+      const int queued = QueueFinalists(tx, search_id, reader.spec(), *p);
+      result.inserted += queued;
+      if (queued == 0) end = engine::SearchEnd{"SUCCEEDED", p->search_phase_end};
     }
     if (end.has_value()) {
       EndSearch(tx, search_id, *end);

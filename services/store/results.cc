@@ -267,14 +267,17 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
   }
   // Lower rungs of successive halving only rank candidates for promotion: their results
   // are kept and shown, but never enter a front nor the best accuracy.
-  const bool finished_model = r.rung == engine::FinalRung(spec);
+  const bool joins_fronts = r.rung == engine::FinalRung(spec);
+  // A finalist of final training (one rung above) is a finished model outside the fronts.
+  const bool finalist = r.rung == engine::FinalRung(spec) + 1;
+  const bool finished_model = joins_fronts || finalist;
   StoreEvaluation(tx, r.candidate_id, r.search_id, r.request.lease_id(), metrics);
   if (options.quarantine_after > 0) {
     outcome.quarantined = QuarantineFailingWorkers(
         tx, r.candidate_id, r.request.worker_id(), options.quarantine_after,
         options.quarantine_for);
   }
-  if (spec.has_multi_fidelity()) {
+  if (spec.has_multi_fidelity() && !finalist) {
     tx.exec_params(
         "UPDATE searches SET evaluated_per_rung[$2] = evaluated_per_rung[$2] + 1 "
         "WHERE id = $1",
@@ -282,10 +285,17 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
   }
   AppendEvent(tx, r.search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, r.candidate_id,
               "",
-              absl::StrFormat("candidate %d evaluated%s: accuracy %.4f, %d params",
-                              r.candidate_id,
-                              spec.has_multi_fidelity() ? absl::StrCat(" at rung ", r.rung) : "",
-                              metrics.val_accuracy(), metrics.params()));
+              finalist ? absl::StrFormat("finalist %d trained: test accuracy %.4f (int8 %.4f), "
+                                         "validation %.4f, %d params",
+                                         r.candidate_id, metrics.test_accuracy(),
+                                         metrics.int8_test_accuracy(), metrics.val_accuracy(),
+                                         metrics.params())
+                       : absl::StrFormat("candidate %d evaluated%s: accuracy %.4f, %d params",
+                                         r.candidate_id,
+                                         spec.has_multi_fidelity()
+                                             ? absl::StrCat(" at rung ", r.rung)
+                                             : "",
+                                         metrics.val_accuracy(), metrics.params()));
 
   // Every front of the search at once. The search row lock serialises reports of one
   // search, so these members are the whole current fronts.
@@ -321,7 +331,7 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
           {p.profile.id(),
            std::abs(pm.latency_ms() - metrics.latency_ms()) / metrics.latency_ms()});
     }
-    if (!pm.feasible() || !finished_model) continue;
+    if (!pm.feasible() || !joins_fronts) continue;
     JoinFront(tx, r.search_id, spec, p, r.candidate_id, metrics, pm, std::move(fronts[p.db_id]));
   }
   outcome.search_ended = EndIfBudgetSpent(

@@ -83,6 +83,8 @@ nas::v1::Search SearchFromRow(const pqxx::row& r) {
   for (double n : ParseDoubleArray(r[14].as<std::string>())) {
     p->add_evaluated_per_rung(static_cast<int>(n));
   }
+  p->set_finalists(r[15].as<int>());
+  p->set_finalists_trained(r[16].as<int>());
   return s;
 }
 

@@ -54,7 +54,11 @@ inline constexpr char kSearchColumns[] =
     "s.target, s.best_accuracy, "
     "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'QUEUED'), "
     "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.state = 'LEASED'), "
-    "s.n_evaluated, s.n_failed, s.n_cancelled, s.evaluated_per_rung ";
+    "s.n_evaluated, s.n_failed, s.n_cancelled, s.evaluated_per_rung, "
+    "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.final_training "
+    "  AND c.state <> 'CANCELLED'), "
+    "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.final_training "
+    "  AND c.state = 'EVALUATED') ";
 nas::v1::Search SearchFromRow(const pqxx::row& r);
 // LoadSearch() reads one of the caller's searches; NotFound for another user's.
 absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, const Caller& caller, int64_t search_id);

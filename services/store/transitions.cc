@@ -25,9 +25,12 @@ Counted CountFinal(pqxx::work& tx, int64_t search_id, absl::string_view to, int 
                                    " + $2, "
                                    "best_accuracy = greatest(best_accuracy, $3) "
                                    "WHERE id = $1 RETURNING target, n_evaluated, n_failed, "
-                                   "array_to_string(evaluated_per_rung, ', ')"),
+                                   "array_to_string(evaluated_per_rung, ', '), "
+                                   "COALESCE(search_phase_end, '')"),
                       search_id, n, accuracy);
-  return {{r[0].as<int>(), r[1].as<int>(), r[2].as<int>()}, r[3].as<std::string>()};
+  return {{r[0].as<int>(), r[1].as<int>(), r[2].as<int>()},
+          r[3].as<std::string>(),
+          r[4].as<std::string>()};
 }
 
 void EndSearch(pqxx::work& tx, int64_t search_id, const engine::SearchEnd& end) {
@@ -49,7 +52,7 @@ void EndSearch(pqxx::work& tx, int64_t search_id, const engine::SearchEnd& end) 
 
 bool EndIfBudgetSpent(pqxx::work& tx, int64_t search_id, const Counted& counted) {
   const std::optional<engine::SearchEnd> end =
-      engine::EndIfBudgetSpent(counted.budget, counted.evaluated_per_rung);
+      engine::EndIfBudgetSpent(counted.budget, counted.evaluated_per_rung, counted.search_phase_end);
   if (end.has_value()) EndSearch(tx, search_id, *end);
   return end.has_value();
 }

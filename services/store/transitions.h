@@ -27,6 +27,7 @@ bool InsertCandidate(pqxx::work& tx, int64_t search_id, const nas::v1::Architect
 struct Counted {
   engine::Budget budget;
   std::string evaluated_per_rung;
+  std::string search_phase_end;  // set once final training started
 };
 
 // CountFinal() counts `n` more of a search's candidates in final state `to` (EVALUATED,
