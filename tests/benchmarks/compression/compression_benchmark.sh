@@ -2,27 +2,33 @@
 # The compression headline: ResNet-18 (the reference) against the models a search finds in its
 # family, on Fashion-MNIST's test split, side by side in one run (docs/compression.md).
 #
-#   tests/benchmarks/compression/compression_benchmark.sh      # the quick run: ~30 min, 2 cores
-#   COMPRESSION_CANDIDATES=120 COMPRESSION_EPOCHS=15 COMPRESSION_TRAIN_SUBSET=0 \
-#     COMPRESSION_WALL_SECONDS=7200 tests/benchmarks/compression/compression_benchmark.sh
+#   tests/benchmarks/compression/compression_benchmark.sh      # the quick run: ~1 h, 2 cores
+#   COMPRESSION_CANDIDATES=120 COMPRESSION_EPOCHS=2 COMPRESSION_TRAIN_SUBSET=10000 \
+#     COMPRESSION_WALL_SECONDS=7200 COMPRESSION_FINALISTS=3 COMPRESSION_FINAL_EPOCHS=15 \
+#     COMPRESSION_FINAL_SUBSET=0 tests/benchmarks/compression/compression_benchmark.sh
 #
 # Runs deploy/quickstart.sh with resnet18_search.textproto (embedded PostgreSQL, the
-# controller, NAS_TRAINERS workers), the budget and recipe set from COMPRESSION_CANDIDATES,
-# COMPRESSION_EPOCHS, COMPRESSION_TRAIN_SUBSET (0: all 50,000 training examples) and
-# COMPRESSION_WALL_SECONDS (0: no limit), then reports from the candidates' test accuracies:
-# the reference; the smallest model within 1 point of it, with its ratios; the most accurate
-# Cortex-M7 model (int8, within 256 KB of peak activations and 1 MB of int8 weights); and the
-# CPU-hours spent. NAS_STATE_DIR keeps the state (default: a new temporary directory).
+# controller, NAS_TRAINERS workers). The search phase's budget and recipe come from
+# COMPRESSION_CANDIDATES, COMPRESSION_EPOCHS, COMPRESSION_TRAIN_SUBSET and
+# COMPRESSION_WALL_SECONDS (0: no limit); then final training trains COMPRESSION_FINALISTS
+# members of each front and ResNet-18 alike, COMPRESSION_FINAL_EPOCHS epochs on
+# COMPRESSION_FINAL_SUBSET examples (0: all 50,000 left beside the validation split). The
+# report reads the finalists' test accuracies: the reference; the smallest model within 1 point
+# of it, with its ratios; the most accurate Cortex-M7 model (int8, within 256 KB of peak
+# activations and 1 MB of int8 weights); and the CPU-hours spent. NAS_STATE_DIR keeps the
+# state (default: a new temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 # shellcheck source=tests/benchmarks/search_on_quickstart.sh
 source tests/benchmarks/search_on_quickstart.sh
 spec=$state/search.textproto
 {
-  grep -vE '^(budget|recipe) ' tests/benchmarks/compression/resnet18_search.textproto
+  grep -vE '^(budget|recipe|final_training) ' tests/benchmarks/compression/resnet18_search.textproto
   echo "budget { max_candidates: ${COMPRESSION_CANDIDATES:-8} max_wall_seconds: ${COMPRESSION_WALL_SECONDS:-0} }"
   echo "recipe { epochs: ${COMPRESSION_EPOCHS:-1} train_subset: ${COMPRESSION_TRAIN_SUBSET:-4000}" \
        "validation_examples: ${COMPRESSION_VALIDATION:-2000} augment_crop: true }"
+  echo "final_training { finalists_per_profile: ${COMPRESSION_FINALISTS:-2}" \
+       "epochs: ${COMPRESSION_FINAL_EPOCHS:-1} train_subset: ${COMPRESSION_FINAL_SUBSET:-8000} }"
 } >"$spec"
 echo "compression_benchmark: searching (log: $state/quickstart.log; spec: $spec)" >&2
 run_search_on_quickstart "$spec" 50161
@@ -33,15 +39,18 @@ wall=$search_seconds
 import json, sys
 state, search, wall, cores = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 cands = [json.loads(l) for l in open(f"{state}/candidates.json") if l.strip()]
-done = [c for c in cands if c.get("state") == "CANDIDATE_STATE_EVALUATED"]
+evaluated = [c for c in cands if c.get("state") == "CANDIDATE_STATE_EVALUATED"]
+# The finalists (final training) when the search trained them; the search's own models else.
+finals = [c for c in evaluated if c.get("fidelity", {}).get("final_training")]
+done = finals or evaluated
 def m(c, k, d=0):
     return float(c.get("metrics", {}).get(k, d))
 ref = next((c for c in done if c.get("is_reference")), None)
 if ref is None:
     sys.exit("compression_benchmark: the reference was not evaluated")
 ra = m(ref, "test_accuracy")
-print(f"Search {search}: {len(done)} models evaluated in {wall / 60:.1f} min "
-      f"({wall * cores / 3600:.2f} CPU-hours on {cores} cores)\n")
+print(f"Search {search}: {len(evaluated) - len(finals)} models searched, {len(finals)} finalists "
+      f"trained, in {wall / 60:.1f} min ({wall * cores / 3600:.2f} CPU-hours on {cores} cores)\n")
 print("| model | params | MACs | int8 bytes | test acc | int8 test acc | vs ResNet-18 |")
 print("|---|---|---|---|---|---|---|")
 def row(name, c):
