@@ -114,9 +114,13 @@ std::vector<FinalistPlan> SelectFinalists(const SearchSpec& spec,
                                           const std::vector<FrontView>& fronts) {
   std::vector<FinalistPlan> out;
   absl::flat_hash_set<std::string> chosen;  // canonical keys
+  const std::string reference_key =
+      spec.has_reference() ? CanonicalKey(spec.reference().architecture()) : "";
   auto add = [&](const nas::v1::Architecture& arch, int64_t from, bool reference) {
-    if (!chosen.insert(CanonicalKey(arch)).second) return;
-    out.push_back({from, reference, arch});
+    const std::string key = CanonicalKey(arch);
+    if (!chosen.insert(key).second) return;
+    // A front member may be the reference network itself.
+    out.push_back({from, reference || key == reference_key, arch});
   };
   const int per_profile = spec.final_training().finalists_per_profile();
   for (const FrontView& front : fronts) {

@@ -73,7 +73,7 @@ struct FrontView {
 // A finalist to queue: a front member's architecture (from_candidate), or the reference's.
 struct FinalistPlan {
   int64_t from_candidate = 0;
-  bool reference = false;
+  bool reference = false;  // the reference network (chosen as such, or a member that is it)
   nas::v1::Architecture architecture;
 };
 // SelectFinalists(): per front (in the search's profile order) finalists_per_profile members

@@ -430,6 +430,45 @@ TEST_F(SpacesReferencesSplitsTest, FinalTrainingRetrainsTheFrontsBestAndTheRefer
   ASSERT_TRUE(reader->Finish().ok());
   EXPECT_TRUE(CheckOnnxModel(file, "onnx-int8").ok());
   EXPECT_DOUBLE_EQ(meta.metrics().int8_test_accuracy(), best.metrics().int8_test_accuracy());
+
+  // The same reference, dataset and recipe in a new search of the same owner (another seed):
+  // its training is reused at submit, and again in final training, not trained twice.
+  const nas::v1::Candidate* ref_search = nullptr;
+  for (const nas::v1::Candidate& c : searched) {
+    if (c.is_reference()) ref_search = &c;
+  }
+  ASSERT_NE(ref_search, nullptr);
+  spec.mutable_strategy()->set_seed(77);
+  spec.mutable_recipe()->clear_seed();
+  nas::v1::Search again;
+  st = Submit(spec, &again);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  // The reference as the submit left it (before any worker ran).
+  auto reference_of = [&](int64_t id) {
+    nas::v1::Candidate found;
+    for (const nas::v1::Candidate& c : Candidates(id)) {
+      if (c.is_reference()) found = c;
+    }
+    return found;
+  };
+  nas::v1::Candidate reused = reference_of(again.id());
+  EXPECT_EQ(reused.state(), nas::v1::CANDIDATE_STATE_EVALUATED) << "not reused";
+  EXPECT_EQ(reused.metrics().SerializeAsString(), ref_search->metrics().SerializeAsString());
+  EXPECT_TRUE(reused.has_artifact());
+  EXPECT_EQ(reused.profile_metrics_size(), 1);
+  const nas::v1::Search ended_again = RunUntilEnd(Options({FashionMnist()}), again.id());
+  ASSERT_EQ(ended_again.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << ended_again.DebugString();
+  for (const nas::v1::Candidate& c : Candidates(again.id())) {
+    if (c.is_reference() && c.fidelity().final_training()) {
+      EXPECT_EQ(c.metrics().SerializeAsString(), ref_final->metrics().SerializeAsString());
+    }
+  }
+  // Another recipe is another training: not reused.
+  spec.mutable_recipe()->set_epochs(2);
+  nas::v1::Search other;
+  st = Submit(spec, &other);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(reference_of(other.id()).state(), nas::v1::CANDIDATE_STATE_QUEUED);
 }
 
 TEST_F(SpacesReferencesSplitsTest, ASmallDatasetIsSplitDisjointlyAndAnImpossibleSplitIsRefused) {

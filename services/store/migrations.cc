@@ -296,6 +296,15 @@ ALTER TABLE candidates ADD COLUMN final_training BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX candidates_final_training ON candidates (search_id) WHERE final_training;
 ALTER TABLE searches ADD COLUMN search_phase_end TEXT;
 )sql"},
+      {13, "a reference network's training reused across searches",
+       R"sql(
+-- A reference network trained before (same owner, dataset, network and recipe) is not trained
+-- again: its evaluation and files are copied under no lease, naming the candidate that trained
+-- it (the first, when that one was itself a copy).
+ALTER TABLE evaluations ALTER COLUMN lease_id DROP NOT NULL;
+ALTER TABLE evaluations ADD COLUMN reused_from BIGINT REFERENCES candidates(id);
+ALTER TABLE artifacts ALTER COLUMN lease_id DROP NOT NULL;
+)sql"},
   };
   return *kMigrations;
 }

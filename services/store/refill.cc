@@ -3,6 +3,7 @@
 // transaction. The decisions (what to queue, promote, when to end) are engine/lifecycle.cc's.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -215,10 +216,11 @@ class TxSearchReader : public engine::SearchReader {
 
 // Queues final training's finalists and lowers the search's target to the evaluations done
 // and the finalists queued; returns how many were queued.
-int QueueFinalists(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
-                   const engine::RefillPlan& plan) {
+int QueueFinalists(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_id,
+                   const SearchSpec& spec, const engine::RefillPlan& plan) {
   const nas::v1::Fidelity fidelity = engine::FinalTrainingFidelity(spec);
   std::vector<std::string> queued;
+  std::optional<std::pair<int64_t, nas::v1::Architecture>> reference;
   for (const engine::FinalistPlan& f : plan.finalists) {
     pqxx::result r = tx.exec_params(
         "INSERT INTO candidates (search_id, arch, arch_hash, rung, fidelity, state, "
@@ -227,6 +229,7 @@ int QueueFinalists(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
         search_id, Bin(f.architecture), Sha256Hex(CanonicalKey(f.architecture)), fidelity.rung(),
         Bin(fidelity));
     if (r.empty()) continue;
+    if (f.reference) reference = {r[0][0].as<int64_t>(), f.architecture};
     queued.push_back(absl::StrCat(r[0][0].as<int64_t>(), " (",
                                   f.reference ? std::string("the reference")
                                               : absl::StrCat("candidate ", f.from_candidate),
@@ -239,6 +242,11 @@ int QueueFinalists(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
   AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
               absl::StrCat("search phase over (", plan.search_phase_end, "); final training: ",
                            queued.size(), " finalists queued: ", absl::StrJoin(queued, ", ")));
+  // The reference trained alike before (an earlier search's final training): reused.
+  if (reference.has_value()) {
+    ReuseEarlierTraining(tx, profiles, search_id, spec, reference->first, reference->second,
+                         fidelity);
+  }
   return static_cast<int>(queued.size());
 }
 
@@ -300,7 +308,7 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, engine::StrategyCa
     const engine::RefillPlan* const plans[] = {&plan, &final_plan};
     for (const engine::RefillPlan* p : plans) {
       if (p->finalists.empty()) continue;
-      const int queued = QueueFinalists(tx, search_id, reader.spec(), *p);
+      const int queued = QueueFinalists(tx, *profiles_, search_id, reader.spec(), *p);
       result.inserted += queued;
       if (queued == 0) end = engine::SearchEnd{"SUCCEEDED", p->search_phase_end};
     }

@@ -6,11 +6,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/work_kind.h"
 #include "engine/lifecycle.h"
 #include "search/cost_model.h"
 #include "search/hardware_profile.h"
+#include "search/search_space.h"
 #include "search/weight_sharing.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
@@ -117,12 +119,13 @@ absl::StatusOr<ReportOutcome> StoreMeasurement(pqxx::work& tx, SearchProfileCach
   return outcome;
 }
 
-// Stores a candidate's evaluation under its (completed) lease and marks it EVALUATED.
+// Stores a candidate's evaluation under its (completed) lease, or none (0: a reused training),
+// and marks it EVALUATED.
 void StoreEvaluation(pqxx::work& tx, int64_t candidate_id, int64_t search_id, int64_t lease_id,
                      const CandidateMetrics& metrics) {
   tx.exec_params(
       "WITH e AS (INSERT INTO evaluations (candidate_id, search_id, lease_id, metrics, "
-      "  val_accuracy) VALUES ($1, $2, $3, $4, $5)) "
+      "  val_accuracy) VALUES ($1, $2, NULLIF($3, 0), $4, $5)) "
       "UPDATE candidates SET state = 'EVALUATED', evaluated_at = now(), error = '' "
       "WHERE id = $1",
       candidate_id, search_id, lease_id, Bin(metrics), metrics.val_accuracy());
@@ -341,6 +344,77 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
 }
 
 }  // namespace
+
+namespace {
+
+// What training a candidate gets: its dataset, the recipe its lease carries with its
+// fidelity's epochs and examples applied, and the rest of the fidelity. The seed is left out:
+// two trainings equal but for the seed of weight init and data order count as the same.
+std::string TrainingKey(const SearchSpec& spec, const nas::v1::Fidelity& fidelity) {
+  nas::v1::TrainingRecipe recipe = engine::RecipeFor(spec, fidelity);
+  recipe.clear_seed();
+  if (fidelity.epochs() > 0) recipe.set_epochs(fidelity.epochs());
+  if (fidelity.train_subset() > 0) recipe.set_train_subset(fidelity.train_subset());
+  nas::v1::Fidelity rest = fidelity;
+  rest.clear_rung();
+  rest.clear_epochs();
+  rest.clear_train_subset();
+  rest.clear_final_training();
+  return absl::StrCat(spec.dataset(), "|", recipe.SerializeAsString(), "|",
+                      rest.SerializeAsString());
+}
+
+}  // namespace
+
+bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_id,
+                          const SearchSpec& spec, int64_t candidate_id,
+                          const nas::v1::Architecture& architecture,
+                          const nas::v1::Fidelity& fidelity) {
+  const std::string key = TrainingKey(spec, fidelity);
+  for (const pqxx::row& d : tx.exec_params(
+           "SELECT c.id, c.search_id, s.spec, c.fidelity, e.metrics, "
+           "  COALESCE(e.reused_from, c.id), COALESCE(w.device_tag, '') "
+           "FROM candidates c JOIN searches s ON s.id = c.search_id "
+           "JOIN evaluations e ON e.candidate_id = c.id "
+           "LEFT JOIN evaluations root ON root.candidate_id = COALESCE(e.reused_from, c.id) "
+           "LEFT JOIN leases l ON l.id = root.lease_id "
+           "LEFT JOIN workers w ON w.id = l.worker_id "
+           "WHERE s.owner_id = (SELECT owner_id FROM searches WHERE id = $1) "
+           "  AND s.dataset = $2 AND c.arch_hash = $3 AND c.state = 'EVALUATED' "
+           "  AND c.search_id <> $1 "
+           "  AND EXISTS (SELECT 1 FROM artifacts a WHERE a.candidate_id = c.id) "
+           "ORDER BY c.id DESC LIMIT 64",
+           search_id, spec.dataset(), Sha256Hex(CanonicalKey(architecture)))) {
+    if (TrainingKey(Parse<SearchSpec>(d[2]), Parse<nas::v1::Fidelity>(d[3])) != key) continue;
+    const int64_t donor = d[0].as<int64_t>();
+    nas::v1::ReportResultRequest copied;
+    *copied.mutable_metrics() = Parse<CandidateMetrics>(d[4]);
+    Reported r{copied};
+    r.search_id = search_id;
+    r.candidate_id = candidate_id;
+    r.rung = fidelity.rung();
+    r.architecture = architecture;
+    r.spec = spec;
+    r.device_tag = d[6].as<std::string>();  // where its latency was measured
+    StoreOptions no_quarantine;
+    no_quarantine.quarantine_after = 0;
+    StoreCandidateResult(tx, r, no_quarantine, profiles, ReportOutcome());
+    tx.exec_params("UPDATE evaluations SET reused_from = $2 WHERE candidate_id = $1",
+                   candidate_id, d[5].as<int64_t>());
+    tx.exec_params(
+        "INSERT INTO artifacts (candidate_id, search_id, lease_id, sha256, size_bytes, format, "
+        "  metadata, data) "
+        "SELECT $1, $2, NULL, sha256, size_bytes, format, metadata, data FROM artifacts "
+        "WHERE candidate_id = $3",
+        candidate_id, search_id, donor);
+    AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
+                absl::StrCat("candidate ", candidate_id, " (the reference): training reused from "
+                             "candidate ", donor, " of search ", d[1].as<int64_t>(),
+                             " (same network, dataset and recipe), not trained again"));
+    return true;
+  }
+  return false;
+}
 
 absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
   return pool_->Run("ReportResult", [&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {

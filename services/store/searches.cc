@@ -3,8 +3,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "engine/lifecycle.h"
+#include "search/search_space.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
 #include "services/store/store.h"
@@ -38,8 +40,19 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
                    pqxx::binarystring(strategy_state));
     int initial = 0;
     // The reference first: its figures are what every candidate is compared with.
+    bool reference_reused = false;
     if (spec.has_reference()) {
-      InsertCandidate(tx, id, spec.reference().architecture(), engine::Rungs(spec).front());
+      const nas::v1::Fidelity fidelity = engine::Rungs(spec).front();
+      InsertCandidate(tx, id, spec.reference().architecture(), fidelity);
+      // Trained alike in an earlier search of this owner: reused, not trained again.
+      const int64_t ref_id =
+          tx.exec_params1("SELECT id FROM candidates WHERE search_id = $1 AND arch_hash = $2 "
+                          "AND rung = $3",
+                          id, Sha256Hex(CanonicalKey(spec.reference().architecture())),
+                          fidelity.rung())[0]
+              .as<int64_t>();
+      reference_reused = ReuseEarlierTraining(tx, *profiles_, id, spec, ref_id,
+                                              spec.reference().architecture(), fidelity);
     }
     for (const nas::v1::Architecture& arch : spec.initial_architectures()) {
       initial += InsertCandidate(tx, id, arch, engine::Rungs(spec).front()) ? 1 : 0;
@@ -50,9 +63,11 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
                      spec.space().name(), ", ", spec.budget().max_candidates(), " candidates",
                      initial > 0 ? absl::StrCat(", ", initial, " given") : "",
                      spec.has_reference()
-                         ? absl::StrCat(", reference ", spec.reference().preset().empty()
-                                                            ? std::string("given")
-                                                            : spec.reference().preset())
+                         ? absl::StrCat(", reference ",
+                                        spec.reference().preset().empty()
+                                            ? std::string("given")
+                                            : spec.reference().preset(),
+                                        reference_reused ? " (trained before: reused)" : "")
                          : ""));
     return LoadSearch(tx, caller, id);
   });

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/lifecycle.h"
 #include "proto/nas.pb.h"
+#include "services/store/search_profiles.h"
 
 namespace nas {
 
@@ -42,6 +43,16 @@ void EndSearch(pqxx::work& tx, int64_t search_id, const engine::SearchEnd& end);
 // EndIfBudgetSpent() ends the (locked, running) search when engine::EndIfBudgetSpent() says
 // so. Returns whether it ended.
 bool EndIfBudgetSpent(pqxx::work& tx, int64_t search_id, const Counted& counted);
+
+// ReuseEarlierTraining() stores, for the queued candidate `candidate_id` of a search, the
+// evaluation and files of the same network trained alike (dataset, recipe and fidelity, but
+// for the seed) in an earlier search of the same owner, if there is one: as if reported (its
+// cost on every profile, the fronts, the budget), under no lease, naming the candidate that
+// trained it. Used for reference networks. Returns whether it found one. (results.cc)
+bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_id,
+                          const SearchSpec& spec, int64_t candidate_id,
+                          const nas::v1::Architecture& architecture,
+                          const nas::v1::Fidelity& fidelity);
 
 // LeaseNotLive() explains why a lease cannot be used: NotFound, PermissionDenied (another
 // worker's), or FailedPrecondition naming its state.
