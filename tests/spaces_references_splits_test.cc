@@ -124,6 +124,63 @@ class SpacesReferencesSplitsTest : public ::testing::Test {
     return s;
   }
 
+  // Search `id`'s front on the host CPU.
+  nas::v1::ParetoFront HostFront(int64_t id) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::GetParetoFrontRequest req;
+    req.set_search_id(id);
+    req.set_profile_id("host-cpu");
+    nas::v1::ParetoFront front;
+    const grpc::Status st = harness_->Nas()->GetParetoFront(&ctx, req, &front);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return front;
+  }
+
+  // A candidate's model file in `format` (empty when the fetch fails), and its metadata.
+  std::string FetchFile(int64_t candidate_id, const std::string& format,
+                        nas::v1::ModelMetadata* meta) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::FetchModelRequest req;
+    req.set_candidate_id(candidate_id);
+    req.set_format(format);
+    std::unique_ptr<grpc::ClientReader<nas::v1::FetchModelResponse>> reader =
+        harness_->Nas()->FetchModel(&ctx, req);
+    std::string file;
+    nas::v1::FetchModelResponse chunk;
+    while (reader->Read(&chunk)) {
+      if (chunk.has_metadata()) *meta = chunk.metadata();
+      file += chunk.chunk();
+    }
+    const grpc::Status st = reader->Finish();
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return st.ok() ? file : "";
+  }
+
+  // The narrowed resnet space of the reference tests (one block per stage, widths at 50% and
+  // 100%, 20 pixels), and a reference in it: three basic residual stages, 16-32-64.
+  static void NarrowResnet(nas::v1::SearchSpec& spec) {
+    spec.mutable_space()->set_name("resnet");
+    spec.mutable_space()->set_max_depth(1);
+    spec.mutable_space()->add_resolutions(20);
+    spec.mutable_space()->add_width_multipliers_percent(50);
+    spec.mutable_space()->add_width_multipliers_percent(100);
+    spec.mutable_recipe()->set_validation_examples(1000);
+  }
+  static nas::v1::Architecture SmallResnetReference() {
+    nas::v1::Architecture reference;
+    reference.set_space("resnet");
+    reference.set_resolution(20);
+    reference.set_stem_width(16);
+    for (int width : {16, 32, 64}) {
+      nas::v1::Stage* s = reference.add_stages();
+      s->set_width(width);
+      s->add_blocks()->set_type(nas::v1::BASIC_RESIDUAL);
+    }
+    return reference;
+  }
+
   // Registers a worker serving `datasets` and stops it: the controller learns their sizes.
   void RegisterOnly(std::vector<DatasetSource> datasets) {
     WorkerOptions o = Options(std::move(datasets));
@@ -201,17 +258,8 @@ TEST_F(SpacesReferencesSplitsTest, AUserWrittenSpaceIsSearchedEndToEnd) {
   EXPECT_TRUE(types.count(nas::v1::INVERTED_RESIDUAL));
   EXPECT_GE(types.size(), 3u);
   // The int8 ONNX file of such a network passes ONNX's checker.
-  grpc::ClientContext ctx;
-  ControllerHarness::Authorize(&ctx, alice_);
-  nas::v1::FetchModelRequest req;
-  req.set_candidate_id(Candidates(search.id())[0].id());
-  req.set_format("onnx-int8");
-  std::unique_ptr<grpc::ClientReader<nas::v1::FetchModelResponse>> reader =
-      harness_->Nas()->FetchModel(&ctx, req);
-  std::string file;
-  nas::v1::FetchModelResponse chunk;
-  while (reader->Read(&chunk)) file += chunk.chunk();
-  ASSERT_TRUE(reader->Finish().ok());
+  nas::v1::ModelMetadata meta;
+  const std::string file = FetchFile(Candidates(search.id())[0].id(), "onnx-int8", &meta);
   EXPECT_TRUE(CheckOnnxModel(file, "onnx-int8").ok()) << CheckOnnxModel(file, "onnx-int8");
 }
 
@@ -249,13 +297,8 @@ TEST_F(SpacesReferencesSplitsTest, AWeightSharingSearchOnASpaceTheSupernetCannot
 // and front member is compared with it.
 TEST_F(SpacesReferencesSplitsTest, AReferenceIsTrainedAndEveryCandidateIsComparedWithIt) {
   nas::v1::SearchSpec spec = SmallSpec(3);
-  spec.mutable_space()->set_name("resnet");
-  spec.mutable_space()->set_max_depth(1);
-  spec.mutable_space()->add_resolutions(20);
-  spec.mutable_space()->add_width_multipliers_percent(50);
-  spec.mutable_space()->add_width_multipliers_percent(100);
+  NarrowResnet(spec);
   spec.mutable_recipe()->set_train_subset(1000);
-  spec.mutable_recipe()->set_validation_examples(1000);
   // The preset's own network (depth 4, full width) is not in this narrowed space: refused.
   spec.mutable_reference()->set_preset("resnet");
   nas::v1::Search search;
@@ -264,15 +307,7 @@ TEST_F(SpacesReferencesSplitsTest, AReferenceIsTrainedAndEveryCandidateIsCompare
   EXPECT_EQ(st.error_message().rfind("spec.reference.preset: resnet's network is not in", 0), 0u)
       << st.error_message();
 
-  nas::v1::Architecture reference;
-  reference.set_space("resnet");
-  reference.set_resolution(20);
-  reference.set_stem_width(16);
-  for (int width : {16, 32, 64}) {
-    nas::v1::Stage* s = reference.add_stages();
-    s->set_width(width);
-    s->add_blocks()->set_type(nas::v1::BASIC_RESIDUAL);
-  }
+  const nas::v1::Architecture reference = SmallResnetReference();
   *spec.mutable_reference()->mutable_architecture() = reference;
   spec.mutable_reference()->clear_preset();
   st = Submit(spec, &search);
@@ -310,13 +345,7 @@ TEST_F(SpacesReferencesSplitsTest, AReferenceIsTrainedAndEveryCandidateIsCompare
     }
   }
   // The front's members carry the comparison too.
-  grpc::ClientContext ctx;
-  ControllerHarness::Authorize(&ctx, alice_);
-  nas::v1::GetParetoFrontRequest req;
-  req.set_search_id(search.id());
-  req.set_profile_id("host-cpu");
-  nas::v1::ParetoFront front;
-  ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok());
+  const nas::v1::ParetoFront front = HostFront(search.id());
   ASSERT_GT(front.members_size(), 0);
   for (const nas::v1::ParetoMember& m : front.members()) {
     EXPECT_EQ(m.vs_reference().reference_candidate_id(), ref->id());
@@ -329,22 +358,9 @@ TEST_F(SpacesReferencesSplitsTest, AReferenceIsTrainedAndEveryCandidateIsCompare
 // they compare with each other.
 TEST_F(SpacesReferencesSplitsTest, FinalTrainingRetrainsTheFrontsBestAndTheReference) {
   nas::v1::SearchSpec spec = SmallSpec(3);
-  spec.mutable_space()->set_name("resnet");
-  spec.mutable_space()->set_max_depth(1);
-  spec.mutable_space()->add_resolutions(20);
-  spec.mutable_space()->add_width_multipliers_percent(50);
-  spec.mutable_space()->add_width_multipliers_percent(100);
+  NarrowResnet(spec);
   spec.mutable_recipe()->set_train_subset(500);
-  spec.mutable_recipe()->set_validation_examples(1000);
-  nas::v1::Architecture reference;
-  reference.set_space("resnet");
-  reference.set_resolution(20);
-  reference.set_stem_width(16);
-  for (int width : {16, 32, 64}) {
-    nas::v1::Stage* s = reference.add_stages();
-    s->set_width(width);
-    s->add_blocks()->set_type(nas::v1::BASIC_RESIDUAL);
-  }
+  const nas::v1::Architecture reference = SmallResnetReference();
   *spec.mutable_reference()->mutable_architecture() = reference;
   // Out of range: refused, naming the field; nothing stored.
   spec.mutable_final_training()->set_finalists_per_profile(17);
@@ -397,13 +413,7 @@ TEST_F(SpacesReferencesSplitsTest, FinalTrainingRetrainsTheFrontsBestAndTheRefer
   EXPECT_EQ(CanonicalKeyOf(ref_final->architecture()), CanonicalKeyOf(reference));
 
   // The front's members link their finalist; it compares with the reference's finalist.
-  grpc::ClientContext ctx;
-  ControllerHarness::Authorize(&ctx, alice_);
-  nas::v1::GetParetoFrontRequest req;
-  req.set_search_id(search.id());
-  req.set_profile_id("host-cpu");
-  nas::v1::ParetoFront front;
-  ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok());
+  const nas::v1::ParetoFront front = HostFront(search.id());
   ASSERT_GT(front.members_size(), 0);
   const nas::v1::Finalist& best = front.members(0).finalist();
   ASSERT_NE(best.candidate_id(), 0) << front.DebugString();
@@ -413,22 +423,8 @@ TEST_F(SpacesReferencesSplitsTest, FinalTrainingRetrainsTheFrontsBestAndTheRefer
   EXPECT_TRUE(best.vs_reference().has_test_accuracy_delta());
 
   // The finalist's model is what a user fetches.
-  grpc::ClientContext fetch_ctx;
-  ControllerHarness::Authorize(&fetch_ctx, alice_);
-  nas::v1::FetchModelRequest fetch;
-  fetch.set_candidate_id(best.candidate_id());
-  fetch.set_format("onnx-int8");
-  std::unique_ptr<grpc::ClientReader<nas::v1::FetchModelResponse>> reader =
-      harness_->Nas()->FetchModel(&fetch_ctx, fetch);
-  std::string file;
-  nas::v1::FetchModelResponse chunk;
   nas::v1::ModelMetadata meta;
-  while (reader->Read(&chunk)) {
-    if (chunk.has_metadata()) meta = chunk.metadata();
-    file += chunk.chunk();
-  }
-  ASSERT_TRUE(reader->Finish().ok());
-  EXPECT_TRUE(CheckOnnxModel(file, "onnx-int8").ok());
+  EXPECT_TRUE(CheckOnnxModel(FetchFile(best.candidate_id(), "onnx-int8", &meta), "onnx-int8").ok());
   EXPECT_DOUBLE_EQ(meta.metrics().int8_test_accuracy(), best.metrics().int8_test_accuracy());
 
   // The same reference, dataset and recipe in a new search of the same owner (another seed):
