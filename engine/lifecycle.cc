@@ -66,8 +66,15 @@ int FinalRung(const SearchSpec& spec) {
 int SearchPhaseTarget(const SearchSpec& spec) {
   const int n = spec.budget().max_candidates();
   if (!spec.has_multi_fidelity()) return n;
+  // A multi-fidelity search's reference trains at the final rung only, beside the
+  // architectures of the budget.
   return static_cast<int>(
-      MaxEvaluations(n, spec.multi_fidelity().eta(), spec.multi_fidelity().rungs()));
+             MaxEvaluations(n, spec.multi_fidelity().eta(), spec.multi_fidelity().rungs())) +
+         (spec.has_reference() ? 1 : 0);
+}
+
+Fidelity ReferenceFidelity(const SearchSpec& spec) {
+  return spec.has_multi_fidelity() ? Rungs(spec).back() : Rungs(spec).front();
 }
 
 int EvaluationTarget(const SearchSpec& spec) {

@@ -209,8 +209,13 @@ std::vector<nas::v1::Fidelity> Rungs(const nas::v1::SearchSpec& spec);
 int FinalRung(const nas::v1::SearchSpec& spec);
 
 // SearchPhaseTarget() is the most evaluations the search phase may spend: max_candidates,
-// and for a multi-fidelity search every promotion successive halving could add.
+// and for a multi-fidelity search every promotion successive halving could add, and its
+// reference's evaluation.
 int SearchPhaseTarget(const nas::v1::SearchSpec& spec);
+// ReferenceFidelity() is where a search trains its reference network: the recipe, at the
+// final rung (a multi-fidelity search's reference skips the lower rungs; it is one of the
+// budget's candidates only in a single-fidelity search).
+nas::v1::Fidelity ReferenceFidelity(const nas::v1::SearchSpec& spec);
 // EvaluationTarget() is the most evaluations a search's budget allows (searches.target at
 // submission): the search phase's and MaxFinalists(). When final training starts the store
 // lowers the target to the evaluations done and the finalists queued.

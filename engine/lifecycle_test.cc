@@ -155,6 +155,13 @@ TEST(FinalTrainingTest, TargetRecipeAndFidelityCountTheFinalists) {
   EXPECT_EQ(final_recipe.train_subset(), 0);  // the whole training split
   EXPECT_EQ(RecipeFor(spec, Rungs(spec).front()).train_subset(), 5000);
   EXPECT_EQ(FinalTrainingFidelity(MultiFidelity(3)).rung(), 3);
+  // A multi-fidelity search's reference trains at the final rung, beside the budget.
+  SearchSpec mf = MultiFidelity(3);
+  EXPECT_EQ(ReferenceFidelity(mf).rung(), 2);
+  EXPECT_EQ(ReferenceFidelity(mf).train_fraction(), 0);
+  *mf.mutable_reference()->mutable_architecture() = Arch(99);
+  EXPECT_EQ(SearchPhaseTarget(mf), 8 + 4 + 2 + 1);
+  EXPECT_EQ(ReferenceFidelity(Spec()).rung(), 0);
   EXPECT_EQ(MaxFinalists(Spec()), 0);
 }
 

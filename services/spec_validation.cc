@@ -164,16 +164,17 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   }
 
   if (spec.has_reference()) {
-    if (weight_sharing || (spec.has_multi_fidelity() && spec.multi_fidelity().rungs() > 1)) {
-      return Invalid("reference", "not yet taken by weight-sharing or multi-fidelity searches "
-                                  "(the reference trains with the full recipe; their first "
-                                  "rung does not)");
+    if (weight_sharing) {
+      return Invalid("reference", "not yet taken by weight-sharing searches (the reference "
+                                  "trains from scratch; their finalists start from the "
+                                  "supernet)");
     }
     absl::StatusOr<nas::v1::Architecture> reference =
         ResolveReference(spec.reference(), *space, InputShapeFor(spec.dataset()).height);
     NAS_RETURN_IF_ERROR(InSpec(reference.status()));
     *spec.mutable_reference()->mutable_architecture() = *std::move(reference);
-    if (spec.initial_architectures_size() + 1 > b->max_candidates()) {
+    const bool multi_fidelity = spec.has_multi_fidelity() && spec.multi_fidelity().rungs() > 1;
+    if (!multi_fidelity && spec.initial_architectures_size() + 1 > b->max_candidates()) {
       return Invalid("reference", absl::StrCat("the reference is one candidate of the budget; "
                                                "budget.max_candidates ", b->max_candidates(),
                                                " leaves none for the search"));

@@ -353,6 +353,40 @@ TEST_F(SpacesReferencesSplitsTest, AReferenceIsTrainedAndEveryCandidateIsCompare
   }
 }
 
+// A multi-fidelity search trains its reference at the final rung only (the recipe), beside the
+// architectures of its budget; finished models compare with it.
+TEST_F(SpacesReferencesSplitsTest, AMultiFidelitySearchTrainsItsReferenceAtTheFinalRung) {
+  nas::v1::SearchSpec spec = SmallSpec(4);
+  NarrowResnet(spec);
+  spec.mutable_recipe()->set_train_subset(512);
+  spec.mutable_multi_fidelity()->set_rungs(2);
+  spec.mutable_multi_fidelity()->set_eta(2);
+  *spec.mutable_reference()->mutable_architecture() = SmallResnetReference();
+  nas::v1::Search search;
+  const grpc::Status st = Submit(spec, &search);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(search.progress().target(), 4 + 2 + 1);
+  const nas::v1::Search ended = RunUntilEnd(Options({FashionMnist()}), search.id());
+  ASSERT_EQ(ended.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << ended.DebugString();
+  int rung0 = 0;
+  const nas::v1::Candidate* ref = nullptr;
+  const std::vector<nas::v1::Candidate> candidates = Candidates(search.id());
+  for (const nas::v1::Candidate& c : candidates) {
+    if (c.is_reference()) ref = &c;
+    if (c.fidelity().rung() == 0) ++rung0;
+  }
+  EXPECT_EQ(rung0, 4);  // the reference is not one of them
+  ASSERT_NE(ref, nullptr);
+  EXPECT_EQ(ref->fidelity().rung(), 1);
+  EXPECT_EQ(ref->state(), nas::v1::CANDIDATE_STATE_EVALUATED);
+  EXPECT_GE(ref->metrics().test_accuracy(), 0);
+  for (const nas::v1::Candidate& c : candidates) {
+    if (c.fidelity().rung() != 1 || c.state() != nas::v1::CANDIDATE_STATE_EVALUATED) continue;
+    EXPECT_EQ(c.vs_reference().reference_candidate_id(), ref->id());
+    EXPECT_TRUE(c.vs_reference().has_test_accuracy_delta());
+  }
+}
+
 // Final training: once the search phase's budget is spent, the front's best member and the
 // reference are trained again with the final recipe; their models are the ones to fetch, and
 // they compare with each other.

@@ -42,7 +42,7 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
     // The reference first: its figures are what every candidate is compared with.
     bool reference_reused = false;
     if (spec.has_reference()) {
-      const nas::v1::Fidelity fidelity = engine::Rungs(spec).front();
+      const nas::v1::Fidelity fidelity = engine::ReferenceFidelity(spec);
       InsertCandidate(tx, id, spec.reference().architecture(), fidelity);
       // Trained alike in an earlier search of this owner: reused, not trained again.
       const int64_t ref_id =
