@@ -189,7 +189,9 @@ absl::Status Nasctl::Candidates(int64_t id) {
   for (const auto& c : resp.candidates()) {
     const bool done = c.state() == nas::v1::CANDIDATE_STATE_EVALUATED;
     rows.push_back({absl::StrCat(c.id()), Short(nas::v1::CandidateState_Name(c.state())),
-                    absl::StrCat(c.fidelity().rung()),
+                    // A finalist of final training shows as such, not by its rung.
+                    c.fidelity().final_training() ? std::string("final")
+                                                  : absl::StrCat(c.fidelity().rung()),
                     done ? absl::StrFormat("%.4f", c.metrics().val_accuracy()) : "-",
                     // Measured for finished models (full-fidelity training) only.
                     done && c.metrics().test_accuracy() >= 0
