@@ -140,9 +140,19 @@ absl::Status Nasctl::Plot(const nas::v1::Search& search,
         panel.latency_source =
             absl::AsciiStrToLower(Short(nas::v1::LatencySource_Name(pm.latency_source())));
         if (!pm.accuracy_kind().empty()) panel.accuracy_kind = pm.accuracy_kind();
+        std::string note;
+        if (c.is_reference()) {
+          note = "ref";
+        } else if (c.vs_reference().reference_candidate_id() != 0) {
+          const auto& vs = c.vs_reference();
+          note = absl::StrFormat(
+              "%.1fx, %+.1f", vs.params_ratio(),
+              100 * (vs.has_test_accuracy_delta() ? vs.test_accuracy_delta()
+                                                  : vs.val_accuracy_delta()));
+        }
         panel.points.push_back({c.id(), ProfileAccuracy(c.metrics(), pm), pm.latency_ms(),
                                 static_cast<double>(pm.peak_activation_bytes()), pm.feasible(),
-                                members.count(c.id()) > 0});
+                                members.count(c.id()) > 0, note});
       }
     }
     panels.push_back(std::move(panel));

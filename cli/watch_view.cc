@@ -252,11 +252,12 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
     absl::StrAppend(svg, absl::StrFormat(
                              "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"front\">"
                              "<title>candidate %d: accuracy %.4f, %s</title></circle>"
-                             "<text x=\"%.1f\" y=\"%.1f\" class=\"id\">%d</text>\n",
+                             "<text x=\"%.1f\" y=\"%.1f\" class=\"id\">%d%s</text>\n",
                              px, py, p->candidate_id, p->accuracy,
                              latency ? absl::StrFormat("%.3g ms", cost(*p))
                                      : HumanBytes(cost(*p)),
-                             px + 7, py - 7, p->candidate_id));
+                             px + 7, py - 7, p->candidate_id,
+                             p->note.empty() ? "" : absl::StrCat(" (", Escape(p->note), ")")));
   }
 }
 

@@ -39,6 +39,9 @@ struct PlotPoint {
   double peak_activation_bytes = 0;
   bool feasible = true;
   bool on_front = false;
+  // Beside a front member's id: "ref" for the reference network, else its comparison with it
+  // ("21.3x, -0.7": parameters ratio, accuracy points); empty without a reference.
+  std::string note;
 };
 
 // One profile's panel: every evaluated (final-rung) candidate, the front marked.

@@ -111,5 +111,17 @@ TEST(ParetoPlotSvgTest, MarksTheFrontFadesTheRestAndEscapesText) {
   EXPECT_NE(ParetoPlotSvg("empty", {}).find("no evaluated candidates yet"), std::string::npos);
 }
 
+TEST(ParetoPlotSvgTest, LabelsFrontMembersWithTheirRatiosToTheReference) {
+  PlotPanel panel;
+  panel.profile_id = "cortex-m7@1";
+  panel.points = {{1, 0.90, 5.0, 900000, true, true, "ref"},
+                  {2, 0.89, 0.5, 40000, true, true, "21.3x, -0.7"},
+                  {3, 0.70, 0.9, 50000, true, false, "2.0x, -20.0"}};
+  const std::string svg = ParetoPlotSvg("search 1", {panel});
+  EXPECT_EQ(Count(svg, ">1 (ref)</text>"), 2);
+  EXPECT_EQ(Count(svg, ">2 (21.3x, -0.7)</text>"), 2);
+  EXPECT_EQ(svg.find("(2.0x, -20.0)"), std::string::npos);  // only front members are labelled
+}
+
 }  // namespace
 }  // namespace nas
