@@ -219,6 +219,9 @@ class TxSearchReader : public engine::SearchReader {
 int QueueFinalists(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_id,
                    const SearchSpec& spec, const engine::RefillPlan& plan) {
   const nas::v1::Fidelity fidelity = engine::FinalTrainingFidelity(spec);
+  // The search phase is over: what it still had in flight (a wall-clock end leaves some) is
+  // cancelled, so that it neither delays the finalists nor counts against their target.
+  const int cancelled = CancelOutstanding(tx, search_id, /*keep_finalists=*/true);
   std::vector<std::string> queued;
   std::optional<std::pair<int64_t, nas::v1::Architecture>> reference;
   for (const engine::FinalistPlan& f : plan.finalists) {
@@ -240,8 +243,11 @@ int QueueFinalists(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_
       "  updated_at = now() WHERE id = $1",
       search_id, static_cast<int>(queued.size()), plan.search_phase_end);
   AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
-              absl::StrCat("search phase over (", plan.search_phase_end, "); final training: ",
-                           queued.size(), " finalists queued: ", absl::StrJoin(queued, ", ")));
+              absl::StrCat("search phase over (", plan.search_phase_end,
+                           cancelled > 0 ? absl::StrCat(", ", cancelled, " in flight cancelled")
+                                         : "",
+                           "); final training: ", queued.size(),
+                           " finalists queued: ", absl::StrJoin(queued, ", ")));
   // The reference trained alike before (an earlier search's final training): reused.
   if (reference.has_value()) {
     ReuseEarlierTraining(tx, profiles, search_id, spec, reference->first, reference->second,

@@ -33,19 +33,28 @@ Counted CountFinal(pqxx::work& tx, int64_t search_id, absl::string_view to, int 
           r[4].as<std::string>()};
 }
 
+int CancelOutstanding(pqxx::work& tx, int64_t search_id, bool keep_finalists) {
+  tx.exec_params(
+      "UPDATE leases l SET state = 'REVOKED', ended_at = now() "
+      "WHERE l.search_id = $1 AND l.state = 'ACTIVE' AND NOT ($2 AND EXISTS ("
+      "  SELECT 1 FROM candidates c WHERE c.id = l.candidate_id AND c.final_training))",
+      search_id, keep_finalists);
+  const int cancelled = static_cast<int>(
+      tx.exec_params("UPDATE candidates SET state = 'CANCELLED' "
+                     "WHERE search_id = $1 AND state IN ('QUEUED', 'LEASED') "
+                     "AND NOT ($2 AND final_training)",
+                     search_id, keep_finalists)
+          .affected_rows());
+  tx.exec_params("UPDATE searches SET n_cancelled = n_cancelled + $2 WHERE id = $1", search_id,
+                 cancelled);
+  return cancelled;
+}
+
 void EndSearch(pqxx::work& tx, int64_t search_id, const engine::SearchEnd& end) {
+  CancelOutstanding(tx, search_id, /*keep_finalists=*/false);
   tx.exec_params(
-      "UPDATE leases SET state = 'REVOKED', ended_at = now() "
-      "WHERE search_id = $1 AND state = 'ACTIVE'",
-      search_id);
-  const pqxx::result cancelled = tx.exec_params(
-      "UPDATE candidates SET state = 'CANCELLED' "
-      "WHERE search_id = $1 AND state IN ('QUEUED', 'LEASED')",
-      search_id);
-  tx.exec_params(
-      "UPDATE searches SET state = $2, message = $3, updated_at = now(), "
-      "  n_cancelled = n_cancelled + $4 WHERE id = $1",
-      search_id, end.state, end.message, static_cast<int>(cancelled.affected_rows()));
+      "UPDATE searches SET state = $2, message = $3, updated_at = now() WHERE id = $1",
+      search_id, end.state, end.message);
   AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_SEARCH_ENDED, 0, "",
               absl::StrCat("search ", absl::AsciiStrToLower(end.state), ": ", end.message));
 }
@@ -78,7 +87,8 @@ absl::Status LeaseNotLive(pqxx::work& tx, int64_t worker_id, int64_t lease_id) {
   }
   if (state == "REVOKED") {
     return absl::FailedPreconditionError(
-        absl::StrCat("lease ", lease_id, " was revoked: its search ended"));
+        absl::StrCat("lease ", lease_id,
+                     " was revoked: its search ended (or its search phase, for final training)"));
   }
   return absl::FailedPreconditionError(
       absl::StrCat("lease ", lease_id, " is ", absl::AsciiStrToLower(state)));

@@ -37,6 +37,10 @@ struct Counted {
 Counted CountFinal(pqxx::work& tx, int64_t search_id, absl::string_view to, int n = 1,
                    double accuracy = 0);
 
+// CancelOutstanding() cancels a search's queued and leased candidates (all, or all but final
+// training's finalists) and revokes their live leases; returns how many it cancelled.
+int CancelOutstanding(pqxx::work& tx, int64_t search_id, bool keep_finalists);
+
 // EndSearch() ends a running search: queued candidates are cancelled, live leases revoked.
 void EndSearch(pqxx::work& tx, int64_t search_id, const engine::SearchEnd& end);
 
