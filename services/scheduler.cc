@@ -74,15 +74,20 @@ void Scheduler::SweepLeases() {
   const absl::Duration away_after =
       std::max(options_.lease_ttl / 2, 4 * options_.sweep_interval);
   if (last_sweep_ == absl::InfinitePast() || now - last_sweep_ > away_after) {
-    // Away since the last good sweep, or, for a controller that just started, since its start
-    // (the previous one died before that).
-    const absl::Time away_since =
-        last_sweep_ == absl::InfinitePast() ? started_ : last_sweep_;
+    // Away since its first failed sweep (a lease granted between the last good sweep and the
+    // outage may have committed while its answer was lost with the connection: a commit in
+    // doubt), else since the last good sweep, or, for a controller that just started, since
+    // its start (the previous one died before that).
+    const absl::Time away_since = last_sweep_ == absl::InfinitePast() ? started_
+                                  : first_failed_sweep_ != absl::InfinitePast()
+                                      ? first_failed_sweep_
+                                      : last_sweep_;
     absl::StatusOr<int64_t> extended =
         store_->ExtendLiveLeases(options_.lease_ttl, away_since);
     if (!extended.ok()) {
       LOG(WARNING) << "event=lease_sweep_failed error=\"" << extended.status().message()
                    << "\"";
+      if (first_failed_sweep_ == absl::InfinitePast()) first_failed_sweep_ = now;
       return;
     }
     LOG(INFO) << "event=leases_extended leases=" << *extended << " away_seconds="
@@ -94,7 +99,12 @@ void Scheduler::SweepLeases() {
     }
   }
   absl::StatusOr<std::vector<LeaseExpiry>> expired = store_->ExpireLeases();
-  if (expired.ok()) last_sweep_ = absl::Now();
+  if (expired.ok()) {
+    last_sweep_ = absl::Now();
+    first_failed_sweep_ = absl::InfinitePast();
+  } else if (first_failed_sweep_ == absl::InfinitePast()) {
+    first_failed_sweep_ = now;
+  }
   if (!expired.ok()) {
     LOG(WARNING) << "event=lease_sweep_failed error=\"" << expired.status().message() << "\"";
   } else {

@@ -83,6 +83,9 @@ class Scheduler {
   std::thread thread_;
   // When SweepLeases() last expired leases successfully (only the loop's thread touches it).
   absl::Time last_sweep_ = absl::InfinitePast();
+  // The first sweep that failed since the last good one (InfinitePast: none): roughly when the
+  // store became unreachable (the loop's thread only).
+  absl::Time first_failed_sweep_ = absl::InfinitePast();
   // When this scheduler was made (before its controller serves any call).
   const absl::Time started_ = absl::Now();
 };
