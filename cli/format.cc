@@ -168,7 +168,8 @@ void PrintSearch(const nas::v1::Search& s) {
     const nas::v1::FinalTraining& ft = s.spec().final_training();
     rows.push_back(
         {"final training",
-         absl::StrCat(ft.finalists_per_profile(), " per profile, ", ft.epochs(), " epochs on ",
+         absl::StrCat(ft.finalists_per_profile(), " per profile, ", ft.epochs(),
+                      ft.epochs() == 1 ? " epoch on " : " epochs on ",
                       ft.train_subset() > 0 ? absl::StrCat(ft.train_subset(), " examples")
                                             : std::string("the whole training split"),
                       ": ",
