@@ -70,9 +70,9 @@ void AttachReference(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
 }
 
 // Final training: each front member's finalist (same architecture), with its comparison
-// with the reference's finalist.
+// with the reference's finalist (`refs`, read once by the caller).
 void AttachFinalists(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
-                     nas::v1::ParetoFront& front) {
+                     const References& refs, nas::v1::ParetoFront& front) {
   if (!engine::HasFinalTraining(spec)) return;
   std::vector<nas::v1::Candidate> finalists;
   for (const pqxx::row& r : tx.exec_params(
@@ -83,7 +83,7 @@ void AttachFinalists(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
   }
   if (finalists.empty()) return;
   AttachProfileMetrics(tx, finalists);
-  AttachReference(tx, search_id, spec, finalists);
+  for (nas::v1::Candidate& c : finalists) refs.Attach(c);
   std::map<std::string, const nas::v1::Candidate*> by_hash;
   for (const nas::v1::Candidate& c : finalists) by_hash[c.architecture_hash()] = &c;
   for (nas::v1::ParetoMember& m : *front.mutable_members()) {
@@ -194,9 +194,9 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
         m->add_objective_values(ObjectiveValue(o.metric(), m->metrics(), m->profile_metrics()));
       }
     }
-    AttachFinalists(tx, search_id, spec, front);
-    if (const std::optional<nas::v1::Candidate> ref =
-            ReferenceCandidate(tx, search_id, spec, engine::FinalRung(spec));
+    const References refs(tx, search_id, spec);
+    AttachFinalists(tx, search_id, spec, refs, front);
+    if (const std::optional<nas::v1::Candidate>& ref = refs.search;
         ref.has_value() && ref->state() == nas::v1::CANDIDATE_STATE_EVALUATED) {
       for (nas::v1::ParetoMember& m : *front.mutable_members()) {
         nas::v1::Candidate c;
