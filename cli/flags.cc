@@ -22,7 +22,7 @@ ABSL_FLAG(uint64_t, seed, 0, "submit: strategy seed");
 ABSL_FLAG(std::string, profiles, "", "submit: comma-separated hardware profile ids");
 ABSL_FLAG(std::string, objectives, "",
           "submit: comma-separated metrics (accuracy, latency, peak_activation_bytes, "
-          "model_bytes, params, macs)");
+          "model_bytes, params, macs, int8_model_bytes)");
 ABSL_FLAG(int, candidates, 0, "submit: budget, candidates to evaluate");
 ABSL_FLAG(int, parallel, 0, "submit: candidates in flight at once");
 ABSL_FLAG(int, epochs, 0, "submit: training epochs per candidate");
@@ -34,6 +34,12 @@ ABSL_FLAG(int, finalists, 0,
           "submit: final training: front members per profile trained again once the search "
           "phase ends (1 to 16; 0: none)");
 ABSL_FLAG(int, final_epochs, 0, "submit: final training's epochs (default: --epochs)");
+ABSL_FLAG(std::string, reference, "",
+          "submit: the network you would ship otherwise, as a preset (resnet18, "
+          "mobilenetv2-1.0): trained alike and every candidate compared with it");
+ABSL_FLAG(std::string, constraints, "",
+          "submit: comma-separated bounds, METRIC>=BOUND for accuracy, METRIC<=BOUND for the "
+          "rest (e.g. accuracy_drop<=1,int8_model_bytes<=1048576); replace the spec's");
 ABSL_FLAG(bool, watch, false, "submit: watch the search until it ends");
 // pareto, candidates, fetch, users, tokens
 ABSL_FLAG(std::string, profile, "",

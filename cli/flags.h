@@ -31,6 +31,8 @@ ABSL_DECLARE_FLAG(int, rungs);
 ABSL_DECLARE_FLAG(int, eta);
 ABSL_DECLARE_FLAG(int, finalists);
 ABSL_DECLARE_FLAG(int, final_epochs);
+ABSL_DECLARE_FLAG(std::string, reference);
+ABSL_DECLARE_FLAG(std::string, constraints);
 ABSL_DECLARE_FLAG(bool, watch);
 ABSL_DECLARE_FLAG(std::string, profile);
 ABSL_DECLARE_FLAG(std::string, plot);

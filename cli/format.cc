@@ -46,6 +46,30 @@ absl::StatusOr<nas::v1::Metric> ParseMetric(absl::string_view name) {
   return m->metric;
 }
 
+absl::StatusOr<nas::v1::Constraint> ParseConstraint(absl::string_view text) {
+  const size_t at = text.find_first_of("<>");
+  const absl::string_view op = at == absl::string_view::npos ? "" : text.substr(at, 2);
+  if (op != "<=" && op != ">=") {
+    return UsageError(absl::StrCat("--constraints: \"", text,
+                                   "\" is not METRIC<=BOUND or METRIC>=BOUND"));
+  }
+  NAS_ASSIGN_OR_RETURN(const nas::v1::Metric metric,
+                       ParseMetric(absl::StripAsciiWhitespace(text.substr(0, at))));
+  const MetricInfo& info = MetricInfoOf(metric);
+  if ((op == ">=") != info.maximise) {
+    return UsageError(absl::StrCat("--constraints: ", info.name, " takes a ",
+                                   info.maximise ? "floor (>=)" : "ceiling (<=)"));
+  }
+  double bound = 0;
+  if (!absl::SimpleAtod(absl::StripAsciiWhitespace(text.substr(at + 2)), &bound)) {
+    return UsageError(absl::StrCat("--constraints: \"", text, "\": the bound is not a number"));
+  }
+  nas::v1::Constraint c;
+  c.set_metric(metric);
+  c.set_bound(bound);
+  return c;
+}
+
 std::string Json(const google::protobuf::Message& m) {
   std::string out;
   google::protobuf::util::JsonPrintOptions options;

@@ -25,6 +25,10 @@ absl::Status ParseFile(const std::string& path, google::protobuf::Message* messa
 // ParseMetric() reads a metric by its registry name or alias (search/objectives.h).
 absl::StatusOr<nas::v1::Metric> ParseMetric(absl::string_view name);
 
+// ParseConstraint() reads one bound: "accuracy>=0.9" (accuracy is a floor), "params<=500000",
+// "accuracy_drop<=1" (every other metric a ceiling).
+absl::StatusOr<nas::v1::Constraint> ParseConstraint(absl::string_view text);
+
 // Json() prints a message as one line of JSON with the proto's field names.
 std::string Json(const google::protobuf::Message& m);
 

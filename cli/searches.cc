@@ -86,6 +86,17 @@ absl::Status Nasctl::Submit() {
   if (absl::GetFlag(FLAGS_final_epochs) != 0) {
     spec->mutable_final_training()->set_epochs(absl::GetFlag(FLAGS_final_epochs));
   }
+  if (!absl::GetFlag(FLAGS_reference).empty()) {
+    spec->clear_reference();
+    spec->mutable_reference()->set_preset(absl::GetFlag(FLAGS_reference));
+  }
+  if (!absl::GetFlag(FLAGS_constraints).empty()) {
+    spec->clear_constraints();
+    for (absl::string_view c : absl::StrSplit(absl::GetFlag(FLAGS_constraints), ',')) {
+      NAS_ASSIGN_OR_RETURN(const nas::v1::Constraint constraint, ParseConstraint(c));
+      *spec->add_constraints() = constraint;
+    }
+  }
   grpc::ClientContext ctx;
   NAS_RETURN_IF_ERROR(client_.Prepare(&ctx));
   nas::v1::Search search;

@@ -125,7 +125,7 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
     const nas::v1::HardwareProfile& profile, const nas::v1::CandidateMetrics& metrics,
     const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
     bool measured_on_device, const nas::v1::Architecture* architecture,
-    const InputShape& input) {
+    const InputShape& input, const ReferenceAccuracy& reference) {
   nas::v1::ProfileMetrics pm;
   pm.set_profile_id(profile.id());
   pm.set_model_bytes(ModelBytes(profile, metrics));
@@ -188,8 +188,21 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
     pm.add_violations(absl::StrCat("peak activation ", pm.peak_activation_bytes(),
                                    " B > limit ", l.max_peak_activation_bytes(), " B"));
   }
+  using Reference = ReferenceAccuracy::State;
+  if (reference.state == Reference::kKnown) {
+    pm.set_accuracy_drop(100 * (reference.accuracy - pm.accuracy()));
+  }
   for (const nas::v1::Constraint& c : constraints) {
     if (c.metric() == nas::v1::METRIC_LATENCY && !latency_known) continue;
+    if (c.metric() == nas::v1::METRIC_ACCURACY_DROP && reference.state != Reference::kKnown) {
+      if (reference.state == Reference::kAwaited) {
+        pm.set_awaiting_reference(true);
+        pm.add_violations("accuracy drop not known until the reference is evaluated");
+      } else if (reference.state == Reference::kLost) {
+        pm.add_violations("accuracy drop never known: the reference did not train");
+      }
+      continue;
+    }
     const MetricInfo& info = MetricInfoOf(c.metric());
     const double v = info.value(metrics, pm);
     if (!info.Satisfies(v, c.bound())) {
@@ -219,6 +232,20 @@ bool CertainlyInfeasible(const nas::v1::HardwareProfile& profile,
   return !EvaluateOnProfile(judged, best, constraints, /*measured_on_device=*/true, architecture,
                             input)
               .feasible();
+}
+
+int KnownViolations(const nas::v1::ProfileMetrics& pm) {
+  if (pm.feasible()) return 0;
+  const int known = pm.violations_size() - (pm.awaiting_reference() ? 1 : 0);
+  return pm.awaiting_reference() ? std::max(0, known) : std::max(1, known);
+}
+
+bool HasAccuracyDropBound(
+    const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints) {
+  for (const nas::v1::Constraint& c : constraints) {
+    if (c.metric() == nas::v1::METRIC_ACCURACY_DROP) return true;
+  }
+  return false;
 }
 
 double ObjectiveValue(nas::v1::Metric metric, const nas::v1::CandidateMetrics& metrics,

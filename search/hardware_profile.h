@@ -12,6 +12,7 @@
 #ifndef NAS_SEARCH_HARDWARE_PROFILE_H_
 #define NAS_SEARCH_HARDWARE_PROFILE_H_
 
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,16 +30,38 @@ absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& profile);
 int64_t ModelBytes(const nas::v1::HardwareProfile& profile,
                    const nas::v1::CandidateMetrics& metrics);
 
+// What a METRIC_ACCURACY_DROP constraint is judged against on one profile.
+struct ReferenceAccuracy {
+  enum class State {
+    kNotJudged,  // no such constraint, or the reference does not train at this fidelity
+    kAwaited,    // the reference is not evaluated yet: not feasible until it is
+    kLost,       // the reference failed or was cancelled: the drop can never be known
+    kKnown,      // `accuracy` is the reference's on the profile (ProfileMetrics.accuracy)
+  };
+  State state = State::kNotJudged;
+  double accuracy = 0;
+};
+
 // EvaluateOnProfile() returns the candidate's latency, memory and feasibility on `profile`
 // under its limits and `constraints`. `measured_on_device` says whether metrics.latency_ms was
 // measured on a device whose tag matches the profile's. A lookup-table profile predicts the
 // latency of `architecture` on `input` (search/latency_table.h); without the architecture, or
 // with an operator the table lacks, the latency is unknown and the reason a violation.
+// `reference` judges an accuracy-drop constraint (see ReferenceAccuracy).
 nas::v1::ProfileMetrics EvaluateOnProfile(
     const nas::v1::HardwareProfile& profile, const nas::v1::CandidateMetrics& metrics,
     const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
     bool measured_on_device, const nas::v1::Architecture* architecture = nullptr,
-    const InputShape& input = FashionMnistInput());
+    const InputShape& input = FashionMnistInput(), const ReferenceAccuracy& reference = {});
+
+// KnownViolations() counts the limits and constraints `pm` is known to break (at least 1 when
+// it is not feasible), leaving out an accuracy drop awaiting the reference: strategies rank by
+// it, so a candidate evaluated before the reference is neither dropped nor favoured for it.
+int KnownViolations(const nas::v1::ProfileMetrics& pm);
+
+// HasAccuracyDropBound() is whether `constraints` bound the drop against the reference.
+bool HasAccuracyDropBound(
+    const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints);
 
 // CertainlyInfeasible() says whether an untrained candidate whose costs are `costs` (params,
 // MACs, peak activation bytes: search/cost_model.h) must break a limit of `profile` or one of

@@ -87,6 +87,89 @@ TEST(EvaluateOnProfileTest, LimitsAndConstraintsMarkInfeasibleWithReasons) {
   EXPECT_EQ(pm.violations_size(), 3);  // latency, model bytes, accuracy.
 }
 
+// A drop of at most one point against a reference at 0.915 (val 0.9 here: 1.5 points).
+google::protobuf::RepeatedPtrField<nas::v1::Constraint> AtMostOnePointDrop() {
+  google::protobuf::RepeatedPtrField<nas::v1::Constraint> constraints;
+  nas::v1::Constraint* c = constraints.Add();
+  c->set_metric(nas::v1::METRIC_ACCURACY_DROP);
+  c->set_bound(1);
+  return constraints;
+}
+
+TEST(EvaluateOnProfileTest, AccuracyDropIsJudgedAgainstTheReferencesAccuracyInPoints) {
+  using State = ReferenceAccuracy::State;
+  const auto judge = [](ReferenceAccuracy reference, double val_accuracy = 0.9) {
+    nas::v1::CandidateMetrics m = Metrics();
+    m.set_val_accuracy(val_accuracy);
+    return EvaluateOnProfile(Roofline(), m, AtMostOnePointDrop(), false, nullptr,
+                             FashionMnistInput(), reference);
+  };
+  nas::v1::ProfileMetrics over = judge({State::kKnown, 0.915});
+  EXPECT_NEAR(over.accuracy_drop(), 1.5, 1e-9);
+  EXPECT_FALSE(over.feasible());
+  ASSERT_EQ(over.violations_size(), 1);
+  EXPECT_EQ(over.violations(0), "accuracy_drop 1.5 > bound 1");
+  EXPECT_EQ(KnownViolations(over), 1);
+
+  nas::v1::ProfileMetrics within = judge({State::kKnown, 0.915}, 0.91);
+  EXPECT_NEAR(within.accuracy_drop(), 0.5, 1e-9);
+  EXPECT_TRUE(within.feasible());
+  // Better than the reference: a negative drop.
+  EXPECT_NEAR(judge({State::kKnown, 0.85}).accuracy_drop(), -5, 1e-9);
+
+  // Not evaluated yet: not feasible, but no violation a strategy should count.
+  nas::v1::ProfileMetrics awaited = judge({State::kAwaited});
+  EXPECT_FALSE(awaited.has_accuracy_drop());
+  EXPECT_TRUE(awaited.awaiting_reference());
+  EXPECT_FALSE(awaited.feasible());
+  EXPECT_EQ(KnownViolations(awaited), 0);
+  ASSERT_EQ(awaited.violations_size(), 1);
+  EXPECT_EQ(awaited.violations(0), "accuracy drop not known until the reference is evaluated");
+
+  // The reference did not train: never feasible, and that counts.
+  nas::v1::ProfileMetrics lost = judge({State::kLost});
+  EXPECT_FALSE(lost.feasible());
+  EXPECT_FALSE(lost.awaiting_reference());
+  EXPECT_EQ(KnownViolations(lost), 1);
+
+  // Where the reference does not train (a lower rung), the bound is not judged.
+  nas::v1::ProfileMetrics unjudged = judge(ReferenceAccuracy());
+  EXPECT_TRUE(unjudged.feasible());
+  EXPECT_FALSE(unjudged.has_accuracy_drop());
+}
+
+TEST(EvaluateOnProfileTest, AnInt8ProfileComparesInt8Accuracies) {
+  nas::v1::HardwareProfile p = Roofline();
+  p.set_weight_type(nas::v1::WEIGHT_TYPE_INT8);
+  nas::v1::CandidateMetrics m = Metrics();
+  m.set_int8_val_accuracy(0.88);
+  const nas::v1::ProfileMetrics pm =
+      EvaluateOnProfile(p, m, AtMostOnePointDrop(), false, nullptr, FashionMnistInput(),
+                        {ReferenceAccuracy::State::kKnown, 0.885});
+  EXPECT_NEAR(pm.accuracy_drop(), 0.5, 1e-9);
+  EXPECT_TRUE(pm.feasible());
+}
+
+TEST(EvaluateOnProfileTest, AwaitingTheReferenceAndAnotherViolationCountsTheOther) {
+  nas::v1::HardwareProfile p = Roofline();
+  p.mutable_limits()->set_max_latency_ms(1.0);
+  const nas::v1::ProfileMetrics pm =
+      EvaluateOnProfile(p, Metrics(), AtMostOnePointDrop(), false, nullptr, FashionMnistInput(),
+                        {ReferenceAccuracy::State::kAwaited});
+  EXPECT_EQ(pm.violations_size(), 2);
+  EXPECT_EQ(KnownViolations(pm), 1);
+}
+
+TEST(CertainlyInfeasibleTest, AnAccuracyDropBoundNeverRulesOutAnUntrainedCandidate) {
+  nas::v1::CandidateMetrics costs;
+  costs.set_params(1000);
+  google::protobuf::RepeatedPtrField<nas::v1::Constraint> strict = AtMostOnePointDrop();
+  strict.Mutable(0)->set_bound(-100);
+  EXPECT_FALSE(CertainlyInfeasible(Roofline(), costs, strict));
+  EXPECT_TRUE(HasAccuracyDropBound(strict));
+  EXPECT_FALSE(HasAccuracyDropBound({}));
+}
+
 }  // namespace
 }  // namespace nas
 

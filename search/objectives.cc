@@ -121,6 +121,22 @@ std::vector<MetricInfo> MakeRegistry() {
     m.reference = 256.0 * (1 << 20);
     r.push_back(m);
   }
+  {
+    MetricInfo m;
+    m.metric = nas::v1::METRIC_ACCURACY_DROP;
+    m.name = "accuracy_drop";
+    m.aliases = {"drop"};
+    m.unit = "points";
+    m.column = "DROP";
+    m.source = "the reference network's accuracy on the profile minus the candidate's, in "
+               "points, at the same fidelity (a constraint only, in a search with a reference)";
+    m.relative_to_reference = true;
+    m.value = [](const CandidateMetrics&, const ProfileMetrics& p) { return p.accuracy_drop(); };
+    m.reference = 100;
+    m.min_bound = -100;
+    m.max_bound = 100;
+    r.push_back(m);
+  }
   return r;
 }
 
@@ -138,6 +154,7 @@ const MetricInfo& Unspecified() {
 std::string MetricInfo::Format(double value) const {
   const absl::string_view u = unit;
   if (u == "ms") return absl::StrFormat("%.3f ms", value);
+  if (u == "points") return absl::StrFormat("%.2f points", value);
   if (u == "B") {
     if (value >= 1 << 20) return absl::StrFormat("%.1f MiB", value / (1 << 20));
     if (value >= 1 << 10) return absl::StrFormat("%.1f KiB", value / (1 << 10));

@@ -35,6 +35,9 @@ struct MetricInfo {
   // Known from the architecture alone, before training, on a profile whose latency is
   // modelled (the strategies drop proposals such a bound rules out on every profile).
   bool static_cost = false;
+  // Measured against the search's reference network: a constraint only, never an objective,
+  // and only in a search with a reference (METRIC_ACCURACY_DROP).
+  bool relative_to_reference = false;
   // The value in natural units, from a worker's result and its cost on one profile.
   double (*value)(const nas::v1::CandidateMetrics&, const nas::v1::ProfileMetrics&) = nullptr;
   // The profile's limit on it (natural units), 0 when the profile sets none or has none.

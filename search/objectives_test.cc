@@ -52,6 +52,19 @@ TEST(ObjectivesTest, ValuesComeFromTheirSource) {
   EXPECT_EQ(MetricInfoOf(nas::v1::METRIC_PARAMS).value(c, p), 1000);
   EXPECT_EQ(MetricInfoOf(nas::v1::METRIC_MACS).value(c, p), 5000);
   EXPECT_EQ(MetricInfoOf(nas::v1::METRIC_UNSPECIFIED).value(c, p), 0);
+  p.set_accuracy_drop(0.7);
+  EXPECT_EQ(MetricInfoOf(nas::v1::METRIC_ACCURACY_DROP).value(c, p), 0.7);
+}
+
+TEST(ObjectivesTest, OnlyTheAccuracyDropIsMeasuredAgainstTheReference) {
+  for (const MetricInfo& m : Metrics()) {
+    EXPECT_EQ(m.relative_to_reference, m.metric == nas::v1::METRIC_ACCURACY_DROP) << m.name;
+  }
+  const MetricInfo& drop = MetricInfoOf(nas::v1::METRIC_ACCURACY_DROP);
+  EXPECT_TRUE(drop.Satisfies(0.5, 1));
+  EXPECT_FALSE(drop.Satisfies(1.5, 1));
+  EXPECT_EQ(drop.Format(0.7), "0.70 points");
+  EXPECT_EQ(FindMetric("drop"), &drop);
 }
 
 TEST(ObjectivesTest, FindsByNameAndAlias) {

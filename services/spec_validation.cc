@@ -113,6 +113,10 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
     if (!metrics.insert(m).second) {
       return Invalid(field, absl::StrCat(MetricInfoOf(m).name, " is already an objective"));
     }
+    if (MetricInfoOf(m).relative_to_reference) {
+      return Invalid(field, absl::StrCat(MetricInfoOf(m).name,
+                                         " is a constraint only (bound it in constraints)"));
+    }
   }
 
   std::set<int> bounded;
@@ -133,6 +137,11 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
       return Invalid(absl::StrCat(field, ".bound"),
                      absl::StrCat("a bound on ", info.name, " lies in [", info.min_bound, ", ",
                                   info.max_bound, "]"));
+    }
+    if (info.relative_to_reference && !spec.has_reference()) {
+      return Invalid(absl::StrCat(field, ".metric"),
+                     absl::StrCat(info.name, " is measured against the reference: name one in "
+                                             "spec.reference"));
     }
   }
 

@@ -213,6 +213,25 @@ TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
          s->mutable_recipe()->set_validation_fraction(0.1);
          s->mutable_recipe()->set_validation_examples(100);
        }},
+      {"spec.constraints[0].metric: accuracy_drop is measured against the reference",
+       [](auto* s) {
+         auto* c = s->add_constraints();
+         c->set_metric(nas::v1::METRIC_ACCURACY_DROP);
+         c->set_bound(1);
+       }},
+      {"spec.constraints[0].bound: a bound on accuracy_drop lies in [-100, 100]",
+       [](auto* s) {
+         s->mutable_reference()->set_preset("mobilenetv2-1.0");
+         auto* c = s->add_constraints();
+         c->set_metric(nas::v1::METRIC_ACCURACY_DROP);
+         c->set_bound(150);
+       }},
+      {"spec.objectives[1].metric: accuracy_drop is a constraint only",
+       [](auto* s) {
+         s->mutable_reference()->set_preset("mobilenetv2-1.0");
+         s->add_objectives()->set_metric(nas::v1::METRIC_ACCURACY);
+         s->add_objectives()->set_metric(nas::v1::METRIC_ACCURACY_DROP);
+       }},
       {"spec.reference", [](auto* s) { s->mutable_reference(); }},
       {"spec.reference.preset",  // ResNet-18 is not in the default (mobilenetv2) space
        [](auto* s) { s->mutable_reference()->set_preset("resnet18"); }},

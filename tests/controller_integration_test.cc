@@ -721,6 +721,91 @@ TEST_F(ControllerIntegrationTest, TheInt8ModelBytesObjectiveWorksEndToEnd) {
   EXPECT_GT(front.hypervolume(), 0);
 }
 
+// A bound on the accuracy drop against the reference: results that arrive before the
+// reference's await it (not feasible, and not counted against them by the strategy), are judged
+// in the transaction that stores the reference's result, and the fronts then hold exactly the
+// results within the bound.
+TEST_F(ControllerIntegrationTest, AnAccuracyDropBoundIsJudgedOnceTheReferenceArrives) {
+  StartController();
+  nas::v1::SearchSpec spec = Spec(/*candidates=*/10, /*parallel=*/4);
+  spec.clear_profile_ids();
+  spec.add_profile_ids("rpi4-cortex-a72");
+  spec.clear_objectives();
+  spec.add_objectives()->set_metric(nas::v1::METRIC_ACCURACY);
+  spec.add_objectives()->set_metric(nas::v1::METRIC_PARAMS);
+  const absl::StatusOr<SearchSpaceDef> space = ResolveSearchSpace(spec.space());
+  ASSERT_TRUE(space.ok()) << space.status();
+  std::mt19937_64 rng(7);
+  const nas::v1::Architecture reference = SampleArchitecture(*space, rng);
+  *spec.mutable_reference()->mutable_architecture() = reference;
+  constexpr double kMaxDrop = 1;  // points
+  nas::v1::Constraint* c = spec.add_constraints();
+  c->set_metric(nas::v1::METRIC_ACCURACY_DROP);
+  c->set_bound(kMaxDrop);
+  Search search;
+  ASSERT_TRUE(Submit(alice_, spec, &search).ok());
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+
+  // The reference is queued first, so it is among the first four leases: report it last.
+  std::vector<nas::v1::LeaseWorkResponse> leases(4);
+  for (nas::v1::LeaseWorkResponse& lease : leases) {
+    ASSERT_TRUE(worker.Lease(&lease, 2000).ok());
+    ASSERT_NE(lease.lease_id(), 0);
+  }
+  const auto is_reference = [&](const nas::v1::LeaseWorkResponse& l) {
+    return CanonicalKey(l.architecture()) == CanonicalKey(reference);
+  };
+  std::stable_partition(leases.begin(), leases.end(),
+                        [&](const auto& l) { return !is_reference(l); });
+  ASSERT_TRUE(is_reference(leases.back()));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(worker.Evaluate(leases[i]).ok());
+  int awaiting = 0;
+  for (const Candidate& cand : Candidates(alice_, search.id())) {
+    if (cand.state() != nas::v1::CANDIDATE_STATE_EVALUATED) continue;
+    const nas::v1::ProfileMetrics& pm = cand.profile_metrics(0);
+    EXPECT_TRUE(pm.awaiting_reference()) << cand.id();
+    EXPECT_FALSE(pm.feasible()) << cand.id();
+    EXPECT_FALSE(pm.has_accuracy_drop()) << cand.id();
+    ++awaiting;
+  }
+  EXPECT_EQ(awaiting, 3);
+  ASSERT_TRUE(worker.Evaluate(leases.back()).ok());
+  RunWorker(worker, search.id());
+
+  const std::vector<Candidate> all = Candidates(alice_, search.id());
+  const double reference_accuracy = TestWorker::MetricsFor(leases.back()).val_accuracy();
+  int within = 0, over = 0;
+  for (const Candidate& cand : all) {
+    ASSERT_EQ(cand.state(), nas::v1::CANDIDATE_STATE_EVALUATED) << cand.id();
+    const nas::v1::ProfileMetrics& pm = cand.profile_metrics(0);
+    EXPECT_FALSE(pm.awaiting_reference()) << cand.id();
+    ASSERT_TRUE(pm.has_accuracy_drop()) << cand.id();
+    const double drop = 100 * (reference_accuracy - cand.metrics().val_accuracy());
+    EXPECT_NEAR(pm.accuracy_drop(), drop, 1e-9) << cand.id();
+    EXPECT_NEAR(pm.accuracy_drop(), -100 * cand.vs_reference().val_accuracy_delta(), 1e-9);
+    EXPECT_EQ(pm.feasible(), drop <= kMaxDrop) << cand.id() << ": " << drop;
+    (drop <= kMaxDrop ? within : over)++;
+  }
+  // Deterministic (the seeds, the test worker's figures): some within the bound, some not.
+  EXPECT_GT(within, 1);
+  EXPECT_GT(over, 0);
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, alice_);
+  nas::v1::GetParetoFrontRequest req;
+  req.set_search_id(search.id());
+  req.set_profile_id("rpi4-cortex-a72");
+  nas::v1::ParetoFront front;
+  ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok());
+  std::set<int64_t> ids;
+  for (const auto& m : front.members()) {
+    ids.insert(m.candidate_id());
+    EXPECT_LE(m.profile_metrics().accuracy_drop(), kMaxDrop);
+  }
+  EXPECT_EQ(ids, BruteForceFront(all, spec, 0));
+  EXPECT_FALSE(ids.empty());
+}
+
 TEST_F(ControllerIntegrationTest, ALookupTableProfilePredictsEveryCandidatesLatency) {
   StartController();
   nas::v1::SearchSpace narrow;

@@ -12,6 +12,7 @@
 #include "common/work_kind.h"
 #include "engine/lifecycle.h"
 #include "search/weight_sharing.h"
+#include "services/store/fronts.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
 #include "services/store/search_profiles.h"
@@ -485,6 +486,10 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
                            "; candidate ", e.candidate_id,
                            e.requeued ? " re-queued" : " failed: out of attempts"));
           expired.push_back(e);
+          if (!e.requeued) {
+            JudgeAwaitingDrops(tx, *profiles_, e.search_id, spec, e.candidate_id,
+                               c[1].as<int>());
+          }
           // A supernet epoch (rung -1) out of attempts ends the search at the next refill.
           return !e.requeued && c[1].as<int>() >= 0 &&
                  EndIfBudgetSpent(tx, e.search_id, CountFinal(tx, e.search_id, "FAILED"));

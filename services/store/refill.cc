@@ -12,6 +12,7 @@
 #include "search/search_space.h"
 #include "common/status_macros.h"
 #include "engine/lifecycle.h"
+#include "services/store/fronts.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
 #include "services/store/search_profiles.h"
@@ -121,7 +122,7 @@ class TxSearchReader : public engine::SearchReader {
   absl::StatusOr<engine::RungResults> Rungs(int final_rung) override {
     engine::RungResults out;
     for (const pqxx::row& r : tx_.exec_params(
-             "SELECT c.id, c.rung, c.arch, c.arch_hash, e.metrics, pm.metrics, pm.feasible "
+             "SELECT c.id, c.rung, c.arch, c.arch_hash, e.metrics, pm.metrics "
              "FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
              "LEFT JOIN profile_metrics pm ON pm.candidate_id = e.candidate_id "
              "  AND pm.profile_id = $3 "
@@ -132,8 +133,7 @@ class TxSearchReader : public engine::SearchReader {
       e.rung = r[1].as<int>();
       const ProfileMetrics pm = r[5].is_null() ? ProfileMetrics() : Parse<ProfileMetrics>(r[5]);
       e.ranked.objectives = engine::ObjectiveVector(spec_, Parse<CandidateMetrics>(r[4]), pm);
-      const bool feasible = !r[6].is_null() && r[6].as<bool>();
-      e.ranked.violation = feasible ? 0 : std::max(1, pm.violations_size());
+      e.ranked.violation = r[5].is_null() ? 1 : KnownViolations(pm);
       e.architecture = Parse<nas::v1::Architecture>(r[2]);
       e.arch_hash = r[3].as<std::string>();
       out.entries.push_back(std::move(e));
@@ -162,7 +162,7 @@ class TxSearchReader : public engine::SearchReader {
     // The strategy learns from rung 0, where every architecture has a result at the same
     // fidelity (a single-fidelity search has only rung 0).
     for (const pqxx::row& r :
-         tx_.exec_params("SELECT e.id, e.candidate_id, c.arch, e.metrics, pm.metrics, pm.feasible "
+         tx_.exec_params("SELECT e.id, e.candidate_id, c.arch, e.metrics, pm.metrics "
                          "FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
                          "LEFT JOIN profile_metrics pm ON pm.candidate_id = e.candidate_id "
                          "  AND pm.profile_id = $3 "
@@ -173,8 +173,8 @@ class TxSearchReader : public engine::SearchReader {
       o.architecture = Parse<nas::v1::Architecture>(r[2]);
       const ProfileMetrics pm = r[4].is_null() ? ProfileMetrics() : Parse<ProfileMetrics>(r[4]);
       o.objectives = engine::ObjectiveVector(spec_, Parse<CandidateMetrics>(r[3]), pm);
-      o.feasible = !r[5].is_null() && r[5].as<bool>();
-      o.violation = o.feasible ? 0 : std::max(1, pm.violations_size());
+      o.violation = r[4].is_null() ? 1 : KnownViolations(pm);
+      o.feasible = o.violation == 0;
       v.new_observations.push_back(std::move(o));
       v.observed_through = r[0].as<int64_t>();
     }
@@ -222,6 +222,12 @@ int QueueFinalists(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_
   // The search phase is over: what it still had in flight (a wall-clock end leaves some) is
   // cancelled, so that it neither delays the finalists nor counts against their target.
   const int cancelled = CancelOutstanding(tx, search_id, /*keep_finalists=*/true);
+  if (cancelled > 0) {
+    // The reference among them: what awaited it for an accuracy drop never will know it.
+    const int rung = engine::FinalRung(spec);
+    JudgeAwaitingDrops(tx, profiles, search_id, spec,
+                       LoadDropReference(tx, search_id, spec, rung).candidate_id, rung);
+  }
   std::vector<std::string> queued;
   std::optional<std::pair<int64_t, nas::v1::Architecture>> reference;
   for (const engine::FinalistPlan& f : plan.finalists) {

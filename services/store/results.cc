@@ -14,6 +14,7 @@
 #include "search/hardware_profile.h"
 #include "search/search_space.h"
 #include "search/weight_sharing.h"
+#include "services/store/fronts.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
 #include "services/store/search_profiles.h"
@@ -23,42 +24,6 @@
 namespace nas {
 
 namespace {
-
-// JoinFront() offers a feasible finished candidate to `profile`'s front of the search, whose
-// current members are `members` (the search row is locked by the caller): stores the change
-// engine::OfferToFront() decides, and a FRONT_CHANGED event with the front's hypervolume.
-void JoinFront(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
-               const SearchProfile& profile, int64_t candidate_id, const CandidateMetrics& metrics,
-               const ProfileMetrics& pm, std::vector<ParetoArchive::Member> members) {
-  const engine::FrontChange change =
-      engine::OfferToFront(spec, profile.profile, candidate_id, metrics, pm, std::move(members));
-  if (!change.joined) return;
-  for (int64_t gone : change.removed) {
-    tx.exec_params(
-        "DELETE FROM pareto_members WHERE search_id = $1 AND profile_id = $2 "
-        "AND candidate_id = $3",
-        search_id, profile.db_id, gone);
-  }
-  tx.exec_params(
-      "INSERT INTO pareto_members (search_id, profile_id, candidate_id, objectives) "
-      "VALUES ($1, $2, $3, $4::DOUBLE PRECISION[])",
-      search_id, profile.db_id, candidate_id, DoubleArray(change.objectives));
-  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
-              profile.profile.id(), change.Describe(candidate_id, profile.profile.name()),
-              change.hypervolume.value_or(-1));
-}
-
-// The current members of one profile's front of a search.
-std::vector<ParetoArchive::Member> FrontMembers(pqxx::work& tx, int64_t search_id,
-                                                int64_t profile_db_id) {
-  std::vector<ParetoArchive::Member> members;
-  for (const pqxx::row& r : tx.exec_params("SELECT candidate_id, objectives FROM pareto_members "
-                                           "WHERE search_id = $1 AND profile_id = $2",
-                                           search_id, profile_db_id)) {
-    members.push_back({r[0].as<int64_t>(), ParseDoubleArray(r[1].as<std::string>())});
-  }
-  return members;
-}
 
 // A measure-only worker's report on `profile_db_id` (the lease is already completed): the
 // candidate's stored metrics with the measured latency, judged again on that profile, stored,
@@ -100,9 +65,10 @@ absl::StatusOr<ReportOutcome> StoreMeasurement(pqxx::work& tx, SearchProfileCach
   metrics.set_latency_ms(request.metrics().latency_ms());
   metrics.set_latency_iqr_ms(request.metrics().latency_iqr_ms());
   metrics.set_latency_threads(request.metrics().latency_threads());
-  const ProfileMetrics pm =
-      EvaluateOnProfile(profile->profile, metrics, spec.constraints(),
-                        /*measured_on_device=*/true, &architecture, InputShapeFor(spec.dataset()));
+  const ProfileMetrics pm = EvaluateOnProfile(
+      profile->profile, metrics, spec.constraints(), /*measured_on_device=*/true, &architecture,
+      InputShapeFor(spec.dataset()),
+      LoadDropReference(tx, search_id, spec, rung).On(profile_db_id));
   tx.exec_params(
       "UPDATE profile_metrics SET metrics = $3, feasible = $4, measure_device = NULL "
       "WHERE candidate_id = $1 AND profile_id = $2",
@@ -237,7 +203,7 @@ ReportOutcome StoreGangShare(pqxx::work& tx, const Reported& r, int rank, Report
 // out of attempts. A supernet epoch is no candidate of the budget; a failed one ends the
 // search at the next refill (engine::NextSupernetStep).
 ReportOutcome StoreFailure(pqxx::work& tx, const Reported& r, bool counts_toward_budget,
-                           ReportOutcome outcome) {
+                           SearchProfileCache& cache, ReportOutcome outcome) {
   const std::string error =
       r.request.error().empty() ? "worker reported no metrics" : r.request.error();
   tx.exec_params("UPDATE leases SET failed = true WHERE id = $1", r.request.lease_id());
@@ -250,6 +216,7 @@ ReportOutcome StoreFailure(pqxx::work& tx, const Reported& r, bool counts_toward
               absl::StrCat("candidate ", r.candidate_id, failed ? " failed: " : " will retry: ",
                            error));
   if (failed && counts_toward_budget) {
+    JudgeAwaitingDrops(tx, cache, r.search_id, r.spec, r.candidate_id, r.rung);
     outcome.search_ended = EndIfBudgetSpent(tx, r.search_id, CountFinal(tx, r.search_id, "FAILED"));
   }
   return outcome;
@@ -310,12 +277,21 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
     fronts[row[0].as<int64_t>()].push_back(
         {row[1].as<int64_t>(), ParseDoubleArray(row[2].as<std::string>())});
   }
+  // An accuracy-drop bound is judged against the reference at this rung; the reference
+  // itself against its own accuracy (a drop of 0).
+  const DropReference drop = LoadDropReference(tx, r.search_id, spec, r.rung);
+  const bool is_reference = drop.candidate_id == r.candidate_id && drop.candidate_id != 0;
   const auto profiles = cache.Get(tx, r.search_id);
   for (const SearchProfile& p : *profiles) {
+    const auto judge = [&](const ReferenceAccuracy& reference) {
+      return EvaluateOnProfile(p.profile, metrics, spec.constraints(),
+                               r.device_tag == p.profile.device_tag(), &r.architecture,
+                               InputShapeFor(spec.dataset()), reference);
+    };
     const ProfileMetrics pm =
-        EvaluateOnProfile(p.profile, metrics, spec.constraints(),
-                          r.device_tag == p.profile.device_tag(), &r.architecture,
-                          InputShapeFor(spec.dataset()));
+        is_reference
+            ? judge({ReferenceAccuracy::State::kKnown, judge(ReferenceAccuracy()).accuracy()})
+            : judge(drop.On(p.db_id));
     // A finished model on a measured profile of another device waits for a measure-only
     // worker of that device (until then its latency is unmeasured, a named violation).
     const bool to_measure = finished_model &&
@@ -337,6 +313,7 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
     if (!pm.feasible() || !joins_fronts) continue;
     JoinFront(tx, r.search_id, spec, p, r.candidate_id, metrics, pm, std::move(fronts[p.db_id]));
   }
+  if (is_reference) JudgeAwaitingDrops(tx, cache, r.search_id, spec, r.candidate_id, r.rung);
   outcome.search_ended = EndIfBudgetSpent(
       tx, r.search_id,
       CountFinal(tx, r.search_id, "EVALUATED", 1, finished_model ? metrics.val_accuracy() : 0));
@@ -460,7 +437,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
         return StoreMeasurement(tx, *profiles_, request, r.search_id, r.spec, r.candidate_id,
                                 r.rung, r.architecture, head[0][3].as<int64_t>());
       case nas::v1::WORK_KIND_SUPERNET_EPOCH:
-        if (!r.ok()) return StoreFailure(tx, r, /*counts_toward_budget=*/false, outcome);
+        if (!r.ok()) return StoreFailure(tx, r, /*counts_toward_budget=*/false, *profiles_, outcome);
         return StoreSupernetEpoch(
             tx, request, r.search_id, r.candidate_id,
             Parse<nas::v1::Fidelity>(tx.exec_params1(
@@ -469,7 +446,7 @@ absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultReq
             outcome);
       case nas::v1::WORK_KIND_TRAIN:
       case nas::v1::WORK_KIND_ESTIMATE:
-        if (!r.ok()) return StoreFailure(tx, r, /*counts_toward_budget=*/true, outcome);
+        if (!r.ok()) return StoreFailure(tx, r, /*counts_toward_budget=*/true, *profiles_, outcome);
         return StoreCandidateResult(tx, r, pool_->options(), *profiles_, outcome);
       default:
         return absl::InternalError(absl::StrCat("lease ", request.lease_id(), " of kind ",
