@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cli/flags.h"
+#include "common/controller_address.h"
 #include "common/status_macros.h"
 
 namespace nas::cli {
@@ -76,7 +77,15 @@ Client::Client() {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  channel_ = grpc::CreateCustomChannel(server, creds, args);
+  // Several controllers (a list, or a dns:/// name of several): calls spread over those that
+  // answer; a dead one is skipped.
+  args.SetLoadBalancingPolicyName("round_robin");
+  absl::StatusOr<std::string> target = ControllerTarget(server);
+  if (!target.ok()) {
+    setup_ = absl::InvalidArgumentError(absl::StrCat("--server: ", target.status().message()));
+    target = server;
+  }
+  channel_ = grpc::CreateCustomChannel(*target, creds, args);
   nas_ = nas::v1::NasService::NewStub(channel_);
   admin_ = nas::v1::AdminService::NewStub(channel_);
 }

@@ -1,7 +1,9 @@
 // nasctl's flags, one definition for every file of cli/ (declared in cli/flags.h).
 #include "cli/flags.h"
 
-ABSL_FLAG(std::string, server, "", "Controller address (default: $NAS_SERVER or 127.0.0.1:50051)");
+ABSL_FLAG(std::string, server, "",
+          "Controller address (default: $NAS_SERVER or 127.0.0.1:50051); several replicas "
+          "comma-separated, or one dns:/// name of several");
 ABSL_FLAG(std::string, token, "",
           "Bearer token (default: $NAS_TOKEN, or the file in --token_file)");
 ABSL_FLAG(std::string, token_file, "", "File holding the bearer token");

@@ -120,6 +120,20 @@ TEST_F(NasctlTest, ErrorsAreOneLineAndANonZeroExit) {
   EXPECT_EQ(health.out, "serving\n");
 }
 
+// Several controller addresses: calls go to one that answers (here the first is down), and a
+// list with a wrong entry is refused naming it.
+TEST_F(NasctlTest, SeveralServersOneDown) {
+  const std::string both = absl::StrCat("--server=127.0.0.1:1,127.0.0.1:", harness_->port());
+  Result list = Nasctl(absl::StrCat("list ", both), alice_);
+  EXPECT_EQ(list.exit_code, 0) << list.out;
+  EXPECT_NE(list.out.find("ID"), std::string::npos) << list.out;
+  Result bad = Nasctl("list --server=127.0.0.1:1,127.0.0.1", alice_);
+  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("--server: controller address \"127.0.0.1\": not HOST:PORT"),
+            std::string::npos)
+      << bad.out;
+}
+
 TEST_F(NasctlTest, ALatencyTableRegistersAsALookupTableProfile) {
   const std::string table = dir_ + "/board.lut";
   std::ofstream(table) << "# nas-profile latency table v1\ndevice test board\nthreads 1\n"

@@ -20,7 +20,9 @@
 #include "glog/logging.h"
 #include "trainer/worker.h"
 
-ABSL_FLAG(std::string, controller, "127.0.0.1:50051", "Controller address, host:port");
+ABSL_FLAG(std::string, controller, "127.0.0.1:50051",
+          "Controller address, host:port; several replicas comma-separated, or one dns:/// name "
+          "of several (calls spread over those that answer)");
 ABSL_FLAG(std::string, worker_token_file, "", "File holding the controller's worker credential");
 ABSL_FLAG(std::string, device_tag, "host-cpu", "Device tag matched against measured profiles");
 ABSL_FLAG(int, threads, 1, "LibTorch intra-op threads (with other load, 1 is often fastest)");

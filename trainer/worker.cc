@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/controller_address.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "proto/trainer_service.grpc.pb.h"
@@ -168,8 +169,11 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(reconnect_ms, 500));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(reconnect_ms, 500));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, reconnect_ms);
+  // Several controllers: calls spread over those that answer; a dead one is skipped.
+  args.SetLoadBalancingPolicyName("round_robin");
+  NAS_ASSIGN_OR_RETURN(const std::string target, ControllerTarget(options_.controller));
   auto stub = TrainerService::NewStub(
-      grpc::CreateCustomChannel(options_.controller, grpc::InsecureChannelCredentials(), args));
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
   Backoff backoff(options_.max_backoff);
   int64_t worker_id = 0;
   absl::Duration ttl = absl::Seconds(30);

@@ -305,6 +305,21 @@ ALTER TABLE evaluations ALTER COLUMN lease_id DROP NOT NULL;
 ALTER TABLE evaluations ADD COLUMN reused_from BIGINT REFERENCES candidates(id);
 ALTER TABLE artifacts ALTER COLUMN lease_id DROP NOT NULL;
 )sql"},
+      {14, "events in the order their transactions became final",
+       R"sql(
+-- An event's id comes from a sequence when its row is inserted, but transactions commit in
+-- another order: a watcher that had read event 101 skipped event 100 when 100's transaction
+-- (a lease granted, a heartbeat) committed after 101's. Watchers now read by seq, given by
+-- SequenceEvents() only to events whose transaction is older than every transaction still
+-- running (its xid below the snapshot's xmin): whatever commits later gets a larger seq. Several
+-- controllers may insert; one at a time sequences (an advisory lock).
+ALTER TABLE events ADD COLUMN seq BIGINT;
+UPDATE events SET seq = id;
+ALTER TABLE events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE UNIQUE INDEX events_seq ON events (seq);
+CREATE INDEX events_search_seq ON events (search_id, seq);
+CREATE INDEX events_unsequenced ON events (xid, id) WHERE seq IS NULL;
+)sql"},
   };
   return *kMigrations;
 }

@@ -376,8 +376,9 @@ absl::Status Store::CheckReusableSupernet(const Caller& caller, int64_t search_i
 
 absl::StatusOr<int64_t> Store::LatestEventId(const Caller& caller, int64_t search_id) {
   return pool_->Run("LatestEventId", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    SequenceEvents(tx);
     pqxx::result r = tx.exec_params(
-        "SELECT (SELECT COALESCE(max(e.id), 0) FROM events e WHERE e.search_id = s.id) "
+        "SELECT (SELECT COALESCE(max(e.seq), 0) FROM events e WHERE e.search_id = s.id) "
         "FROM searches s WHERE s.id = $1 AND s.owner_id = $2",
         search_id, caller.user_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
@@ -395,12 +396,14 @@ absl::StatusOr<std::vector<nas::v1::SearchEvent>> Store::EventsAfter(const Calle
                 .empty()) {
           return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
         }
+        // In the order events became final (their seq), never skipping one that committed late.
+        SequenceEvents(tx);
         std::vector<nas::v1::SearchEvent> out;
         for (const pqxx::row& r :
-             tx.exec_params("SELECT id, kind, COALESCE(candidate_id, 0), profile_id, message, "
+             tx.exec_params("SELECT seq, kind, COALESCE(candidate_id, 0), profile_id, message, "
                             "rfc3339(created_at), COALESCE(hypervolume, 0) FROM events "
-                            "WHERE search_id = $1 AND id > $2 "
-                            "ORDER BY id LIMIT $3",
+                            "WHERE search_id = $1 AND seq > $2 "
+                            "ORDER BY seq LIMIT $3",
                             search_id, after_id, limit)) {
           nas::v1::SearchEvent e;
           e.set_event_id(r[0].as<int64_t>());

@@ -43,6 +43,24 @@ void AppendEvent(pqxx::work& tx, int64_t search_id, nas::v1::SearchEventKind kin
       search_id, static_cast<int>(kind), candidate_id, profile_id, message, hypervolume);
 }
 
+// An arbitrary constant naming the event sequencer among the database's advisory locks.
+constexpr int64_t kEventSequencerLock = 0x6e61735f73657100;  // "nas_seq"
+
+void SequenceEvents(pqxx::work& tx) {
+  if (!tx.exec_params1("SELECT pg_try_advisory_xact_lock($1)", kEventSequencerLock)[0]
+           .as<bool>()) {
+    return;  // another transaction is numbering them now
+  }
+  // Below the snapshot's xmin every transaction has ended: those events are all visible now,
+  // and any event still to commit belongs to a later transaction, numbered later.
+  tx.exec(
+      "WITH todo AS ("
+      "  SELECT id, row_number() OVER (ORDER BY xid, id) AS n FROM events "
+      "  WHERE seq IS NULL AND xid < pg_snapshot_xmin(pg_current_snapshot())) "
+      "UPDATE events e SET seq = (SELECT COALESCE(max(seq), 0) FROM events) + todo.n "
+      "FROM todo WHERE e.id = todo.id");
+}
+
 // DoubleArray() writes a PostgreSQL array literal that reads back exactly ("{-0.91,3.2}").
 std::string DoubleArray(const std::vector<double>& values) {
   std::string out = "{";

@@ -43,6 +43,12 @@ void AppendEvent(pqxx::work& tx, int64_t search_id, nas::v1::SearchEventKind kin
                  int64_t candidate_id, const std::string& profile_id, const std::string& message,
                  double hypervolume = -1);
 
+// SequenceEvents() numbers (events.seq) every event whose transaction can no longer commit
+// out of order: older than any transaction still running. Watchers read in that order, so none
+// skips an event that committed late. One caller at a time numbers (a transaction-scoped
+// advisory lock); another returns at once. Cheap when there is nothing to number.
+void SequenceEvents(pqxx::work& tx);
+
 // DoubleArray() writes a PostgreSQL array literal that reads back exactly ("{-0.91,3.2}").
 std::string DoubleArray(const std::vector<double>& values);
 // ParseDoubleArray() reads what DoubleArray() wrote (as PostgreSQL prints it back).

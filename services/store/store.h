@@ -207,9 +207,12 @@ class Store {
   // naming spec.strategy.settings[supernet_search] otherwise.
   absl::Status CheckReusableSupernet(const Caller& caller, int64_t search_id,
                                      const nas::v1::SearchSpec& spec);
-  // Store::LatestEventId() returns the id of a search's newest event.
+  // Store::LatestEventId() returns the id (seq) of a search's newest event in watch order.
   absl::StatusOr<int64_t> LatestEventId(const Caller& caller, int64_t search_id);
-  // Store::EventsAfter() returns up to `limit` events of a search with id > after_id.
+  // Store::EventsAfter() returns up to `limit` events of a search after `after_id`, in the
+  // order their transactions became final (events.seq, the SearchEvent's event_id): a watcher
+  // resuming after an id never skips an event that committed late, whichever controller
+  // stored it.
   absl::StatusOr<std::vector<nas::v1::SearchEvent>> EventsAfter(const Caller& caller,
                                                                 int64_t search_id, int64_t after_id,
                                                                 int limit);

@@ -200,6 +200,7 @@ void Fleet::Run(int index, bool failing) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetLoadBalancingPolicyName("round_robin");  // several controllers: spread, skip the dead
   auto stub = TrainerService::NewStub(
       grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
   auto surprise = [&](const std::string& what, const grpc::Status& st) {

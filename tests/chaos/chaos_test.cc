@@ -7,10 +7,14 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <pqxx/pqxx>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -55,11 +59,12 @@ class ChaosTest : public ::testing::Test {
   }
 
   // The invariants every scenario ends with.
+  // `address`: where to ask (default: the one controller).
   void ExpectNothingLost(int64_t search, Fleet& fleet, double poison = 0,
-                         bool expect_success = true) {
+                         bool expect_success = true, std::string address = "") {
+    if (address.empty()) address = controller_->address();
     if (expect_success) {
-      EXPECT_EQ(WaitForEnd(controller_->address(), search, absl::Minutes(3)),
-                nas::v1::SEARCH_STATE_SUCCEEDED);
+      EXPECT_EQ(WaitForEnd(address, search, absl::Minutes(3)), nas::v1::SEARCH_STATE_SUCCEEDED);
     }
     fleet.Stop();
     absl::StatusOr<Figures> f = Measure(url_, search, fleet, poison);
@@ -287,6 +292,141 @@ TEST_F(ChaosTest, CancelWithLeasesOut) {
             nas::v1::SEARCH_STATE_CANCELLED);
   absl::SleepFor(absl::Seconds(2));  // reports of revoked leases come in and are fenced
   ExpectNothingLost(*search, fleet, 0, /*expect_success=*/false);
+}
+
+// Three controllers on one database, 32 simulated workers and two real nas-trainer processes
+// spread over all three (round robin over one target of every replica), and one controller
+// killed with kill -9 mid-search: the others take its calls (heartbeats and reports of leases
+// it granted included), periodic duties go on, a watcher on another controller sees every
+// event, and both searches end with nothing lost or evaluated twice and no manual step.
+TEST_F(ChaosTest, ThreeControllersOneKilledMidSearch) {
+  std::vector<std::unique_ptr<ControllerProcess>> others;
+  for (int i = 2; i <= 3; ++i) {
+    const std::string dir = absl::StrCat(dir_, "/controller", i);
+    std::system(("mkdir -p '" + dir + "'").c_str());
+    others.push_back(std::make_unique<ControllerProcess>(Runfile("services/nas-controller"),
+                                                         url_, dir, kTtl));
+    others.back()->Start();
+  }
+  for (auto& c : others) ASSERT_TRUE(c->WaitServing(absl::Seconds(60)));
+  const std::string every = absl::StrCat("ipv4:", controller_->address(), ",",
+                                         others[0]->address(), ",", others[1]->address());
+  // The survivors only: where the test asks once controller 1 is dead.
+  const std::string survivors =
+      absl::StrCat("ipv4:", others[0]->address(), ",", others[1]->address());
+
+  // Two real trainers, serving Fashion-MNIST under a name of their own so that only they take
+  // the small real search, and the simulated fleet only the large one.
+  std::vector<pid_t> trainers;
+  for (int i = 0; i < 2; ++i) {
+    trainers.push_back(SpawnLogged(
+        {Runfile("trainer/nas-trainer"), "--controller=" + every,
+         "--worker_token_file=" + dir_ + "/worker.token", "--threads=1", "--max_backoff=1s",
+         "--dataset=fmnist-real=idx:/usr/share/datasets/fashion-mnist"},
+        absl::StrCat(dir_, "/trainer", i, ".log")));
+    ASSERT_GT(trainers.back(), 0);
+  }
+  auto stub = nas::v1::NasService::NewStub(
+      grpc::CreateChannel(every, grpc::InsecureChannelCredentials()));
+  nas::v1::SubmitSearchRequest real;
+  nas::v1::SearchSpec* spec = real.mutable_spec();
+  spec->set_display_name("real, beside the simulated one");
+  spec->set_dataset("fmnist-real");
+  spec->mutable_space()->set_name("resnet");
+  spec->mutable_space()->set_max_depth(1);
+  spec->mutable_space()->add_width_multipliers_percent(50);
+  spec->mutable_space()->add_resolutions(20);
+  spec->mutable_budget()->set_max_candidates(4);
+  spec->mutable_budget()->set_max_parallel(2);
+  spec->mutable_recipe()->set_epochs(1);
+  spec->mutable_recipe()->set_batch_size(32);
+  spec->mutable_recipe()->set_train_subset(3000);
+  nas::v1::Search real_search;
+  // Refused until a trainer serving the dataset has registered.
+  for (const absl::Time until = absl::Now() + absl::Seconds(90); absl::Now() < until;) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
+    if (stub->SubmitSearch(&ctx, real, &real_search).ok()) break;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  ASSERT_GT(real_search.id(), 0) << "no trainer registered; see " << dir_ << "/trainer0.log";
+  absl::StatusOr<int64_t> search = SubmitSearch(every, 400, 32);
+  ASSERT_TRUE(search.ok()) << search.status();
+
+  // A watcher on controller 3, which stores only some of the events it must show.
+  std::atomic<int> watched_evaluations{0};
+  std::atomic<bool> watched_end{false};
+  std::thread watcher([&] {
+    auto watch = nas::v1::NasService::NewStub(
+        grpc::CreateChannel(others[1]->address(), grpc::InsecureChannelCredentials()));
+    int64_t after = 0;
+    for (const absl::Time until = absl::Now() + absl::Minutes(4);
+         !watched_end && absl::Now() < until;) {
+      grpc::ClientContext ctx;
+      ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
+      nas::v1::WatchSearchRequest req;
+      req.set_search_id(*search);
+      req.set_after_event_id(after);
+      auto reader = watch->WatchSearch(&ctx, req);
+      nas::v1::SearchEvent e;
+      while (reader->Read(&e)) {
+        after = e.event_id();
+        if (e.kind() == nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED) ++watched_evaluations;
+        if (e.kind() == nas::v1::SEARCH_EVENT_KIND_SEARCH_ENDED) watched_end = true;
+      }
+      reader->Finish();
+    }
+  });
+
+  Fleet fleet(every, {.workers = 32});
+  ASSERT_TRUE(WaitForAcks(fleet, 100, absl::Minutes(2)));
+  // Wait for a real lease too, so that a real training spans the kill.
+  pqxx::connection db(url_);
+  const auto real_leases = [&] {
+    pqxx::work tx(db);
+    return tx.exec_params1("SELECT count(*) FROM leases WHERE search_id = $1", real_search.id())[0]
+        .as<int>();
+  };
+  for (const absl::Time until = absl::Now() + absl::Seconds(60);
+       real_leases() == 0 && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  controller_->Kill();
+  const absl::Time killed = absl::Now();
+  ASSERT_TRUE(WaitForAcks(fleet, fleet.successes() + 50, absl::Minutes(1)));
+  const absl::Time next = fleet.FirstAckAfter(killed);
+  std::printf("failover: the next result %.3f s after one of three controllers was killed\n",
+              absl::ToDoubleSeconds(next - killed));
+  EXPECT_LT(next - killed, absl::Seconds(10));
+
+  ExpectNothingLost(*search, fleet, 0, true, survivors);
+  EXPECT_EQ(figures_.evaluated, 400);
+  EXPECT_EQ(WaitForEnd(survivors, real_search.id(), absl::Minutes(4)),
+            nas::v1::SEARCH_STATE_SUCCEEDED);
+  for (pid_t t : trainers) {
+    kill(t, SIGTERM);
+    waitpid(t, nullptr, 0);
+  }
+  watcher.join();
+  EXPECT_TRUE(watched_end) << "the watcher on controller 3 missed the end";
+  EXPECT_EQ(watched_evaluations, 400);
+  pqxx::work tx(db);
+  // The real search: every candidate trained for real and evaluated once, its three files
+  // stored, no lease left open.
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT c.id, c.state, (SELECT count(*) FROM evaluations e WHERE e.candidate_id = c.id), "
+           "  (SELECT count(*) FROM artifacts a WHERE a.candidate_id = c.id) "
+           "FROM candidates c WHERE c.search_id = $1",
+           real_search.id())) {
+    EXPECT_EQ(r[1].as<std::string>(), "EVALUATED") << "candidate " << r[0].as<int64_t>();
+    EXPECT_EQ(r[2].as<int>(), 1) << "candidate " << r[0].as<int64_t>();
+    EXPECT_EQ(r[3].as<int>(), 3) << "candidate " << r[0].as<int64_t>();
+  }
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM leases WHERE search_id = $1 AND "
+                            "state = 'ACTIVE'",
+                            real_search.id())[0]
+                .as<int>(),
+            0);
 }
 
 // A real nas-trainer finishes its candidate while the controller is down: it retries its
