@@ -31,7 +31,14 @@ PACKAGES=(
   # tests/observability_test.py: a real Prometheus server (and promtool) scraping the service,
   # headless Chromium rendering nasctl's SVG plot, PyYAML to point the config at loopback.
   prometheus chromium python3-yaml
+  # tests/k8s_manifests_test.py: Kubernetes' typed models, to load the rendered manifests.
+  python3-kubernetes
 )
+# ... and a kubectl to render them (`kubectl kustomize`): Debian's kubernetes-client, unless the
+# machine has a kubectl already (another package's would conflict with it over /usr/bin/kubectl).
+if ! command -v kubectl >/dev/null; then
+  PACKAGES+=(kubernetes-client)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
