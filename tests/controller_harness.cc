@@ -17,6 +17,16 @@ absl::StatusOr<std::unique_ptr<ControllerHarness>> ControllerHarness::Create(
   return h;
 }
 
+absl::StatusOr<std::unique_ptr<ControllerHarness>> ControllerHarness::CreateOn(
+    const std::string& database_url, SchedulerOptions scheduler, int db_pool_size) {
+  std::unique_ptr<ControllerHarness> h(new ControllerHarness());
+  h->database_url_ = database_url;
+  h->scheduler_options_ = scheduler;
+  h->db_pool_size_ = db_pool_size;
+  NAS_RETURN_IF_ERROR(h->StartServer());
+  return h;
+}
+
 absl::StatusOr<std::unique_ptr<ControllerHarness>> ControllerHarness::Create(
     SchedulerOptions scheduler) {
   NAS_ASSIGN_OR_RETURN(TestPostgres * pg, SharedTestPostgres());

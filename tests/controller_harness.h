@@ -36,6 +36,10 @@ class ControllerHarness {
       TestPostgres* pg, SchedulerOptions scheduler = {}, int db_pool_size = 8);
   // ControllerHarness::Create() on the test binary's SharedTestPostgres().
   static absl::StatusOr<std::unique_ptr<ControllerHarness>> Create(SchedulerOptions scheduler = {});
+  // ControllerHarness::CreateOn() starts another controller on an existing database (several
+  // controllers serving one database).
+  static absl::StatusOr<std::unique_ptr<ControllerHarness>> CreateOn(
+      const std::string& database_url, SchedulerOptions scheduler = {}, int db_pool_size = 8);
   ~ControllerHarness();
 
   // ControllerHarness::Restart() stops the controller and starts a new one on the same

@@ -3,6 +3,7 @@
 // cost of one result changes as a search grows.
 //
 //   bazel run -c opt //tests/benchmarks:controller_benchmark -- --workers=64 --candidates=100000
+//   ... --controllers=3   # three controllers on the one database, workers spread over them
 //
 // Every worker thread loops: LeaseWork, then ReportResult with made-up metrics; the controller
 // stores the result, computes the cost on three hardware profiles and updates three Pareto
@@ -26,7 +27,11 @@ ABSL_FLAG(int, candidates, 100000, "Candidates in all, split evenly between the 
 ABSL_FLAG(int, searches, 1, "Concurrent searches (reports of one search are serialised)");
 ABSL_FLAG(std::string, windows, "1000,10000,50000,100000",
           "Report the per-result cost over the 1,000 results ending at each of these counts");
-ABSL_FLAG(int, db_pool_size, 16, "Controller database connections");
+ABSL_FLAG(int, db_pool_size, 16, "Database connections of each controller");
+ABSL_FLAG(int, controllers, 1,
+          "Controllers on the one database (in this process); worker w uses controller w % N");
+ABSL_FLAG(std::string, database_url, "",
+          "An empty database on a running PostgreSQL to use (default: a private durable one)");
 ABSL_FLAG(bool, durable, true, "fsync and synchronous commit on (off only to find bottlenecks)");
 
 namespace nas {
@@ -41,21 +46,42 @@ double Percentile(std::vector<double> v, double p) {
 int Main() {
   const int workers = absl::GetFlag(FLAGS_workers);
   const int candidates = absl::GetFlag(FLAGS_candidates);
-  TestPostgresOptions durable;
-  durable.durable = absl::GetFlag(FLAGS_durable);  // On by default, as in production.
-  absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start(durable);
-  if (!pg.ok()) {
-    std::fprintf(stderr, "%s\n", pg.status().ToString().c_str());
-    return 1;
+  std::unique_ptr<TestPostgres> own;
+  absl::StatusOr<std::unique_ptr<ControllerHarness>> h;
+  if (!absl::GetFlag(FLAGS_database_url).empty()) {
+    h = ControllerHarness::CreateOn(absl::GetFlag(FLAGS_database_url), {},
+                                    absl::GetFlag(FLAGS_db_pool_size));
+  } else {
+    TestPostgresOptions durable;
+    durable.durable = absl::GetFlag(FLAGS_durable);  // On by default, as in production.
+    absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start(durable);
+    if (!pg.ok()) {
+      std::fprintf(stderr, "%s\n", pg.status().ToString().c_str());
+      return 1;
+    }
+    own = *std::move(pg);
+    h = ControllerHarness::Create(own.get(), {}, absl::GetFlag(FLAGS_db_pool_size));
   }
-  absl::StatusOr<std::unique_ptr<ControllerHarness>> h =
-      ControllerHarness::Create(pg->get(), {}, absl::GetFlag(FLAGS_db_pool_size));
   if (!h.ok()) {
     std::fprintf(stderr, "%s\n", h.status().ToString().c_str());
     return 1;
   }
   ControllerHarness* harness = h->get();
   const std::string token = harness->NewUserToken("bench");
+  std::vector<std::unique_ptr<ControllerHarness>> more;
+  for (int i = 1; i < absl::GetFlag(FLAGS_controllers); ++i) {
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> c = ControllerHarness::CreateOn(
+        harness->database_url(), {}, absl::GetFlag(FLAGS_db_pool_size));
+    if (!c.ok()) {
+      std::fprintf(stderr, "%s\n", c.status().ToString().c_str());
+      return 1;
+    }
+    more.push_back(*std::move(c));
+  }
+  const auto controller_of = [&](int w) {
+    const int i = w % (1 + static_cast<int>(more.size()));
+    return i == 0 ? harness : more[i - 1].get();
+  };
 
   nas::v1::SubmitSearchRequest req;
   nas::v1::SearchSpec* spec = req.mutable_spec();
@@ -88,7 +114,7 @@ int Main() {
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&, w] {
-      TestWorker worker(harness);
+      TestWorker worker(controller_of(w));
       if (!worker.Register().ok()) {
         ++errors;
         return;
@@ -137,9 +163,9 @@ int Main() {
     all_lease.insert(all_lease.end(), lease_ms[w].begin(), lease_ms[w].end());
   }
   std::printf(
-      "Controller benchmark: %d workers, %d candidates in %d search(es), 3 profiles, durable "
-      "PostgreSQL\n\n",
-      workers, candidates, searches);
+      "Controller benchmark: %d workers, %d candidates in %d search(es), 3 profiles, %d "
+      "controller(s), durable PostgreSQL\n\n",
+      workers, candidates, searches, 1 + static_cast<int>(more.size()));
   std::printf("| results | wall s | round trips/s | lease p50 ms | report p50 ms | report p99 ms "
               "| errors |\n|---|---|---|---|---|---|---|\n");
   std::printf("| %d | %.1f | %.0f | %.2f | %.2f | %.2f | %d |\n\n", done, seconds, done / seconds,
