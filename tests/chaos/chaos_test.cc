@@ -29,6 +29,22 @@ namespace {
 
 constexpr absl::Duration kTtl = absl::Seconds(5);
 
+// A search a real nas-trainer finishes in seconds: one-block ResNets at 20 x 20, one epoch on
+// `examples` training images.
+nas::v1::SearchSpec SmallRealSearch(int candidates, int parallel, int examples) {
+  nas::v1::SearchSpec spec;
+  spec.mutable_space()->set_name("resnet");
+  spec.mutable_space()->set_max_depth(1);
+  spec.mutable_space()->add_width_multipliers_percent(50);
+  spec.mutable_space()->add_resolutions(20);
+  spec.mutable_budget()->set_max_candidates(candidates);
+  spec.mutable_budget()->set_max_parallel(parallel);
+  spec.mutable_recipe()->set_epochs(1);
+  spec.mutable_recipe()->set_batch_size(32);
+  spec.mutable_recipe()->set_train_subset(examples);
+  return spec;
+}
+
 class ChaosTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -329,18 +345,9 @@ TEST_F(ChaosTest, ThreeControllersOneKilledMidSearch) {
   auto stub = nas::v1::NasService::NewStub(
       grpc::CreateChannel(every, grpc::InsecureChannelCredentials()));
   nas::v1::SubmitSearchRequest real;
-  nas::v1::SearchSpec* spec = real.mutable_spec();
-  spec->set_display_name("real, beside the simulated one");
-  spec->set_dataset("fmnist-real");
-  spec->mutable_space()->set_name("resnet");
-  spec->mutable_space()->set_max_depth(1);
-  spec->mutable_space()->add_width_multipliers_percent(50);
-  spec->mutable_space()->add_resolutions(20);
-  spec->mutable_budget()->set_max_candidates(4);
-  spec->mutable_budget()->set_max_parallel(2);
-  spec->mutable_recipe()->set_epochs(1);
-  spec->mutable_recipe()->set_batch_size(32);
-  spec->mutable_recipe()->set_train_subset(3000);
+  *real.mutable_spec() = SmallRealSearch(/*candidates=*/4, /*parallel=*/2, /*examples=*/3000);
+  real.mutable_spec()->set_display_name("real, beside the simulated one");
+  real.mutable_spec()->set_dataset("fmnist-real");
   nas::v1::Search real_search;
   // Refused until a trainer serving the dataset has registered.
   for (const absl::Time until = absl::Now() + absl::Seconds(90); absl::Now() < until;) {
@@ -435,16 +442,7 @@ TEST_F(ChaosTest, RealTrainerFinishesWhileTheControllerIsDown) {
   auto stub = nas::v1::NasService::NewStub(
       grpc::CreateChannel(controller_->address(), grpc::InsecureChannelCredentials()));
   nas::v1::SubmitSearchRequest req;
-  nas::v1::SearchSpec* spec = req.mutable_spec();
-  spec->mutable_space()->set_name("resnet");
-  spec->mutable_space()->set_max_depth(1);
-  spec->mutable_space()->add_width_multipliers_percent(50);
-  spec->mutable_space()->add_resolutions(20);
-  spec->mutable_budget()->set_max_candidates(2);
-  spec->mutable_budget()->set_max_parallel(1);
-  spec->mutable_recipe()->set_epochs(1);
-  spec->mutable_recipe()->set_batch_size(32);
-  spec->mutable_recipe()->set_train_subset(12000);
+  *req.mutable_spec() = SmallRealSearch(/*candidates=*/2, /*parallel=*/1, /*examples=*/12000);
   nas::v1::Search search;
   {
     grpc::ClientContext ctx;
