@@ -73,7 +73,10 @@ Controller::Controller(Store* store, Scheduler* scheduler, const ControllerOptio
     : store_(store),
       scheduler_(scheduler),
       options_(options),
-      worker_token_sha256_(Sha256Hex(options.worker_token)) {}
+      worker_token_sha256_(Sha256Hex(options.worker_token)),
+      reports_([store](const std::vector<const nas::v1::ReportResultRequest*>& batch) {
+        return store->ReportResults(batch);
+      }, options.max_report_batch) {}
 
 // ---- Authentication -------------------------------------------------------------------------
 
@@ -500,7 +503,7 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
     return absl::InvalidArgumentError("outcome: set metrics or error");
   }
   if (request.has_metrics()) NAS_RETURN_IF_ERROR(CheckReportedMetrics(request.metrics()));
-  absl::StatusOr<ReportOutcome> reported = store_->ReportResult(request);
+  absl::StatusOr<ReportOutcome> reported = reports_.Report(request);
   CountFenced(reported.status());
   if (!reported.ok()) return reported.status();
   const ReportOutcome& outcome = *reported;

@@ -18,6 +18,7 @@
 #include "proto/nas_service.pb.h"
 #include "proto/trainer_service.pb.h"
 #include "services/metrics.h"
+#include "services/report_batcher.h"
 #include "services/scheduler.h"
 #include "services/store/store.h"
 
@@ -32,6 +33,8 @@ struct ControllerOptions {
   int64_t max_artifact_bytes = 256ll << 20;
   // Where leases, evaluations and predictor errors are counted (null: nowhere).
   ControllerMetrics* metrics = nullptr;
+  // Most workers' reports stored in one transaction (group commit; services/report_batcher.h).
+  int max_report_batch = 64;
 };
 
 class Controller {
@@ -120,6 +123,7 @@ class Controller {
   Scheduler* const scheduler_;
   const ControllerOptions options_;
   const std::string worker_token_sha256_;
+  ReportBatcher reports_;
 };
 
 }  // namespace nas

@@ -1,6 +1,7 @@
 // Fronts and the accuracy-drop judgement (services/store/fronts.h).
 #include "services/store/fronts.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -13,36 +14,50 @@
 
 namespace nas {
 
+std::vector<ParetoArchive::Member>& FrontCache::Members(pqxx::work& tx, int64_t search_id,
+                                                       int64_t profile_db_id) {
+  auto it = fronts_.find(search_id);
+  if (it == fronts_.end()) {
+    it = fronts_.emplace(search_id, std::map<int64_t, std::vector<ParetoArchive::Member>>())
+             .first;
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT profile_id, candidate_id, objectives FROM pareto_members "
+             "WHERE search_id = $1",
+             search_id)) {
+      it->second[r[0].as<int64_t>()].push_back(
+          {r[1].as<int64_t>(), ParseDoubleArray(r[2].as<std::string>())});
+    }
+  }
+  return it->second[profile_db_id];
+}
+
 void JoinFront(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
                const SearchProfile& profile, int64_t candidate_id, const CandidateMetrics& metrics,
-               const ProfileMetrics& pm, std::vector<ParetoArchive::Member> members) {
+               const ProfileMetrics& pm, FrontCache& fronts) {
+  std::vector<ParetoArchive::Member>& members = fronts.Members(tx, search_id, profile.db_id);
   const engine::FrontChange change =
-      engine::OfferToFront(spec, profile.profile, candidate_id, metrics, pm, std::move(members));
+      engine::OfferToFront(spec, profile.profile, candidate_id, metrics, pm, members);
   if (!change.joined) return;
-  for (int64_t gone : change.removed) {
+  if (!change.removed.empty()) {
     tx.exec_params(
         "DELETE FROM pareto_members WHERE search_id = $1 AND profile_id = $2 "
-        "AND candidate_id = $3",
-        search_id, profile.db_id, gone);
+        "AND candidate_id = ANY($3::BIGINT[])",
+        search_id, profile.db_id, BigintArray(change.removed));
+    members.erase(std::remove_if(members.begin(), members.end(),
+                                 [&](const ParetoArchive::Member& m) {
+                                   return std::find(change.removed.begin(), change.removed.end(),
+                                                    m.id) != change.removed.end();
+                                 }),
+                  members.end());
   }
   tx.exec_params(
       "INSERT INTO pareto_members (search_id, profile_id, candidate_id, objectives) "
       "VALUES ($1, $2, $3, $4::DOUBLE PRECISION[])",
       search_id, profile.db_id, candidate_id, DoubleArray(change.objectives));
+  members.push_back({candidate_id, change.objectives});
   AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED, candidate_id,
               profile.profile.id(), change.Describe(candidate_id, profile.profile.name()),
               change.hypervolume.value_or(-1));
-}
-
-std::vector<ParetoArchive::Member> FrontMembers(pqxx::work& tx, int64_t search_id,
-                                                int64_t profile_db_id) {
-  std::vector<ParetoArchive::Member> members;
-  for (const pqxx::row& r : tx.exec_params("SELECT candidate_id, objectives FROM pareto_members "
-                                           "WHERE search_id = $1 AND profile_id = $2",
-                                           search_id, profile_db_id)) {
-    members.push_back({r[0].as<int64_t>(), ParseDoubleArray(r[1].as<std::string>())});
-  }
-  return members;
 }
 
 ReferenceAccuracy DropReference::On(int64_t profile_db_id) const {
@@ -77,8 +92,8 @@ DropReference LoadDropReference(pqxx::work& tx, int64_t search_id, const SearchS
   return ref;
 }
 
-int JudgeAwaitingDrops(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_id,
-                       const SearchSpec& spec, int64_t candidate_id, int rung) {
+int JudgeAwaitingDrops(pqxx::work& tx, SearchProfileCache& profiles, FrontCache& fronts,
+                       int64_t search_id, const SearchSpec& spec, int64_t candidate_id, int rung) {
   const DropReference ref = LoadDropReference(tx, search_id, spec, rung);
   if (ref.candidate_id == 0 || ref.candidate_id != candidate_id) return 0;
   const auto held = profiles.Get(tx, search_id);
@@ -116,8 +131,7 @@ int JudgeAwaitingDrops(pqxx::work& tx, SearchProfileCache& profiles, int64_t sea
     if (!pm.feasible()) continue;
     ++feasible;
     if (rung == engine::FinalRung(spec)) {
-      JoinFront(tx, search_id, spec, *profile, id, metrics, pm,
-                FrontMembers(tx, search_id, profile_db_id));
+      JoinFront(tx, search_id, spec, *profile, id, metrics, pm, fronts);
     }
   }
   if (judged > 0) {

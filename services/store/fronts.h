@@ -3,10 +3,10 @@
 // (results that awaited the reference judged again once it has an outcome). Each runs in the
 // caller's transaction, which holds the search row's lock. Internal to services/store.
 //
+//   FrontCache fronts;  // one per transaction
 //   const DropReference ref = LoadDropReference(tx, search_id, spec, rung);
 //   ProfileMetrics pm = EvaluateOnProfile(..., ref.On(profile.db_id));
-//   if (pm.feasible()) JoinFront(tx, search_id, spec, profile, id, metrics, pm,
-//                                FrontMembers(tx, search_id, profile.db_id));
+//   if (pm.feasible()) JoinFront(tx, search_id, spec, profile, id, metrics, pm, fronts);
 #ifndef NAS_SERVICES_STORE_FRONTS_H_
 #define NAS_SERVICES_STORE_FRONTS_H_
 
@@ -22,16 +22,30 @@
 
 namespace nas {
 
-// JoinFront() offers a feasible finished candidate to `profile`'s front of the search, whose
-// current members are `members`: stores the change engine::OfferToFront() decides, and a
-// FRONT_CHANGED event with the front's hypervolume.
+// FrontCache: the fronts of the searches one transaction changes, each search's read from the
+// database once (one statement for all its profiles) and kept current by JoinFront(), so that a
+// batch of reports reads a front once, not once per report. Valid only inside the transaction
+// that filled it, which holds the searches' row locks (no other writer can change them).
+class FrontCache {
+ public:
+  // The current members of the search's front on a profile.
+  std::vector<ParetoArchive::Member>& Members(pqxx::work& tx, int64_t search_id,
+                                              int64_t profile_db_id);
+  // Forgets a search's fronts: after a rollback to a savepoint undid changes to them, the
+  // next Members() reads them again.
+  void Forget(int64_t search_id) { fronts_.erase(search_id); }
+
+ private:
+  // search id -> profile (database id) -> members; a search's entry holds all its fronts.
+  std::map<int64_t, std::map<int64_t, std::vector<ParetoArchive::Member>>> fronts_;
+};
+
+// JoinFront() offers a feasible finished candidate to `profile`'s front of the search (its
+// members from `fronts`): stores the change engine::OfferToFront() decides, keeps `fronts`
+// current, and appends a FRONT_CHANGED event with the front's hypervolume.
 void JoinFront(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
                const SearchProfile& profile, int64_t candidate_id, const CandidateMetrics& metrics,
-               const ProfileMetrics& pm, std::vector<ParetoArchive::Member> members);
-
-// FrontMembers() reads the current members of one profile's front of a search.
-std::vector<ParetoArchive::Member> FrontMembers(pqxx::work& tx, int64_t search_id,
-                                                int64_t profile_db_id);
+               const ProfileMetrics& pm, FrontCache& fronts);
 
 // The search's reference as a METRIC_ACCURACY_DROP constraint sees it at one rung.
 struct DropReference {
@@ -56,8 +70,8 @@ DropReference LoadDropReference(pqxx::work& tx, int64_t search_id, const SearchS
 // that awaited it is judged again: its cost on the profile stored anew, and offered to the
 // front when now feasible at the final rung. Returns how many results it judged, and appends
 // one event saying so when there were any.
-int JudgeAwaitingDrops(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_id,
-                       const SearchSpec& spec, int64_t candidate_id, int rung);
+int JudgeAwaitingDrops(pqxx::work& tx, SearchProfileCache& profiles, FrontCache& fronts,
+                       int64_t search_id, const SearchSpec& spec, int64_t candidate_id, int rung);
 
 }  // namespace nas
 

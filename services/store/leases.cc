@@ -487,7 +487,8 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
                            e.requeued ? " re-queued" : " failed: out of attempts"));
           expired.push_back(e);
           if (!e.requeued) {
-            JudgeAwaitingDrops(tx, *profiles_, e.search_id, spec, e.candidate_id,
+            FrontCache fronts;
+            JudgeAwaitingDrops(tx, *profiles_, fronts, e.search_id, spec, e.candidate_id,
                                c[1].as<int>());
           }
           // A supernet epoch (rung -1) out of attempts ends the search at the next refill.

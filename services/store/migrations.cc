@@ -320,6 +320,16 @@ CREATE UNIQUE INDEX events_seq ON events (seq);
 CREATE INDEX events_search_seq ON events (search_id, seq);
 CREATE INDEX events_unsequenced ON events (xid, id) WHERE seq IS NULL;
 )sql"},
+      {15, "waiting gangs found without a scan of the active leases",
+       R"sql(
+-- Every lease looks for a data-parallel gang waiting for its ranks. Through the active-leases
+-- expiry index that read thousands of entries per lease (finished leases stay in an index until
+-- vacuum); only a gang's rank 0 ever has a rendezvous, so this index holds a handful.
+CREATE INDEX leases_waiting_gangs ON leases (id)
+  WHERE state = 'ACTIVE' AND rendezvous IS NOT NULL;
+-- Watchers read events by (search_id, seq) since migration 14.
+DROP INDEX events_search;
+)sql"},
   };
   return *kMigrations;
 }

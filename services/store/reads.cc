@@ -462,7 +462,7 @@ absl::StatusOr<StoreSnapshot> Store::Snapshot(absl::Duration recent) {
     if (snap.searches.empty()) return snap;
     std::vector<int64_t> ids;
     for (const auto& [id, i] : index) ids.push_back(id);
-    const std::string id_array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
+    const std::string id_array = BigintArray(ids);
     for (const pqxx::row& r :
          tx.exec_params("SELECT search_id, state, count(*) FROM candidates "
                         "WHERE search_id = ANY($1::BIGINT[]) GROUP BY search_id, state",

@@ -225,7 +225,8 @@ int QueueFinalists(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_
   if (cancelled > 0) {
     // The reference among them: what awaited it for an accuracy drop never will know it.
     const int rung = engine::FinalRung(spec);
-    JudgeAwaitingDrops(tx, profiles, search_id, spec,
+    FrontCache fronts;
+    JudgeAwaitingDrops(tx, profiles, fronts, search_id, spec,
                        LoadDropReference(tx, search_id, spec, rung).candidate_id, rung);
   }
   std::vector<std::string> queued;

@@ -29,6 +29,7 @@ namespace {
 // candidate's stored metrics with the measured latency, judged again on that profile, stored,
 // and offered to its front.
 absl::StatusOr<ReportOutcome> StoreMeasurement(pqxx::work& tx, SearchProfileCache& profiles,
+                                               FrontCache& fronts,
                                                const nas::v1::ReportResultRequest& request,
                                                int64_t search_id, const SearchSpec& spec,
                                                int64_t candidate_id, int rung,
@@ -79,8 +80,7 @@ absl::StatusOr<ReportOutcome> StoreMeasurement(pqxx::work& tx, SearchProfileCach
       absl::StrFormat("candidate %d measured on %s: %.3f ms%s", candidate_id, profile->profile.id(),
                       pm.latency_ms(), pm.feasible() ? "" : " (over a limit)"));
   if (pm.feasible() && rung == engine::FinalRung(spec)) {
-    JoinFront(tx, search_id, spec, *profile, candidate_id, metrics, pm,
-              FrontMembers(tx, search_id, profile_db_id));
+    JoinFront(tx, search_id, spec, *profile, candidate_id, metrics, pm, fronts);
   }
   return outcome;
 }
@@ -203,7 +203,7 @@ ReportOutcome StoreGangShare(pqxx::work& tx, const Reported& r, int rank, Report
 // out of attempts. A supernet epoch is no candidate of the budget; a failed one ends the
 // search at the next refill (engine::NextSupernetStep).
 ReportOutcome StoreFailure(pqxx::work& tx, const Reported& r, bool counts_toward_budget,
-                           SearchProfileCache& cache, ReportOutcome outcome) {
+                           SearchProfileCache& cache, FrontCache& fronts, ReportOutcome outcome) {
   const std::string error =
       r.request.error().empty() ? "worker reported no metrics" : r.request.error();
   tx.exec_params("UPDATE leases SET failed = true WHERE id = $1", r.request.lease_id());
@@ -216,7 +216,7 @@ ReportOutcome StoreFailure(pqxx::work& tx, const Reported& r, bool counts_toward
               absl::StrCat("candidate ", r.candidate_id, failed ? " failed: " : " will retry: ",
                            error));
   if (failed && counts_toward_budget) {
-    JudgeAwaitingDrops(tx, cache, r.search_id, r.spec, r.candidate_id, r.rung);
+    JudgeAwaitingDrops(tx, cache, fronts, r.search_id, r.spec, r.candidate_id, r.rung);
     outcome.search_ended = EndIfBudgetSpent(tx, r.search_id, CountFinal(tx, r.search_id, "FAILED"));
   }
   return outcome;
@@ -226,7 +226,7 @@ ReportOutcome StoreFailure(pqxx::work& tx, const Reported& r, bool counts_toward
 // the search, the fronts a finished model joins, and the budget.
 ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
                                    const StoreOptions& options, SearchProfileCache& cache,
-                                   ReportOutcome outcome) {
+                                   FrontCache& fronts, ReportOutcome outcome) {
   const SearchSpec& spec = r.spec;
   // The int8 graph's size is the cost model's (the worker's, with the dataset's real shape, when
   // it sent one).
@@ -267,16 +267,6 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
                                              : "",
                                          metrics.val_accuracy(), metrics.params()));
 
-  // Every front of the search at once. The search row lock serialises reports of one
-  // search, so these members are the whole current fronts.
-  std::map<int64_t, std::vector<ParetoArchive::Member>> fronts;
-  for (const pqxx::row& row : tx.exec_params(
-           "SELECT profile_id, candidate_id, objectives FROM pareto_members "
-           "WHERE search_id = $1",
-           r.search_id)) {
-    fronts[row[0].as<int64_t>()].push_back(
-        {row[1].as<int64_t>(), ParseDoubleArray(row[2].as<std::string>())});
-  }
   // An accuracy-drop bound is judged against the reference at this rung; the reference
   // itself against its own accuracy (a drop of 0).
   const DropReference drop = LoadDropReference(tx, r.search_id, spec, r.rung);
@@ -311,9 +301,11 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
            std::abs(pm.latency_ms() - metrics.latency_ms()) / metrics.latency_ms()});
     }
     if (!pm.feasible() || !joins_fronts) continue;
-    JoinFront(tx, r.search_id, spec, p, r.candidate_id, metrics, pm, std::move(fronts[p.db_id]));
+    JoinFront(tx, r.search_id, spec, p, r.candidate_id, metrics, pm, fronts);
   }
-  if (is_reference) JudgeAwaitingDrops(tx, cache, r.search_id, spec, r.candidate_id, r.rung);
+  if (is_reference) {
+    JudgeAwaitingDrops(tx, cache, fronts, r.search_id, spec, r.candidate_id, r.rung);
+  }
   outcome.search_ended = EndIfBudgetSpent(
       tx, r.search_id,
       CountFinal(tx, r.search_id, "EVALUATED", 1, finished_model ? metrics.val_accuracy() : 0));
@@ -375,7 +367,8 @@ bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t 
     r.device_tag = d[6].as<std::string>();  // where its latency was measured
     StoreOptions no_quarantine;
     no_quarantine.quarantine_after = 0;
-    StoreCandidateResult(tx, r, no_quarantine, profiles, ReportOutcome());
+    FrontCache fronts;
+    StoreCandidateResult(tx, r, no_quarantine, profiles, fronts, ReportOutcome());
     tx.exec_params("UPDATE evaluations SET reused_from = $2 WHERE candidate_id = $1",
                    candidate_id, d[5].as<int64_t>());
     tx.exec_params(
@@ -393,65 +386,134 @@ bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t 
   return false;
 }
 
-absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
-  return pool_->Run("ReportResult", [&](pqxx::work& tx) -> absl::StatusOr<ReportOutcome> {
-    ReportOutcome outcome;
-    // Lock order: the search row, then the lease. Completing the lease in the same statement
-    // that checks it is live is the fence: an expired or superseded lease matches no row.
-    pqxx::result head = tx.exec_params(
-        "SELECT s.id, s.spec, w.device_tag, COALESCE(l.profile_id, 0), l.kind FROM leases l "
-        "JOIN workers w ON w.id = $2 JOIN searches s ON s.id = l.search_id "
-        "WHERE l.id = $1 FOR NO KEY UPDATE OF s",
-        request.lease_id(), request.worker_id());
-    if (head.empty()) return LeaseNotLive(tx, request.worker_id(), request.lease_id());
-    Reported r{request};
-    r.search_id = head[0][0].as<int64_t>();
-    outcome.search_id = r.search_id;
-    pqxx::result live = tx.exec_params(
-        "UPDATE leases SET state = 'COMPLETED', ended_at = now() "
-        "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' "
-        "RETURNING candidate_id, (SELECT rung FROM candidates c WHERE c.id = candidate_id), "
-        "  (SELECT arch FROM candidates c WHERE c.id = candidate_id), gang_rank",
-        request.lease_id(), request.worker_id());
-    if (live.empty()) {
-      // A retried report of a stored result is accepted once more, changing nothing.
-      if (!tx.exec_params(
-                 "SELECT 1 FROM leases WHERE id = $1 AND worker_id = $2 AND state = 'COMPLETED'",
-                 request.lease_id(), request.worker_id())
-               .empty()) {
-        outcome.duplicate = true;
-        return outcome;
+namespace {
+
+// One report, inside the batch's transaction (which holds the row locks of every search the
+// batch reports on): the fence, then the branch for the lease's kind of work.
+absl::StatusOr<ReportOutcome> StoreReport(pqxx::work& tx, const nas::v1::ReportResultRequest& request,
+                                          const StoreOptions& options, SearchProfileCache& profiles,
+                                          FrontCache& fronts) {
+  ReportOutcome outcome;
+  pqxx::result head = tx.exec_params(
+      "SELECT s.id, s.spec, w.device_tag, COALESCE(l.profile_id, 0), l.kind FROM leases l "
+      "JOIN workers w ON w.id = $2 JOIN searches s ON s.id = l.search_id "
+      "WHERE l.id = $1 FOR NO KEY UPDATE OF s",
+      request.lease_id(), request.worker_id());
+  if (head.empty()) return LeaseNotLive(tx, request.worker_id(), request.lease_id());
+  Reported r{request};
+  r.search_id = head[0][0].as<int64_t>();
+  outcome.search_id = r.search_id;
+  // Completing the lease in the same statement that checks it is live is the fence: an
+  // expired or superseded lease matches no row.
+  pqxx::result live = tx.exec_params(
+      "UPDATE leases SET state = 'COMPLETED', ended_at = now() "
+      "WHERE id = $1 AND worker_id = $2 AND state = 'ACTIVE' "
+      "RETURNING candidate_id, (SELECT rung FROM candidates c WHERE c.id = candidate_id), "
+      "  (SELECT arch FROM candidates c WHERE c.id = candidate_id), gang_rank",
+      request.lease_id(), request.worker_id());
+  if (live.empty()) {
+    // A retried report of a stored result is accepted once more, changing nothing.
+    if (!tx.exec_params(
+               "SELECT 1 FROM leases WHERE id = $1 AND worker_id = $2 AND state = 'COMPLETED'",
+               request.lease_id(), request.worker_id())
+             .empty()) {
+      outcome.duplicate = true;
+      return outcome;
+    }
+    return LeaseNotLive(tx, request.worker_id(), request.lease_id());
+  }
+  r.candidate_id = live[0][0].as<int64_t>();
+  outcome.candidate_id = r.candidate_id;
+  r.rung = live[0][1].as<int>();
+  r.architecture = Parse<nas::v1::Architecture>(live[0][2]);
+  r.spec = Parse<SearchSpec>(head[0][1]);
+  r.device_tag = head[0][2].as<std::string>();
+  switch (const nas::v1::WorkKind kind = ParseWorkKind(head[0][4].as<std::string>())) {
+    case nas::v1::WORK_KIND_GANG_MEMBER:
+      return StoreGangShare(tx, r, live[0][3].as<int>(), outcome);
+    case nas::v1::WORK_KIND_MEASURE:
+      return StoreMeasurement(tx, profiles, fronts, request, r.search_id, r.spec, r.candidate_id,
+                              r.rung, r.architecture, head[0][3].as<int64_t>());
+    case nas::v1::WORK_KIND_SUPERNET_EPOCH:
+      if (!r.ok()) {
+        return StoreFailure(tx, r, /*counts_toward_budget=*/false, profiles, fronts, outcome);
       }
-      return LeaseNotLive(tx, request.worker_id(), request.lease_id());
+      return StoreSupernetEpoch(
+          tx, request, r.search_id, r.candidate_id,
+          Parse<nas::v1::Fidelity>(
+              tx.exec_params1("SELECT fidelity FROM candidates WHERE id = $1", r.candidate_id)[0])
+              .epochs(),
+          outcome);
+    case nas::v1::WORK_KIND_TRAIN:
+    case nas::v1::WORK_KIND_ESTIMATE:
+      if (!r.ok()) {
+        return StoreFailure(tx, r, /*counts_toward_budget=*/true, profiles, fronts, outcome);
+      }
+      return StoreCandidateResult(tx, r, options, profiles, fronts, outcome);
+    default:
+      return absl::InternalError(absl::StrCat("lease ", request.lease_id(), " of kind ",
+                                              nas::v1::WorkKind_Name(kind)));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
+  NAS_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<ReportOutcome>> outcomes,
+                       ReportResults({&request}));
+  return std::move(outcomes[0]);
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<ReportOutcome>>> Store::ReportResults(
+    const std::vector<const nas::v1::ReportResultRequest*>& requests) {
+  using Outcomes = std::vector<absl::StatusOr<ReportOutcome>>;
+  return pool_->Run("ReportResult", [&](pqxx::work& tx) -> absl::StatusOr<Outcomes> {
+    FrontCache fronts;
+    Outcomes outcomes;
+    if (requests.size() == 1) {
+      // Alone: the transaction is the report's, an error rolls all of it back.
+      absl::StatusOr<ReportOutcome> outcome =
+          StoreReport(tx, *requests[0], pool_->options(), *profiles_, fronts);
+      if (!outcome.ok()) return outcome.status();
+      outcomes.push_back(std::move(outcome));
+      return outcomes;
     }
-    r.candidate_id = live[0][0].as<int64_t>();
-    outcome.candidate_id = r.candidate_id;
-    r.rung = live[0][1].as<int>();
-    r.architecture = Parse<nas::v1::Architecture>(live[0][2]);
-    r.spec = Parse<SearchSpec>(head[0][1]);
-    r.device_tag = head[0][2].as<std::string>();
-    switch (const nas::v1::WorkKind kind = ParseWorkKind(head[0][4].as<std::string>())) {
-      case nas::v1::WORK_KIND_GANG_MEMBER:
-        return StoreGangShare(tx, r, live[0][3].as<int>(), outcome);
-      case nas::v1::WORK_KIND_MEASURE:
-        return StoreMeasurement(tx, *profiles_, request, r.search_id, r.spec, r.candidate_id,
-                                r.rung, r.architecture, head[0][3].as<int64_t>());
-      case nas::v1::WORK_KIND_SUPERNET_EPOCH:
-        if (!r.ok()) return StoreFailure(tx, r, /*counts_toward_budget=*/false, *profiles_, outcome);
-        return StoreSupernetEpoch(
-            tx, request, r.search_id, r.candidate_id,
-            Parse<nas::v1::Fidelity>(tx.exec_params1(
-                "SELECT fidelity FROM candidates WHERE id = $1", r.candidate_id)[0])
-                .epochs(),
-            outcome);
-      case nas::v1::WORK_KIND_TRAIN:
-      case nas::v1::WORK_KIND_ESTIMATE:
-        if (!r.ok()) return StoreFailure(tx, r, /*counts_toward_budget=*/true, *profiles_, outcome);
-        return StoreCandidateResult(tx, r, pool_->options(), *profiles_, outcome);
-      default:
-        return absl::InternalError(absl::StrCat("lease ", request.lease_id(), " of kind ",
-                                                nas::v1::WorkKind_Name(kind)));
+    // Lock order: the searches' rows in id order (two batches on two controllers never wait
+    // for each other in a cycle), then each report's lease.
+    std::vector<int64_t> leases;
+    for (const nas::v1::ReportResultRequest* r : requests) leases.push_back(r->lease_id());
+    tx.exec_params(
+        "SELECT id FROM searches WHERE id IN (SELECT search_id FROM leases "
+        "WHERE id = ANY($1::BIGINT[])) ORDER BY id FOR NO KEY UPDATE",
+        BigintArray(leases));
+    // Each report in a savepoint of its own: one refused (a fenced lease) or failing report
+    // leaves the others of the batch as they are.
+    for (const nas::v1::ReportResultRequest* request : requests) {
+      tx.exec0("SAVEPOINT report");
+      absl::StatusOr<ReportOutcome> outcome;
+      try {
+        outcome = StoreReport(tx, *request, pool_->options(), *profiles_, fronts);
+      } catch (const pqxx::broken_connection&) {
+        throw;  // The batch fails as a whole: Run() answers Unavailable, workers resend.
+      } catch (const pqxx::in_doubt_error&) {
+        throw;
+      } catch (const pqxx::transaction_rollback&) {
+        throw;  // A deadlock or serialization failure: Run() retries the whole batch.
+      } catch (const std::exception& e) {
+        LOG(ERROR) << "event=report_failed lease=" << request->lease_id() << " error=\""
+                   << absl::CHexEscape(e.what()) << "\"";
+        outcome = absl::InternalError(absl::StrCat("store: ", e.what()));
+      }
+      if (outcome.ok()) {
+        tx.exec0("RELEASE SAVEPOINT report");
+      } else {
+        tx.exec0("ROLLBACK TO SAVEPOINT report");
+        // What the report changed in the fronts is gone from the database: read them again.
+        fronts = FrontCache();
+      }
+      outcomes.push_back(std::move(outcome));
     }
+    return outcomes;
   });
 }
 

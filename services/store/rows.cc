@@ -3,6 +3,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -68,6 +69,10 @@ std::string DoubleArray(const std::vector<double>& values) {
     absl::StrAppend(&out, i ? "," : "", absl::StrFormat("%.17g", values[i]));
   }
   return out + "}";
+}
+
+std::string BigintArray(const std::vector<int64_t>& ids) {
+  return absl::StrCat("{", absl::StrJoin(ids, ","), "}");
 }
 
 // ParseDoubleArray() reads what DoubleArray() wrote (as PostgreSQL prints it back).

@@ -53,6 +53,8 @@ void SequenceEvents(pqxx::work& tx);
 std::string DoubleArray(const std::vector<double>& values);
 // ParseDoubleArray() reads what DoubleArray() wrote (as PostgreSQL prints it back).
 std::vector<double> ParseDoubleArray(absl::string_view text);
+// BigintArray() writes ids as a PostgreSQL array literal ("{3,5}"), for `= ANY($1::BIGINT[])`.
+std::string BigintArray(const std::vector<int64_t>& ids);
 
 // Column list that SearchFromRow() reads.
 inline constexpr char kSearchColumns[] =

@@ -251,6 +251,13 @@ class Store {
   // report is a duplicate (OK); a report on an expired or superseded lease is
   // FailedPrecondition and changes nothing.
   absl::StatusOr<ReportOutcome> ReportResult(const nas::v1::ReportResultRequest& request);
+  // Store::ReportResults() stores a batch of reports in one transaction (group commit): the
+  // searches they report on are locked once, in id order, each front is read once, and
+  // there is one commit. Each report is applied in a savepoint of its own, so the outcome of
+  // each is what ReportResult() would have answered for it alone; the batch's own status is
+  // not OK only when nothing was stored (the database was lost: resend them all).
+  absl::StatusOr<std::vector<absl::StatusOr<ReportOutcome>>> ReportResults(
+      const std::vector<const nas::v1::ReportResultRequest*>& requests);
   // Store::ReturnLease() ends a live lease early and re-queues its candidate.
   absl::Status ReturnLease(int64_t worker_id, int64_t lease_id);
   // Store::ExpireLeases() ends every lease past its expiry and re-queues (or fails) its
