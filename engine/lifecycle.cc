@@ -358,6 +358,9 @@ absl::StatusOr<RefillPlan> PlanRefill(SearchReader& reader, StrategyCache& strat
   request.generation = sv.generation;
   request.new_observations = std::move(sv.new_observations);
   request.need = need;
+  request.candidates_after = [&reader](int64_t after_id) {
+    return reader.CandidatesAfter(after_id);
+  };
   NAS_ASSIGN_OR_RETURN(StrategyAnswer answer, strategies.Propose(request));
   plan.proposals = std::move(answer.proposals);
   plan.proposal_fidelity = rungs.front();

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -156,6 +157,12 @@ class SearchReader {
   virtual absl::StatusOr<StrategyView> Strategy() = 0;
   // Every front of the search, in its profiles' order, members with their architectures.
   virtual absl::StatusOr<std::vector<FrontView>> Fronts() = 0;
+  // The search's candidates with an id above `after_id`, as (id, ArchitectureHash), in id
+  // order (StrategyRequest::candidates_after). Default: none (a reader over plain structs).
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> CandidatesAfter(
+      int64_t after_id) {
+    return std::vector<std::pair<int64_t, std::string>>();
+  }
 };
 
 // A candidate to queue at the next rung.

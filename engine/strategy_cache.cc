@@ -1,5 +1,7 @@
 #include "engine/strategy_cache.h"
 
+#include <algorithm>
+
 #include "common/status_macros.h"
 #include "search/constrained_strategy.h"
 
@@ -8,12 +10,31 @@ namespace nas::engine {
 absl::StatusOr<StrategyAnswer> StrategyCache::Propose(const StrategyRequest& request) {
   absl::MutexLock lock(&mu_);
   Cached& cached = strategies_[request.search_id];
-  if (cached.strategy == nullptr || cached.generation != request.generation) {
+  const bool rebuild = cached.strategy == nullptr || cached.generation != request.generation;
+  if (rebuild) {
     // Not cached, or stale: rebuild from the spec and the saved state. Proposals certain to
     // break a limit on every profile are dropped before they are queued.
-    NAS_ASSIGN_OR_RETURN(cached.strategy, MakeSearchStrategy(*request.spec, request.profiles));
+    cached.strategy = nullptr;
+    NAS_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy,
+                         MakeSearchStrategy(*request.spec, request.profiles));
     if (!request.saved_state.empty()) {
-      NAS_RETURN_IF_ERROR(cached.strategy->RestoreState(request.saved_state));
+      NAS_RETURN_IF_ERROR(strategy->RestoreState(request.saved_state));
+    }
+    cached.strategy = std::move(strategy);
+  }
+  if (request.candidates_after) {
+    // Only the candidates stored since the last refill this cache saw are read.
+    NAS_ASSIGN_OR_RETURN(auto fresh, request.candidates_after(cached.known_through));
+    const size_t before = cached.known.size();
+    for (auto& [id, hash] : fresh) {
+      cached.known.push_back(std::move(hash));
+      cached.known_through = std::max(cached.known_through, id);
+    }
+    if (rebuild) {
+      cached.strategy->Remember(cached.known);
+    } else {
+      cached.strategy->Remember(
+          absl::MakeConstSpan(cached.known).subspan(before, cached.known.size() - before));
     }
   }
   cached.strategy->Observe(request.new_observations);

@@ -9,9 +9,11 @@
 #define NAS_ENGINE_STRATEGY_CACHE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +32,12 @@ struct StrategyRequest {
   int64_t generation = 0;
   std::vector<Observation> new_observations;  // in storage order
   int need = 0;
+  // The search's stored candidates with an id above `after_id`, as (id, ArchitectureHash), in
+  // id order: what the strategy is told the search holds (SearchStrategy::Remember). Asked
+  // only for what the cache has not seen (all of them when the search is new to it). Null:
+  // not told.
+  std::function<absl::StatusOr<std::vector<std::pair<int64_t, std::string>>>(int64_t after_id)>
+      candidates_after;
 };
 
 // Its answer: proposals, and its state after observing and proposing.
@@ -50,6 +58,10 @@ class StrategyCache {
   struct Cached {
     std::unique_ptr<SearchStrategy> strategy;
     int64_t generation = -1;
+    // The search's candidates read so far (candidates are never deleted, so this stays true
+    // when the strategy is rebuilt from a newer saved state), and the newest id among them.
+    std::vector<std::string> known;
+    int64_t known_through = 0;
   };
   absl::Mutex mu_;
   std::map<int64_t, Cached> strategies_ ABSL_GUARDED_BY(mu_);

@@ -39,6 +39,9 @@ class ConstrainedStrategy final : public SearchStrategy {
   // The wrapped strategy's state: the wrapper keeps nothing Propose() depends on.
   std::string SaveState() const override;
   absl::Status RestoreState(absl::string_view state) override;
+  void Remember(absl::Span<const std::string> architecture_hashes) override {
+    inner_->Remember(architecture_hashes);
+  }
 
   // How many proposals this object dropped (not saved: a count for logs and tests).
   int64_t dropped() const { return dropped_; }

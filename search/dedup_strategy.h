@@ -1,6 +1,10 @@
-// DedupStrategy: a wrapper that makes any strategy propose only networks it has not proposed
-// or seen evaluated before (by CanonicalKey), asking the wrapped strategy again when it repeats
-// itself. MakeStrategy() wraps every strategy in it.
+// DedupStrategy: a wrapper that makes any strategy propose only networks it has not proposed,
+// seen evaluated, or been told the search holds (Remember(); by ArchitectureHash), asking the
+// wrapped strategy again when it repeats itself. MakeStrategy() wraps every strategy in it.
+//
+// What it has seen is not saved: it is derivable from the search's candidates, and saving it
+// made every refill write a state that grew with the search (96 bytes a candidate: 9.6 MB at
+// 100,000). engine::StrategyCache feeds a restored strategy the search's candidates instead.
 //
 // The store deduplicates too (one candidate per architecture and search), but a strategy that
 // keeps proposing what exists wastes refills, and in a small space it can make the scheduler
@@ -25,16 +29,17 @@ class DedupStrategy final : public SearchStrategy {
 
   std::vector<nas::v1::Architecture> Propose(int n) override;
   void Observe(absl::Span<const Observation> results) override;
-  // The seen keys, then the wrapped strategy's state. A state without the dedup header (saved
-  // before the wrapper existed) restores the wrapped strategy with nothing seen.
+  // The wrapped strategy's state under a "dedup-v2" header; nothing seen is saved. Older
+  // states still restore: "dedup-v1" (its seen keys are kept) and none (the wrapped
+  // strategy's alone, nothing seen).
   std::string SaveState() const override;
   absl::Status RestoreState(absl::string_view state) override;
+  void Remember(absl::Span<const std::string> architecture_hashes) override;
 
  private:
   std::unique_ptr<SearchStrategy> inner_;
   const int attempts_;
-  absl::flat_hash_set<std::string> seen_;
-  std::vector<std::string> order_;  // seen_ in insertion order, so saved states are stable
+  absl::flat_hash_set<std::string> seen_;  // ArchitectureHash()es
 };
 
 }  // namespace nas

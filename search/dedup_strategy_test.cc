@@ -71,6 +71,38 @@ TEST(DedupStrategyTest, StateRoundTripsAndOlderStatesStillRestore) {
   EXPECT_EQ(legacy.Propose(1)[0].resolution(), 24);
   EXPECT_EQ(legacy.RestoreState("dedup-v1 3\nonly-one-key\n").code(),
             absl::StatusCode::kInvalidArgument);
+  // A dedup-v1 state (seen keys saved in it) still restores them.
+  DedupStrategy v1(std::make_unique<Cycling>(), /*attempts=*/5);
+  ASSERT_TRUE(
+      v1.RestoreState(absl::StrCat("dedup-v1 1\n", CanonicalKey(Arch(24)), "\ncycling 0")).ok());
+  const auto after_v1 = v1.Propose(3);
+  ASSERT_EQ(after_v1.size(), 2u);  // 20 and 28: 24 was seen
+  EXPECT_EQ(after_v1[0].resolution(), 20);
+  EXPECT_EQ(after_v1[1].resolution(), 28);
+}
+
+// What the search holds is told (Remember), not saved: the state does not grow with the
+// search, and a restored strategy told the search's candidates proposes what the original
+// would have.
+TEST(DedupStrategyTest, TheSavedStateDoesNotGrowAndRememberedNetworksAreNotProposed) {
+  DedupStrategy s(std::make_unique<Cycling>(), /*attempts=*/5);
+  const std::string empty = s.SaveState();
+  const std::vector<nas::v1::Architecture> first = s.Propose(2);  // 20, 24
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(s.SaveState().size(), empty.size()) << "the seen networks were saved";
+
+  DedupStrategy restored(std::make_unique<Cycling>(), /*attempts=*/5);
+  ASSERT_TRUE(restored.RestoreState(s.SaveState()).ok());
+  restored.Remember({ArchitectureHash(first[0]), ArchitectureHash(first[1])});
+  const auto a = s.Propose(3), b = restored.Propose(3);
+  ASSERT_EQ(a.size(), 1u);  // 28 only
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(CanonicalKey(a[0]), CanonicalKey(b[0]));
+
+  // Without being told, the restored copy would repeat what the search holds.
+  DedupStrategy untold(std::make_unique<Cycling>(), /*attempts=*/5);
+  ASSERT_TRUE(untold.RestoreState(empty).ok());
+  EXPECT_EQ(untold.Propose(1)[0].resolution(), 20);
 }
 
 }  // namespace

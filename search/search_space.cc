@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "search/space_presets.h"
 
@@ -578,6 +579,10 @@ std::string CanonicalKey(const nas::v1::Architecture& arch) {
   }
   if (arch.head_width() > 0) absl::StrAppend(&key, "|h", arch.head_width());
   return key;
+}
+
+std::string ArchitectureHash(const nas::v1::Architecture& arch) {
+  return Sha256Hex(CanonicalKey(arch));
 }
 
 }  // namespace nas

@@ -127,6 +127,8 @@ nas::v1::Architecture CrossoverArchitectures(const nas::v1::Architecture& a,
 // type ignores, defaults written or left 0, are normalised away (keys of architectures written
 // before spaces were data are unchanged). Services hash it.
 std::string CanonicalKey(const nas::v1::Architecture& arch);
+// ArchitectureHash() is the hex SHA-256 of CanonicalKey(): the store's candidates.arch_hash.
+std::string ArchitectureHash(const nas::v1::Architecture& arch);
 
 }  // namespace nas
 

@@ -59,6 +59,12 @@ class SearchStrategy {
   // SearchStrategy::RestoreState() loads what SaveState() wrote. After it, Propose() returns
   // what the saved strategy would have returned.
   virtual absl::Status RestoreState(absl::string_view state) = 0;
+
+  // SearchStrategy::Remember() tells the strategy of architectures the search holds already
+  // (ArchitectureHash()es of stored candidates, whoever queued them): derivable from the
+  // store, so kept out of the saved state, which would otherwise grow with the search. A
+  // strategy that avoids repeats (DedupStrategy) never proposes them. Default: ignored.
+  virtual void Remember(absl::Span<const std::string> architecture_hashes) {}
 };
 
 // ProposeFiltered() asks `inner` for proposals until `keep` has accepted `n` of them or

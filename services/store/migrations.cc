@@ -320,7 +320,7 @@ CREATE UNIQUE INDEX events_seq ON events (seq);
 CREATE INDEX events_search_seq ON events (search_id, seq);
 CREATE INDEX events_unsequenced ON events (xid, id) WHERE seq IS NULL;
 )sql"},
-      {15, "waiting gangs found without a scan of the active leases",
+      {15, "waiting gangs without a scan of the active leases; a search's new candidates by id",
        R"sql(
 -- Every lease looks for a data-parallel gang waiting for its ranks. Through the active-leases
 -- expiry index that read thousands of entries per lease (finished leases stay in an index until
@@ -329,6 +329,9 @@ CREATE INDEX leases_waiting_gangs ON leases (id)
   WHERE state = 'ACTIVE' AND rendezvous IS NOT NULL;
 -- Watchers read events by (search_id, seq) since migration 14.
 DROP INDEX events_search;
+-- A refill reads only the candidates stored since the last one (what the strategy is told the
+-- search holds; no longer saved in its state).
+CREATE INDEX candidates_search_id ON candidates (search_id, id);
 )sql"},
   };
   return *kMigrations;

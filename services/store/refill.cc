@@ -148,6 +148,17 @@ class TxSearchReader : public engine::SearchReader {
     return out;
   }
 
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> CandidatesAfter(
+      int64_t after_id) override {
+    std::vector<std::pair<int64_t, std::string>> out;
+    for (const pqxx::row& r : tx_.exec_params(
+             "SELECT id, arch_hash FROM candidates WHERE search_id = $1 AND id > $2 ORDER BY id",
+             search_id_, after_id)) {
+      out.push_back({r[0].as<int64_t>(), r[1].as<std::string>()});
+    }
+    return out;
+  }
+
   absl::StatusOr<engine::StrategyView> Strategy() override {
     pqxx::row st = tx_.exec_params1(
         "SELECT state, observed_through, generation, dry_refills FROM strategy_state "
