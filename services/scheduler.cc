@@ -1,6 +1,9 @@
 #include "services/scheduler.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -8,8 +11,22 @@
 
 namespace nas {
 
+namespace {
+
+std::string ClaimerName(const void* scheduler) {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, ":", getpid(), ":", absl::Hex(reinterpret_cast<uintptr_t>(scheduler)));
+}
+
+// A round's duty is claimable a little before a full interval has passed, so that one
+// controller's loop, waking every interval, never just misses its own last claim.
+absl::Duration ClaimWindow(absl::Duration every) { return every * 4 / 5; }
+
+}  // namespace
+
 Scheduler::Scheduler(Store* store, SchedulerOptions options)
-    : store_(store), options_(options) {}
+    : store_(store), options_(options), claimer_(ClaimerName(this)) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -98,6 +115,20 @@ void Scheduler::SweepLeases() {
       options_.metrics->RecordLeasesExtended(*extended);
     }
   }
+  // One controller of several sweeps each round.
+  absl::StatusOr<bool> mine =
+      store_->ClaimDuty("lease_sweep", ClaimWindow(options_.sweep_interval), claimer_);
+  if (!mine.ok()) {
+    LOG(WARNING) << "event=lease_sweep_failed error=\"" << mine.status().message() << "\"";
+    if (first_failed_sweep_ == absl::InfinitePast()) first_failed_sweep_ = now;
+    return;
+  }
+  if (!*mine) {
+    // Another controller sweeps this round; the store answered, so this one is not away.
+    last_sweep_ = absl::Now();
+    first_failed_sweep_ = absl::InfinitePast();
+    return;
+  }
   absl::StatusOr<std::vector<LeaseExpiry>> expired = store_->ExpireLeases();
   if (expired.ok()) {
     last_sweep_ = absl::Now();
@@ -118,6 +149,12 @@ void Scheduler::SweepLeases() {
   }
   absl::StatusOr<std::vector<int64_t>> overdue = store_->EndOverdueSearches();
   if (overdue.ok() && !overdue->empty()) NotifyChange();
+}
+
+bool Scheduler::ClaimFullRefill() {
+  absl::StatusOr<bool> mine =
+      store_->ClaimDuty("full_refill", ClaimWindow(options_.full_refill_interval), claimer_);
+  return !mine.ok() || *mine;  // Unreachable store: try anyway (the refills report why).
 }
 
 void Scheduler::RefillDirty(bool all_running) {
@@ -157,8 +194,8 @@ void Scheduler::Loop() {
       next_sweep = now + options_.sweep_interval;
       SweepLeases();
     }
-    const bool full = now >= next_full;
-    if (full) next_full = now + options_.full_refill_interval;
+    const bool full = now >= next_full && ClaimFullRefill();
+    if (now >= next_full) next_full = now + options_.full_refill_interval;
     RefillDirty(full);
   }
 }

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -30,9 +31,11 @@ namespace nas {
 struct SchedulerOptions {
   // How long a lease lives without a heartbeat.
   absl::Duration lease_ttl = absl::Seconds(30);
-  // How often leases are checked for expiry and dirty searches refilled.
+  // How often leases are checked for expiry and dirty searches refilled. With several
+  // controllers on one database, one of them sweeps each round (Store::ClaimDuty).
   absl::Duration sweep_interval = absl::Milliseconds(250);
-  // How often every running search is refilled, dirty or not (catches other controllers).
+  // How often every running search is refilled, dirty or not (catches other controllers); one
+  // controller of several does it each round.
   absl::Duration full_refill_interval = absl::Seconds(5);
   // Where expired leases are counted (null: nowhere).
   ControllerMetrics* metrics = nullptr;
@@ -81,8 +84,13 @@ class Scheduler {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t changes_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
-  // When SweepLeases() last expired leases successfully (only the loop's thread touches it).
+  // When SweepLeases() last reached the store (expired leases, or found another controller
+  // sweeping this round; only the loop's thread touches it).
   absl::Time last_sweep_ = absl::InfinitePast();
+  // Who claims duties (Store::ClaimDuty): host, process and this scheduler.
+  const std::string claimer_;
+  // Claims the full refill of this round (the loop's thread only).
+  bool ClaimFullRefill();
   // The first sweep that failed since the last good one (InfinitePast: none): roughly when the
   // store became unreachable (the loop's thread only).
   absl::Time first_failed_sweep_ = absl::InfinitePast();

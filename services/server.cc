@@ -66,6 +66,9 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   SchedulerOptions scheduler_options = options.scheduler;
   scheduler_options.metrics = metrics;
   s->scheduler_ = std::make_unique<Scheduler>(s->store_.get(), scheduler_options);
+  Scheduler* scheduler = s->scheduler_.get();
+  s->listener_ = std::make_unique<ChangeListener>(store_options.database_url,
+                                                  [scheduler] { scheduler->NotifyChange(); });
   ControllerOptions controller_options;
   controller_options.worker_token = options.worker_token;
   controller_options.max_lease_wait = options.max_lease_wait;
@@ -149,6 +152,7 @@ void ControllerServer::Shutdown(absl::Duration grace) {
     health_stop_ = true;
   }
   if (health_thread_.joinable()) health_thread_.join();
+  listener_.reset();
   // Long polls must not hold up shutdown: wake them so they answer "no work".
   scheduler_->Stop();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -23,6 +23,7 @@
 #include "services/controller.h"
 #include "services/metrics.h"
 #include "services/scheduler.h"
+#include "services/store/change_listener.h"
 #include "services/store/store.h"
 
 namespace grpc {
@@ -91,6 +92,9 @@ class ControllerServer {
   // After the store: destroyed first, so no scrape reads a closed store.
   std::unique_ptr<ControllerMetrics> metrics_;
   std::unique_ptr<Scheduler> scheduler_;
+  // Wakes this controller's long polls when another controller changed something (after the
+  // scheduler: destroyed first).
+  std::unique_ptr<ChangeListener> listener_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<NasServiceImpl> nas_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

@@ -420,6 +420,7 @@ absl::Status Store::ReturnLease(int64_t worker_id, int64_t lease_id) {
     AppendEvent(tx, ids.second, nas::v1::SEARCH_EVENT_KIND_LEASE_EXPIRED, ids.first, "",
                 absl::StrCat("worker ", worker_id, " returned lease ", lease_id, "; candidate ",
                              ids.first, " re-queued"));
+    NotifyChange(tx);
     return absl::OkStatus();
   });
 }
@@ -486,6 +487,7 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
                            "; candidate ", e.candidate_id,
                            e.requeued ? " re-queued" : " failed: out of attempts"));
           expired.push_back(e);
+          NotifyChange(tx);
           if (!e.requeued) {
             FrontCache fronts;
             JudgeAwaitingDrops(tx, *profiles_, fronts, e.search_id, spec, e.candidate_id,
@@ -498,6 +500,19 @@ absl::StatusOr<std::vector<LeaseExpiry>> Store::ExpireLeases() {
     NAS_RETURN_IF_ERROR(ended.status());
   }
   return expired;
+}
+
+absl::StatusOr<bool> Store::ClaimDuty(const std::string& name, absl::Duration every,
+                                      const std::string& claimer) {
+  return pool_->Run("ClaimDuty", [&](pqxx::work& tx) -> absl::StatusOr<bool> {
+    return !tx.exec_params(
+                  "INSERT INTO duties (name, last_run_at, run_by) VALUES ($1, now(), $3) "
+                  "ON CONFLICT (name) DO UPDATE SET last_run_at = now(), run_by = $3 "
+                  "WHERE duties.last_run_at <= now() - $2 * interval '1 microsecond' "
+                  "RETURNING 1",
+                  name, absl::ToInt64Microseconds(every), claimer)
+                .empty();
+  });
 }
 
 absl::StatusOr<std::vector<int64_t>> Store::EndOverdueSearches() {

@@ -333,6 +333,17 @@ DROP INDEX events_search;
 -- search holds; no longer saved in its state).
 CREATE INDEX candidates_search_id ON candidates (search_id, id);
 )sql"},
+      {16, "periodic duties claimed by one controller at a time",
+       R"sql(
+-- Several controllers share the periodic duties (the lease sweep, the refill of every running
+-- search): each round, the first to claim a duty does it, the others skip it. A controller that
+-- dies mid-duty leaves only whole transactions behind; the next round's claimer carries on.
+CREATE TABLE duties (
+  name        TEXT PRIMARY KEY,
+  last_run_at TIMESTAMPTZ NOT NULL,
+  run_by      TEXT NOT NULL
+);
+)sql"},
   };
   return *kMigrations;
 }

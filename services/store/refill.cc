@@ -340,6 +340,8 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, engine::StrategyCa
       EndSearch(tx, search_id, *end);
       result.ended = true;
     }
+    // Workers waiting on any controller may lease it now.
+    if (result.inserted > 0) NotifyChange(tx);
     return result;
   });
 }

@@ -475,6 +475,7 @@ absl::StatusOr<std::vector<absl::StatusOr<ReportOutcome>>> Store::ReportResults(
       absl::StatusOr<ReportOutcome> outcome =
           StoreReport(tx, *requests[0], pool_->options(), *profiles_, fronts);
       if (!outcome.ok()) return outcome.status();
+      if (!outcome->duplicate) NotifyChange(tx);
       outcomes.push_back(std::move(outcome));
       return outcomes;
     }
@@ -512,6 +513,12 @@ absl::StatusOr<std::vector<absl::StatusOr<ReportOutcome>>> Store::ReportResults(
         fronts = FrontCache();
       }
       outcomes.push_back(std::move(outcome));
+    }
+    for (const absl::StatusOr<ReportOutcome>& o : outcomes) {
+      if (o.ok() && !o->duplicate) {
+        NotifyChange(tx);  // once for the batch
+        break;
+      }
     }
     return outcomes;
   });

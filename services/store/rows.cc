@@ -71,6 +71,8 @@ std::string DoubleArray(const std::vector<double>& values) {
   return out + "}";
 }
 
+void NotifyChange(pqxx::work& tx) { tx.exec0(std::string("NOTIFY ") + kChangeChannel); }
+
 std::string BigintArray(const std::vector<int64_t>& ids) {
   return absl::StrCat("{", absl::StrJoin(ids, ","), "}");
 }

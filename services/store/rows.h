@@ -49,6 +49,12 @@ void AppendEvent(pqxx::work& tx, int64_t search_id, nas::v1::SearchEventKind kin
 // advisory lock); another returns at once. Cheap when there is nothing to number.
 void SequenceEvents(pqxx::work& tx);
 
+// The LISTEN/NOTIFY channel of ChangeListener (change_listener.h).
+inline constexpr char kChangeChannel[] = "nas_changes";
+// NotifyChange() tells every controller's ChangeListener, when `tx` commits, that work was
+// queued, results stored or a search ended (several in one transaction are delivered once).
+void NotifyChange(pqxx::work& tx);
+
 // DoubleArray() writes a PostgreSQL array literal that reads back exactly ("{-0.91,3.2}").
 std::string DoubleArray(const std::vector<double>& values);
 // ParseDoubleArray() reads what DoubleArray() wrote (as PostgreSQL prints it back).

@@ -263,6 +263,11 @@ class Store {
   // Store::ExpireLeases() ends every lease past its expiry and re-queues (or fails) its
   // candidate.
   absl::StatusOr<std::vector<LeaseExpiry>> ExpireLeases();
+  // Store::ClaimDuty() claims this round of a periodic duty (`name`, e.g. "lease_sweep") for
+  // `claimer`: true when nobody claimed it within the last `every`, so that several controllers
+  // do it once per round between them, not once each.
+  absl::StatusOr<bool> ClaimDuty(const std::string& name, absl::Duration every,
+                                 const std::string& claimer);
   // Store::EndOverdueSearches() fails running searches past their wall-clock deadline.
   absl::StatusOr<std::vector<int64_t>> EndOverdueSearches();
 

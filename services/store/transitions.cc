@@ -57,6 +57,7 @@ void EndSearch(pqxx::work& tx, int64_t search_id, const engine::SearchEnd& end) 
       search_id, end.state, end.message);
   AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_SEARCH_ENDED, 0, "",
               absl::StrCat("search ", absl::AsciiStrToLower(end.state), ": ", end.message));
+  NotifyChange(tx);
 }
 
 bool EndIfBudgetSpent(pqxx::work& tx, int64_t search_id, const Counted& counted) {
