@@ -38,4 +38,26 @@ absl::StatusOr<int64_t> ValidationExamples(const nas::v1::TrainingRecipe& recipe
   return n;
 }
 
+int64_t OptimizerSteps(const nas::v1::TrainingRecipe& recipe, int64_t train_examples) {
+  int64_t examples = train_examples;
+  if (recipe.train_subset() > 0) examples = std::min<int64_t>(examples, recipe.train_subset());
+  const int64_t batch = std::max(1, recipe.batch_size());
+  return std::max(1, recipe.epochs()) * ((examples + batch - 1) / batch);
+}
+
+std::optional<std::string> TooFewStepsWarning(const nas::v1::TrainingRecipe& recipe,
+                                              int64_t train_examples) {
+  const int64_t steps = OptimizerSteps(recipe, train_examples);
+  if (steps >= kFewestUsefulSteps) return std::nullopt;
+  int64_t examples = train_examples;
+  if (recipe.train_subset() > 0) examples = std::min<int64_t>(examples, recipe.train_subset());
+  return absl::StrCat(
+      "recipe: each candidate gets only ", steps, " optimizer steps (", recipe.epochs(),
+      " epochs of ", examples, " training examples in batches of ", recipe.batch_size(),
+      "); under ", kFewestUsefulSteps,
+      " a network rarely learns beyond chance accuracy. Raise recipe.epochs or lower "
+      "recipe.batch_size (nasctl submit --epochs, --batch_size) to at least ",
+      kFewestUsefulSteps, " steps");
+}
+
 }  // namespace nas

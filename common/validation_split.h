@@ -7,6 +7,8 @@
 #define NAS_COMMON_VALIDATION_SPLIT_H_
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -24,6 +26,22 @@ inline constexpr int64_t kDefaultValidationExamples = 10000;
 // leave no example to validate on or none to train on.
 absl::StatusOr<int64_t> ValidationExamples(const nas::v1::TrainingRecipe& recipe,
                                            absl::string_view dataset, int64_t train_examples);
+
+// Training examples of the built-in dataset (Fashion-MNIST), known before any worker reports.
+inline constexpr int64_t kFashionMnistTrainExamples = 60000;
+
+// Below this many optimizer steps per candidate a network rarely learns beyond chance.
+inline constexpr int64_t kFewestUsefulSteps = 50;
+
+// OptimizerSteps() is how many optimizer steps `recipe` gives a candidate trained on
+// `train_examples` examples (the training split, before recipe.train_subset):
+// epochs x ceil(examples / batch_size).
+int64_t OptimizerSteps(const nas::v1::TrainingRecipe& recipe, int64_t train_examples);
+
+// TooFewStepsWarning() is a sentence for the user when OptimizerSteps() is under
+// kFewestUsefulSteps, saying the figures and what to change; nullopt otherwise.
+std::optional<std::string> TooFewStepsWarning(const nas::v1::TrainingRecipe& recipe,
+                                              int64_t train_examples);
 
 }  // namespace nas
 

@@ -109,24 +109,41 @@ absl::StatusOr<bool> Controller::BootstrapAdmin(const std::string& token) {
 absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
     const Caller& caller, const nas::v1::SubmitSearchRequest& request) {
   NAS_ASSIGN_OR_RETURN(nas::v1::SearchSpec spec, NormalizeSearchSpec(request.spec()));
-  if (spec.dataset() != kDefaultDataset) {
-    // A search no worker can train would sit queued forever: refuse it now, saying how to fix.
+  std::vector<std::string> warnings;
+  {
+    // A search no worker can train would sit queued forever: refuse it now, saying how to fix,
+    // whatever its dataset (the default one too). Only a search on the default dataset is
+    // accepted before any worker has registered (a deployment whose workers are starting),
+    // with a warning.
     NAS_ASSIGN_OR_RETURN(std::vector<std::string> served, store_->ServedDatasets());
-    if (std::find(served.begin(), served.end(), spec.dataset()) == served.end()) {
+    if (served.empty() && spec.dataset() == kDefaultDataset) {
+      warnings.push_back(absl::StrCat(
+          "no worker has registered yet: the search waits until one serving dataset \"",
+          spec.dataset(), "\" does (nas-trainer --dataset)"));
+    } else if (std::find(served.begin(), served.end(), spec.dataset()) == served.end()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "spec.dataset: no registered worker serves \"", spec.dataset(), "\" (served: ",
-          served.empty() ? std::string(kDefaultDataset) : absl::StrJoin(served, ", "),
-          "); start nas-trainer with --dataset=", spec.dataset(), "=FORMAT:DIR"));
+          "spec.dataset: no registered worker serves \"", spec.dataset(), "\"",
+          request.spec().dataset().empty() ? " (the default, as the spec names none)" : "",
+          "; served: ", served.empty() ? std::string("none, no worker has registered")
+                                         : absl::StrJoin(served, ", "),
+          ". Name a served one in spec.dataset, or start nas-trainer with --dataset=",
+          spec.dataset(), "=FORMAT:DIR"));
     }
   }
   {
     // A split the dataset cannot hold would fail every candidate on the workers: refuse it
-    // now, where a worker has told us the dataset's size (else the worker refuses it).
+    // now, where a worker has told us the dataset's size (else the worker refuses it). A
+    // recipe that gives a candidate too few optimizer steps to learn is accepted with a
+    // warning that says so.
     NAS_ASSIGN_OR_RETURN(std::optional<int64_t> train, store_->DatasetTrainExamples(spec.dataset()));
+    if (!train.has_value() && spec.dataset() == kDefaultDataset) train = kFashionMnistTrainExamples;
     if (train.has_value()) {
       absl::StatusOr<int64_t> split = ValidationExamples(spec.recipe(), spec.dataset(), *train);
       if (!split.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("spec.", split.status().message()));
+      }
+      if (std::optional<std::string> w = TooFewStepsWarning(spec.recipe(), *train - *split)) {
+        warnings.push_back(*std::move(w));
       }
     }
   }
@@ -140,18 +157,27 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
   for (int i = 0; i < spec.profile_ids_size(); ++i) {
     absl::StatusOr<nas::v1::HardwareProfile> p = store_->GetProfile(caller, spec.profile_ids(i));
     if (!p.ok()) {
-      // An unknown profile is a bad request, not a missing resource of the call itself.
-      const absl::StatusCode code = absl::IsNotFound(p.status())
-                                        ? absl::StatusCode::kInvalidArgument
-                                        : p.status().code();
-      return absl::Status(code, absl::StrCat("spec.profile_ids[", i, "]: ", p.status().message()));
+      if (!absl::IsNotFound(p.status())) {
+        return absl::Status(p.status().code(), absl::StrCat("spec.profile_ids[", i, "]: ",
+                                                            p.status().message()));
+      }
+      // An unknown profile is a bad request, not a missing resource of the call itself; the
+      // answer names the profiles there are.
+      NAS_ASSIGN_OR_RETURN(std::vector<nas::v1::HardwareProfile> known,
+                           store_->ListProfiles(caller));
+      std::vector<std::string> names;
+      for (const nas::v1::HardwareProfile& k : known) names.push_back(k.id());
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spec.profile_ids[", i, "]: ", p.status().message(), "; the profiles you may use: ",
+          absl::StrJoin(names, ", "), " (nasctl profiles)"));
     }
     // Pin the exact version so the search's fronts never shift under a re-registration.
     spec.set_profile_ids(i, p->id());
     profiles.push_back(*std::move(p));
   }
   NAS_ASSIGN_OR_RETURN(nas::v1::Search search,
-                       store_->CreateSearch(caller, spec, profiles, /*strategy_state=*/""));
+                       store_->CreateSearch(caller, spec, profiles, /*strategy_state=*/"",
+                                            warnings));
   LOG(INFO) << "event=search_submitted search=" << search.id() << " user=" << caller.user_id
             << " strategy=" << spec.strategy().name() << " dataset=" << spec.dataset()
             << " profiles=" << absl::StrJoin(spec.profile_ids(), ",")
@@ -194,6 +220,36 @@ absl::StatusOr<nas::v1::Search> Controller::CancelSearch(const Caller& caller,
   LOG(INFO) << "event=search_cancelled search=" << search_id << " user=" << caller.user_id;
   scheduler_->NotifyChange();
   return search;
+}
+
+absl::StatusOr<nas::v1::Search> Controller::ExtendSearch(
+    const Caller& caller, const nas::v1::ExtendSearchRequest& request) {
+  NAS_RETURN_IF_ERROR(RequireId("search_id", request.search_id()));
+  if (request.add_candidates() < 0 || request.add_candidates() > 100'000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("add_candidates: ", request.add_candidates(), " is outside 0 to 100000"));
+  }
+  if (request.add_wall_seconds() < 0 || request.add_wall_seconds() > 30 * 24 * 3600) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "add_wall_seconds: ", request.add_wall_seconds(), " is outside 0 to 2592000 (30 days)"));
+  }
+  NAS_ASSIGN_OR_RETURN(nas::v1::Search search,
+                       store_->ExtendSearch(caller, request.search_id(), request.add_candidates(),
+                                            request.add_wall_seconds()));
+  LOG(INFO) << "event=search_extended search=" << search.id() << " user=" << caller.user_id
+            << " add_candidates=" << request.add_candidates()
+            << " add_wall_seconds=" << request.add_wall_seconds()
+            << " target=" << search.progress().target();
+  // As at submission: queue its next candidates before answering (the periodic refill would
+  // otherwise, a round later).
+  if (absl::Status st = scheduler_->Refill(search.id()); !st.ok()) {
+    LOG(WARNING) << "event=refill_failed search=" << search.id() << " error=\"" << st.message()
+                 << "\"";
+    scheduler_->MarkDirty(search.id());
+  }
+  scheduler_->NotifyChange();
+  absl::StatusOr<nas::v1::Search> fresh = store_->GetSearch(caller, search.id());
+  return fresh.ok() ? fresh : search;
 }
 
 absl::StatusOr<int64_t> Controller::LatestEventId(const Caller& caller, int64_t search_id) {
@@ -392,6 +448,11 @@ absl::StatusOr<nas::v1::RegisterWorkerResponse> Controller::RegisterWorker(
     }
   }
   NAS_ASSIGN_OR_RETURN(int64_t id, store_->RegisterWorker(request));
+  LOG(INFO) << "event=worker_registered worker=" << id << " device_tag=" << request.device_tag()
+            << " datasets="
+            << (request.datasets().empty() ? std::string(kDefaultDataset)
+                                           : absl::StrJoin(request.datasets(), ","))
+            << (request.measure_only() ? " measure_only=true" : "");
   nas::v1::RegisterWorkerResponse response;
   response.set_worker_id(id);
   response.set_lease_ttl_ms(absl::ToInt64Milliseconds(scheduler_->options().lease_ttl));

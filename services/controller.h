@@ -59,6 +59,8 @@ class Controller {
   absl::StatusOr<nas::v1::ListSearchesResponse> ListSearches(
       const Caller& caller, const nas::v1::ListSearchesRequest& request);
   absl::StatusOr<nas::v1::Search> CancelSearch(const Caller& caller, int64_t search_id);
+  absl::StatusOr<nas::v1::Search> ExtendSearch(const Caller& caller,
+                                               const nas::v1::ExtendSearchRequest& request);
   // Controller::LatestEventId() returns the id of the search's newest event (a watch's start).
   absl::StatusOr<int64_t> LatestEventId(const Caller& caller, int64_t search_id);
   // Controller::WatchEvents() returns the events after `after_id`, each with the search's

@@ -13,10 +13,10 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/command_line.h"
 #include "glog/logging.h"
 #include "services/crypto.h"
 #include "services/server.h"
@@ -72,8 +72,15 @@ void OnSignal(int) { g_stop = 1; }
 
 }  // namespace
 
+constexpr char kUsage[] = R"(nas-controller: the NAS service's gRPC controller.
+
+Usage: nas-controller --listen=HOST:PORT --database_url=postgresql://... [flags]
+
+It serves the NAS and admin APIs to users and the trainer API to workers, runs the searches'
+strategies, and keeps every result in PostgreSQL. Several controllers may share one database.)";
+
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  nas::ParseCommandLineOrExit(argc, argv, kUsage, {"services/"});
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
 

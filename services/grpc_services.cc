@@ -94,6 +94,13 @@ grpc::Status NasServiceImpl::CancelSearch(grpc::ServerContext* ctx,
                 [&](const Caller& c) { return controller_->CancelSearch(c, req->search_id()); });
 }
 
+grpc::Status NasServiceImpl::ExtendSearch(grpc::ServerContext* ctx,
+                                          const nas::v1::ExtendSearchRequest* req,
+                                          nas::v1::Search* resp) {
+  return AsUser(ctx, *req, controller_, resp,
+                [&](const Caller& c) { return controller_->ExtendSearch(c, *req); });
+}
+
 grpc::Status NasServiceImpl::WatchSearch(grpc::ServerContext* ctx,
                                          const nas::v1::WatchSearchRequest* req,
                                          grpc::ServerWriter<nas::v1::SearchEvent>* writer) {

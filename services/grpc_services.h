@@ -29,6 +29,8 @@ class NasServiceImpl final : public nas::v1::NasService::Service {
                             nas::v1::ListSearchesResponse* resp) override;
   grpc::Status CancelSearch(grpc::ServerContext* ctx, const nas::v1::CancelSearchRequest* req,
                             nas::v1::Search* resp) override;
+  grpc::Status ExtendSearch(grpc::ServerContext* ctx, const nas::v1::ExtendSearchRequest* req,
+                            nas::v1::Search* resp) override;
   grpc::Status WatchSearch(grpc::ServerContext* ctx, const nas::v1::WatchSearchRequest* req,
                            grpc::ServerWriter<nas::v1::SearchEvent>* writer) override;
   grpc::Status GetParetoFront(grpc::ServerContext* ctx,

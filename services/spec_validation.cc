@@ -190,6 +190,24 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
     }
   }
 
+  if (spec.has_warm_start()) {
+    nas::v1::WarmStart* ws = spec.mutable_warm_start();
+    if (weight_sharing) {
+      return Invalid("warm_start", "not taken by weight-sharing searches (they start from an "
+                                   "earlier search's supernet: strategy setting "
+                                   "\"supernet_search\")");
+    }
+    if (ws->search_id() <= 0) return Invalid("warm_start.search_id", "must name a search (>= 1)");
+    if (ws->seeds().empty()) ws->set_seeds("front");
+    if (ws->seeds() != "front" && ws->seeds() != "all") {
+      return Invalid("warm_start.seeds",
+                     absl::StrCat("\"", absl::CHexEscape(ws->seeds().substr(0, 40)),
+                                  "\" is neither \"front\" nor \"all\""));
+    }
+    NAS_RETURN_IF_ERROR(
+        InRange("warm_start.max_seeds", ws->max_seeds(), 0, b->max_candidates()));
+  }
+
   nas::v1::TrainingRecipe* r = spec.mutable_recipe();
   if (!nas::v1::Optimizer_IsValid(r->optimizer())) return Invalid("recipe.optimizer", "unknown");
   if (!nas::v1::LrSchedule_IsValid(r->schedule())) return Invalid("recipe.schedule", "unknown");

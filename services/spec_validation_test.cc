@@ -80,6 +80,26 @@ TEST(SpecValidationTest, NamesBudgetAndSpaceFields) {
   EXPECT_NE(Error(spec).find("spec.space.name"), std::string::npos);
 }
 
+TEST(SpecValidationTest, AWarmStartIsCheckedAndDefaulted) {
+  nas::v1::SearchSpec spec = Minimal();
+  spec.mutable_warm_start()->set_search_id(7);
+  absl::StatusOr<nas::v1::SearchSpec> n = NormalizeSearchSpec(spec);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(n->warm_start().seeds(), "front");
+  spec.mutable_warm_start()->set_search_id(0);
+  EXPECT_EQ(Error(spec), "spec.warm_start.search_id: must name a search (>= 1)");
+  spec.mutable_warm_start()->set_search_id(7);
+  spec.mutable_warm_start()->set_seeds("best");
+  EXPECT_EQ(Error(spec), "spec.warm_start.seeds: \"best\" is neither \"front\" nor \"all\"");
+  spec.mutable_warm_start()->set_seeds("all");
+  spec.mutable_warm_start()->set_max_seeds(5);  // the budget is 4
+  EXPECT_EQ(Error(spec), "spec.warm_start.max_seeds: 5 is outside 0 to 4");
+  spec.mutable_warm_start()->set_max_seeds(0);
+  spec.mutable_strategy()->set_name("weight_sharing");
+  EXPECT_NE(Error(spec).find("spec.warm_start: not taken by weight-sharing searches"),
+            std::string::npos);
+}
+
 // The specs users are pointed to (deploy/examples) and that the benchmarks submit stay valid.
 TEST(SpecValidationTest, EveryExampleAndBenchmarkSpecIsValid) {
   for (const std::string path :

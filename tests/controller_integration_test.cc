@@ -991,3 +991,181 @@ TEST_F(ControllerIntegrationTest, ShutdownAnswersLongPollsPromptly) {
 
 }  // namespace
 }  // namespace nas
+
+namespace nas {
+namespace {
+
+grpc::Status Extend(ControllerHarness* harness, const std::string& token, int64_t id,
+                    int add_candidates, Search* out, int64_t add_wall_seconds = 0) {
+  grpc::ClientContext ctx;
+  ControllerHarness::Authorize(&ctx, token);
+  nas::v1::ExtendSearchRequest req;
+  req.set_search_id(id);
+  req.set_add_candidates(add_candidates);
+  req.set_add_wall_seconds(add_wall_seconds);
+  return harness->Nas()->ExtendSearch(&ctx, req, out);
+}
+
+TEST_F(ControllerIntegrationTest, TheDefaultDatasetIsCheckedLikeAnyOther) {
+  StartController();
+  nas::v1::SearchSpec spec = Spec(2, 2);  // names no dataset: the default, fashion-mnist
+  Search search;
+  // No worker yet: accepted (workers may still be starting), with a warning saying so.
+  ASSERT_TRUE(Submit(alice_, spec, &search).ok());
+  ASSERT_EQ(search.warnings_size(), 1) << search.DebugString();
+  EXPECT_NE(search.warnings(0).find("no worker has registered yet"), std::string::npos);
+  // The only worker serves another dataset: this search would wait forever, so it is refused.
+  TestWorker digits(harness_.get());
+  ASSERT_TRUE(digits.Register({"digits"}).ok());
+  grpc::Status refused = Submit(alice_, spec, &search);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find(
+                "no registered worker serves \"fashion-mnist\" (the default, as the spec names "
+                "none); served: digits"),
+            std::string::npos)
+      << refused.error_message();
+  spec.set_dataset("digits");
+  ASSERT_TRUE(Submit(alice_, spec, &search).ok());
+  EXPECT_EQ(search.warnings_size(), 0) << search.DebugString();
+}
+
+TEST_F(ControllerIntegrationTest, AnUnknownProfileIsAnsweredWithTheProfilesThereAre) {
+  StartController();
+  nas::v1::SearchSpec spec = Spec(2, 2);
+  spec.add_profile_ids("raspbery-pi");
+  Search search;
+  grpc::Status refused = Submit(alice_, spec, &search);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (const char* known : {"spec.profile_ids[3]", "host-cpu@1", "rpi4-cortex-a72@1",
+                            "cortex-m7@1", "nasctl profiles"}) {
+    EXPECT_NE(refused.error_message().find(known), std::string::npos)
+        << known << " missing from: " << refused.error_message();
+  }
+}
+
+TEST_F(ControllerIntegrationTest, AFinishedSearchIsExtendedAndACancelledOneResumed) {
+  StartController();
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  Search search;
+  ASSERT_TRUE(Submit(alice_, Spec(4, 2), &search).ok());
+  EXPECT_EQ(RunWorker(worker, search.id()), 4);
+  Search out;
+  // Running searches need something to add; ended ones with a spent budget too.
+  grpc::Status nothing = Extend(harness_.get(), alice_, search.id(), 0, &out);
+  EXPECT_EQ(nothing.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(nothing.error_message().find("give add_candidates"), std::string::npos)
+      << nothing.error_message();
+  EXPECT_EQ(Extend(harness_.get(), bob_, search.id(), 2, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Extend(harness_.get(), alice_, search.id(), -1, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  ASSERT_TRUE(Extend(harness_.get(), alice_, search.id(), 3, &out).ok());
+  EXPECT_EQ(out.state(), nas::v1::SEARCH_STATE_RUNNING);
+  EXPECT_EQ(out.spec().budget().max_candidates(), 7);
+  EXPECT_EQ(out.progress().target(), 7);
+  EXPECT_GE(out.progress().queued(), 1) << "the extension queued nothing at once";
+  EXPECT_EQ(RunWorker(worker, search.id()), 3);
+  ASSERT_TRUE(GetSearch(alice_, search.id(), &out).ok());
+  EXPECT_EQ(out.state(), nas::v1::SEARCH_STATE_SUCCEEDED);
+  EXPECT_EQ(out.progress().evaluated(), 7);
+  std::set<std::string> hashes;
+  for (const Candidate& c : Candidates(alice_, search.id())) hashes.insert(c.architecture_hash());
+  EXPECT_EQ(hashes.size(), 7u) << "the strategy proposed a network twice after the extension";
+
+  // Cancelled with candidates queued: resumed, they run, and the budget is met.
+  Search cancelled;
+  ASSERT_TRUE(Submit(alice_, Spec(6, 2), &cancelled).ok());
+  EXPECT_EQ(RunWorker(worker, cancelled.id(), /*max_evaluations=*/2), 2);
+  {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::CancelSearchRequest req;
+    req.set_search_id(cancelled.id());
+    ASSERT_TRUE(harness_->Nas()->CancelSearch(&ctx, req, &cancelled).ok());
+  }
+  ASSERT_GE(cancelled.progress().cancelled(), 1);
+  ASSERT_TRUE(Extend(harness_.get(), alice_, cancelled.id(), 0, &out).ok());
+  EXPECT_EQ(out.state(), nas::v1::SEARCH_STATE_RUNNING);
+  EXPECT_EQ(out.progress().cancelled(), 0);
+  EXPECT_GE(out.progress().queued(), cancelled.progress().cancelled());
+  EXPECT_EQ(out.message(), "");
+  EXPECT_EQ(RunWorker(worker, cancelled.id()), 4);
+  ASSERT_TRUE(GetSearch(alice_, cancelled.id(), &out).ok());
+  EXPECT_EQ(out.state(), nas::v1::SEARCH_STATE_SUCCEEDED);
+  EXPECT_EQ(out.progress().evaluated(), 6);
+}
+
+TEST_F(ControllerIntegrationTest, AWarmStartSeedsTheFrontAndReusesTrainingsAlike) {
+  StartController();
+  TestWorker worker(harness_.get());
+  ASSERT_TRUE(worker.Register().ok());
+  Search earlier;
+  ASSERT_TRUE(Submit(alice_, Spec(8, 2), &earlier).ok());
+  EXPECT_EQ(RunWorker(worker, earlier.id()), 8);
+  std::set<int64_t> front_ids;
+  for (const std::string& profile : earlier.spec().profile_ids()) {
+    grpc::ClientContext ctx;
+    ControllerHarness::Authorize(&ctx, alice_);
+    nas::v1::GetParetoFrontRequest req;
+    req.set_search_id(earlier.id());
+    req.set_profile_id(profile);
+    nas::v1::ParetoFront front;
+    ASSERT_TRUE(harness_->Nas()->GetParetoFront(&ctx, req, &front).ok());
+    for (const auto& m : front.members()) front_ids.insert(m.candidate_id());
+  }
+  ASSERT_GE(front_ids.size(), 2u);
+  std::set<std::string> front_hashes;
+  for (const Candidate& c : Candidates(alice_, earlier.id())) {
+    if (front_ids.count(c.id())) front_hashes.insert(c.architecture_hash());
+  }
+
+  // Seeded with the front, trained alike (same dataset and recipe): evaluated at submission.
+  nas::v1::SearchSpec spec = Spec(static_cast<int>(front_ids.size()) + 2, 2);
+  spec.mutable_warm_start()->set_search_id(earlier.id());
+  Search warm;
+  ASSERT_TRUE(Submit(alice_, spec, &warm).ok());
+  EXPECT_EQ(warm.spec().warm_start().seeds(), "front");
+  EXPECT_EQ(warm.progress().evaluated(), static_cast<int>(front_ids.size()));
+  std::set<std::string> seeded;
+  for (const Candidate& c : Candidates(alice_, warm.id())) {
+    if (c.state() == nas::v1::CANDIDATE_STATE_EVALUATED) {
+      seeded.insert(c.architecture_hash());
+      EXPECT_TRUE(c.has_artifact()) << "a reused seed's model was not carried over";
+    }
+  }
+  EXPECT_EQ(seeded, front_hashes);
+  EXPECT_EQ(RunWorker(worker, warm.id()), 2) << "only the strategy's own candidates train";
+  Search done;
+  ASSERT_TRUE(GetSearch(alice_, warm.id(), &done).ok());
+  EXPECT_EQ(done.state(), nas::v1::SEARCH_STATE_SUCCEEDED);
+  EXPECT_EQ(done.progress().evaluated(), static_cast<int>(front_ids.size()) + 2);
+
+  // Every evaluated candidate, at most 3, under another recipe: queued, trained again.
+  spec = Spec(5, 2);
+  spec.mutable_warm_start()->set_search_id(earlier.id());
+  spec.mutable_warm_start()->set_seeds("all");
+  spec.mutable_warm_start()->set_max_seeds(3);
+  spec.mutable_recipe()->set_epochs(2);
+  ASSERT_TRUE(Submit(alice_, spec, &warm).ok());
+  EXPECT_EQ(warm.progress().evaluated(), 0);
+  EXPECT_GE(warm.progress().queued(), 2);  // the seeds, within max_parallel
+
+  // Someone else's search, or none: the field is named.
+  spec.mutable_warm_start()->set_seeds("");
+  spec.mutable_warm_start()->clear_max_seeds();
+  Search refused;
+  grpc::Status st = Submit(bob_, spec, &refused);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("spec.warm_start.search_id"), std::string::npos)
+      << st.error_message();
+  spec.mutable_warm_start()->set_seeds("best");
+  st = Submit(alice_, spec, &refused);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("spec.warm_start.seeds"), std::string::npos)
+      << st.error_message();
+}
+
+}  // namespace
+}  // namespace nas

@@ -344,6 +344,12 @@ CREATE TABLE duties (
   run_by      TEXT NOT NULL
 );
 )sql"},
+      {17, "warnings a search was accepted with",
+       R"sql(
+-- What may go wrong with a search as submitted (a recipe too short to learn, no worker yet),
+-- said at submission and shown with the search ever after.
+ALTER TABLE searches ADD COLUMN warnings TEXT[] NOT NULL DEFAULT '{}';
+)sql"},
   };
   return *kMigrations;
 }

@@ -269,7 +269,7 @@ int QueueFinalists(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_
   // The reference trained alike before (an earlier search's final training): reused.
   if (reference.has_value()) {
     ReuseEarlierTraining(tx, profiles, search_id, spec, reference->first, reference->second,
-                         fidelity);
+                         fidelity, "the reference's finalist");
   }
   return static_cast<int>(queued.size());
 }

@@ -338,7 +338,7 @@ std::string TrainingKey(const SearchSpec& spec, const nas::v1::Fidelity& fidelit
 bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_id,
                           const SearchSpec& spec, int64_t candidate_id,
                           const nas::v1::Architecture& architecture,
-                          const nas::v1::Fidelity& fidelity) {
+                          const nas::v1::Fidelity& fidelity, absl::string_view role) {
   const std::string key = TrainingKey(spec, fidelity);
   for (const pqxx::row& d : tx.exec_params(
            "SELECT c.id, c.search_id, s.spec, c.fidelity, e.metrics, "
@@ -378,7 +378,7 @@ bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t 
         "WHERE candidate_id = $3",
         candidate_id, search_id, donor);
     AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
-                absl::StrCat("candidate ", candidate_id, " (the reference): training reused from "
+                absl::StrCat("candidate ", candidate_id, " (", role, "): training reused from "
                              "candidate ", donor, " of search ", d[1].as<int64_t>(),
                              " (same network, dataset and recipe), not trained again"));
     return true;

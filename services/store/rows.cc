@@ -110,6 +110,10 @@ nas::v1::Search SearchFromRow(const pqxx::row& r) {
   }
   p->set_finalists(r[15].as<int>());
   p->set_finalists_trained(r[16].as<int>());
+  // Warnings are joined with the unit separator, which no sentence holds.
+  for (absl::string_view w : absl::StrSplit(r[17].as<std::string>(), '\x1f', absl::SkipEmpty())) {
+    s.add_warnings(std::string(w));
+  }
   return s;
 }
 

@@ -72,7 +72,7 @@ inline constexpr char kSearchColumns[] =
     "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.final_training "
     "  AND c.state <> 'CANCELLED'), "
     "(SELECT count(*) FROM candidates c WHERE c.search_id = s.id AND c.final_training "
-    "  AND c.state = 'EVALUATED') ";
+    "  AND c.state = 'EVALUATED'), array_to_string(s.warnings, E'\\x1f') ";
 nas::v1::Search SearchFromRow(const pqxx::row& r);
 // LoadSearch() reads one of the caller's searches; NotFound for another user's.
 absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, const Caller& caller, int64_t search_id);

@@ -164,17 +164,25 @@ class Store {
 
   // ---- Searches ---------------------------------------------------------------------------
 
-  // Store::CreateSearch() stores a validated spec with its resolved profiles and the strategy's
-  // initial state. Candidates are queued by Refill().
+  // Store::CreateSearch() stores a validated spec with its resolved profiles, the strategy's
+  // initial state and the warnings it is accepted with; queues its reference, given
+  // architectures and warm-start seeds (reusing earlier trainings alike). The strategy's
+  // candidates are queued by Refill().
   absl::StatusOr<nas::v1::Search> CreateSearch(
       const Caller& caller, const nas::v1::SearchSpec& spec,
-      const std::vector<nas::v1::HardwareProfile>& profiles, const std::string& strategy_state);
+      const std::vector<nas::v1::HardwareProfile>& profiles, const std::string& strategy_state,
+      const std::vector<std::string>& warnings = {});
   absl::StatusOr<nas::v1::Search> GetSearch(const Caller& caller, int64_t search_id);
   absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(const Caller& caller, int limit,
                                                             int64_t before_id);
   // Store::CancelSearch() cancels queued candidates and revokes live leases.
   // FailedPrecondition if the search already ended.
   absl::StatusOr<nas::v1::Search> CancelSearch(const Caller& caller, int64_t search_id);
+  // Store::ExtendSearch() raises a search's budget (candidates, wall-clock seconds) and runs an
+  // ended one again, queueing its cancelled candidates anew. FailedPrecondition when nothing
+  // would run or final training has begun; InvalidArgument for a budget out of range.
+  absl::StatusOr<nas::v1::Search> ExtendSearch(const Caller& caller, int64_t search_id,
+                                               int add_candidates, int64_t add_wall_seconds);
   // Store::RunningSearchIds() lists every running search (for the scheduler).
   absl::StatusOr<std::vector<int64_t>> RunningSearchIds();
   // Store::Refill() tops up a running search's queue: within one transaction it reads the

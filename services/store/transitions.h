@@ -52,11 +52,12 @@ bool EndIfBudgetSpent(pqxx::work& tx, int64_t search_id, const Counted& counted)
 // evaluation and files of the same network trained alike (dataset, recipe and fidelity, but
 // for the seed) in an earlier search of the same owner, if there is one: as if reported (its
 // cost on every profile, the fronts, the budget), under no lease, naming the candidate that
-// trained it. Used for reference networks. Returns whether it found one. (results.cc)
+// trained it. Used for reference networks and warm-start seeds; `role` names the candidate in
+// the event ("the reference"). Returns whether it found one. (results.cc)
 bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_id,
                           const SearchSpec& spec, int64_t candidate_id,
                           const nas::v1::Architecture& architecture,
-                          const nas::v1::Fidelity& fidelity);
+                          const nas::v1::Fidelity& fidelity, absl::string_view role);
 
 // LeaseNotLive() explains why a lease cannot be used: NotFound, PermissionDenied (another
 // worker's), or FailedPrecondition naming its state.
