@@ -12,14 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cli/client.h"
 #include "cli/flags.h"
 #include "cli/format.h"
 #include "cli/nasctl.h"
+#include "common/command_line.h"
 #include "common/status_macros.h"
 
 namespace nas::cli {
@@ -27,14 +26,18 @@ namespace {
 
 constexpr char kUsage[] = R"(nasctl: the NAS service's command-line client.
 
-Usage: nasctl [flags] COMMAND [ARGS]
+Usage: nasctl COMMAND [ARGS] [flags]
 
   submit [--spec=FILE] [--dataset=..] [--space=..] [--strategy=nsga2] [--profiles=a,b]
-         [--candidates=N] [--watch] ...
+         [--candidates=N] [--epochs=N] [--batch_size=N] [--optimizer=adamw] ...
+         [--warm_start=SEARCH_ID] [--watch]
   list                         your searches
   get SEARCH_ID                one search
   watch SEARCH_ID              stream progress until the search ends
   cancel SEARCH_ID
+  extend SEARCH_ID --add_candidates=N [--add_wall_seconds=S]
+                               raise a search's budget; an ended search runs on
+  resume SEARCH_ID             run a cancelled search on where it stopped
   pareto SEARCH_ID [--profile=ID]
   candidates SEARCH_ID [--state=evaluated]
   candidate CANDIDATE_ID
@@ -63,8 +66,8 @@ absl::Status Nasctl::Run(const std::vector<std::string>& args) {
   if (cmd == "tokens") return Tokens(args);
   if (cmd == "whoami") return WhoAmI();
   if (cmd == "health") return Health();
-  const bool on_search =
-      cmd == "get" || cmd == "watch" || cmd == "cancel" || cmd == "pareto" || cmd == "candidates";
+  const bool on_search = cmd == "get" || cmd == "watch" || cmd == "cancel" || cmd == "extend" ||
+                         cmd == "resume" || cmd == "pareto" || cmd == "candidates";
   const bool on_candidate = cmd == "candidate" || cmd == "fetch";
   if (!on_search && !on_candidate) {
     return UsageError(absl::StrCat("unknown command \"", cmd, "\"; see nasctl --help"));
@@ -73,6 +76,8 @@ absl::Status Nasctl::Run(const std::vector<std::string>& args) {
   if (cmd == "get") return Get(id);
   if (cmd == "watch") return Watch(id);
   if (cmd == "cancel") return Cancel(id);
+  if (cmd == "extend") return Extend(id, /*resume=*/false);
+  if (cmd == "resume") return Extend(id, /*resume=*/true);
   if (cmd == "pareto") return Pareto(id);
   if (cmd == "candidates") return Candidates(id);
   if (cmd == "candidate") return CandidateCmd(id);
@@ -82,8 +87,8 @@ absl::Status Nasctl::Run(const std::vector<std::string>& args) {
 }  // namespace nas::cli
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(nas::cli::kUsage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> positional =
+      nas::ParseCommandLineOrExit(argc, argv, nas::cli::kUsage, {"cli/"});
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   nas::cli::Nasctl nasctl;
   const absl::Status st = nasctl.Run(args);

@@ -14,9 +14,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/command_line.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/text_format.h"
 #include "search/latency_table.h"
@@ -37,8 +36,11 @@ ABSL_FLAG(int, overhead_networks, 20, "Random whole networks measured to fit the
 ABSL_FLAG(std::string, out, "", "Output table file (required)");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Builds a latency lookup table for a search space on this device");
-  absl::ParseCommandLine(argc, argv);
+  nas::ParseCommandLineOrExit(
+      argc, argv,
+      "nas-profile: builds a latency lookup table for a search space on this device.\n\n"
+      "Usage: nas-profile --space_spec=FILE --out=TABLE [flags]",
+      {"trainer/"});
   const std::string out = absl::GetFlag(FLAGS_out);
   if (out.empty()) {
     std::cerr << "nas-profile: --out is required\n";

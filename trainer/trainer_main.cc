@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "common/command_line.h"
 #include "absl/strings/strip.h"
 #include "trainer/dataset.h"
 #include "glog/logging.h"
@@ -55,8 +55,16 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
 }  // namespace
 
+constexpr char kUsage[] = R"(nas-trainer: a LibTorch trainer worker of the NAS service.
+
+Usage: nas-trainer --controller=HOST:PORT[,HOST:PORT...] --worker_token_file=FILE [flags]
+
+It registers with the controller, leases candidate architectures, trains, evaluates and measures
+them on this machine's CPU, and reports the results and models. SIGTERM or SIGINT returns the
+lease in progress (its candidate is re-queued at once) and exits 0.)";
+
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  nas::ParseCommandLineOrExit(argc, argv, kUsage, {"trainer/"});
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   nas::WorkerOptions options;
