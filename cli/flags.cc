@@ -29,6 +29,29 @@ ABSL_FLAG(int, candidates, 0, "submit: budget, candidates to evaluate");
 ABSL_FLAG(int, parallel, 0, "submit: candidates in flight at once");
 ABSL_FLAG(int, epochs, 0, "submit: training epochs per candidate");
 ABSL_FLAG(int, train_subset, 0, "submit: training examples per candidate (0: all)");
+ABSL_FLAG(int, batch_size, 0, "submit: training batch size (default 128)");
+ABSL_FLAG(std::string, optimizer, "", "submit: sgd (Nesterov momentum 0.9, the default) or adamw");
+ABSL_FLAG(double, learning_rate, 0,
+          "submit: peak learning rate (default 0.05 for sgd, 0.002 for adamw)");
+ABSL_FLAG(std::string, schedule, "", "submit: learning-rate schedule, cosine (default) or step");
+ABSL_FLAG(double, weight_decay, -1,
+          "submit: weight decay (default 5e-4 for sgd, 0.05 for adamw)");
+ABSL_FLAG(double, label_smoothing, 0, "submit: label smoothing, 0 to 1 (default 0)");
+ABSL_FLAG(std::string, augment, "",
+          "submit: data augmentation, comma-separated: crop, flip (none: \"none\")");
+ABSL_FLAG(double, validation_fraction, 0,
+          "submit: share of the training examples held out for validation (0 to 0.5; default: "
+          "one sixth, at most 10,000)");
+ABSL_FLAG(int, validation_examples, 0,
+          "submit: training examples held out for validation (instead of a fraction)");
+ABSL_FLAG(int64_t, warm_start, 0,
+          "submit: start from this earlier search of yours: its evaluated candidates seed the "
+          "search, and those trained alike are reused, not trained again");
+ABSL_FLAG(std::string, warm_start_seeds, "",
+          "submit: which of the earlier search's candidates seed it: front (default) or all");
+ABSL_FLAG(int, add_candidates, 0, "extend: candidates to add to the search's budget");
+ABSL_FLAG(int64_t, add_wall_seconds, 0,
+          "extend: seconds to add to the search's wall-clock budget (if it has one)");
 ABSL_FLAG(int, rungs, 0,
           "submit: successive-halving rungs including the full recipe (2 to 5; 0: off)");
 ABSL_FLAG(int, eta, 0, "submit: successive halving's reduction factor (default 3)");

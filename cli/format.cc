@@ -203,7 +203,12 @@ void PrintSearch(const nas::v1::Search& s) {
                                          " finalists trained"))});
   }
   rows.push_back({"best accuracy", absl::StrFormat("%.4f", s.best_accuracy())});
+  if (s.spec().has_warm_start()) {
+    rows.push_back({"warm start", absl::StrCat("from search ", s.spec().warm_start().search_id(),
+                                               " (", s.spec().warm_start().seeds(), ")")});
+  }
   rows.push_back({"created", s.created_at()});
+  for (const std::string& w : s.warnings()) rows.push_back({"warning", w});
   PrintTable(rows);
 }
 

@@ -32,6 +32,9 @@ class Nasctl {
   absl::StatusOr<nas::v1::Search> FetchSearch(int64_t id);
   absl::Status Watch(int64_t id);
   absl::Status Cancel(int64_t id);
+  // Nasctl::Extend() raises a search's budget (--add_candidates, --add_wall_seconds), or with
+  // `resume` runs an ended search on with the budget it has.
+  absl::Status Extend(int64_t id, bool resume);
   // results.cc
   absl::StatusOr<nas::v1::ParetoFront> FetchFront(int64_t id, const std::string& profile);
   absl::Status Pareto(int64_t id);

@@ -22,6 +22,67 @@
 #include "common/status_macros.h"
 
 namespace nas::cli {
+namespace {
+
+// The training recipe's flags, over the spec file's recipe. Values are checked by the
+// controller (whose errors name the spec field); only what cannot be sent is refused here.
+absl::Status ApplyRecipeFlags(nas::v1::TrainingRecipe* recipe) {
+  if (absl::GetFlag(FLAGS_batch_size) != 0) recipe->set_batch_size(absl::GetFlag(FLAGS_batch_size));
+  const std::string optimizer = absl::AsciiStrToLower(absl::GetFlag(FLAGS_optimizer));
+  if (optimizer == "sgd") {
+    recipe->set_optimizer(nas::v1::OPTIMIZER_SGD);
+  } else if (optimizer == "adamw") {
+    recipe->set_optimizer(nas::v1::OPTIMIZER_ADAMW);
+  } else if (!optimizer.empty()) {
+    return UsageError(absl::StrCat("--optimizer: \"", optimizer, "\" is neither sgd nor adamw"));
+  }
+  const std::string schedule = absl::AsciiStrToLower(absl::GetFlag(FLAGS_schedule));
+  if (schedule == "cosine") {
+    recipe->set_schedule(nas::v1::LR_SCHEDULE_COSINE);
+  } else if (schedule == "step") {
+    recipe->set_schedule(nas::v1::LR_SCHEDULE_STEP);
+  } else if (!schedule.empty()) {
+    return UsageError(absl::StrCat("--schedule: \"", schedule, "\" is neither cosine nor step"));
+  }
+  if (absl::GetFlag(FLAGS_learning_rate) != 0) {
+    recipe->set_learning_rate(absl::GetFlag(FLAGS_learning_rate));
+  }
+  if (absl::GetFlag(FLAGS_weight_decay) >= 0) {
+    recipe->set_weight_decay(absl::GetFlag(FLAGS_weight_decay));
+  } else if (absl::GetFlag(FLAGS_weight_decay) != -1) {
+    return UsageError("--weight_decay: must be >= 0");
+  }
+  if (absl::GetFlag(FLAGS_label_smoothing) != 0) {
+    recipe->set_label_smoothing(absl::GetFlag(FLAGS_label_smoothing));
+  }
+  const std::string augment = absl::AsciiStrToLower(absl::GetFlag(FLAGS_augment));
+  if (!augment.empty()) {
+    recipe->set_augment_crop(false);
+    recipe->set_augment_flip(false);
+    for (absl::string_view a : absl::StrSplit(augment, ',', absl::SkipWhitespace())) {
+      a = absl::StripAsciiWhitespace(a);
+      if (a == "crop") {
+        recipe->set_augment_crop(true);
+      } else if (a == "flip") {
+        recipe->set_augment_flip(true);
+      } else if (a != "none") {
+        return UsageError(
+            absl::StrCat("--augment: \"", a, "\" is not crop, flip or none"));
+      }
+    }
+  }
+  if (absl::GetFlag(FLAGS_validation_fraction) != 0) {
+    recipe->set_validation_fraction(absl::GetFlag(FLAGS_validation_fraction));
+    recipe->clear_validation_examples();
+  }
+  if (absl::GetFlag(FLAGS_validation_examples) != 0) {
+    recipe->set_validation_examples(absl::GetFlag(FLAGS_validation_examples));
+    if (absl::GetFlag(FLAGS_validation_fraction) == 0) recipe->clear_validation_fraction();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status Nasctl::Submit() {
   nas::v1::SubmitSearchRequest req;
@@ -74,6 +135,13 @@ absl::Status Nasctl::Submit() {
   if (absl::GetFlag(FLAGS_train_subset) != 0) {
     spec->mutable_recipe()->set_train_subset(absl::GetFlag(FLAGS_train_subset));
   }
+  NAS_RETURN_IF_ERROR(ApplyRecipeFlags(spec->mutable_recipe()));
+  if (absl::GetFlag(FLAGS_warm_start) != 0) {
+    spec->mutable_warm_start()->set_search_id(absl::GetFlag(FLAGS_warm_start));
+  }
+  if (!absl::GetFlag(FLAGS_warm_start_seeds).empty()) {
+    spec->mutable_warm_start()->set_seeds(absl::GetFlag(FLAGS_warm_start_seeds));
+  }
   if (absl::GetFlag(FLAGS_rungs) != 0) {
     spec->mutable_multi_fidelity()->set_rungs(absl::GetFlag(FLAGS_rungs));
   }
@@ -103,6 +171,8 @@ absl::Status Nasctl::Submit() {
   NAS_RETURN_IF_ERROR(FromGrpc(client_.nas().SubmitSearch(&ctx, req, &search)));
   if (!absl::GetFlag(FLAGS_json)) std::cout << "submitted search " << search.id() << "\n";
   PrintSearch(search);
+  // Warnings go to stderr too, so that a script keeping stdout (--json) still shows them.
+  for (const std::string& w : search.warnings()) std::cerr << "nasctl: warning: " << w << "\n";
   return absl::GetFlag(FLAGS_watch) ? Watch(search.id()) : absl::OkStatus();
 }
 
@@ -155,6 +225,7 @@ absl::Status Nasctl::Watch(int64_t id) {
   std::map<std::string, double> hypervolume;  // per profile, from FRONT_CHANGED events
   if (!json) {
     NAS_ASSIGN_OR_RETURN(const nas::v1::Search search, FetchSearch(id));
+    for (const std::string& w : search.warnings()) std::cout << "warning: " << w << "\n";
     for (const std::string& profile : search.spec().profile_ids()) {
       NAS_ASSIGN_OR_RETURN(const nas::v1::ParetoFront front, FetchFront(id, profile));
       hypervolume[profile] = front.hypervolume();
@@ -185,6 +256,13 @@ absl::Status Nasctl::Watch(int64_t id) {
   nas::v1::Search latest;
   nas::v1::SearchState final_state = nas::v1::SEARCH_STATE_UNSPECIFIED;
   constexpr int kBar = 24;
+  RecentPeak running(absl::Seconds(10));
+  // The progress line's "running": the most candidates in training at once lately.
+  auto line = [&] {
+    nas::v1::Search shown = latest;
+    shown.mutable_progress()->set_leased(running.Peak(absl::Now()));
+    return ProgressLine(shown, hypervolume, absl::Now(), kBar);
+  };
   while (true) {
     std::deque<nas::v1::SearchEvent> batch;
     bool done = false;
@@ -197,6 +275,7 @@ absl::Status Nasctl::Watch(int64_t id) {
     for (const nas::v1::SearchEvent& e : batch) {
       latest = e.search();
       final_state = e.search().state();
+      running.Observe(latest.progress().leased(), absl::Now());
       if (json) {
         std::cout << Json(e) << std::endl;
         continue;
@@ -207,12 +286,11 @@ absl::Status Nasctl::Watch(int64_t id) {
       if (tty) {
         std::cout << "\r\033[K" << e.message() << "\n";
       } else {
-        std::cout << ProgressLine(latest, hypervolume, absl::Now(), kBar) << "  " << e.message()
-                  << std::endl;
+        std::cout << line() << "  " << e.message() << std::endl;
       }
     }
     if (tty && latest.id() != 0) {
-      std::cout << "\r\033[K" << ProgressLine(latest, hypervolume, absl::Now(), kBar) << std::flush;
+      std::cout << "\r\033[K" << line() << std::flush;
     }
     if (done) break;
   }
@@ -225,6 +303,25 @@ absl::Status Nasctl::Watch(int64_t id) {
   }
   if (final_state == nas::v1::SEARCH_STATE_FAILED) exit_code_ = 1;
   return absl::OkStatus();
+}
+
+absl::Status Nasctl::Extend(int64_t id, bool resume) {
+  grpc::ClientContext ctx;
+  NAS_RETURN_IF_ERROR(client_.Prepare(&ctx));
+  nas::v1::ExtendSearchRequest req;
+  req.set_search_id(id);
+  if (!resume) {
+    if (absl::GetFlag(FLAGS_add_candidates) == 0 && absl::GetFlag(FLAGS_add_wall_seconds) == 0) {
+      return UsageError("extend: give --add_candidates=N and/or --add_wall_seconds=S "
+                        "(nasctl resume SEARCH_ID runs a cancelled search on as it was)");
+    }
+    req.set_add_candidates(absl::GetFlag(FLAGS_add_candidates));
+    req.set_add_wall_seconds(absl::GetFlag(FLAGS_add_wall_seconds));
+  }
+  nas::v1::Search s;
+  NAS_RETURN_IF_ERROR(FromGrpc(client_.nas().ExtendSearch(&ctx, req, &s)));
+  PrintSearch(s);
+  return absl::GetFlag(FLAGS_watch) ? Watch(s.id()) : absl::OkStatus();
 }
 
 absl::Status Nasctl::Cancel(int64_t id) {

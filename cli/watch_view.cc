@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -48,6 +49,18 @@ std::optional<absl::Duration> EstimateRemaining(const nas::v1::Search& search, a
   const int64_t wall = spec.budget().max_wall_seconds();
   if (wall > 0) left = std::min(left, std::max(absl::ZeroDuration(), created + absl::Seconds(wall) - now));
   return left;
+}
+
+void RecentPeak::Observe(int value, absl::Time now) {
+  samples_.emplace_back(now, value);
+  Peak(now);
+}
+
+int RecentPeak::Peak(absl::Time now) {
+  while (samples_.size() > 1 && samples_.front().first < now - window_) samples_.pop_front();
+  int peak = 0;
+  for (const auto& [at, value] : samples_) peak = std::max(peak, value);
+  return peak;
 }
 
 std::string ShortDuration(absl::Duration d) {
@@ -115,7 +128,9 @@ struct Axis {
     if (values.empty()) return a;
     a.min = *std::min_element(values.begin(), values.end());
     a.max = *std::max_element(values.begin(), values.end());
-    a.log = allow_log && a.min > 0 && a.max / a.min > 20;
+    // Costs (latency, memory) go on a log scale whenever they are positive, whatever their
+    // spread or source, so that every profile's panel reads alike.
+    a.log = allow_log && a.min > 0 && a.max > a.min;
     if (a.log) {
       a.min /= 1.25;
       a.max *= 1.25;
@@ -141,10 +156,17 @@ struct Axis {
   std::vector<double> Ticks() const {
     std::vector<double> out;
     if (log) {
-      for (double decade = std::pow(10, std::floor(std::log10(min))); decade <= max; decade *= 10) {
-        for (double m : {1.0, 2.0, 5.0}) {
-          if (decade * m >= min && decade * m <= max) out.push_back(decade * m);
+      // 1, 2, 5 per decade; every mantissa when the axis spans too little for three of those.
+      for (const std::vector<double>& mantissas :
+           {std::vector<double>{1, 2, 5}, std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
+        out.clear();
+        for (double decade = std::pow(10, std::floor(std::log10(min))); decade <= max;
+             decade *= 10) {
+          for (double m : mantissas) {
+            if (decade * m >= min && decade * m <= max) out.push_back(decade * m);
+          }
         }
+        if (out.size() >= 3) break;
       }
       return out;
     }
@@ -166,6 +188,32 @@ std::string HumanBytes(double b) {
   if (b >= 1024) return absl::StrFormat("%.3g KiB", b / 1024);
   return absl::StrFormat("%.0f B", b);
 }
+
+}  // namespace
+
+std::optional<LabelBox> PlaceLabel(double px, double py, size_t chars,
+                                   std::vector<LabelBox>* taken) {
+  // Offsets of the label's top-left corner from the point, nearest first.
+  static constexpr double kOffsets[][2] = {{7, -17}, {7, 3},    {-7, -17}, {-7, 3},
+                                           {7, -29}, {7, 15},   {-7, -29}, {-7, 15},
+                                           {12, -7}, {-12, -7}, {7, -41},  {7, 27}};
+  const double w = kLabelCharWidth * static_cast<double>(chars), h = kLabelHeight;
+  for (const auto& o : kOffsets) {
+    // A negative x offset puts the label left of the point: it ends there.
+    const double x0 = o[0] >= 0 ? px + o[0] : px + o[0] - w;
+    const LabelBox box{x0, py + o[1], x0 + w, py + o[1] + h};
+    const bool free = std::none_of(taken->begin(), taken->end(), [&](const LabelBox& t) {
+      return box.x0 < t.x1 && t.x0 < box.x1 && box.y0 < t.y1 && t.y0 < box.y1;
+    });
+    if (free) {
+      taken->push_back(box);
+      return box;
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
 
 // Draws one scatter: accuracy (y) against a cost (x) into the box (x0, y0, w, h).
 void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, double y0, double w,
@@ -247,17 +295,30 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
   if (!stair.empty()) {
     absl::StrAppend(svg, absl::StrFormat("<path d=\"%s H%.1f\" class=\"stair\"/>\n", stair, x0 + w));
   }
+  // Labels go where they cover no other label and no front point (the nearest free spot of a
+  // few around the point); a label with no room is left out, its id still in the tooltip.
+  std::vector<LabelBox> taken;
   for (const PlotPoint* p : front) {
     const double px = x.Px(cost(*p)), py = y.Px(p->accuracy);
+    taken.push_back({px - 5, py - 5, px + 5, py + 5});
+  }
+  for (const PlotPoint* p : front) {
+    const double px = x.Px(cost(*p)), py = y.Px(p->accuracy);
+    const std::string label =
+        absl::StrCat(p->candidate_id, p->note.empty() ? "" : absl::StrCat(" (", p->note, ")"));
+    const std::optional<LabelBox> at = PlaceLabel(px, py, label.size(), &taken);
     absl::StrAppend(svg, absl::StrFormat(
                              "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"front\">"
-                             "<title>candidate %d: accuracy %.4f, %s</title></circle>"
-                             "<text x=\"%.1f\" y=\"%.1f\" class=\"id\">%d%s</text>\n",
+                             "<title>candidate %d: accuracy %.4f, %s</title></circle>",
                              px, py, p->candidate_id, p->accuracy,
                              latency ? absl::StrFormat("%.3g ms", cost(*p))
-                                     : HumanBytes(cost(*p)),
-                             px + 7, py - 7, p->candidate_id,
-                             p->note.empty() ? "" : absl::StrCat(" (", Escape(p->note), ")")));
+                                     : HumanBytes(cost(*p))));
+    if (at.has_value()) {
+      // Text is drawn from its baseline: the box's bottom, less the descent.
+      absl::StrAppend(svg, absl::StrFormat("<text x=\"%.1f\" y=\"%.1f\" class=\"id\">%s</text>",
+                                           at->x0, at->y1 - 2, Escape(label)));
+    }
+    absl::StrAppend(svg, "\n");
   }
 }
 

@@ -6,6 +6,7 @@
 #ifndef NAS_CLI_WATCH_VIEW_H_
 #define NAS_CLI_WATCH_VIEW_H_
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -28,6 +29,21 @@ std::string ProgressLine(const nas::v1::Search& search,
                          const std::map<std::string, double>& hypervolume, absl::Time now,
                          int width);
 
+// RecentPeak keeps the largest value observed over the last `window`. The watch view shows
+// running candidates through it: a search's state is read as each event arrives, and the event
+// of a stored result always finds that result's worker between two leases, so the plain count
+// showed one worker fewer than were training (with two workers: "running 1" throughout).
+class RecentPeak {
+ public:
+  explicit RecentPeak(absl::Duration window) : window_(window) {}
+  void Observe(int value, absl::Time now);
+  int Peak(absl::Time now);
+
+ private:
+  absl::Duration window_;
+  std::deque<std::pair<absl::Time, int>> samples_;
+};
+
 // ShortDuration(): "45s", "3m05s", "2h10m".
 std::string ShortDuration(absl::Duration d);
 
@@ -43,6 +59,20 @@ struct PlotPoint {
   // ("21.3x, -0.7": parameters ratio, accuracy points); empty without a reference.
   std::string note;
 };
+
+// A label's box in SVG pixels (y grows downwards).
+struct LabelBox {
+  double x0, y0, x1, y1;
+};
+// Front labels are 10 px text: about this wide per character, this tall.
+inline constexpr double kLabelCharWidth = 6.2;
+inline constexpr double kLabelHeight = 12;
+
+// PlaceLabel() chooses where a label of `chars` characters for the point (px, py) goes: the
+// nearest of a few spots around it whose box overlaps none of `taken` (which it joins), or
+// nullopt when none is free.
+std::optional<LabelBox> PlaceLabel(double px, double py, size_t chars,
+                                   std::vector<LabelBox>* taken);
 
 // One profile's panel: every evaluated (final-rung) candidate, the front marked.
 struct PlotPanel {

@@ -1,6 +1,9 @@
 // nasctl's progress line, ETA and Pareto plot, on hand-made searches and fronts.
 #include "cli/watch_view.h"
 
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace nas {
@@ -77,6 +80,23 @@ TEST(ProgressLineTest, ShowsBarCountsBestHypervolumeAndEta) {
   EXPECT_EQ(last.find("ETA"), std::string::npos) << last;
 }
 
+TEST(RecentPeakTest, RunningIsTheMostAtOnceOverTheWindow) {
+  // Two workers: a snapshot read as a result is stored finds its worker between leases.
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  RecentPeak running(absl::Seconds(10));
+  running.Observe(2, t0);                       // both leased
+  running.Observe(1, t0 + absl::Seconds(6));    // candidate evaluated: one worker idle
+  EXPECT_EQ(running.Peak(t0 + absl::Seconds(6)), 2);
+  running.Observe(2, t0 + absl::Seconds(7));    // it leased the next
+  running.Observe(1, t0 + absl::Seconds(14));   // the other's result
+  EXPECT_EQ(running.Peak(t0 + absl::Seconds(14)), 2);
+  // Once the window holds only ones, one it is.
+  running.Observe(1, t0 + absl::Seconds(20));
+  EXPECT_EQ(running.Peak(t0 + absl::Seconds(20)), 1);
+  running.Observe(0, t0 + absl::Seconds(40));
+  EXPECT_EQ(running.Peak(t0 + absl::Seconds(40)), 0);
+}
+
 TEST(ShortDurationTest, Units) {
   EXPECT_EQ(ShortDuration(absl::Seconds(45)), "45s");
   EXPECT_EQ(ShortDuration(absl::Seconds(185)), "3m05s");
@@ -121,6 +141,55 @@ TEST(ParetoPlotSvgTest, LabelsFrontMembersWithTheirRatiosToTheReference) {
   EXPECT_EQ(Count(svg, ">1 (ref)</text>"), 2);
   EXPECT_EQ(Count(svg, ">2 (21.3x, -0.7)</text>"), 2);
   EXPECT_EQ(svg.find("(2.0x, -20.0)"), std::string::npos);  // only front members are labelled
+}
+
+TEST(ParetoPlotSvgTest, LatencyIsOnALogScaleWhateverItsSpreadOrSource) {
+  // Modelled latencies within a factor of 2 (as a roofline gives them) and measured ones over
+  // a factor of 40 are drawn alike: log scales both.
+  for (const auto& [source, slow] : {std::pair<std::string, double>{"modelled", 1.9},
+                                     std::pair<std::string, double>{"measured", 40}}) {
+    PlotPanel panel;
+    panel.profile_id = "p@1";
+    panel.latency_source = source;
+    panel.points = {{1, 0.80, 1.0, 40000, true, true}, {2, 0.85, slow, 80000, true, true}};
+    const std::string svg = ParetoPlotSvg("s", {panel});
+    EXPECT_NE(svg.find(absl::StrCat("latency, ms (", source, ", log scale)")), std::string::npos)
+        << source;
+    EXPECT_NE(svg.find("peak activation memory (log scale)"), std::string::npos) << source;
+  }
+}
+
+TEST(ParetoPlotSvgTest, LabelsOfNearbyPointsDoNotCoverEachOther) {
+  PlotPanel panel;
+  panel.profile_id = "p@1";
+  panel.latency_source = "measured";
+  // Four front members within a pixel or two of each other, and one far away.
+  panel.points = {{101, 0.800, 1.000, 40000, true, true}, {102, 0.801, 1.002, 40100, true, true},
+                  {103, 0.802, 1.004, 40200, true, true}, {104, 0.803, 1.006, 40300, true, true},
+                  {105, 0.600, 0.100, 4000, true, true}};
+  const std::string svg = ParetoPlotSvg("s", {panel});
+  // Every drawn label, as the box its text occupies.
+  std::vector<LabelBox> boxes;
+  std::vector<std::string> labels;
+  for (size_t at = svg.find("class=\"id\">"); at != std::string::npos;
+       at = svg.find("class=\"id\">", at + 1)) {
+    const size_t open = svg.rfind("<text x=\"", at);
+    double x = 0, y = 0;
+    ASSERT_EQ(std::sscanf(svg.c_str() + open, "<text x=\"%lf\" y=\"%lf\"", &x, &y), 2);
+    const size_t start = at + std::string("class=\"id\">").size();
+    const std::string label = svg.substr(start, svg.find("</text>", start) - start);
+    labels.push_back(label);
+    boxes.push_back({x, y + 2 - kLabelHeight, x + kLabelCharWidth * label.size(), y + 2});
+  }
+  EXPECT_GE(labels.size(), 2u * 4) << svg;  // most labels find room, in both panels
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    for (size_t j = i + 1; j < boxes.size(); ++j) {
+      const LabelBox& a = boxes[i];
+      const LabelBox& b = boxes[j];
+      EXPECT_FALSE(a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1)
+          << labels[i] << " covers " << labels[j];
+    }
+  }
 }
 
 }  // namespace

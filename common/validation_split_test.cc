@@ -41,5 +41,25 @@ TEST(ValidationExamplesTest, ASplitLeavingNoSideIsRefusedNamingFieldAndSizes) {
   EXPECT_FALSE(ValidationExamples(recipe, "tiny", 5).ok());
 }
 
+TEST(OptimizerStepsTest, EpochsTimesBatchesOfTheExamplesUsed) {
+  nas::v1::TrainingRecipe recipe;
+  recipe.set_epochs(3);
+  recipe.set_batch_size(128);
+  // A newcomer's 1,497 images, a sixth held out: 1,248 to train on, 10 batches an epoch.
+  EXPECT_EQ(OptimizerSteps(recipe, 1248), 30);
+  std::optional<std::string> warning = TooFewStepsWarning(recipe, 1248);
+  ASSERT_TRUE(warning.has_value());
+  EXPECT_NE(warning->find("only 30 optimizer steps (3 epochs of 1248 training examples in "
+                          "batches of 128)"),
+            std::string::npos)
+      << *warning;
+  EXPECT_NE(warning->find("recipe.epochs"), std::string::npos) << *warning;
+  // Fashion-MNIST's 50,000 with a 10,000-example subset, one epoch: 79 steps, enough.
+  recipe.set_epochs(1);
+  recipe.set_train_subset(10000);
+  EXPECT_EQ(OptimizerSteps(recipe, 50000), 79);
+  EXPECT_FALSE(TooFewStepsWarning(recipe, 50000).has_value());
+}
+
 }  // namespace
 }  // namespace nas

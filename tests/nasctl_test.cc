@@ -94,6 +94,44 @@ TEST_F(NasctlTest, SubmitFromASpecFileListParetoAndFetch) {
   EXPECT_TRUE(std::ifstream(model + ".json").good());
 }
 
+TEST_F(NasctlTest, RecipeFlagsReachTheSpecAndTooFewStepsAreWarnedOf) {
+  Result submit = Nasctl(
+      "submit --space=mobilenetv2 --profiles=host-cpu --candidates=2 --epochs=1 "
+      "--batch_size=256 --optimizer=adamw --learning_rate=0.003 --weight_decay=0.01 "
+      "--schedule=step --label_smoothing=0.1 --augment=crop,flip --validation_fraction=0.1 "
+      "--train_subset=1000 --json",
+      alice_);
+  ASSERT_EQ(submit.exit_code, 0) << submit.out;
+  for (const char* field :
+       {"\"batch_size\":256", "\"optimizer\":\"OPTIMIZER_ADAMW\"", "\"learning_rate\":0.003",
+        "\"weight_decay\":0.01", "\"schedule\":\"LR_SCHEDULE_STEP\"", "\"label_smoothing\":0.1",
+        "\"augment_crop\":true", "\"augment_flip\":true", "\"validation_fraction\":0.1",
+        "\"train_subset\":1000"}) {
+    EXPECT_NE(submit.out.find(field), std::string::npos) << field << " not in " << submit.out;
+  }
+  // 1 epoch of 1,000 examples in batches of 256: 4 steps. Said on stderr, and in the search.
+  EXPECT_NE(submit.out.find("nasctl: warning: recipe: each candidate gets only 4 optimizer "
+                            "steps (1 epochs of 1000 training examples in batches of 256)"),
+            std::string::npos)
+      << submit.out;
+  Result get = Nasctl("get 1", alice_);
+  EXPECT_NE(get.out.find("warning"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("4 optimizer steps"), std::string::npos) << get.out;
+
+  // Extended while running: the budget grows; a running search has nothing to resume.
+  Result extend = Nasctl("extend 1 --add_candidates=3", alice_);
+  ASSERT_EQ(extend.exit_code, 0) << extend.out;
+  EXPECT_NE(extend.out.find("0/5 evaluated"), std::string::npos) << extend.out;
+  Result resume = Nasctl("resume 1", alice_);
+  EXPECT_EQ(resume.exit_code, 1) << resume.out;
+  EXPECT_NE(resume.out.find("is running"), std::string::npos) << resume.out;
+  Result cancel = Nasctl("cancel 1", alice_);
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.out;
+  resume = Nasctl("resume 1", alice_);
+  ASSERT_EQ(resume.exit_code, 0) << resume.out;
+  EXPECT_NE(resume.out.find("running"), std::string::npos) << resume.out;
+}
+
 TEST_F(NasctlTest, ErrorsAreOneLineAndANonZeroExit) {
   Result unknown = Nasctl("get 999", alice_);
   EXPECT_EQ(unknown.exit_code, 1);
