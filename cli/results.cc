@@ -45,6 +45,18 @@ absl::StatusOr<nas::v1::ParetoFront> Nasctl::FetchFront(int64_t id, const std::s
   return front;
 }
 
+namespace {
+
+// "0.572 ms", a measured one with its 95% half-width ("0.572 ms +-0.012"), '?' when unsettled.
+std::string LatencyCell(const nas::v1::ProfileMetrics& pm) {
+  std::string cell = absl::StrFormat("%.3f ms", pm.latency_ms());
+  if (pm.latency_ci_ms() > 0) absl::StrAppend(&cell, absl::StrFormat(" +-%.3f", pm.latency_ci_ms()));
+  if (pm.latency_unsettled()) absl::StrAppend(&cell, " ?");
+  return cell;
+}
+
+}  // namespace
+
 absl::Status Nasctl::Pareto(int64_t id) {
   NAS_ASSIGN_OR_RETURN(const nas::v1::Search search, FetchSearch(id));
   std::vector<std::string> profiles(search.spec().profile_ids().begin(),
@@ -87,7 +99,7 @@ absl::Status Nasctl::Pareto(int64_t id) {
       const auto& pm = m.profile_metrics();
       rows.push_back({absl::StrCat(m.candidate_id()),
                       absl::StrFormat("%.4f", ProfileAccuracy(m.metrics(), pm)),
-                      absl::StrFormat("%.3f ms", pm.latency_ms()),
+                      LatencyCell(pm),
                       Short(nas::v1::LatencySource_Name(pm.latency_source())),
                       Bytes(pm.peak_activation_bytes()), Bytes(pm.model_bytes()),
                       absl::StrCat(m.metrics().params())});
@@ -104,6 +116,15 @@ absl::Status Nasctl::Pareto(int64_t id) {
       rows.back().push_back(Describe(m.architecture()));
     }
     PrintTable(rows);
+    std::vector<std::string> unsettled;
+    for (const auto& m : front.members()) {
+      if (m.profile_metrics().latency_unsettled()) unsettled.push_back(absl::StrCat(m.candidate_id()));
+    }
+    if (!unsettled.empty()) {
+      std::cout << "latency not settled for " << absl::StrJoin(unsettled, ", ")
+                << " (95% interval wider than +-5% after the most runs the worker makes, '?'): "
+                   "their places on this front are within measurement noise\n";
+    }
     std::cout << "\n";
   }
   if (!absl::GetFlag(FLAGS_plot).empty()) {
@@ -152,7 +173,8 @@ absl::Status Nasctl::Plot(const nas::v1::Search& search,
         }
         panel.points.push_back({c.id(), ProfileAccuracy(c.metrics(), pm), pm.latency_ms(),
                                 static_cast<double>(pm.peak_activation_bytes()), pm.feasible(),
-                                members.count(c.id()) > 0, note});
+                                members.count(c.id()) > 0, note, pm.latency_ci_ms(),
+                                pm.latency_unsettled()});
       }
     }
     panels.push_back(std::move(panel));

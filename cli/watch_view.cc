@@ -304,15 +304,30 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
   }
   for (const PlotPoint* p : front) {
     const double px = x.Px(cost(*p)), py = y.Px(p->accuracy);
+    if (latency && p->latency_ci_ms > 0) {
+      // The measured latency's 95% interval, as an error bar.
+      absl::StrAppend(svg, absl::StrFormat(
+                               "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                               "class=\"ci\"/>",
+                               x.Px(std::max(x.min, p->latency_ms - p->latency_ci_ms)), py,
+                               x.Px(std::min(x.max, p->latency_ms + p->latency_ci_ms)), py));
+    }
     const std::string label =
         absl::StrCat(p->candidate_id, p->note.empty() ? "" : absl::StrCat(" (", p->note, ")"));
     const std::optional<LabelBox> at = PlaceLabel(px, py, label.size(), &taken);
+    // An unsettled latency's point is hollow: its place on the front is within noise.
+    const bool hollow = latency && p->latency_unsettled;
     absl::StrAppend(svg, absl::StrFormat(
-                             "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"front\">"
-                             "<title>candidate %d: accuracy %.4f, %s</title></circle>",
-                             px, py, p->candidate_id, p->accuracy,
+                             "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"front\"%s>"
+                             "<title>candidate %d: accuracy %.4f, %s%s</title></circle>",
+                             px, py, hollow ? " style=\"fill:#fff\"" : "", p->candidate_id,
+                             p->accuracy,
                              latency ? absl::StrFormat("%.3g ms", cost(*p))
-                                     : HumanBytes(cost(*p))));
+                                     : HumanBytes(cost(*p)),
+                             hollow ? " (latency not settled: within measurement noise)"
+                             : latency && p->latency_ci_ms > 0
+                                 ? absl::StrFormat(" +-%.2g", p->latency_ci_ms)
+                                 : ""));
     if (at.has_value()) {
       // Text is drawn from its baseline: the box's bottom, less the descent.
       absl::StrAppend(svg, absl::StrFormat("<text x=\"%.1f\" y=\"%.1f\" class=\"id\">%s</text>",
@@ -335,11 +350,12 @@ std::string ParetoPlotSvg(const std::string& title, const std::vector<PlotPanel>
       ".id{font-size:10px;fill:#174ea6}.front{fill:#1a73e8;stroke:#0b3d91;stroke-width:1}"
       ".dominated{fill:#9aa0a6;fill-opacity:0.35}.infeasible{stroke:#d93025;stroke-opacity:0.45;"
       "stroke-width:1.5;fill:none}.stair{fill:none;stroke:#1a73e8;stroke-width:1.5;"
-      "stroke-opacity:0.6}</style>\n"
+      "stroke-opacity:0.6}.ci{stroke:#0b3d91;stroke-width:1.5;stroke-opacity:0.7}</style>\n"
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
       "<text x=\"24\" y=\"30\" class=\"title\">%s</text>\n"
       "<text x=\"24\" y=\"48\" class=\"sub\">blue: Pareto front (ids are candidate ids); grey: "
-      "dominated; red crosses: over a limit or constraint</text>\n",
+      "dominated; red crosses: over a limit or constraint; bars: a measured latency's 95%% interval, "
+      "hollow: latency within measurement noise</text>\n",
       kWidth, height, kWidth, height, Escape(title));
   if (panels.empty()) {
     absl::StrAppend(&svg, "<text x=\"24\" y=\"90\" class=\"sub\">no evaluated candidates yet</text>\n");

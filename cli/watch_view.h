@@ -58,6 +58,10 @@ struct PlotPoint {
   // Beside a front member's id: "ref" for the reference network, else its comparison with it
   // ("21.3x, -0.7": parameters ratio, accuracy points); empty without a reference.
   std::string note;
+  // A measured latency's 95% half-width (drawn as an error bar), and whether it is unsettled
+  // (wider than +-5%: drawn hollow, its place on the front within noise).
+  double latency_ci_ms = 0;
+  bool latency_unsettled = false;
 };
 
 // A label's box in SVG pixels (y grows downwards).

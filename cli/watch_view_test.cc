@@ -159,6 +159,23 @@ TEST(ParetoPlotSvgTest, LatencyIsOnALogScaleWhateverItsSpreadOrSource) {
   }
 }
 
+TEST(ParetoPlotSvgTest, AMeasuredLatencysIntervalIsDrawnAndAnUnsettledOneHollow) {
+  PlotPanel panel;
+  panel.profile_id = "host-cpu@1";
+  panel.latency_source = "measured";
+  // Settled: 1.0 +- 0.02 ms. Unsettled: 0.572 +- 0.25 ms (the newcomer's loaded machine).
+  panel.points = {{1, 0.85, 1.0, 40000, true, true, "", 0.02, false},
+                  {2, 0.80, 0.572, 30000, true, true, "", 0.25, true},
+                  {3, 0.70, 2.0, 50000, true, false}};
+  const std::string svg = ParetoPlotSvg("s", {panel});
+  EXPECT_EQ(Count(svg, "class=\"ci\""), 2);  // the front's two, in the latency panel only
+  EXPECT_EQ(Count(svg, "style=\"fill:#fff\""), 1);
+  EXPECT_NE(svg.find("candidate 2: accuracy 0.8000, 0.572 ms (latency not settled"),
+            std::string::npos)
+      << svg;
+  EXPECT_NE(svg.find("candidate 1: accuracy 0.8500, 1 ms +-0.02"), std::string::npos) << svg;
+}
+
 TEST(ParetoPlotSvgTest, LabelsOfNearbyPointsDoNotCoverEachOther) {
   PlotPanel panel;
   panel.profile_id = "p@1";

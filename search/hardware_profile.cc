@@ -146,6 +146,10 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
     if (measured_on_device && metrics.latency_ms() > 0) {
       pm.set_latency_ms(metrics.latency_ms());
       pm.set_latency_source(nas::v1::LATENCY_SOURCE_MEASURED);
+      pm.set_latency_ci_ms(metrics.latency_ci_ms());
+      // Results stored before the interval was measured (no runs recorded) are not judged.
+      pm.set_latency_unsettled(metrics.latency_runs() > 0 &&
+                               metrics.latency_ci_ms() > kLatencyRelativeCi * metrics.latency_ms());
     } else {
       latency_known = false;
       pm.add_violations(absl::StrCat("latency not measured on a \"", profile.device_tag(),

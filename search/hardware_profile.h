@@ -22,6 +22,10 @@
 
 namespace nas {
 
+// A measured latency is settled when the 95% confidence half-width of its median is within
+// this share of it (the worker measures until it is, or gives up saying so).
+inline constexpr double kLatencyRelativeCi = 0.05;
+
 // ValidateHardwareProfile() checks a profile a user registers; the error names the field
 // ("profile.limits.max_latency_ms: must be >= 0").
 absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& profile);

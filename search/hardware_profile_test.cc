@@ -72,6 +72,27 @@ TEST(EvaluateOnProfileTest, MeasuredProfileUsesOnlyAMatchingMeasurement) {
   ASSERT_EQ(elsewhere.violations_size(), 1);
 }
 
+TEST(EvaluateOnProfileTest, AMeasuredLatencyCarriesItsIntervalAndSaysWhenItIsNoise) {
+  nas::v1::HardwareProfile p;
+  p.set_id("host@1");
+  p.set_kind(nas::v1::PROFILE_KIND_MEASURED);
+  p.set_device_tag("host-cpu");
+  google::protobuf::RepeatedPtrField<nas::v1::Constraint> none;
+  nas::v1::CandidateMetrics m = Metrics();  // 3 ms
+  m.set_latency_runs(50);
+  m.set_latency_ci_ms(0.09);  // +-3%: settled
+  nas::v1::ProfileMetrics pm = EvaluateOnProfile(p, m, none, true);
+  EXPECT_DOUBLE_EQ(pm.latency_ci_ms(), 0.09);
+  EXPECT_FALSE(pm.latency_unsettled());
+  m.set_latency_runs(1000);
+  m.set_latency_ci_ms(0.6);  // +-20% after the most runs: noise
+  pm = EvaluateOnProfile(p, m, none, true);
+  EXPECT_TRUE(pm.latency_unsettled());
+  EXPECT_TRUE(pm.feasible());  // said, not punished
+  m.clear_latency_runs();      // stored before intervals were measured: not judged
+  EXPECT_FALSE(EvaluateOnProfile(p, m, none, true).latency_unsettled());
+}
+
 TEST(EvaluateOnProfileTest, LimitsAndConstraintsMarkInfeasibleWithReasons) {
   nas::v1::HardwareProfile p = Roofline();
   p.set_weight_type(nas::v1::WEIGHT_TYPE_INT8);

@@ -549,6 +549,8 @@ absl::Status CheckReportedMetrics(const nas::v1::CandidateMetrics& m) {
   NAS_RETURN_IF_ERROR(non_negative("model_bytes", static_cast<double>(m.model_bytes())));
   NAS_RETURN_IF_ERROR(non_negative("latency_ms", m.latency_ms()));
   NAS_RETURN_IF_ERROR(non_negative("latency_iqr_ms", m.latency_iqr_ms()));
+  NAS_RETURN_IF_ERROR(non_negative("latency_ci_ms", m.latency_ci_ms()));
+  NAS_RETURN_IF_ERROR(non_negative("latency_runs", m.latency_runs()));
   NAS_RETURN_IF_ERROR(non_negative("latency_threads", m.latency_threads()));
   NAS_RETURN_IF_ERROR(non_negative("train_seconds", m.train_seconds()));
   NAS_RETURN_IF_ERROR(non_negative("train_loss", m.train_loss()));

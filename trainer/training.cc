@@ -252,6 +252,40 @@ void RecalibrateBatchNorm(Network& net, const torch::Tensor& images, int batches
   net->eval();
 }
 
+namespace {
+
+// Times `runs` more inferences of `x`, appending each in ms.
+void TimeRuns(Network& net, const torch::Tensor& x, int runs, std::vector<double>* ms) {
+  for (int i = 0; i < runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    net->forward(x);
+    ms->push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+}
+
+LatencyStats Summarise(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  LatencyStats s;
+  s.runs = static_cast<int>(ms.size());
+  s.threads = torch::get_num_threads();
+  s.median_ms = ms[ms.size() / 2];
+  s.iqr_ms = ms[ms.size() * 3 / 4] - ms[ms.size() / 4];
+  s.ci_ms = MedianCiHalfWidth(ms);
+  return s;
+}
+
+}  // namespace
+
+double MedianCiHalfWidth(const std::vector<double>& sorted_ms) {
+  const double n = static_cast<double>(sorted_ms.size());
+  if (n < 2) return 0;
+  const double spread = 1.96 * std::sqrt(n) / 2;
+  const int lo = std::max(0, static_cast<int>(std::floor(n / 2 - spread)));
+  const int hi = std::min(static_cast<int>(n) - 1, static_cast<int>(std::ceil(n / 2 + spread)));
+  return (sorted_ms[hi] - sorted_ms[lo]) / 2;
+}
+
 LatencyStats MeasureLatency(Network& net, const std::vector<int64_t>& shape, int warmup,
                             int runs) {
   torch::NoGradGuard no_grad;
@@ -259,19 +293,29 @@ LatencyStats MeasureLatency(Network& net, const std::vector<int64_t>& shape, int
   torch::Tensor x = torch::rand(shape);
   for (int i = 0; i < warmup; ++i) net->forward(x);
   std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    net->forward(x);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                     .count());
+  TimeRuns(net, x, runs, &ms);
+  return Summarise(std::move(ms));
+}
+
+LatencyStats MeasureLatencyUntilSettled(Network& net, const std::vector<int64_t>& shape,
+                                        const LatencyPrecision& precision, int warmup) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  torch::Tensor x = torch::rand(shape);
+  for (int i = 0; i < warmup; ++i) net->forward(x);
+  const int round = std::max(1, precision.min_runs);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<double> ms;
+  while (true) {
+    TimeRuns(net, x, round, &ms);
+    LatencyStats s = Summarise(ms);
+    s.settled = s.ci_ms <= precision.relative_ci * s.median_ms;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (s.settled || s.runs + round > precision.max_runs || seconds >= precision.max_seconds) {
+      return s;
+    }
   }
-  std::sort(ms.begin(), ms.end());
-  LatencyStats s;
-  s.runs = runs;
-  s.threads = torch::get_num_threads();
-  s.median_ms = ms[ms.size() / 2];
-  s.iqr_ms = ms[ms.size() * 3 / 4] - ms[ms.size() / 4];
-  return s;
 }
 
 }  // namespace nas

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/nas.pb.h"
+#include "search/hardware_profile.h"
 #include "trainer/dataset.h"
 #include "trainer/model_builder.h"
 
@@ -121,14 +122,38 @@ double Evaluate(Network& net, const torch::Tensor& images, const torch::Tensor& 
 struct LatencyStats {
   double median_ms = 0;
   double iqr_ms = 0;
+  // Half-width of the 95% confidence interval of the median (order statistics: no assumption
+  // on the distribution of the runs), ms.
+  double ci_ms = 0;
   int runs = 0;
   int threads = 0;
+  // Whether ci_ms is within the precision asked of MeasureLatencyUntilSettled().
+  bool settled = false;
 };
 
 // MeasureLatency() times inference of one input of `shape` (eval mode, no gradients) after a
-// warm-up: the median and interquartile range of `runs` runs.
+// warm-up: the median, interquartile range and median's interval of `runs` runs.
 LatencyStats MeasureLatency(Network& net, const std::vector<int64_t>& shape, int warmup = 10,
                             int runs = 50);
+
+// How long MeasureLatencyUntilSettled() goes on.
+struct LatencyPrecision {
+  // Stop once the median's 95% half-width is within this share of it.
+  double relative_ci = kLatencyRelativeCi;
+  int min_runs = 50;
+  int max_runs = 1000;
+  // Stop after this much timing, once min_runs are done (a slow network on a noisy device).
+  double max_seconds = 3.0;
+};
+
+// MeasureLatencyUntilSettled() times in rounds of min_runs until the median is known within
+// `precision` or the most runs or seconds are spent; `settled` says which.
+LatencyStats MeasureLatencyUntilSettled(Network& net, const std::vector<int64_t>& shape,
+                                        const LatencyPrecision& precision = {}, int warmup = 10);
+
+// MedianCiHalfWidth() is the 95% confidence half-width of the median of sorted `ms`: half the
+// distance between the order statistics at n/2 -+ 1.96 sqrt(n)/2.
+double MedianCiHalfWidth(const std::vector<double>& sorted_ms);
 
 }  // namespace nas
 

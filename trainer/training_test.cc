@@ -133,6 +133,33 @@ TEST_F(TrainingTest, LatencyIsMeasuredAtBatchOne) {
   EXPECT_GE(s.iqr_ms, 0);
   EXPECT_EQ(s.runs, 11);
   EXPECT_EQ(s.threads, 1);
+  EXPECT_GE(s.ci_ms, 0);
+}
+
+TEST(MedianCiTest, HalfTheSpanOfTheOrderStatisticsAroundTheMedian) {
+  std::vector<double> ms;
+  for (int i = 0; i < 100; ++i) ms.push_back(i);
+  // n = 100: ranks 50 -+ 9.8, so 40 and 60.
+  EXPECT_DOUBLE_EQ(MedianCiHalfWidth(ms), 10);
+  EXPECT_EQ(MedianCiHalfWidth({1.0}), 0);
+}
+
+TEST_F(TrainingTest, LatencyIsMeasuredUntilSettledOrSaysItIsNot) {
+  Network net = *BuildNetwork(Small(), *options_);
+  LatencyPrecision loose;
+  loose.relative_ci = 10;  // any interval will do: one round
+  loose.min_runs = 20;
+  LatencyStats s = MeasureLatencyUntilSettled(net, {1, 1, 28, 28}, loose, 2);
+  EXPECT_TRUE(s.settled);
+  EXPECT_EQ(s.runs, 20);
+  LatencyPrecision impossible;
+  impossible.relative_ci = 0;  // never tight enough: stops at the most runs, unsettled
+  impossible.min_runs = 20;
+  impossible.max_runs = 60;
+  s = MeasureLatencyUntilSettled(net, {1, 1, 28, 28}, impossible, 2);
+  EXPECT_FALSE(s.settled);
+  EXPECT_EQ(s.runs, 60);
+  EXPECT_GT(s.ci_ms, 0);
 }
 
 }  // namespace

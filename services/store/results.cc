@@ -65,6 +65,8 @@ absl::StatusOr<ReportOutcome> StoreMeasurement(pqxx::work& tx, SearchProfileCach
   CandidateMetrics metrics = Parse<CandidateMetrics>(e[0]);
   metrics.set_latency_ms(request.metrics().latency_ms());
   metrics.set_latency_iqr_ms(request.metrics().latency_iqr_ms());
+  metrics.set_latency_ci_ms(request.metrics().latency_ci_ms());
+  metrics.set_latency_runs(request.metrics().latency_runs());
   metrics.set_latency_threads(request.metrics().latency_threads());
   const ProfileMetrics pm = EvaluateOnProfile(
       profile->profile, metrics, spec.constraints(), /*measured_on_device=*/true, &architecture,

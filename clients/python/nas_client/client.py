@@ -151,6 +151,9 @@ def _member_record(profile, m):
         "latency_source": _strip(nas_pb2.LatencySource.Name(pm.latency_source),
                                  "LATENCY_SOURCE_"),
         "latency_iqr_ms": metrics.latency_iqr_ms,
+        # A measured latency's 95% half-width, and whether its place on the front is noise.
+        "latency_ci_ms": pm.latency_ci_ms,
+        "latency_unsettled": pm.latency_unsettled,
         "model_bytes": pm.model_bytes,
         "peak_activation_bytes": pm.peak_activation_bytes,
         "params": metrics.params,
@@ -393,7 +396,8 @@ class Client:
         """The Pareto front as a list of records (dicts), most accurate first: profile,
         candidate_id, accuracy (the one the profile ranks by; accuracy_kind fp32 or int8),
         val_accuracy, test_accuracy, latency_ms, latency_source (MEASURED, PREDICTED,
-        MODELLED), latency_iqr_ms, model_bytes, peak_activation_bytes, params, macs,
+        MODELLED), latency_iqr_ms, latency_ci_ms (a measured latency's 95% half-width),
+        latency_unsettled (that interval is wider than +-5%: its place is noise), model_bytes, peak_activation_bytes, params, macs,
         int8_model_bytes, is_reference, finalist_candidate_id. Without `profile`, the fronts
         of every profile of the search, one after another."""
         profiles = [profile] if profile else self.search(search_id).profiles

@@ -58,7 +58,17 @@ def pareto_figure(search, fronts, everyone, path=None):
                          key=lambda m: m.profile_metrics.latency_ms)
         fx = [m.profile_metrics.latency_ms for m in members]
         fy = [m.profile_metrics.accuracy or m.metrics.val_accuracy for m in members]
-        ax.plot(fx, fy, "-o", color="#1f5fbf", markersize=5, label="Pareto front", zorder=2)
+        ax.plot(fx, fy, "-", color="#1f5fbf", label="Pareto front", zorder=2)
+        ci = [m.profile_metrics.latency_ci_ms for m in members]
+        if any(ci):  # a measured latency's 95% interval
+            ax.errorbar(fx, fy, xerr=ci, fmt="none", ecolor="#0b3d91", alpha=0.7, zorder=2)
+        noisy = [m.profile_metrics.latency_unsettled for m in members]
+        ax.scatter([x for x, n in zip(fx, noisy) if not n], [y for y, n in zip(fy, noisy) if not n],
+                   s=28, color="#1f5fbf", zorder=3)
+        if any(noisy):  # hollow: latency within measurement noise
+            ax.scatter([x for x, n in zip(fx, noisy) if n], [y for y, n in zip(fy, noisy) if n],
+                       s=28, facecolors="white", edgecolors="#1f5fbf", zorder=3,
+                       label="latency within noise")
         sources = {nas_pb2.LatencySource.Name(m.profile_metrics.latency_source)
                    .replace("LATENCY_SOURCE_", "").lower() for m in members}
         if fx or xs:
