@@ -33,6 +33,10 @@ PACKAGES=(
   prometheus chromium python3-yaml
   # tests/k8s_manifests_test.py: Kubernetes' typed models, to load the rendered manifests.
   python3-kubernetes
+  # The Python client (clients/python) and its test: gRPC and its optional helpers (frames,
+  # progress bars, plots), and pip and setuptools to install it offline.
+  python3-grpcio python3-protobuf python3-pandas python3-tqdm python3-matplotlib
+  python3-pip python3-setuptools python3-wheel
 )
 # ... and a kubectl to render them (`kubectl kustomize`): Debian's kubernetes-client, unless the
 # machine has a kubectl already (another package's would conflict with it over /usr/bin/kubectl).

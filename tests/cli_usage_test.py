@@ -8,11 +8,10 @@ Each check is a JUnit test case (in $XML_OUTPUT_FILE, read by tests/run.sh).
 import os
 import subprocess
 import sys
-import time
-import traceback
-from xml.sax.saxutils import escape
 
 ROOT = os.getcwd()
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from junit_cases import Cases  # noqa: E402
 NASCTL = os.path.join(ROOT, "cli/nasctl")
 TRAINER = os.path.join(ROOT, "trainer/nas-trainer")
 CONTROLLER = os.path.join(ROOT, "services/nas-controller")
@@ -50,17 +49,8 @@ def mistyped(binary, name, typo, meant):
 
 
 def main():
-    results = []
-
-    def check(name, fn):
-        start = time.time()
-        try:
-            fn()
-            results.append((name, None, time.time() - start))
-            print(f"PASS {name}", flush=True)
-        except Exception:
-            results.append((name, traceback.format_exc(), time.time() - start))
-            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+    cases = Cases("cli_usage_test")
+    check = cases.check
 
     check("nasctl --help: usage once, nasctl's flags, exit 0",
           lambda: help_of(NASCTL, "nasctl", ["server", "candidates", "batch_size", "optimizer",
@@ -87,21 +77,7 @@ def main():
         assert r.returncode == 2 and "neither sgd nor adamw" in r.stderr, r.stderr
     check("nasctl: usage errors exit 2 with one line", usage_errors_exit_2)
 
-    failed = sum(1 for _, err, _ in results if err)
-    xml_path = os.environ.get("XML_OUTPUT_FILE")
-    if xml_path:
-        with open(xml_path, "w") as f:
-            f.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="{len(results)}" '
-                    f'failures="{failed}" errors="0">\n<testsuite name="cli_usage_test" '
-                    f'tests="{len(results)}" failures="{failed}" errors="0">\n')
-            for name, err, secs in results:
-                f.write(f'<testcase name="{escape(name)}" time="{secs:.1f}">')
-                if err:
-                    f.write(f'<failure message="failed">{escape(err)}</failure>')
-                f.write("</testcase>\n")
-            f.write("</testsuite>\n</testsuites>\n")
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return cases.finish()
 
 
 if __name__ == "__main__":

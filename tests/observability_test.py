@@ -20,8 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -31,9 +29,12 @@ import traceback
 import urllib.parse
 import urllib.request
 import zlib
-from xml.sax.saxutils import escape
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
+from junit_cases import Cases  # noqa: E402
+from service_stack import Stack, free_port, wait_for  # noqa: E402
 
 ROOT = os.getcwd()  # the runfiles tree: binaries and deploy/ files as in the repository
 CONTROLLER = os.path.join(ROOT, "services/nas-controller")
@@ -49,66 +50,11 @@ SPACE = {"name": "mobilenetv2", "kernels": [3], "expansions": [3], "maxDepth": 1
          "resolutions": [28], "widthMultipliersPercent": [50, 75]}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Stack:
-    """The processes of the test, stopped in reverse order."""
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.procs = []
-        self.pg_dir = None
-        self.env = dict(os.environ, OPENBLAS_NUM_THREADS="1", HOME=tmp)
-
-    def start(self, name, argv):
-        log = open(os.path.join(self.tmp, name + ".log"), "w")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
-        self.procs.append((name, p))
-        return p
-
-    def check_alive(self):
-        for name, p in self.procs:
-            if p.poll() is not None:
-                raise AssertionError(f"{name} exited with {p.returncode}:\n{self.log(name)[-3000:]}")
-
-    def log(self, name):
-        with open(os.path.join(self.tmp, name + ".log")) as f:
-            return f.read()
-
-    def stop(self):
-        for _, p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for _, p in reversed(self.procs):
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if self.pg_dir:
-            subprocess.run([EMBEDDED_PG, "stop", self.pg_dir], check=False)
-
-
 def run(argv, env, **kw):
     r = subprocess.run(argv, env=env, capture_output=True, text=True, **kw)
     if r.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
     return r.stdout
-
-
-def wait_for(what, check, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if check():
-                return
-        except Exception:  # not up yet
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Prometheus:
@@ -190,21 +136,12 @@ def dashboard_queries(search_id):
 
 
 def main():
-    results = []  # (name, error text or None, seconds)
-
-    def check(name, fn):
-        start = time.time()
-        try:
-            fn()
-            results.append((name, None, time.time() - start))
-            print(f"PASS {name}", flush=True)
-        except Exception:
-            results.append((name, traceback.format_exc(), time.time() - start))
-            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+    cases = Cases("observability_test")
+    check = cases.check
 
     tmp = tempfile.mkdtemp(prefix="nas-observability-", dir="/tmp")
     os.chmod(tmp, 0o755)  # as root, PostgreSQL runs as user postgres and must reach its dir
-    stack = Stack(tmp)
+    stack = Stack(tmp, EMBEDDED_PG)
     ctx = {}
     try:
         # ---- the service ----------------------------------------------------------------
@@ -399,33 +336,17 @@ def main():
         check("controller and worker logs: one line per event with ids", logs_are_structured)
         run([NASCTL, "cancel", str(running)], stack.env)
     except Exception:
-        results.append(("setting up the service, Prometheus and the search",
-                        traceback.format_exc(), 0))
-        print(traceback.format_exc(), flush=True)
+        cases.fail("setting up the service, Prometheus and the search", traceback.format_exc())
         for name, _ in stack.procs:
             print(f"--- {name} log (tail) ---\n{stack.log(name)[-3000:]}", flush=True)
     finally:
         stack.stop()
-        if not any(err for _, err, _ in results):
+        if not cases.failed:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"logs kept in {tmp}", flush=True)
 
-    failed = sum(1 for _, err, _ in results if err)
-    xml_path = os.environ.get("XML_OUTPUT_FILE")
-    if xml_path:
-        with open(xml_path, "w") as f:
-            f.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="{len(results)}" '
-                    f'failures="{failed}" errors="0">\n<testsuite name="observability_test" '
-                    f'tests="{len(results)}" failures="{failed}" errors="0">\n')
-            for name, err, secs in results:
-                f.write(f'<testcase name="{escape(name, {chr(34): "&quot;"})}" time="{secs:.1f}">')
-                if err:
-                    f.write(f'<failure message="failed">{escape(err)}</failure>')
-                f.write("</testcase>\n")
-            f.write("</testsuite>\n</testsuites>\n")
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return cases.finish()
 
 
 if __name__ == "__main__":
