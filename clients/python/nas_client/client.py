@@ -12,35 +12,23 @@ fetch the models.
 
 help(Client) explains each call.
 """
-import dataclasses
-import difflib
 import hashlib
-import json
 import os
 import pathlib
 import socket
-import sys
 import tempfile
 import time
 
 import grpc
-from google.protobuf import json_format, text_format
+from google.protobuf import json_format
 
 from nas_client import errors
+from nas_client.progress import progress_bar
 from nas_client.proto import nas_pb2, nas_service_pb2, nas_service_pb2_grpc
+from nas_client.records import Event, Search, candidate_record, member_record, strip_prefix
+from nas_client.spec import build_spec
 
 DEFAULT_SERVER = "127.0.0.1:50051"
-
-_METRICS = {
-    "accuracy": nas_pb2.METRIC_ACCURACY,
-    "latency": nas_pb2.METRIC_LATENCY,
-    "peak_activation_bytes": nas_pb2.METRIC_PEAK_ACTIVATION_BYTES,
-    "model_bytes": nas_pb2.METRIC_MODEL_BYTES,
-    "params": nas_pb2.METRIC_PARAMS,
-    "macs": nas_pb2.METRIC_MACS,
-    "int8_model_bytes": nas_pb2.METRIC_INT8_MODEL_BYTES,
-    "accuracy_drop": nas_pb2.METRIC_ACCURACY_DROP,
-}
 
 _STATES = {
     "queued": nas_pb2.CANDIDATE_STATE_QUEUED,
@@ -49,10 +37,6 @@ _STATES = {
     "failed": nas_pb2.CANDIDATE_STATE_FAILED,
     "cancelled": nas_pb2.CANDIDATE_STATE_CANCELLED,
 }
-
-
-def _strip(name, prefix):
-    return name[len(prefix):] if name.startswith(prefix) else name
 
 
 def controller_target(addresses):
@@ -77,112 +61,6 @@ def controller_target(addresses):
             raise ValueError(f"controller address {entry!r}: {host} does not resolve ({e})")
         resolved.append(f"{ip}:{port}")
     return "ipv4:" + ",".join(resolved)
-
-
-@dataclasses.dataclass
-class Search:
-    """A search as the service reports it. `raw` is the nas.v1.Search message."""
-    id: int
-    name: str
-    state: str            # RUNNING, SUCCEEDED, FAILED or CANCELLED
-    evaluated: int
-    target: int
-    failed: int
-    running: int          # candidates a worker is training now
-    queued: int
-    best_accuracy: float
-    message: str          # why it ended, when it did
-    warnings: list        # what may go wrong with it as submitted
-    profiles: list
-    created_at: str
-    raw: object = dataclasses.field(repr=False)
-
-    @property
-    def done(self):
-        """Whether the search has ended."""
-        return self.state != "RUNNING"
-
-    @classmethod
-    def from_proto(cls, s):
-        p = s.progress
-        return cls(id=s.id, name=s.spec.display_name,
-                   state=_strip(nas_pb2.SearchState.Name(s.state), "SEARCH_STATE_"),
-                   evaluated=p.evaluated, target=p.target, failed=p.failed, running=p.leased,
-                   queued=p.queued, best_accuracy=s.best_accuracy, message=s.message,
-                   warnings=list(s.warnings), profiles=list(s.spec.profile_ids),
-                   created_at=s.created_at, raw=s)
-
-
-@dataclasses.dataclass
-class Event:
-    """One event of a watched search. `kind` is the SearchEventKind without its prefix:
-    SNAPSHOT, CANDIDATE_QUEUED, CANDIDATE_LEASED, CANDIDATE_EVALUATED, CANDIDATE_FAILED,
-    LEASE_EXPIRED, FRONT_CHANGED, SEARCH_ENDED, TRAINING_PROGRESS, CANDIDATE_MEASURED or
-    SEARCH_EXTENDED. `search` is the search right after it."""
-    id: int
-    kind: str
-    search: Search
-    candidate_id: int
-    profile_id: str
-    message: str
-    hypervolume: float
-    created_at: str
-
-    @classmethod
-    def from_proto(cls, e):
-        return cls(id=e.event_id,
-                   kind=_strip(nas_service_pb2.SearchEventKind.Name(e.kind),
-                               "SEARCH_EVENT_KIND_"),
-                   search=Search.from_proto(e.search), candidate_id=e.candidate_id,
-                   profile_id=e.profile_id, message=e.message, hypervolume=e.hypervolume,
-                   created_at=e.created_at)
-
-
-def _member_record(profile, m):
-    pm, metrics = m.profile_metrics, m.metrics
-    return {
-        "profile": profile,
-        "candidate_id": m.candidate_id,
-        "accuracy": pm.accuracy or metrics.val_accuracy,
-        "accuracy_kind": pm.accuracy_kind or "fp32",
-        "val_accuracy": metrics.val_accuracy,
-        "test_accuracy": metrics.test_accuracy,
-        "latency_ms": pm.latency_ms,
-        "latency_source": _strip(nas_pb2.LatencySource.Name(pm.latency_source),
-                                 "LATENCY_SOURCE_"),
-        "latency_iqr_ms": metrics.latency_iqr_ms,
-        # A measured latency's 95% half-width, and whether its place on the front is noise.
-        "latency_ci_ms": pm.latency_ci_ms,
-        "latency_unsettled": pm.latency_unsettled,
-        "model_bytes": pm.model_bytes,
-        "peak_activation_bytes": pm.peak_activation_bytes,
-        "params": metrics.params,
-        "macs": metrics.macs,
-        "int8_model_bytes": metrics.int8_model_bytes,
-        "is_reference": m.is_reference,
-        "finalist_candidate_id": m.finalist.candidate_id or None,
-    }
-
-
-def _candidate_record(c):
-    rec = {
-        "candidate_id": c.id,
-        "search_id": c.search_id,
-        "state": _strip(nas_pb2.CandidateState.Name(c.state), "CANDIDATE_STATE_"),
-        "rung": c.fidelity.rung,
-        "val_accuracy": c.metrics.val_accuracy,
-        "test_accuracy": c.metrics.test_accuracy,
-        "params": c.metrics.params,
-        "macs": c.metrics.macs,
-        "train_seconds": c.metrics.train_seconds,
-        "is_reference": c.is_reference,
-        "has_model": c.has_artifact,
-        "error": c.error,
-    }
-    for pm in c.profile_metrics:
-        rec[f"latency_ms[{pm.profile_id}]"] = pm.latency_ms
-        rec[f"feasible[{pm.profile_id}]"] = pm.feasible
-    return rec
 
 
 class Client:
@@ -262,26 +140,7 @@ class Client:
 
     def build_spec(self, spec=None, **keywords):
         """The nas.v1.SearchSpec that submit() would send, without sending it. See submit()."""
-        message = nas_pb2.SearchSpec()
-        if isinstance(spec, nas_pb2.SearchSpec):
-            message.CopyFrom(spec)
-        elif isinstance(spec, dict):
-            json_format.ParseDict(spec, message)
-        elif isinstance(spec, (str, os.PathLike)):
-            path = pathlib.Path(spec)
-            text = path.read_text()
-            try:
-                if path.suffix == ".json":
-                    json_format.Parse(text, message)
-                else:
-                    text_format.Parse(text, message)
-            except (json_format.ParseError, text_format.ParseError) as e:
-                raise errors.InvalidArgument(f"{path}: {e}", field="spec") from None
-        elif spec is not None:
-            raise TypeError("spec: a dict, a nas.v1.SearchSpec, or the path of a .json or "
-                            f"text-proto file, not {type(spec).__name__}")
-        _apply_keywords(message, keywords)
-        return message
+        return build_spec(spec, keywords)
 
     def submit(self, spec=None, **keywords):
         """Starts a search and returns it (a Search; its `warnings` say what may go wrong).
@@ -347,7 +206,7 @@ class Client:
         change. With `progress` (and tqdm installed) a progress bar on stderr shows evaluated
         candidates, running ones and the best accuracy. A dropped stream (a controller
         restarting) is resumed after the last event seen, without gaps or repeats."""
-        bar = _progress_bar(progress)
+        bar = progress_bar(progress)
         last, quiet_since = after_event_id, time.monotonic()
         try:
             while True:
@@ -404,7 +263,7 @@ class Client:
         records = []
         for p in profiles:
             f = self.front(search_id, p)
-            records += [_member_record(f.profile_id, m) for m in f.members]
+            records += [member_record(f.profile_id, m) for m in f.members]
         return records
 
     def pareto_frame(self, search_id, profile=None):
@@ -426,7 +285,7 @@ class Client:
             page = self._unary("ListCandidates", nas_service_pb2.ListCandidatesRequest(
                 search_id=search_id, state=_STATES.get((state or "").lower(), 0),
                 limit=min(1000, limit - len(out)), after_id=after)).candidates
-            out += [_candidate_record(c) for c in page]
+            out += [candidate_record(c) for c in page]
             if not page:
                 break
             after = page[-1].id
@@ -444,9 +303,9 @@ class Client:
                                nas_service_pb2.ListHardwareProfilesRequest())
         return [{
             "id": p.id,
-            "kind": _strip(nas_pb2.ProfileKind.Name(p.kind), "PROFILE_KIND_"),
+            "kind": strip_prefix(nas_pb2.ProfileKind.Name(p.kind), "PROFILE_KIND_"),
             "device_tag": p.device_tag,
-            "weight_type": _strip(nas_pb2.WeightType.Name(p.weight_type), "WEIGHT_TYPE_"),
+            "weight_type": strip_prefix(nas_pb2.WeightType.Name(p.weight_type), "WEIGHT_TYPE_"),
             "max_latency_ms": p.limits.max_latency_ms,
             "max_model_bytes": p.limits.max_model_bytes,
             "max_peak_activation_bytes": p.limits.max_peak_activation_bytes,
@@ -546,139 +405,3 @@ def _target_path(path, suggested):
         return pathlib.Path(suggested)
     p = pathlib.Path(path)
     return p / suggested if p.is_dir() else p
-
-
-_KEYWORDS = (
-    "name", "dataset", "space", "strategy", "seed", "strategy_settings", "profiles",
-    "objectives", "constraints", "candidates", "parallel", "max_attempts", "wall_seconds",
-    "epochs", "batch_size", "optimizer", "learning_rate", "schedule", "weight_decay",
-    "label_smoothing", "augment", "train_subset", "validation_fraction", "validation_examples",
-    "qat_epochs", "rungs", "eta", "finalists", "final_epochs", "reference", "warm_start",
-    "warm_start_seeds")
-
-
-def _metric(name, what):
-    try:
-        return _METRICS[name.lower()]
-    except KeyError:
-        raise ValueError(f"{what}: {name!r} is not a metric ({', '.join(_METRICS)})") from None
-
-
-def _apply_keywords(spec, kw):
-    unknown = [k for k in kw if k not in _KEYWORDS]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], _KEYWORDS, n=1)
-        raise TypeError(f"submit() got an unexpected keyword {unknown[0]!r}"
-                        + (f"; did you mean {close[0]!r}?" if close else ""))
-    kw = {k: v for k, v in kw.items() if v is not None}
-    r, b = spec.recipe, spec.budget
-    simple = {"name": (spec, "display_name"), "dataset": (spec, "dataset"),
-              "candidates": (b, "max_candidates"), "parallel": (b, "max_parallel"),
-              "max_attempts": (b, "max_attempts"), "wall_seconds": (b, "max_wall_seconds"),
-              "epochs": (r, "epochs"), "batch_size": (r, "batch_size"),
-              "learning_rate": (r, "learning_rate"), "weight_decay": (r, "weight_decay"),
-              "label_smoothing": (r, "label_smoothing"), "train_subset": (r, "train_subset"),
-              "validation_fraction": (r, "validation_fraction"),
-              "validation_examples": (r, "validation_examples"), "qat_epochs": (r, "qat_epochs")}
-    for key, (message, field) in simple.items():
-        if key in kw:
-            setattr(message, field, kw[key])
-    if "space" in kw:
-        if isinstance(kw["space"], dict):
-            spec.ClearField("space")
-            json_format.ParseDict(kw["space"], spec.space)
-        else:
-            spec.space.name = kw["space"]
-    if "strategy" in kw:
-        spec.strategy.name = kw["strategy"]
-    if "seed" in kw:
-        spec.strategy.seed = kw["seed"]
-    for key, value in kw.get("strategy_settings", {}).items():
-        spec.strategy.settings[key] = str(value)
-    if "profiles" in kw:
-        profiles = kw["profiles"]
-        if isinstance(profiles, str):
-            profiles = [p.strip() for p in profiles.split(",")]
-        spec.ClearField("profile_ids")
-        spec.profile_ids.extend(profiles)
-    if "objectives" in kw:
-        spec.ClearField("objectives")
-        for m in kw["objectives"]:
-            spec.objectives.add(metric=_metric(m, "objectives"))
-    if "constraints" in kw:
-        spec.ClearField("constraints")
-        for m, bound in kw["constraints"].items():
-            spec.constraints.add(metric=_metric(m, "constraints"), bound=float(bound))
-    if "optimizer" in kw:
-        names = {"sgd": nas_pb2.OPTIMIZER_SGD, "adamw": nas_pb2.OPTIMIZER_ADAMW}
-        if kw["optimizer"].lower() not in names:
-            raise ValueError(f"optimizer: {kw['optimizer']!r} is neither 'sgd' nor 'adamw'")
-        r.optimizer = names[kw["optimizer"].lower()]
-    if "schedule" in kw:
-        names = {"cosine": nas_pb2.LR_SCHEDULE_COSINE, "step": nas_pb2.LR_SCHEDULE_STEP}
-        if kw["schedule"].lower() not in names:
-            raise ValueError(f"schedule: {kw['schedule']!r} is neither 'cosine' nor 'step'")
-        r.schedule = names[kw["schedule"].lower()]
-    if "augment" in kw:
-        augment = kw["augment"]
-        if isinstance(augment, str):
-            augment = [a.strip() for a in augment.split(",") if a.strip()]
-        bad = [a for a in augment if a not in ("crop", "flip", "none")]
-        if bad:
-            raise ValueError(f"augment: {bad[0]!r} is not 'crop', 'flip' or 'none'")
-        r.augment_crop, r.augment_flip = "crop" in augment, "flip" in augment
-    if "rungs" in kw:
-        spec.multi_fidelity.rungs = kw["rungs"]
-    if "eta" in kw:
-        spec.multi_fidelity.eta = kw["eta"]
-    if "finalists" in kw:
-        spec.final_training.finalists_per_profile = kw["finalists"]
-    if "final_epochs" in kw:
-        spec.final_training.epochs = kw["final_epochs"]
-    if "reference" in kw:
-        spec.ClearField("reference")
-        spec.reference.preset = kw["reference"]
-    if "warm_start" in kw:
-        spec.warm_start.search_id = int(kw["warm_start"])
-    if "warm_start_seeds" in kw:
-        spec.warm_start.seeds = kw["warm_start_seeds"]
-
-
-class _Bar:
-    """A tqdm bar over a search's evaluations. Its "running" is the most candidates in training
-    at once over the last 10 s: the event of a stored result always finds that result's worker
-    between two leases."""
-
-    def __init__(self, tqdm):
-        self._tqdm = tqdm
-        self._bar = None
-        self._running = []  # (monotonic time, running)
-
-    def show(self, search):
-        done = search.evaluated + search.failed
-        if self._bar is None:
-            self._bar = self._tqdm(total=search.target, initial=done, unit="cand",
-                                   desc=f"search {search.id}", file=sys.stderr)
-        now = time.monotonic()
-        self._running = [(t, r) for t, r in self._running if t >= now - 10]
-        self._running.append((now, search.running))
-        self._bar.total = search.target
-        self._bar.n = done
-        self._bar.set_postfix(running=max(r for _, r in self._running),
-                              best=f"{search.best_accuracy:.4f}", state=search.state.lower(),
-                              refresh=False)
-        self._bar.refresh()
-
-    def close(self):
-        if self._bar is not None:
-            self._bar.close()
-
-
-def _progress_bar(wanted):
-    if not wanted:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return _Bar(tqdm)
