@@ -1078,6 +1078,13 @@ TEST_F(ControllerIntegrationTest, AFinishedSearchIsExtendedAndACancelledOneResum
   Search cancelled;
   ASSERT_TRUE(Submit(alice_, Spec(6, 2), &cancelled).ok());
   EXPECT_EQ(RunWorker(worker, cancelled.id(), /*max_evaluations=*/2), 2);
+  // The refill after those results is asynchronous: cancel once candidates are queued again.
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(GetSearch(alice_, cancelled.id(), &cancelled).ok());
+    if (cancelled.progress().queued() > 0) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_GT(cancelled.progress().queued(), 0);
   {
     grpc::ClientContext ctx;
     ControllerHarness::Authorize(&ctx, alice_);

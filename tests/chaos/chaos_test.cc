@@ -331,6 +331,12 @@ TEST_F(ChaosTest, ThreeControllersOneKilledMidSearch) {
   const std::string survivors =
       absl::StrCat("ipv4:", others[0]->address(), ",", others[1]->address());
 
+  // The simulated fleet's search first: on the default dataset, it is accepted before any
+  // worker has registered; once the real trainers below serve only their own dataset, it would
+  // be refused until the fleet registers (no registered worker would serve it).
+  absl::StatusOr<int64_t> search = SubmitSearch(every, 400, 32);
+  ASSERT_TRUE(search.ok()) << search.status();
+
   // Two real trainers, serving Fashion-MNIST under a name of their own so that only they take
   // the small real search, and the simulated fleet only the large one.
   std::vector<pid_t> trainers;
@@ -357,8 +363,6 @@ TEST_F(ChaosTest, ThreeControllersOneKilledMidSearch) {
     absl::SleepFor(absl::Milliseconds(500));
   }
   ASSERT_GT(real_search.id(), 0) << "no trainer registered; see " << dir_ << "/trainer0.log";
-  absl::StatusOr<int64_t> search = SubmitSearch(every, 400, 32);
-  ASSERT_TRUE(search.ok()) << search.status();
 
   // A watcher on controller 3, which stores only some of the events it must show.
   std::atomic<int> watched_evaluations{0};
