@@ -36,7 +36,7 @@ PACKAGES=(
   # The Python client (clients/python) and its test: gRPC and its optional helpers (frames,
   # progress bars, plots), and pip and setuptools to install it offline.
   python3-grpcio python3-protobuf python3-pandas python3-tqdm python3-matplotlib
-  python3-pip python3-setuptools python3-wheel
+  python3-pip python3-setuptools python3-wheel python3-venv
 )
 # ... and a kubectl to render them (`kubectl kustomize`): Debian's kubernetes-client, unless the
 # machine has a kubectl already (another package's would conflict with it over /usr/bin/kubectl).

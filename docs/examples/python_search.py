@@ -2,10 +2,10 @@
 """A search from Python, end to end: submit, watch, read the front, fetch the models.
 
     export NAS_SERVER=127.0.0.1:50051 NAS_TOKEN=$(cat .nas-state/admin.token)
-    PYTHONPATH=clients/python python3 docs/examples/python_search.py --candidates=8
+    .venv/bin/python docs/examples/python_search.py --candidates=8
 
-(deploy/quickstart.sh leaves a controller and workers running with --keep; or install the
-client: pip install --no-deps --no-build-isolation clients/python.) tests/python_client_test.py
+(with the client installed in .venv as docs/python.md says; deploy/quickstart.sh with
+NAS_KEEP_RUNNING=1 leaves a controller and workers running.) tests/python_client_test.py
 runs this script against a real controller and workers.
 """
 import argparse
