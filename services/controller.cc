@@ -1,7 +1,8 @@
-// The controller's behaviour behind both gRPC services (controller.h). Over 600 lines because
-// each RPC's request checks sit beside the call they guard; the next split moves the worker
-// protocol's checks (RegisterWorker, reports, uploads) to services/request_checks.h, where the
-// public API's already are.
+// The controller's behaviour behind both gRPC services (controller.h). About 700 lines because
+// each RPC's field checks sit beside the call they guard (only the enum check of every request
+// is shared, in services/request_checks.h); the next split moves SubmitSearch's checks against
+// the store (served datasets, split and recipe size, profiles) and the worker protocol's
+// metric checks (reports) to files of their own.
 #include "services/controller.h"
 
 #include <cmath>
@@ -182,16 +183,20 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
             << " strategy=" << spec.strategy().name() << " dataset=" << spec.dataset()
             << " profiles=" << absl::StrJoin(spec.profile_ids(), ",")
             << " target=" << search.progress().target();
-  // Queue the first candidates before answering, so the search is visibly moving. The search
-  // is stored either way: if this refill fails, the scheduler's periodic refill queues them,
-  // and an error here would only invite the user to submit a duplicate.
+  return RefillBeforeAnswering(caller, search);
+}
+
+nas::v1::Search Controller::RefillBeforeAnswering(const Caller& caller,
+                                                  const nas::v1::Search& search) {
+  // The search is stored either way: if this refill fails, the scheduler's periodic refill
+  // queues its candidates, and an error here would only invite the user to send it again.
   if (absl::Status st = scheduler_->Refill(search.id()); !st.ok()) {
     LOG(WARNING) << "event=refill_failed search=" << search.id() << " error=\"" << st.message()
                  << "\"";
     scheduler_->MarkDirty(search.id());
   }
   absl::StatusOr<nas::v1::Search> fresh = store_->GetSearch(caller, search.id());
-  return fresh.ok() ? fresh : search;
+  return fresh.ok() ? *std::move(fresh) : search;
 }
 
 absl::StatusOr<nas::v1::Search> Controller::GetSearch(const Caller& caller, int64_t search_id) {
@@ -240,16 +245,8 @@ absl::StatusOr<nas::v1::Search> Controller::ExtendSearch(
             << " add_candidates=" << request.add_candidates()
             << " add_wall_seconds=" << request.add_wall_seconds()
             << " target=" << search.progress().target();
-  // As at submission: queue its next candidates before answering (the periodic refill would
-  // otherwise, a round later).
-  if (absl::Status st = scheduler_->Refill(search.id()); !st.ok()) {
-    LOG(WARNING) << "event=refill_failed search=" << search.id() << " error=\"" << st.message()
-                 << "\"";
-    scheduler_->MarkDirty(search.id());
-  }
   scheduler_->NotifyChange();
-  absl::StatusOr<nas::v1::Search> fresh = store_->GetSearch(caller, search.id());
-  return fresh.ok() ? fresh : search;
+  return RefillBeforeAnswering(caller, search);
 }
 
 absl::StatusOr<int64_t> Controller::LatestEventId(const Caller& caller, int64_t search_id) {

@@ -118,6 +118,9 @@ class Controller {
   Scheduler* scheduler() { return scheduler_; }
 
  private:
+  // Queues a new or extended search's next candidates before the call answers, so it is
+  // visibly moving; returns it as it is then.
+  nas::v1::Search RefillBeforeAnswering(const Caller& caller, const nas::v1::Search& search);
   // Counts a heartbeat or report refused because its lease is no longer live.
   void CountFenced(const absl::Status& status);
 

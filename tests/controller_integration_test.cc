@@ -1,6 +1,6 @@
 // The controller end to end, through the real gRPC API, on a real PostgreSQL.
 //
-// Long (about 1,000 lines) on purpose: every scenario is one whole search through the same
+// Long (about 1,200 lines) on purpose: every scenario is one whole search through the same
 // fixture and helpers (Spec, Submit, RunWorker, BruteForceFront), and reads best next to the
 // others it varies; the lifecycle's decisions themselves are unit-tested without a database in
 // engine/lifecycle_test.cc.
