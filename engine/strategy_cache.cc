@@ -4,6 +4,7 @@
 
 #include "common/status_macros.h"
 #include "search/constrained_strategy.h"
+#include "search/search_space.h"
 
 namespace nas::engine {
 
@@ -21,6 +22,8 @@ absl::StatusOr<StrategyAnswer> StrategyCache::Propose(const StrategyRequest& req
       NAS_RETURN_IF_ERROR(strategy->RestoreState(request.saved_state));
     }
     cached.strategy = std::move(strategy);
+    NAS_ASSIGN_OR_RETURN(SearchSpaceDef space, ResolveSearchSpace(request.spec->space()));
+    cached.space_name = space.name;
   }
   if (request.candidates_after) {
     // Only the candidates stored since the last refill this cache saw are read.
@@ -37,7 +40,14 @@ absl::StatusOr<StrategyAnswer> StrategyCache::Propose(const StrategyRequest& req
           absl::MakeConstSpan(cached.known).subspan(before, cached.known.size() - before));
     }
   }
-  cached.strategy->Observe(request.new_observations);
+  // A reference outside the space (search/reference.h) trains and is compared like any
+  // candidate, but the strategies move through their space: it is not theirs to evolve from.
+  std::vector<Observation> observations;
+  observations.reserve(request.new_observations.size());
+  for (const Observation& o : request.new_observations) {
+    if (o.architecture.space() == cached.space_name) observations.push_back(o);
+  }
+  cached.strategy->Observe(observations);
   StrategyAnswer answer;
   answer.proposals = cached.strategy->Propose(request.need);
   answer.state = cached.strategy->SaveState();

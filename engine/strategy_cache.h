@@ -48,8 +48,9 @@ struct StrategyAnswer {
 
 class StrategyCache {
  public:
-  // StrategyCache::Propose() feeds the search's strategy the new observations and asks it for
-  // `need` proposals. The caller saves the state and bumps the generation when it commits.
+  // StrategyCache::Propose() feeds the search's strategy the new observations of networks of
+  // its space (a reference of another family is never a parent) and asks it for `need`
+  // proposals. The caller saves the state and bumps the generation when it commits.
   absl::StatusOr<StrategyAnswer> Propose(const StrategyRequest& request);
   // StrategyCache::Forget() drops an ended search's strategy.
   void Forget(int64_t search_id);
@@ -62,6 +63,8 @@ class StrategyCache {
     // when the strategy is rebuilt from a newer saved state), and the newest id among them.
     std::vector<std::string> known;
     int64_t known_through = 0;
+    // The name the search's space gives its networks (Architecture.space).
+    std::string space_name;
   };
   absl::Mutex mu_;
   std::map<int64_t, Cached> strategies_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace nas {
@@ -36,6 +37,27 @@ absl::StatusOr<nas::v1::Architecture> PresetReferenceNetwork(const std::string& 
   return arch;
 }
 
+namespace {
+
+// The resolution of `space` nearest `image_size` (the smaller of two as near).
+int NearestResolution(const SearchSpaceDef& space, int image_size) {
+  int resolution = space.resolutions.front();
+  for (int r : space.resolutions) {
+    if (std::abs(r - image_size) < std::abs(resolution - image_size)) resolution = r;
+  }
+  return resolution;
+}
+
+std::string PresetNames() {
+  std::string names;
+  for (const std::string& n : PresetSearchSpaceNames()) {
+    absl::StrAppend(&names, names.empty() ? "" : ", ", n);
+  }
+  return names;
+}
+
+}  // namespace
+
 absl::StatusOr<nas::v1::Architecture> ResolveReference(const nas::v1::Reference& reference,
                                                        const SearchSpaceDef& space,
                                                        int image_size) {
@@ -45,34 +67,63 @@ absl::StatusOr<nas::v1::Architecture> ResolveReference(const nas::v1::Reference&
     return absl::InvalidArgumentError("reference: give a preset or an architecture");
   }
   if (has_arch) {
-    absl::Status st = ValidateArchitecture(reference.architecture(), space);
-    if (!st.ok()) {
+    const nas::v1::Architecture& arch = reference.architecture();
+    absl::Status st = ValidateArchitecture(arch, space);
+    if (st.ok()) return arch;
+    // Of the search's own space (its name), it must lie in it: a narrowed preset is the space.
+    if (arch.space() == space.name) {
       return absl::InvalidArgumentError(absl::StrCat("reference.", st.message()));
     }
-    return reference.architecture();
+    nas::v1::SearchSpace family_request;
+    family_request.set_name(arch.space());
+    absl::StatusOr<SearchSpaceDef> family = ResolveSearchSpace(family_request);
+    if (!family.ok() || !family->preset) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "reference.architecture.space: \"", absl::CHexEscape(arch.space().substr(0, 80)),
+          "\" is neither the search space \"", space.name, "\" nor a preset (", PresetNames(),
+          ")"));
+    }
+    st = ValidateArchitecture(arch, *family);
+    if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("reference.", st.message()));
+    return arch;
   }
-  // The space's resolution nearest the dataset's images (the smaller of two as near).
-  int resolution = space.resolutions.front();
-  for (int r : space.resolutions) {
-    if (std::abs(r - image_size) < std::abs(resolution - image_size)) resolution = r;
-  }
-  absl::StatusOr<nas::v1::Architecture> arch = PresetReferenceNetwork(reference.preset(), resolution);
-  if (!arch.ok()) {
-    std::string names;
-    for (const std::string& n : PresetSearchSpaceNames()) absl::StrAppend(&names, names.empty() ? "" : ", ", n);
+  nas::v1::SearchSpace family_request;
+  family_request.set_name(reference.preset());
+  absl::StatusOr<SearchSpaceDef> family = ResolveSearchSpace(family_request);
+  if (!family.ok() || !family->preset) {
     return absl::InvalidArgumentError(absl::StrCat("reference.preset: \"",
                                                    reference.preset().substr(0, 80),
-                                                   "\" is not a preset (", names, ")"));
+                                                   "\" is not a preset (", PresetNames(), ")"));
   }
+  // In the space where it fits there (the strategies then evolve from it), else in its own
+  // family at that family's resolution nearest the images.
+  absl::StatusOr<nas::v1::Architecture> arch =
+      PresetReferenceNetwork(reference.preset(), NearestResolution(space, image_size));
+  if (!arch.ok()) return arch.status();
   arch->set_space(space.name);
-  absl::Status st = ValidateArchitecture(*arch, space);
-  if (!st.ok()) {
+  absl::Status in_space = ValidateArchitecture(*arch, space);
+  if (in_space.ok()) return *arch;
+  if (family->name == space.name) {
+    // The search's space narrows the preset and leaves its network out.
     return absl::InvalidArgumentError(absl::StrCat(
         "reference.preset: ", reference.preset(), "'s network is not in the search space \"",
-        space.name, "\" (", st.message(), "); search the ", reference.preset(),
-        " preset, or a space holding it, or give reference.architecture"));
+        space.name, "\" (", in_space.message(), "); widen the space to hold it, or give "
+        "reference.architecture"));
+  }
+  arch = PresetReferenceNetwork(reference.preset(), NearestResolution(*family, image_size));
+  if (!arch.ok()) return arch.status();
+  arch->set_space(family->name);
+  absl::Status st = ValidateArchitecture(*arch, *family);
+  if (!st.ok()) {
+    return absl::InternalError(absl::StrCat("reference.preset: ", reference.preset(),
+                                            "'s network is not in its own family: ",
+                                            st.message()));
   }
   return *arch;
+}
+
+bool InSearchSpace(const nas::v1::Architecture& arch, const SearchSpaceDef& space) {
+  return ValidateArchitecture(arch, space).ok();
 }
 
 nas::v1::ReferenceComparison CompareWithReference(const nas::v1::Candidate& candidate,

@@ -23,12 +23,21 @@ absl::StatusOr<nas::v1::Architecture> PresetReferenceNetwork(const std::string& 
                                                              int resolution);
 
 // ResolveReference() returns the reference's architecture: `reference.architecture` when set
-// (a normalised reference keeps the preset's name beside it), else the preset's network at the space's resolution nearest `image_size`. It must lie in `space` (the
-// strategies evolve from it like any other candidate). InvalidArgument naming the field
+// (a normalised reference keeps the preset's name beside it), else the preset's network. A
+// reference may be of any preset family: the network a user would ship is often of another
+// family than the space searched ("make my ResNet-18 into something a Cortex-M7 runs"). Where
+// it lies in `space` (at the space's resolution nearest `image_size`) it is returned as a
+// member of the space, and the strategies evolve from it like any other candidate; else as a
+// member of its own family (architecture.space names it, at that family's resolution nearest
+// `image_size`), trained and compared exactly alike but never a parent. An architecture that
+// names the search's space must lie in it. InvalidArgument naming the field
 // ("reference.preset: ...", "reference.architecture.stages[1]...") otherwise.
 absl::StatusOr<nas::v1::Architecture> ResolveReference(const nas::v1::Reference& reference,
                                                        const SearchSpaceDef& space,
                                                        int image_size);
+
+// InSearchSpace() is whether `arch` lies in `space` (ValidateArchitecture() accepts it).
+bool InSearchSpace(const nas::v1::Architecture& arch, const SearchSpaceDef& space);
 
 // CompareWithReference() compares an evaluated candidate with the evaluated reference:
 // ratios reference / candidate, accuracy differences candidate - reference, latency ratios on

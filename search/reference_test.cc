@@ -30,23 +30,58 @@ TEST(ReferenceTest, APresetNamesItsNetworkAtTheResolutionNearestTheImages) {
   EXPECT_EQ(mbv2->head_width(), 1280);
 }
 
-TEST(ReferenceTest, AReferenceOutsideTheSpaceIsRefusedNamingTheField) {
+// The network a user would ship may be of another family than the space searched: it is then
+// a member of its own family, at that family's resolution nearest the images.
+TEST(ReferenceTest, AReferenceOfAnotherFamilyIsItsOwnFamilysMember) {
   nas::v1::Reference ref;
   ref.set_preset("resnet18");
-  absl::StatusOr<nas::v1::Architecture> r = ResolveReference(ref, Preset("mobilenetv2"), 28);
-  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(r.status().message().rfind("reference.preset: resnet18's network is not in", 0), 0u)
-      << r.status();
+  const SearchSpaceDef mobilenet = Preset("mobilenetv2");
+  absl::StatusOr<nas::v1::Architecture> r = ResolveReference(ref, mobilenet, 28);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->space(), "resnet18");
+  EXPECT_EQ(r->resolution(), 28);
+  EXPECT_EQ(EstimateCost(*r, FashionMnistInput()).params, 11172810);
+  EXPECT_FALSE(InSearchSpace(*r, mobilenet));
+  EXPECT_TRUE(InSearchSpace(*r, Preset("resnet18")));
+  // Given as an architecture of that family, alike.
+  nas::v1::Reference given;
+  *given.mutable_architecture() = *r;
+  absl::StatusOr<nas::v1::Architecture> again = ResolveReference(given, mobilenet, 28);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->SerializeAsString(), r->SerializeAsString());
+  // MobileNetV2 1.0 (expansion 1 first, head 1280) is not in the mobilenetv2 search space
+  // either: its own family's.
+  ref.set_preset("mobilenetv2-1.0");
+  r = ResolveReference(ref, mobilenet, 28);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->space(), "mobilenetv2-1.0");
+  EXPECT_FALSE(InSearchSpace(*r, mobilenet));
+}
+
+TEST(ReferenceTest, AReferenceThatCannotBeResolvedIsRefusedNamingTheField) {
+  nas::v1::Reference ref;
   ref.set_preset("vgg16");
   EXPECT_NE(ResolveReference(ref, Preset("resnet18"), 28).status().message().find("not a preset"),
             std::string::npos);
   ref.Clear();
   EXPECT_FALSE(ResolveReference(ref, Preset("resnet18"), 28).ok());  // neither given
+  // Of the search's own space, it must lie in it.
   nas::v1::Architecture arch = LargestArchitecture(Preset("resnet"));
   arch.mutable_stages(1)->set_width(1000);
   *ref.mutable_architecture() = arch;
-  r = ResolveReference(ref, Preset("resnet"), 28);
+  absl::StatusOr<nas::v1::Architecture> r = ResolveReference(ref, Preset("resnet"), 28);
   EXPECT_EQ(r.status().message().rfind("reference.architecture.stages[1].width", 0), 0u)
+      << r.status();
+  // Of another preset family, it must lie in that family.
+  r = ResolveReference(ref, Preset("mobilenetv2"), 28);
+  EXPECT_EQ(r.status().message().rfind("reference.architecture.stages[1].width", 0), 0u)
+      << r.status();
+  // Of no family known.
+  ref.mutable_architecture()->set_space("my-net");
+  r = ResolveReference(ref, Preset("mobilenetv2"), 28);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message().rfind("reference.architecture.space: \"my-net\" is neither", 0),
+            0u)
       << r.status();
 }
 

@@ -233,8 +233,12 @@ TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
          s->add_objectives()->set_metric(nas::v1::METRIC_ACCURACY_DROP);
        }},
       {"spec.reference", [](auto* s) { s->mutable_reference(); }},
-      {"spec.reference.preset",  // ResNet-18 is not in the default (mobilenetv2) space
-       [](auto* s) { s->mutable_reference()->set_preset("resnet18"); }},
+      {"spec.reference.preset", [](auto* s) { s->mutable_reference()->set_preset("vgg16"); }},
+      {"spec.reference.architecture.space",  // neither the search's space nor a preset
+       [](auto* s) {
+         s->mutable_reference()->mutable_architecture()->set_space("my-net");
+         s->mutable_reference()->mutable_architecture()->set_resolution(28);
+       }},
       {"spec.multi_fidelity",
        [](auto* s) {
          s->mutable_strategy()->set_name("weight_sharing");

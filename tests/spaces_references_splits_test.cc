@@ -263,6 +263,55 @@ TEST_F(SpacesReferencesSplitsTest, AUserWrittenSpaceIsSearchedEndToEnd) {
   EXPECT_TRUE(CheckOnnxModel(file, "onnx-int8").ok()) << CheckOnnxModel(file, "onnx-int8");
 }
 
+// The network a user would ship is often of another family than the space searched: a ResNet
+// reference for a search of a user's mixed space is trained and compared exactly as one inside,
+// and never evolved from (every other candidate is of the space). An evolution of population 2
+// picks its parents from what it has observed, so it would mutate the reference were it told.
+TEST_F(SpacesReferencesSplitsTest, AReferenceOfAnotherFamilyIsTrainedAndComparedButNeverAParent) {
+  nas::v1::SearchSpec spec = SmallSpec(6);
+  *spec.mutable_space() = MixedSpace();
+  spec.mutable_strategy()->set_name("evolution");
+  (*spec.mutable_strategy()->mutable_settings())["population"] = "2";
+  (*spec.mutable_strategy()->mutable_settings())["sample_size"] = "2";
+  spec.mutable_recipe()->set_train_subset(600);
+  spec.mutable_recipe()->set_validation_examples(1000);
+  const nas::v1::Architecture reference = SmallResnetReference();
+  *spec.mutable_reference()->mutable_architecture() = reference;
+  nas::v1::Search search;
+  const grpc::Status submitted = Submit(spec, &search);
+  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+  const nas::v1::Search ended = RunUntilEnd(Options({FashionMnist()}), search.id());
+  ASSERT_EQ(ended.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << ended.DebugString();
+  const std::vector<nas::v1::Candidate> candidates = Candidates(search.id());
+  ASSERT_EQ(candidates.size(), 6u);  // the reference is one of the budget
+  const nas::v1::Candidate* ref = nullptr;
+  for (const nas::v1::Candidate& c : candidates) {
+    ASSERT_EQ(c.state(), nas::v1::CANDIDATE_STATE_EVALUATED) << c.DebugString();
+    if (c.is_reference()) {
+      EXPECT_EQ(ref, nullptr) << "two references";
+      ref = &c;
+      EXPECT_EQ(c.architecture().space(), "resnet");
+    } else {
+      EXPECT_EQ(c.architecture().space(), "tiny-mixed") << c.architecture().DebugString();
+    }
+    EXPECT_FALSE(c.metrics().train_precision().empty()) << c.DebugString();
+  }
+  ASSERT_NE(ref, nullptr);
+  EXPECT_EQ(CanonicalKeyOf(ref->architecture()), CanonicalKeyOf(reference));
+  EXPECT_GT(ref->metrics().val_accuracy(), 0.2);  // trained: chance is 0.10
+  EXPECT_GE(ref->metrics().test_accuracy(), 0);
+  for (const nas::v1::Candidate& c : candidates) {
+    EXPECT_EQ(c.vs_reference().reference_candidate_id(), ref->id());
+    EXPECT_DOUBLE_EQ(c.vs_reference().params_ratio(),
+                     static_cast<double>(ref->metrics().params()) / c.metrics().params());
+  }
+  const nas::v1::ParetoFront front = HostFront(search.id());
+  ASSERT_GT(front.members_size(), 0);
+  for (const nas::v1::ParetoMember& m : front.members()) {
+    EXPECT_EQ(m.vs_reference().reference_candidate_id(), ref->id());
+  }
+}
+
 TEST_F(SpacesReferencesSplitsTest, AWeightSharingSearchOnASpaceTheSupernetCannotMakeElasticIsRefused) {
   for (const bool user_space : {false, true}) {
     nas::v1::SearchSpec spec = SmallSpec(8);
