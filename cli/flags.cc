@@ -33,7 +33,14 @@ ABSL_FLAG(int, batch_size, 0, "submit: training batch size (default 128)");
 ABSL_FLAG(std::string, optimizer, "", "submit: sgd (Nesterov momentum 0.9, the default) or adamw");
 ABSL_FLAG(double, learning_rate, 0,
           "submit: peak learning rate (default 0.05 for sgd, 0.002 for adamw)");
-ABSL_FLAG(std::string, schedule, "", "submit: learning-rate schedule, cosine (default) or step");
+ABSL_FLAG(std::string, schedule, "",
+          "submit: learning-rate schedule: cosine (default), step, one_cycle or cosine_warmup");
+ABSL_FLAG(double, warmup_fraction, 0,
+          "submit: share of the steps one_cycle and cosine_warmup warm up for (0 to 0.5; "
+          "default 0.25 and 0.05)");
+ABSL_FLAG(std::string, precision, "",
+          "submit: training arithmetic: auto (default: bf16 on workers whose CPU has it), fp32 "
+          "or bf16");
 ABSL_FLAG(double, weight_decay, -1,
           "submit: weight decay (default 5e-4 for sgd, 0.05 for adamw)");
 ABSL_FLAG(double, label_smoothing, 0, "submit: label smoothing, 0 to 1 (default 0)");

@@ -33,6 +33,8 @@ ABSL_DECLARE_FLAG(double, learning_rate);
 ABSL_DECLARE_FLAG(std::string, schedule);
 ABSL_DECLARE_FLAG(double, weight_decay);
 ABSL_DECLARE_FLAG(double, label_smoothing);
+ABSL_DECLARE_FLAG(double, warmup_fraction);
+ABSL_DECLARE_FLAG(std::string, precision);
 ABSL_DECLARE_FLAG(std::string, augment);
 ABSL_DECLARE_FLAG(double, validation_fraction);
 ABSL_DECLARE_FLAG(int, validation_examples);

@@ -41,8 +41,27 @@ absl::Status ApplyRecipeFlags(nas::v1::TrainingRecipe* recipe) {
     recipe->set_schedule(nas::v1::LR_SCHEDULE_COSINE);
   } else if (schedule == "step") {
     recipe->set_schedule(nas::v1::LR_SCHEDULE_STEP);
+  } else if (schedule == "one_cycle") {
+    recipe->set_schedule(nas::v1::LR_SCHEDULE_ONE_CYCLE);
+  } else if (schedule == "cosine_warmup") {
+    recipe->set_schedule(nas::v1::LR_SCHEDULE_COSINE_WARMUP);
   } else if (!schedule.empty()) {
-    return UsageError(absl::StrCat("--schedule: \"", schedule, "\" is neither cosine nor step"));
+    return UsageError(absl::StrCat("--schedule: \"", schedule,
+                                   "\" is not cosine, step, one_cycle or cosine_warmup"));
+  }
+  if (absl::GetFlag(FLAGS_warmup_fraction) != 0) {
+    recipe->set_warmup_fraction(absl::GetFlag(FLAGS_warmup_fraction));
+  }
+  const std::string precision = absl::AsciiStrToLower(absl::GetFlag(FLAGS_precision));
+  if (precision == "auto") {
+    recipe->set_precision(nas::v1::PRECISION_AUTO);
+  } else if (precision == "fp32") {
+    recipe->set_precision(nas::v1::PRECISION_FP32);
+  } else if (precision == "bf16") {
+    recipe->set_precision(nas::v1::PRECISION_BF16);
+  } else if (!precision.empty()) {
+    return UsageError(
+        absl::StrCat("--precision: \"", precision, "\" is not auto, fp32 or bf16"));
   }
   if (absl::GetFlag(FLAGS_learning_rate) != 0) {
     recipe->set_learning_rate(absl::GetFlag(FLAGS_learning_rate));

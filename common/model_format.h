@@ -16,6 +16,10 @@ inline bool IsModelFormat(absl::string_view f) {
   return f == kTorchScript || f == kOnnxFp32 || f == kOnnxInt8;
 }
 
+// A training's state at an epoch's end (weights, optimizer, data order), stored under its
+// candidate while the training is under way: a later lease resumes from it. Not a model.
+inline constexpr char kTrainingCheckpointFormat[] = "training-checkpoint";
+
 inline bool IsOnnxFormat(absl::string_view f) { return f == kOnnxFp32 || f == kOnnxInt8; }
 
 }  // namespace nas

@@ -22,6 +22,7 @@ class Walk {
   void Layer(int64_t in, int64_t out, int64_t macs, int64_t params, int64_t held = 0) {
     cost_.macs += macs;
     cost_.params += params;
+    cost_.layer_output_elements += out;
     Observe(in + held, out);
   }
 
@@ -66,6 +67,12 @@ int64_t ConvBnParams(int64_t in, int64_t out, int kernel, int64_t groups = 1) {
 }
 
 }  // namespace
+
+double MacsPerOutputElement(const ArchitectureCost& cost) {
+  return cost.layer_output_elements > 0
+             ? static_cast<double>(cost.macs) / static_cast<double>(cost.layer_output_elements)
+             : 0;
+}
 
 ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShape& input) {
   const int64_t c = input.channels;

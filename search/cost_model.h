@@ -46,7 +46,15 @@ struct ArchitectureCost {
   // the quantizers of its activations, its nodes), the size of the ONNX int8 file within 10%.
   int64_t model_bytes_fp32 = 0;
   int64_t model_bytes_int8 = 0;
+  // Elements every layer writes at batch 1, summed (each convolution's output, the resize).
+  // MACs per element written is the network's arithmetic intensity: high in ResNets (3 x 3
+  // convolutions over many channels), low in small or depthwise networks, whose time goes to
+  // element-wise work that bf16 does not speed up (trainer/precision.h).
+  int64_t layer_output_elements = 0;
 };
+
+// MacsPerOutputElement() is `cost`'s arithmetic intensity: macs / layer_output_elements.
+double MacsPerOutputElement(const ArchitectureCost& cost);
 
 // EstimateCost() returns the cost of `arch` (a valid architecture of a built-in space) on
 // `input`.

@@ -444,8 +444,16 @@ absl::StatusOr<nas::v1::RegisterWorkerResponse> Controller::RegisterWorker(
           absl::StrCat(at, ": train_examples and test_examples lie in 0 to ", kMaxDatasetExamples));
     }
   }
+  if (!request.auto_precision().empty() && request.auto_precision() != "fp32" &&
+      request.auto_precision() != "bf16") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("auto_precision: \"", absl::CHexEscape(request.auto_precision().substr(0, 40)),
+                     "\" is neither \"fp32\" nor \"bf16\""));
+  }
   NAS_ASSIGN_OR_RETURN(int64_t id, store_->RegisterWorker(request));
   LOG(INFO) << "event=worker_registered worker=" << id << " device_tag=" << request.device_tag()
+            << " auto_precision="
+            << (request.auto_precision().empty() ? "unknown" : request.auto_precision())
             << " datasets="
             << (request.datasets().empty() ? std::string(kDefaultDataset)
                                            : absl::StrJoin(request.datasets(), ","))
@@ -602,11 +610,18 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
 absl::StatusOr<nas::v1::UploadArtifactResponse> Controller::UploadArtifact(
     const nas::v1::UploadArtifactRequest::Header& header, const std::string& data) {
   NAS_RETURN_IF_ERROR(RequireId("header.lease_id", header.lease_id()));
-  if (!IsModelFormat(header.format()) && header.format() != kSupernetCheckpointFormat) {
-    return absl::InvalidArgumentError(absl::StrCat("header.format: \"",
-                                                   header.format().substr(0, 64), "\" is not ",
-                                                   kModelFormatList, " or ",
-                                                   kSupernetCheckpointFormat));
+  const bool training_checkpoint = header.format() == kTrainingCheckpointFormat;
+  if (!IsModelFormat(header.format()) && header.format() != kSupernetCheckpointFormat &&
+      !training_checkpoint) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header.format: \"", absl::CHexEscape(header.format().substr(0, 64)), "\" is not ",
+        kModelFormatList, ", ", kSupernetCheckpointFormat, " or ", kTrainingCheckpointFormat));
+  }
+  if (training_checkpoint &&
+      (header.metadata().checkpoint_epochs() < 1 || header.metadata().checkpoint_epochs() > 200)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header.metadata.checkpoint_epochs: ", header.metadata().checkpoint_epochs(),
+        " is outside 1 to 200 (the epochs a training checkpoint holds)"));
   }
   if (header.size_bytes() != static_cast<int64_t>(data.size())) {
     return absl::InvalidArgumentError(absl::StrCat("header.size_bytes: says ",

@@ -211,6 +211,8 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   nas::v1::TrainingRecipe* r = spec.mutable_recipe();
   if (!nas::v1::Optimizer_IsValid(r->optimizer())) return Invalid("recipe.optimizer", "unknown");
   if (!nas::v1::LrSchedule_IsValid(r->schedule())) return Invalid("recipe.schedule", "unknown");
+  if (!nas::v1::Precision_IsValid(r->precision())) return Invalid("recipe.precision", "unknown");
+  if (r->precision() == nas::v1::PRECISION_UNSPECIFIED) r->set_precision(nas::v1::PRECISION_AUTO);
   if (r->optimizer() == nas::v1::OPTIMIZER_UNSPECIFIED) r->set_optimizer(nas::v1::OPTIMIZER_SGD);
   if (r->schedule() == nas::v1::LR_SCHEDULE_UNSPECIFIED) {
     r->set_schedule(nas::v1::LR_SCHEDULE_COSINE);
@@ -230,6 +232,15 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   }
   if (!(r->label_smoothing() >= 0 && r->label_smoothing() < 1)) {
     return Invalid("recipe.label_smoothing", "must be in [0, 1)");
+  }
+  if (!(r->warmup_fraction() >= 0 && r->warmup_fraction() <= 0.5)) {
+    return Invalid("recipe.warmup_fraction",
+                   absl::StrCat(r->warmup_fraction(), " is outside (0, 0.5]"));
+  }
+  if (r->warmup_fraction() > 0 && r->schedule() != nas::v1::LR_SCHEDULE_ONE_CYCLE &&
+      r->schedule() != nas::v1::LR_SCHEDULE_COSINE_WARMUP) {
+    return Invalid("recipe.warmup_fraction",
+                   "only LR_SCHEDULE_ONE_CYCLE and LR_SCHEDULE_COSINE_WARMUP warm up");
   }
   NAS_RETURN_IF_ERROR(InRange("recipe.train_subset", r->train_subset(), 0, 10'000'000));
   NAS_RETURN_IF_ERROR(InRange("recipe.qat_epochs", r->qat_epochs(), 0, 20));

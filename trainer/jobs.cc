@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/model_format.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
@@ -11,6 +12,7 @@
 #include "search/cost_model.h"
 #include "trainer/deployables.h"
 #include "trainer/export.h"
+#include "trainer/precision.h"
 #include "trainer/task.h"
 
 namespace nas {
@@ -85,6 +87,7 @@ absl::Status Task::TrainSupernetEpoch(JobContext& job) {
   job.epoch_done();
   m->set_train_seconds(trained.seconds);
   m->set_train_loss(trained.final_loss);
+  m->set_train_precision(PrecisionName(trained.precision));
   // A rank > 0 has done its share; rank 0 holds the same supernet and stores it.
   if (gang != nullptr && gang->rank() > 0) return absl::OkStatus();
   NAS_ASSIGN_OR_RETURN(std::string checkpoint, trainer->SaveCheckpoint());
@@ -131,6 +134,60 @@ absl::Status Task::MeasureOnly(JobContext& job) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<TrainResult> Task::TrainWithCheckpoints(Network& net, JobContext& job) {
+  TrainingCheckpoints checkpoints;
+  // What a checkpoint must be of to be resumed: this candidate of this search, trained alike.
+  checkpoints.identity = Sha256Hex(absl::StrCat(
+      lease_.search_id(), "/", lease_.candidate_id(), "/", lease_.architecture().SerializeAsString(),
+      "/", lease_.recipe().SerializeAsString(), "/", lease_.fidelity().SerializeAsString()));
+  if (lease_.has_resume() && !lease_.resume().sha256().empty()) {
+    absl::StatusOr<std::string> fetched = Fetch(lease_.resume().sha256());
+    if (fetched.ok()) {
+      checkpoints.resume_from = *std::move(fetched);
+    } else {
+      LOG(WARNING) << "event=checkpoint_unavailable search=" << lease_.search_id()
+                   << " candidate=" << lease_.candidate_id() << " error=\""
+                   << fetched.status().message() << "\" (training from scratch)";
+    }
+  }
+  absl::Time epoch_start = absl::Now();
+  checkpoints.save = [&](int epochs_done, const std::string& state) {
+    const absl::Duration took = absl::Now() - epoch_start;
+    epoch_start = absl::Now();
+    if (took < options_.checkpoint_after) return;
+    nas::v1::ModelMetadata meta;
+    *meta.mutable_architecture() = lease_.architecture();
+    meta.set_dataset(lease_.dataset());
+    meta.set_checkpoint_epochs(epochs_done);
+    meta.set_file_name(absl::StrCat("search", lease_.search_id(), "-candidate",
+                                    lease_.candidate_id(), "-epoch", epochs_done, ".ckpt"));
+    // Once: a checkpoint that does not get through costs an epoch more if the worker is lost,
+    // never the training.
+    const grpc::Status st = UploadOnce(state, kTrainingCheckpointFormat, meta);
+    LOG(INFO) << "event=checkpoint search=" << lease_.search_id()
+              << " candidate=" << lease_.candidate_id() << " epochs=" << epochs_done
+              << " bytes=" << state.size()
+              << (st.ok() ? std::string() : absl::StrCat(" error=\"", st.error_message(), "\""));
+  };
+  absl::StatusOr<TrainResult> trained =
+      Train(net, job.data, lease_.recipe(), lease_.fidelity(), job.on_progress, checkpoints);
+  if (!trained.ok() && absl::IsFailedPrecondition(trained.status()) &&
+      !checkpoints.resume_from.empty()) {
+    // Refused (another training's, or unreadable): its identity and epochs are checked before
+    // anything is loaded, so the network is as built; start over.
+    LOG(WARNING) << "event=checkpoint_refused search=" << lease_.search_id()
+                 << " candidate=" << lease_.candidate_id() << " reason=\""
+                 << trained.status().message() << "\"";
+    checkpoints.resume_from.clear();
+    trained = Train(net, job.data, lease_.recipe(), lease_.fidelity(), job.on_progress, checkpoints);
+  }
+  if (trained.ok() && trained->resumed_epochs > 0) {
+    LOG(INFO) << "event=training_resumed search=" << lease_.search_id()
+              << " candidate=" << lease_.candidate_id() << " epochs=" << trained->resumed_epochs;
+  }
+  return trained;
+}
+
 absl::Status Task::TrainCandidate(JobContext& job) {
   const TensorData& data = job.data;
   const NetworkOptions& options = job.dataset.network;
@@ -146,8 +203,7 @@ absl::Status Task::TrainCandidate(JobContext& job) {
   }
   NAS_RETURN_IF_ERROR(built.status());
   Network net = *std::move(built);
-  NAS_ASSIGN_OR_RETURN(TrainResult trained,
-                       Train(net, data, lease_.recipe(), lease_.fidelity(), job.on_progress));
+  NAS_ASSIGN_OR_RETURN(TrainResult trained, TrainWithCheckpoints(net, job));
   if (trained.stopped) {
     job.stopped_by_worker = job.stop->load();
     return absl::AbortedError("training stopped");
@@ -162,6 +218,8 @@ absl::Status Task::TrainCandidate(JobContext& job) {
   if (!lease_.measure_profile_ids().empty()) MeasureLatency(net, job);
   m->set_train_seconds(trained.seconds);
   m->set_train_loss(trained.final_loss);
+  m->set_train_precision(PrecisionName(trained.precision));
+  m->set_resumed_epochs(trained.resumed_epochs);
   // Lower rungs of successive halving only rank candidates: nobody fetches their models.
   if (!FullFidelity(lease_.recipe(), lease_.fidelity())) return absl::OkStatus();
   // The int8 model an int8 device runs, measured as that device will run it.

@@ -29,7 +29,11 @@ torch::Tensor Activate(torch::Tensor x, Activation act) {
     case Activation::kReLU:
       return torch::relu(x);
     case Activation::kReLU6:
-      return torch::hardtanh(x, 0, 6);
+      // LibTorch 1.13 has no bf16 backward of hardtanh (ReLU6's kernel), and clamp's in bf16
+      // is 4x slower than hardtanh's in fp32 here: under bf16 autocast, ReLU6 runs in fp32 (the
+      // next convolution casts to bf16 again). docs/precision.md.
+      return x.scalar_type() == torch::kBFloat16 ? torch::hardtanh(x.to(torch::kFloat32), 0, 6)
+                                                 : torch::hardtanh(x, 0, 6);
     case Activation::kNone:
       return x;
   }
@@ -155,6 +159,7 @@ NetworkImpl::NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions
                                     options.input_width, options.classes});
   macs_ = cost.macs;
   peak_activation_bytes_ = cost.peak_activation_bytes;
+  macs_per_output_element_ = MacsPerOutputElement(cost);
 }
 
 torch::Tensor NetworkImpl::forward(torch::Tensor images) {

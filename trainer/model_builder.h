@@ -114,6 +114,8 @@ class NetworkImpl : public torch::nn::Module {
   // Largest set of fp32 activations alive at once in one inference at batch 1 (MCUNet-style:
   // a layer's input and output, plus a residual block's input while the block runs).
   int64_t peak_activation_bytes() const { return peak_activation_bytes_; }
+  // MACs per element its layers write (search/cost_model.h): whether bf16 pays.
+  double macs_per_output_element() const { return macs_per_output_element_; }
   int64_t parameter_count() const;
 
   const nas::v1::Architecture& architecture() const { return arch_; }
@@ -131,6 +133,7 @@ class NetworkImpl : public torch::nn::Module {
   NetworkOptions options_;
   int64_t macs_ = 0;
   int64_t peak_activation_bytes_ = 0;
+  double macs_per_output_element_ = 0;
 };
 TORCH_MODULE(Network);
 

@@ -268,6 +268,9 @@ absl::StatusOr<TrainResult> SupernetTrainer::TrainEpoch(const TensorData& data,
     ~RestoreLayout() { SetMemoryFormat(*net, torch::MemoryFormat::Contiguous); }
   } restore_layout{supernet_};
   supernet_->train();
+  // The supernet is its largest network: as that one trains.
+  const Precision precision = ResolvePrecision(recipe_.precision(), supernet_->net->macs(),
+                                               supernet_->net->macs_per_output_element());
   absl::StatusOr<TrainResult> result = RunTrainingLoop(
       data, recipe_, examples, EpochRange{epoch, epoch, options_.epochs}, rng, *optimizer_,
       [&](const torch::Tensor& batch_x, const torch::Tensor& batch_y) {
@@ -294,7 +297,9 @@ absl::StatusOr<TrainResult> SupernetTrainer::TrainEpoch(const TensorData& data,
         // adds nothing but still takes part in the sum.
         if (x.size(0) >= 2 || gang == nullptr) {
           for (const nas::v1::Architecture& subnet : subnets) {
-            torch::Tensor loss = ClassificationLoss(supernet_->forward(x, subnet), y, recipe_);
+            torch::Tensor logits =
+                ForwardInPrecision(precision, [&] { return supernet_->forward(x, subnet); });
+            torch::Tensor loss = ClassificationLoss(logits, y, recipe_);
             (gang == nullptr ? loss : loss * weight).backward();
             loss_sum += loss.item<double>() * weight;
           }
@@ -317,6 +322,7 @@ absl::StatusOr<TrainResult> SupernetTrainer::TrainEpoch(const TensorData& data,
                                               e.what_without_backtrace()));
     }
   }
+  if (result.ok()) result->precision = precision;
   if (result.ok() && !result->stopped) ++epochs_done_;
   return result;
 }

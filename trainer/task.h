@@ -142,6 +142,10 @@ class Task {
   // One handler per kind of work (trainer/jobs.cc). Each fills job.metrics for the report.
   // WORK_KIND_TRAIN: train at the lease's fidelity, evaluate, export a finished model.
   absl::Status TrainCandidate(JobContext& job);
+  // Trains `net` as the lease says, resuming from the checkpoint the lease names (a refused or
+  // unavailable one: from scratch) and uploading one at each epoch's end when epochs take
+  // options_.checkpoint_after or more.
+  absl::StatusOr<TrainResult> TrainWithCheckpoints(Network& net, JobContext& job);
   // WORK_KIND_ESTIMATE: score a subnet with the supernet's weights.
   absl::Status EstimateSubnet(JobContext& job);
   // WORK_KIND_MEASURE: time a candidate trained elsewhere.

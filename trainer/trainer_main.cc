@@ -17,6 +17,7 @@
 #include "common/command_line.h"
 #include "absl/strings/strip.h"
 #include "trainer/dataset.h"
+#include "trainer/precision.h"
 #include "glog/logging.h"
 #include "trainer/worker.h"
 
@@ -46,6 +47,13 @@ ABSL_FLAG(std::string, gang_host, "",
           "Address the other workers reach this one at when training a supernet epoch "
           "together (strategy setting supernet_workers; Gloo connects every pair of workers, "
           "any port); empty: this machine's host name");
+ABSL_FLAG(std::string, auto_precision, "cpu",
+          "What recipes of precision auto train in: \"cpu\" (bf16 where this CPU has bf16 "
+          "instructions, fp32 elsewhere), \"fp32\" or \"bf16\"");
+ABSL_FLAG(absl::Duration, checkpoint_after, absl::Seconds(60),
+          "Checkpoint a training at each epoch's end (uploaded to the controller) once its "
+          "epochs take this long, so that a lost worker costs at most one epoch (0s: every "
+          "multi-epoch training)");
 ABSL_FLAG(absl::Duration, gang_timeout, absl::Minutes(2),
           "How long the workers of a data-parallel supernet epoch wait for each other, to "
           "join and at each step");
@@ -100,6 +108,23 @@ int main(int argc, char** argv) {
     options.gang_host = gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0'
                             ? std::string(name)
                             : std::string("127.0.0.1");
+  }
+  const std::string auto_precision = absl::GetFlag(FLAGS_auto_precision);
+  if (auto_precision == "fp32") {
+    nas::SetAutoPrecision(nas::Precision::kFp32);
+  } else if (auto_precision == "bf16") {
+    nas::SetAutoPrecision(nas::Precision::kBf16);
+  } else if (auto_precision != "cpu") {
+    std::cerr << "nas-trainer: --auto_precision must be cpu, fp32 or bf16, not \""
+              << auto_precision << "\"\n";
+    return 2;
+  }
+  LOG(INFO) << "event=precision auto=" << nas::PrecisionName(nas::AutoPrecision())
+            << " cpu_bf16=" << (nas::CpuHasBf16() ? "yes" : "no");
+  options.checkpoint_after = absl::GetFlag(FLAGS_checkpoint_after);
+  if (options.checkpoint_after < absl::ZeroDuration()) {
+    std::cerr << "nas-trainer: --checkpoint_after must be 0s or more\n";
+    return 2;
   }
   options.gang_timeout = absl::GetFlag(FLAGS_gang_timeout);
   if (options.gang_timeout < absl::Seconds(1)) {

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,6 +24,7 @@
 #include "search/hardware_profile.h"
 #include "trainer/dataset.h"
 #include "trainer/model_builder.h"
+#include "trainer/precision.h"
 
 namespace nas {
 
@@ -52,6 +54,20 @@ struct TrainResult {
   double samples_per_second = 0;
   int64_t samples = 0;
   bool stopped = false;  // on_progress asked to stop
+  Precision precision = Precision::kFp32;  // the arithmetic it trained in
+  int resumed_epochs = 0;  // epochs an earlier run did, restored from its checkpoint
+};
+
+// What a long training keeps so that another process can go on where it stopped: at the end
+// of each epoch but the last, `save` gets the state (weights, optimizer state, epochs done,
+// the data order's generator) as bytes; a later Train() given those bytes as `resume_from`
+// goes on from the next epoch, following the same schedule and data order as if never
+// stopped. `identity` names the training (search, candidate, architecture, recipe, fidelity):
+// a checkpoint of another identity is refused, never loaded.
+struct TrainingCheckpoints {
+  std::string identity;
+  std::string resume_from;
+  std::function<void(int epochs_done, const std::string& state)> save;
 };
 
 // TrainingExamples() returns how many of `available` training examples a run at `fidelity`
@@ -62,11 +78,21 @@ int64_t TrainingExamples(int64_t available, const nas::v1::TrainingRecipe& recip
                          const nas::v1::Fidelity& fidelity);
 
 // Train() trains `net` in place following `recipe` at `fidelity` (its epochs and
-// TrainingExamples(), 0 meaning the recipe's). InvalidArgument for a recipe it cannot follow.
+// TrainingExamples(), 0 meaning the recipe's), in the recipe's precision as resolved on this
+// process (ResolvePrecision()). InvalidArgument for a recipe it cannot follow.
 absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
                                   const nas::v1::TrainingRecipe& recipe,
                                   const nas::v1::Fidelity& fidelity,
                                   const ProgressCallback& on_progress);
+
+// Train() with checkpoints: resumes from `checkpoints.resume_from` when given, and saves the
+// state at each epoch's end through `checkpoints.save`. FailedPrecondition, and nothing
+// loaded, for a checkpoint of another identity or one that cannot be read.
+absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
+                                  const nas::v1::TrainingRecipe& recipe,
+                                  const nas::v1::Fidelity& fidelity,
+                                  const ProgressCallback& on_progress,
+                                  const TrainingCheckpoints& checkpoints);
 
 // The pieces Train() is made of, for other training loops (trainer/supernet.h).
 
@@ -80,6 +106,17 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(std::vector<torch::Tensor
 
 // PeakLearningRate() is the recipe's learning rate, or its optimizer's default.
 double PeakLearningRate(const nas::v1::TrainingRecipe& recipe);
+
+// LearningRateAt() is the recipe's learning rate at optimizer step `step` of `total_steps`
+// (0-based), following its schedule: a pure function of the step, so a training resumed or
+// split into parts follows the schedule of the whole.
+double LearningRateAt(const nas::v1::TrainingRecipe& recipe, int64_t step, int64_t total_steps);
+
+// ForwardInPrecision() runs `forward` under CPU autocast to bf16 (kBf16) or as it is (kFp32),
+// and returns its output as fp32, ready for a loss. Autocast is off again, and its cache of
+// cast weights cleared, when it returns: the backward pass then runs outside it, as it must.
+torch::Tensor ForwardInPrecision(Precision precision,
+                                 const std::function<torch::Tensor()>& forward);
 
 // ClassificationLoss() is cross-entropy with the recipe's label smoothing.
 torch::Tensor ClassificationLoss(const torch::Tensor& logits, const torch::Tensor& labels,
@@ -100,13 +137,12 @@ struct EpochRange {
 // shuffle by `rng` with the recipe's augmentation, batches channels-last, the learning rate
 // following the recipe's schedule at its place in the whole `total`-epoch run (so a run split
 // into parts follows the schedule of the whole).
-absl::StatusOr<TrainResult> RunTrainingLoop(const TensorData& data,
-                                            const nas::v1::TrainingRecipe& recipe,
-                                            int64_t examples, EpochRange epochs,
-                                            std::mt19937_64& rng,
-                                            torch::optim::Optimizer& optimizer,
-                                            const TrainStep& step,
-                                            const ProgressCallback& on_progress);
+// `on_epoch_end`, when given, is called after each epoch that ran to its end (1-based).
+absl::StatusOr<TrainResult> RunTrainingLoop(
+    const TensorData& data, const nas::v1::TrainingRecipe& recipe, int64_t examples,
+    EpochRange epochs, std::mt19937_64& rng, torch::optim::Optimizer& optimizer,
+    const TrainStep& step, const ProgressCallback& on_progress,
+    const std::function<void(int epoch)>& on_epoch_end = nullptr);
 
 // RecalibrateBatchNorm() re-estimates every batch norm's running statistics of `net` as the
 // plain average over `batches` batches of `batch_size` images drawn at random (with `seed`)

@@ -107,6 +107,69 @@ TEST_F(TrainingTest, ALowerRungTrainsOnItsFractionOfTheExamples) {
   EXPECT_EQ(r->samples, 500);  // 4000 / 8
 }
 
+// A training stopped after an epoch and resumed from its checkpoint in another network (as a
+// second worker would) ends with exactly the weights of one never stopped: same weights,
+// optimizer state, schedule and data order. A checkpoint of another training is refused and
+// nothing of it is loaded.
+TEST_F(TrainingTest, AResumedTrainingEndsExactlyWhereAnUninterruptedOneDoes) {
+  nas::v1::TrainingRecipe recipe = Recipe();
+  recipe.set_epochs(3);
+  recipe.set_train_subset(320);
+  recipe.set_augment_crop(true);
+  recipe.set_schedule(nas::v1::LR_SCHEDULE_ONE_CYCLE);
+  recipe.set_precision(nas::v1::PRECISION_FP32);  // bit-exact comparisons
+  std::vector<std::pair<int, std::string>> saved;
+  TrainingCheckpoints straight;
+  straight.identity = "search 1 candidate 2";
+  straight.save = [&](int epochs, const std::string& state) { saved.push_back({epochs, state}); };
+  torch::manual_seed(9);
+  Network uninterrupted = *BuildNetwork(Small(), *options_);
+  absl::StatusOr<TrainResult> a =
+      Train(uninterrupted, *data_, recipe, nas::v1::Fidelity(), nullptr, straight);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->resumed_epochs, 0);
+  ASSERT_EQ(saved.size(), 2u);  // after epochs 1 and 2, not after the last
+  EXPECT_EQ(saved[0].first, 1);
+  EXPECT_EQ(saved[1].first, 2);
+
+  TrainingCheckpoints resume;
+  resume.identity = straight.identity;
+  resume.resume_from = saved[0].second;
+  torch::manual_seed(10);  // other initial weights: the checkpoint's replace them
+  Network resumed = *BuildNetwork(Small(), *options_);
+  absl::StatusOr<TrainResult> b =
+      Train(resumed, *data_, recipe, nas::v1::Fidelity(), nullptr, resume);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->resumed_epochs, 1);
+  EXPECT_EQ(b->samples, 2 * 320);  // two epochs trained here
+  const std::vector<torch::Tensor> pa = uninterrupted->parameters(), pb = resumed->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i << " differs";
+  }
+  const std::vector<torch::Tensor> ba = uninterrupted->buffers(), bb = resumed->buffers();
+  for (size_t i = 0; i < ba.size(); ++i) {
+    EXPECT_TRUE(torch::equal(ba[i], bb[i])) << "buffer " << i << " differs";
+  }
+
+  TrainingCheckpoints foreign = resume;
+  foreign.identity = "search 1 candidate 3";
+  torch::manual_seed(11);
+  Network other = *BuildNetwork(Small(), *options_);
+  std::vector<torch::Tensor> before;
+  for (const torch::Tensor& p : other->parameters()) before.push_back(p.detach().clone());
+  absl::StatusOr<TrainResult> c = Train(other, *data_, recipe, nas::v1::Fidelity(), nullptr, foreign);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kFailedPrecondition) << c.status();
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_TRUE(torch::equal(before[i], other->parameters()[i])) << "loaded from a refused one";
+  }
+  // Nor is a file that is not a checkpoint.
+  foreign.identity = straight.identity;
+  foreign.resume_from = "not a checkpoint";
+  EXPECT_EQ(Train(other, *data_, recipe, nas::v1::Fidelity(), nullptr, foreign).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(TrainingExamplesTest, SubsetThenFractionButAtLeastOneBatch) {
   nas::v1::TrainingRecipe recipe;
   recipe.set_batch_size(100);

@@ -18,6 +18,7 @@
 #include "glog/logging.h"
 #include "proto/trainer_service.grpc.pb.h"
 #include "trainer/dataset.h"
+#include "trainer/precision.h"
 #include "trainer/task.h"
 #include "trainer/training.h"
 #include "trainer/worker_metrics.h"
@@ -189,6 +190,7 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
       req.set_cpu_model(CpuModel());
       req.set_threads(options_.threads);
       req.set_measure_only(options_.measure_only);
+      req.set_auto_precision(PrecisionName(AutoPrecision()));
       for (const auto& [name, loaded] : datasets) {
         req.add_datasets(name);
         nas::v1::DatasetSize* size = req.add_dataset_sizes();

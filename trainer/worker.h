@@ -54,6 +54,10 @@ struct WorkerOptions {
   int max_tasks = 0;
   // Longest back-off between retries when the controller is unreachable.
   absl::Duration max_backoff = absl::Seconds(30);
+  // A training whose epochs take at least this long uploads a checkpoint at each epoch's end
+  // (but the last), so that a lost worker costs at most one epoch: the next lease of the
+  // candidate resumes from it. Zero: every multi-epoch training checkpoints.
+  absl::Duration checkpoint_after = absl::Seconds(60);
   // host:port of the Prometheus /metrics endpoint (trainer/worker_metrics.h); port 0 picks
   // one (see Worker::metrics_port()); empty: not served.
   std::string metrics_address;

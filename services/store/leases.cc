@@ -12,6 +12,7 @@
 #include "common/work_kind.h"
 #include "engine/lifecycle.h"
 #include "search/weight_sharing.h"
+#include "common/model_format.h"
 #include "services/store/fronts.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
@@ -78,10 +79,10 @@ absl::StatusOr<int64_t> Store::RegisterWorker(const nas::v1::RegisterWorkerReque
     }
     return tx
         .exec_params1(
-            "INSERT INTO workers (name, device_tag, cpu_model, threads, measure_only, datasets) "
-            "VALUES ($1, $2, $3, $4, $5, $6::TEXT[]) RETURNING id",
+            "INSERT INTO workers (name, device_tag, cpu_model, threads, measure_only, datasets, "
+            "auto_precision) VALUES ($1, $2, $3, $4, $5, $6::TEXT[], $7) RETURNING id",
             request.name(), request.device_tag(), request.cpu_model(), request.threads(),
-            request.measure_only(), datasets)[0]
+            request.measure_only(), datasets, request.auto_precision())[0]
         .as<int64_t>();
   });
 }
@@ -182,6 +183,17 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> GrantLease(pqxx::work& tx, SearchProf
   }
   // Training, a subnet estimate, or (rank 0 of) a supernet epoch.
   lease.set_kind(WorkKindOf(lease));
+  if (lease.kind() == nas::v1::WORK_KIND_TRAIN) {
+    // An earlier lease of this candidate was lost mid-training after an epoch's checkpoint.
+    const pqxx::result ck = tx.exec_params(
+        "SELECT sha256, metadata FROM artifacts WHERE candidate_id = $1 AND format = $2",
+        lease.candidate_id(), kTrainingCheckpointFormat);
+    if (!ck.empty()) {
+      lease.mutable_resume()->set_sha256(ck[0][0].as<std::string>());
+      lease.mutable_resume()->set_epochs(
+          Parse<nas::v1::ModelMetadata>(ck[0][1]).checkpoint_epochs());
+    }
+  }
   tx.exec_params("UPDATE candidates SET state = 'LEASED', attempts = attempts + 1 WHERE id = $1",
                  lease.candidate_id());
   pqxx::row l = tx.exec_params1(
@@ -201,7 +213,11 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> GrantLease(pqxx::work& tx, SearchProf
   AppendEvent(tx, lease.search_id(), nas::v1::SEARCH_EVENT_KIND_CANDIDATE_LEASED,
               lease.candidate_id(), "",
               absl::StrCat("candidate ", lease.candidate_id(), " leased to worker ", worker_id,
-                           " (lease ", lease.lease_id(), ")"));
+                           " (lease ", lease.lease_id(), ")",
+                           lease.has_resume()
+                               ? absl::StrCat(", resuming from its checkpoint of epoch ",
+                                              lease.resume().epochs())
+                               : ""));
   return lease;
 }
 

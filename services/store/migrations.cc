@@ -350,6 +350,11 @@ CREATE TABLE duties (
 -- said at submission and shown with the search ever after.
 ALTER TABLE searches ADD COLUMN warnings TEXT[] NOT NULL DEFAULT '{}';
 )sql"},
+      {18, "the precision a worker trains recipes of precision auto in",
+       R"sql(
+-- "bf16" on a CPU with bf16 instructions, "fp32" elsewhere; '' from workers before it.
+ALTER TABLE workers ADD COLUMN auto_precision TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return *kMigrations;
 }

@@ -14,6 +14,7 @@
 #include "search/hardware_profile.h"
 #include "search/search_space.h"
 #include "search/weight_sharing.h"
+#include "common/model_format.h"
 #include "services/store/fronts.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
@@ -97,6 +98,9 @@ void StoreEvaluation(pqxx::work& tx, int64_t candidate_id, int64_t search_id, in
       "UPDATE candidates SET state = 'EVALUATED', evaluated_at = now(), error = '' "
       "WHERE id = $1",
       candidate_id, search_id, lease_id, Bin(metrics), metrics.val_accuracy());
+  // A checkpoint an interrupted training left has served its purpose.
+  tx.exec_params("DELETE FROM artifacts WHERE candidate_id = $1 AND format = $2", candidate_id,
+                 kTrainingCheckpointFormat);
 }
 
 // A supernet epoch's report: kept only with the checkpoint the lease uploaded. It counts
@@ -377,8 +381,8 @@ bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t 
         "INSERT INTO artifacts (candidate_id, search_id, lease_id, sha256, size_bytes, format, "
         "  metadata, data) "
         "SELECT $1, $2, NULL, sha256, size_bytes, format, metadata, data FROM artifacts "
-        "WHERE candidate_id = $3",
-        candidate_id, search_id, donor);
+        "WHERE candidate_id = $3 AND format <> $4",
+        candidate_id, search_id, donor, kTrainingCheckpointFormat);
     AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
                 absl::StrCat("candidate ", candidate_id, " (", role, "): training reused from "
                              "candidate ", donor, " of search ", d[1].as<int64_t>(),

@@ -4,10 +4,14 @@ examples, batch and threads: SGD with Nesterov momentum 0.9, learning rate 0.05 
 schedule, weight decay 5e-4, label smoothing 0.1, random 4-pixel crop and horizontal flip done
 on the batch, uint8 images turned into floats per batch.
 
-    python3 training_speed_peer.py ARCH_JSON BATCHES BATCH THREADS [--channels-last]  -> samples/s
+    python3 training_speed_peer.py ARCH_JSON BATCHES BATCH THREADS [--channels-last] [--bf16]
+        -> samples/s
 
 As written it is what a PyTorch user would run; --channels-last (with tcmalloc preloaded by the
-calling script) is the same script given the trainer's two speed-ups.
+calling script) is the same script given the trainer's two speed-ups. --bf16 trains under
+torch.autocast("cpu", dtype=torch.bfloat16), the loss in fp32, as PyTorch's documentation
+shows; ReLU6 then runs as a clamp, because PyTorch 1.13 has no bf16 backward of F.relu6
+(hardtanh), which is what a user meeting that error does.
 """
 import gzip
 import json
@@ -35,7 +39,7 @@ class ConvBn(nn.Module):
         if self.act == "relu":
             return torch.relu(x)
         if self.act == "relu6":
-            return F.relu6(x)
+            return torch.clamp(x, 0, 6) if x.dtype == torch.bfloat16 else F.relu6(x)
         return x
 
 
@@ -53,9 +57,9 @@ class SqueezeExcite(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, space, cin, cout, k, e, se, stride):
+    def __init__(self, resnet, cin, cout, k, e, se, stride):
         super().__init__()
-        self.resnet = space == "resnet"
+        self.resnet = resnet
         self.shortcut = None
         if self.resnet:
             self.layers = nn.Sequential(ConvBn(cin, cout, 3, stride, 1, "relu"),
@@ -86,19 +90,30 @@ class Block(nn.Module):
 class Network(nn.Module):
     def __init__(self, arch):
         super().__init__()
-        resnet = arch["space"] == "resnet"
+        # Basic residual blocks (the "resnet" space, or blocks of that type), else inverted
+        # residuals; a stage's stride is its own, else 1 for the first and 2 after.
+        def is_resnet(blk):
+            t = blk.get("type", "BLOCK_TYPE_UNSPECIFIED")
+            return t == "BASIC_RESIDUAL" or (t == "BLOCK_TYPE_UNSPECIFIED" and arch["space"] == "resnet")
+        first = arch["stages"][0].get("blocks", [{}])[0]
+        resnet_stem = is_resnet(first)
         self.resolution = arch["resolution"]
         self.register_buffer("mean", torch.tensor([0.2860]).view(1, 1, 1, 1))
         self.register_buffer("std", torch.tensor([0.3530]).view(1, 1, 1, 1))
-        self.stem = ConvBn(1, arch["stemWidth"], 3, 1, 1, "relu" if resnet else "relu6")
+        self.stem = ConvBn(1, arch["stemWidth"], 3, 1, 1, "relu" if resnet_stem else "relu6")
         blocks, cin = [], arch["stemWidth"]
         for s, stage in enumerate(arch["stages"]):
+            stage_stride = stage.get("stride", 1 if s == 0 else 2)
             for b, blk in enumerate(stage.get("blocks", [])):
-                stride = 2 if s > 0 and b == 0 else 1
-                blocks.append(Block(arch["space"], cin, stage["width"], blk.get("kernel", 3),
+                stride = stage_stride if b == 0 else 1
+                blocks.append(Block(is_resnet(blk), cin, stage["width"], blk.get("kernel", 3),
                                     blk.get("expansion", 1), blk.get("squeezeExcite", False), stride))
                 cin = stage["width"]
         self.blocks = nn.Sequential(*blocks)
+        self.head = None
+        if arch.get("headWidth", 0) > 0:
+            self.head = ConvBn(cin, arch["headWidth"], 1, 1, 1, "relu6")
+            cin = arch["headWidth"]
         self.classifier = nn.Linear(cin, 10)
 
     def forward(self, images):
@@ -107,6 +122,8 @@ class Network(nn.Module):
             x = F.interpolate(x, size=[self.resolution, self.resolution], mode="bilinear",
                               align_corners=False)
         x = self.blocks(self.stem(x))
+        if self.head is not None:
+            x = self.head(x)
         return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
@@ -141,6 +158,7 @@ def main():
     arch = json.loads(open(sys.argv[1]).read())
     batches, batch, threads = map(int, sys.argv[2:5])
     channels_last = "--channels-last" in sys.argv[5:]
+    bf16 = "--bf16" in sys.argv[5:]
     data_dir = "/usr/share/datasets/fashion-mnist"
     images = load_idx_images(data_dir + "/train-images-idx3-ubyte.gz")
     labels = load_idx_labels(data_dir + "/train-labels-idx1-ubyte.gz")
@@ -167,7 +185,9 @@ def main():
                 x = x.contiguous(memory_format=torch.channels_last)
             y = labels[index]
             opt.zero_grad()
-            loss = F.cross_entropy(net(x), y, label_smoothing=0.1)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = net(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
             loss.backward()
             opt.step()
             loss.item()

@@ -509,3 +509,106 @@ TEST_F(ChaosTest, RealTrainerFinishesWhileTheControllerIsDown) {
 
 }  // namespace
 }  // namespace nas::chaos
+
+namespace nas::chaos {
+namespace {
+
+// A worker killed (kill -9) in the middle of a multi-epoch final training costs at most the
+// epoch it was in: it had uploaded a checkpoint at each epoch's end, the lease expires, and the
+// next worker resumes from the last checkpoint. The finalist is evaluated once, says how many
+// epochs it resumed, and leaves no checkpoint behind.
+TEST_F(ChaosTest, AWorkerKilledInALongTrainingCostsAtMostAnEpoch) {
+  auto stub = nas::v1::NasService::NewStub(
+      grpc::CreateChannel(controller_->address(), grpc::InsecureChannelCredentials()));
+  nas::v1::SubmitSearchRequest req;
+  *req.mutable_spec() = SmallRealSearch(/*candidates=*/2, /*parallel=*/1, /*examples=*/2000);
+  nas::v1::FinalTraining* final_training = req.mutable_spec()->mutable_final_training();
+  final_training->set_finalists_per_profile(1);
+  final_training->set_epochs(8);
+  final_training->set_train_subset(8000);
+  nas::v1::Search search;
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
+    const grpc::Status st = stub->SubmitSearch(&ctx, req, &search);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  auto trainer_args = [&] {
+    return std::vector<std::string>{Runfile("trainer/nas-trainer"),
+                                    "--controller=" + controller_->address(),
+                                    "--worker_token_file=" + dir_ + "/worker.token",
+                                    "--threads=1", "--max_backoff=1s", "--checkpoint_after=0s"};
+  };
+  const pid_t first = SpawnLogged(trainer_args(), dir_ + "/trainer1.log");
+  ASSERT_GT(first, 0);
+
+  // Kill the worker as soon as the final training has checkpointed an epoch (only it has
+  // several epochs; a search-phase training of one epoch never checkpoints).
+  pqxx::connection db(url_);
+  auto checkpoint = [&]() -> std::pair<int64_t, int> {
+    pqxx::work tx(db);
+    const pqxx::result r = tx.exec_params(
+        "SELECT candidate_id, metadata FROM artifacts WHERE search_id = $1 "
+        "AND format = 'training-checkpoint'",
+        search.id());
+    if (r.empty()) return {0, 0};
+    const pqxx::binarystring bytes(r[0][1]);
+    nas::v1::ModelMetadata meta;
+    meta.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+    return {r[0][0].as<int64_t>(), meta.checkpoint_epochs()};
+  };
+  std::pair<int64_t, int> at_kill{0, 0};
+  for (const absl::Time until = absl::Now() + absl::Minutes(3);
+       at_kill.first == 0 && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(20));
+    at_kill = checkpoint();
+  }
+  kill(first, SIGKILL);
+  waitpid(first, nullptr, 0);
+  ASSERT_GT(at_kill.first, 0) << "no checkpoint within 3 minutes; see " << dir_ << "/trainer1.log";
+  at_kill = checkpoint();  // the last one the killed worker stored
+  ASSERT_GT(at_kill.first, 0) << "the training ended before the kill";
+  std::printf("killed the worker with the finalist's checkpoint of epoch %d of 8 stored\n",
+              at_kill.second);
+
+  const pid_t second = SpawnLogged(trainer_args(), dir_ + "/trainer2.log");
+  ASSERT_GT(second, 0);
+  EXPECT_EQ(WaitForEnd(controller_->address(), search.id(), absl::Minutes(4)),
+            nas::v1::SEARCH_STATE_SUCCEEDED);
+  kill(second, SIGTERM);
+  waitpid(second, nullptr, 0);
+
+  pqxx::work tx(db);
+  const pqxx::result e = tx.exec_params(
+      "SELECT metrics FROM evaluations WHERE candidate_id = $1", at_kill.first);
+  ASSERT_EQ(e.size(), 1u) << "the finalist was evaluated " << e.size() << " times";
+  const pqxx::binarystring bytes(e[0][0]);
+  nas::v1::CandidateMetrics metrics;
+  ASSERT_TRUE(metrics.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+  EXPECT_EQ(metrics.resumed_epochs(), at_kill.second)
+      << "resumed elsewhere than the last checkpoint before the kill";
+  EXPECT_GE(metrics.test_accuracy(), 0);
+  // Two leases: the one lost with the worker (expired) and the one that finished.
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM leases WHERE candidate_id = $1", at_kill.first)[0]
+                .as<int>(),
+            2);
+  // The finished model's three files; the checkpoint deleted with the result stored.
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM artifacts WHERE candidate_id = $1",
+                            at_kill.first)[0]
+                .as<int>(),
+            3);
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM artifacts WHERE search_id = $1 AND "
+                            "format = 'training-checkpoint'",
+                            search.id())[0]
+                .as<int>(),
+            0);
+  std::ifstream in(dir_ + "/trainer2.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find(absl::StrCat("event=training_resumed search=", search.id(), " candidate=",
+                                  at_kill.first, " epochs=", at_kill.second)),
+            std::string::npos)
+      << "see " << dir_ << "/trainer2.log";
+}
+
+}  // namespace
+}  // namespace nas::chaos

@@ -153,7 +153,8 @@ class Client:
           int8_model_bytes), constraints (dict metric -> bound, e.g. {"accuracy_drop": 1}),
           candidates, parallel, max_attempts, wall_seconds,
           epochs, batch_size, optimizer ("sgd", "adamw"), learning_rate, schedule
-          ("cosine", "step"), weight_decay, label_smoothing, augment (["crop", "flip"]),
+          ("cosine", "step", "one_cycle", "cosine_warmup"), warmup_fraction, precision
+          ("auto", "fp32", "bf16"), weight_decay, label_smoothing, augment (["crop", "flip"]),
           train_subset, validation_fraction, validation_examples, qat_epochs,
           rungs, eta, finalists, final_epochs, reference (a preset, e.g. "resnet18"),
           warm_start (an earlier search id), warm_start_seeds ("front" or "all").

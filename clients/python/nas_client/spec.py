@@ -53,7 +53,7 @@ _KEYWORDS = (
     "epochs", "batch_size", "optimizer", "learning_rate", "schedule", "weight_decay",
     "label_smoothing", "augment", "train_subset", "validation_fraction", "validation_examples",
     "qat_epochs", "rungs", "eta", "finalists", "final_epochs", "reference", "warm_start",
-    "warm_start_seeds")
+    "warm_start_seeds", "warmup_fraction", "precision")
 
 
 def _metric(name, what):
@@ -78,7 +78,8 @@ def apply_keywords(spec, kw):
               "learning_rate": (r, "learning_rate"), "weight_decay": (r, "weight_decay"),
               "label_smoothing": (r, "label_smoothing"), "train_subset": (r, "train_subset"),
               "validation_fraction": (r, "validation_fraction"),
-              "validation_examples": (r, "validation_examples"), "qat_epochs": (r, "qat_epochs")}
+              "validation_examples": (r, "validation_examples"), "qat_epochs": (r, "qat_epochs"),
+              "warmup_fraction": (r, "warmup_fraction")}
     for key, (message, field) in simple.items():
         if key in kw:
             setattr(message, field, kw[key])
@@ -114,10 +115,18 @@ def apply_keywords(spec, kw):
             raise ValueError(f"optimizer: {kw['optimizer']!r} is neither 'sgd' nor 'adamw'")
         r.optimizer = names[kw["optimizer"].lower()]
     if "schedule" in kw:
-        names = {"cosine": nas_pb2.LR_SCHEDULE_COSINE, "step": nas_pb2.LR_SCHEDULE_STEP}
+        names = {"cosine": nas_pb2.LR_SCHEDULE_COSINE, "step": nas_pb2.LR_SCHEDULE_STEP,
+                 "one_cycle": nas_pb2.LR_SCHEDULE_ONE_CYCLE,
+                 "cosine_warmup": nas_pb2.LR_SCHEDULE_COSINE_WARMUP}
         if kw["schedule"].lower() not in names:
-            raise ValueError(f"schedule: {kw['schedule']!r} is neither 'cosine' nor 'step'")
+            raise ValueError(f"schedule: {kw['schedule']!r} is not one of {', '.join(names)}")
         r.schedule = names[kw["schedule"].lower()]
+    if "precision" in kw:
+        names = {"auto": nas_pb2.PRECISION_AUTO, "fp32": nas_pb2.PRECISION_FP32,
+                 "bf16": nas_pb2.PRECISION_BF16}
+        if kw["precision"].lower() not in names:
+            raise ValueError(f"precision: {kw['precision']!r} is not 'auto', 'fp32' or 'bf16'")
+        r.precision = names[kw["precision"].lower()]
     if "augment" in kw:
         augment = kw["augment"]
         if isinstance(augment, str):
