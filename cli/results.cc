@@ -213,7 +213,8 @@ absl::Status Nasctl::Candidates(int64_t id) {
     return absl::OkStatus();
   }
   std::vector<std::vector<std::string>> rows = {{"ID", "STATE", "RUNG", "ACCURACY", "TEST ACC",
-                                                 "INT8 TEST", "PARAMS", "MACS", "TRIES", "MODEL"}};
+                                                 "INT8 TEST", "PARAMS", "MACS", "TRIES", "TRAINED",
+                                                 "MODEL"}};
   bool compared = false;
   for (const auto& c : resp.candidates()) compared |= c.is_reference();
   if (compared) rows[0].push_back("VS REFERENCE");
@@ -235,6 +236,15 @@ absl::Status Nasctl::Candidates(int64_t id) {
                         : "-",
                     done ? absl::StrCat(c.metrics().params()) : "-",
                     done ? absl::StrCat(c.metrics().macs()) : "-", absl::StrCat(c.attempts()),
+                    // The arithmetic it trained in, and the epochs resumed from a checkpoint
+                    // a lost worker left.
+                    done && !c.metrics().train_precision().empty()
+                        ? absl::StrCat(c.metrics().train_precision(),
+                                       c.metrics().resumed_epochs() > 0
+                                           ? absl::StrCat(", ", c.metrics().resumed_epochs(),
+                                                          " resumed")
+                                           : "")
+                        : "-",
                     c.has_artifact() ? "yes" : "no"});
     if (compared) rows.back().push_back(VsReference(c.vs_reference(), c.is_reference()));
     rows.back().push_back(Describe(c.architecture()));

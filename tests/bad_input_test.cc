@@ -125,6 +125,13 @@ TEST_F(BadInputTest, InvalidSpecsNameTheFieldAndStoreNothing) {
       {"spec.recipe.learning_rate", [](auto* s) { s->mutable_recipe()->set_learning_rate(-1); }},
       {"spec.recipe.label_smoothing",
        [](auto* s) { s->mutable_recipe()->set_label_smoothing(1.5); }},
+      {"spec.recipe.precision",
+       [](auto* s) { s->mutable_recipe()->set_precision(static_cast<nas::v1::Precision>(9)); }},
+      {"spec.recipe.warmup_fraction",
+       [](auto* s) {
+         s->mutable_recipe()->set_schedule(nas::v1::LR_SCHEDULE_ONE_CYCLE);
+         s->mutable_recipe()->set_warmup_fraction(0.9);
+       }},
       {"spec.recipe.qat_epochs", [](auto* s) { s->mutable_recipe()->set_qat_epochs(21); }},
       {"spec.recipe.qat_max_loss", [](auto* s) { s->mutable_recipe()->set_qat_max_loss(-0.5); }},
       {"spec.dataset", [](auto* s) { s->set_dataset("Image Net"); }},

@@ -130,6 +130,32 @@ TEST_F(NasctlTest, RecipeFlagsReachTheSpecAndTooFewStepsAreWarnedOf) {
   resume = Nasctl("resume 1", alice_);
   ASSERT_EQ(resume.exit_code, 0) << resume.out;
   EXPECT_NE(resume.out.find("running"), std::string::npos) << resume.out;
+
+  // The schedules that warm up, and the training precision.
+  Result cycle = Nasctl(
+      "submit --space=mobilenetv2 --profiles=host-cpu --candidates=1 --schedule=one_cycle "
+      "--warmup_fraction=0.3 --precision=bf16 --json",
+      alice_);
+  ASSERT_EQ(cycle.exit_code, 0) << cycle.out;
+  for (const char* field : {"\"schedule\":\"LR_SCHEDULE_ONE_CYCLE\"", "\"warmup_fraction\":0.3",
+                            "\"precision\":\"PRECISION_BF16\""}) {
+    EXPECT_NE(cycle.out.find(field), std::string::npos) << field << " not in " << cycle.out;
+  }
+  // Unset, the precision is auto.
+  EXPECT_NE(submit.out.find("\"precision\":\"PRECISION_AUTO\""), std::string::npos) << submit.out;
+  Result no_warmup = Nasctl(
+      "submit --space=mobilenetv2 --profiles=host-cpu --candidates=1 --schedule=step "
+      "--warmup_fraction=0.3",
+      alice_);
+  EXPECT_EQ(no_warmup.exit_code, 1);
+  EXPECT_NE(no_warmup.out.find("INVALID_ARGUMENT: spec.recipe.warmup_fraction: only "),
+            std::string::npos)
+      << no_warmup.out;
+  Result precision = Nasctl("submit --precision=fp16", alice_);
+  EXPECT_EQ(precision.exit_code, 2) << precision.out;
+  EXPECT_NE(precision.out.find("--precision: \"fp16\" is not auto, fp32 or bf16"),
+            std::string::npos)
+      << precision.out;
 }
 
 TEST_F(NasctlTest, ErrorsAreOneLineAndANonZeroExit) {

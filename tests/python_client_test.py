@@ -238,6 +238,16 @@ def main():
                         'profile_ids: "host-cpu" budget { max_candidates: 3 }\n')
             s = client.build_spec(path, epochs=2)
             assert s.display_name == "from-file" and s.recipe.epochs == 2, s
+            s = client.build_spec(path, schedule="one_cycle", warmup_fraction=0.3,
+                                  precision="bf16")
+            assert s.recipe.schedule == nas_client.proto.nas_pb2.LR_SCHEDULE_ONE_CYCLE, s
+            assert s.recipe.warmup_fraction == 0.3, s
+            assert s.recipe.precision == nas_client.proto.nas_pb2.PRECISION_BF16, s
+            try:
+                client.build_spec(path, precision="fp16")
+                raise AssertionError("precision fp16 was accepted")
+            except ValueError as v:
+                assert "'auto', 'fp32' or 'bf16'" in str(v), v
             with open(path, "w") as f:
                 f.write("display_name: 3 nonsense {\n")
             expect_error(nas_client.InvalidArgument, lambda: client.build_spec(path),

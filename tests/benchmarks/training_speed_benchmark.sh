@@ -21,7 +21,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "| architecture | MACs | trainer samples/s | PyTorch samples/s | trainer / PyTorch | PyTorch + tcmalloc + channels-last | trainer / that | trainer GFLOP/s | % of matmul peak |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for arch in tests/benchmarks/*.textproto; do
+for arch in tests/benchmarks/{large_resnet,mobilenet,small_resnet}.textproto; do
   name=$(basename "$arch" .textproto)
   "$bin" --arch="$arch" --print_json > "$tmp/$name.json"
   read -r cpp gflops peak macs < <("$bin" --arch="$arch" --batches="$batches" --threads="$threads")

@@ -20,7 +20,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "search/cost_model.h"
-#include "search/reference.h"
+#include "trainer/benchmarks/benchmark_inputs.h"
 #include "trainer/training.h"
 
 ABSL_FLAG(std::string, arch, "", "Architecture text proto");
@@ -52,40 +52,26 @@ double MatmulPeakGflops(torch::ScalarType dtype) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   torch::set_num_threads(absl::GetFlag(FLAGS_threads));
-  nas::v1::Architecture arch;
-  if (!absl::GetFlag(FLAGS_preset).empty()) {
-    absl::StatusOr<nas::v1::Architecture> preset =
-        nas::PresetReferenceNetwork(absl::GetFlag(FLAGS_preset), 28);
-    if (!preset.ok()) {
-      std::cerr << "--preset: " << preset.status().message() << "\n";
-      return 2;
-    }
-    arch = *preset;
-  } else {
-    std::ifstream in(absl::GetFlag(FLAGS_arch));
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!google::protobuf::TextFormat::ParseFromString(text.str(), &arch)) {
-      std::cerr << "cannot parse --arch\n";
-      return 2;
-    }
+  absl::StatusOr<nas::v1::Architecture> loaded =
+      nas::LoadBenchmarkNetwork(absl::GetFlag(FLAGS_preset), absl::GetFlag(FLAGS_arch));
+  if (!loaded.ok()) {
+    std::cerr << loaded.status().message() << "\n";
+    return 2;
   }
+  const nas::v1::Architecture& arch = *loaded;
   if (absl::GetFlag(FLAGS_print_json)) {
     std::string json;
     (void)google::protobuf::util::MessageToJsonString(arch, &json);
     std::cout << json << "\n";
     return 0;
   }
-  absl::StatusOr<nas::ImageDataset> dataset = nas::LoadIdxDataset(absl::GetFlag(FLAGS_data_dir));
-  if (!dataset.ok()) {
-    std::cerr << dataset.status() << "\n";
+  absl::StatusOr<nas::BenchmarkData> inputs = nas::LoadBenchmarkData(absl::GetFlag(FLAGS_data_dir));
+  if (!inputs.ok()) {
+    std::cerr << inputs.status() << "\n";
     return 1;
   }
-  const nas::TensorData data =
-      nas::MakeTensorData(*dataset, nas::SplitTrainValidation(*dataset, 10000, 0));
-  nas::NetworkOptions options;
-  options.mean = dataset->mean;
-  options.stddev = dataset->stddev;
+  const nas::TensorData& data = inputs->data;
+  const nas::NetworkOptions& options = inputs->options;
   torch::manual_seed(0);
   absl::StatusOr<nas::Network> net = nas::BuildNetwork(arch, options);
   if (!net.ok()) {

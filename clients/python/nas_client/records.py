@@ -105,6 +105,8 @@ def candidate_record(c):
         "params": c.metrics.params,
         "macs": c.metrics.macs,
         "train_seconds": c.metrics.train_seconds,
+        "train_precision": c.metrics.train_precision or None,
+        "resumed_epochs": c.metrics.resumed_epochs,
         "is_reference": c.is_reference,
         "has_model": c.has_artifact,
         "error": c.error,

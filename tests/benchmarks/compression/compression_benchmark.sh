@@ -4,8 +4,15 @@
 #
 #   tests/benchmarks/compression/compression_benchmark.sh      # the quick run: ~1 h, 2 cores
 #   COMPRESSION_CANDIDATES=120 COMPRESSION_EPOCHS=2 COMPRESSION_TRAIN_SUBSET=10000 \
-#     COMPRESSION_WALL_SECONDS=7200 COMPRESSION_FINALISTS=3 COMPRESSION_FINAL_EPOCHS=15 \
+#     COMPRESSION_WALL_SECONDS=3600 COMPRESSION_FINALISTS=3 COMPRESSION_FINAL_EPOCHS=8 \
 #     COMPRESSION_FINAL_SUBSET=0 tests/benchmarks/compression/compression_benchmark.sh
+#
+# The recipe is SGD with Nesterov momentum, COMPRESSION_SCHEDULE (default one_cycle: warm-up,
+# then anneal) peaking at COMPRESSION_LR (default 0.2), label smoothing 0.1, random crops, in
+# COMPRESSION_PRECISION (default auto: bf16 where the workers' CPU has it and it pays,
+# docs/precision.md). COMPRESSION_SPACE (default resnet18, ResNet-18's own family) is the space
+# searched; ResNet-18 is the reference whatever the space (a reference of another family is
+# trained and compared alike, docs/compression.md).
 #
 # Runs deploy/quickstart.sh with resnet18_search.textproto (embedded PostgreSQL, the
 # controller, NAS_TRAINERS workers). The search phase's budget and recipe come from
@@ -23,10 +30,15 @@ cd "$(dirname "$0")/../../.."
 source tests/benchmarks/search_on_quickstart.sh
 spec=$state/search.textproto
 {
-  grep -vE '^(budget|recipe|final_training) ' tests/benchmarks/compression/resnet18_search.textproto
+  grep -vE '^(budget|recipe|final_training|space) ' tests/benchmarks/compression/resnet18_search.textproto
+  echo "space { name: \"${COMPRESSION_SPACE:-resnet18}\" resolutions: [28] }"
   echo "budget { max_candidates: ${COMPRESSION_CANDIDATES:-8} max_wall_seconds: ${COMPRESSION_WALL_SECONDS:-0} }"
+  schedule=$(echo "${COMPRESSION_SCHEDULE:-one_cycle}" | tr a-z A-Z)
+  precision=$(echo "${COMPRESSION_PRECISION:-auto}" | tr a-z A-Z)
   echo "recipe { epochs: ${COMPRESSION_EPOCHS:-1} train_subset: ${COMPRESSION_TRAIN_SUBSET:-4000}" \
-       "validation_examples: ${COMPRESSION_VALIDATION:-2000} augment_crop: true }"
+       "validation_examples: ${COMPRESSION_VALIDATION:-2000} augment_crop: true" \
+       "schedule: LR_SCHEDULE_${schedule} learning_rate: ${COMPRESSION_LR:-0.2} label_smoothing: 0.1" \
+       "precision: PRECISION_${precision} }"
   echo "final_training { finalists_per_profile: ${COMPRESSION_FINALISTS:-2}" \
        "epochs: ${COMPRESSION_FINAL_EPOCHS:-1} train_subset: ${COMPRESSION_FINAL_SUBSET:-8000} }"
 } >"$spec"
