@@ -513,7 +513,7 @@ TEST_F(ChaosTest, RealTrainerFinishesWhileTheControllerIsDown) {
 namespace nas::chaos {
 namespace {
 
-// A worker killed (kill -9) in the middle of a multi-epoch final training costs at most the
+// A worker killed (kill -9) in the middle of a 5-epoch final training costs at most the
 // epoch it was in: it had uploaded a checkpoint at each epoch's end, the lease expires, and the
 // next worker resumes from the last checkpoint. The finalist is evaluated once, says how many
 // epochs it resumed, and leaves no checkpoint behind.
@@ -524,8 +524,8 @@ TEST_F(ChaosTest, AWorkerKilledInALongTrainingCostsAtMostAnEpoch) {
   *req.mutable_spec() = SmallRealSearch(/*candidates=*/2, /*parallel=*/1, /*examples=*/2000);
   nas::v1::FinalTraining* final_training = req.mutable_spec()->mutable_final_training();
   final_training->set_finalists_per_profile(1);
-  final_training->set_epochs(8);
-  final_training->set_train_subset(8000);
+  final_training->set_epochs(5);
+  final_training->set_train_subset(4000);
   nas::v1::Search search;
   {
     grpc::ClientContext ctx;
@@ -568,7 +568,7 @@ TEST_F(ChaosTest, AWorkerKilledInALongTrainingCostsAtMostAnEpoch) {
   ASSERT_GT(at_kill.first, 0) << "no checkpoint within 3 minutes; see " << dir_ << "/trainer1.log";
   at_kill = checkpoint();  // the last one the killed worker stored
   ASSERT_GT(at_kill.first, 0) << "the training ended before the kill";
-  std::printf("killed the worker with the finalist's checkpoint of epoch %d of 8 stored\n",
+  std::printf("killed the worker with the finalist's checkpoint of epoch %d of 5 stored\n",
               at_kill.second);
 
   const pid_t second = SpawnLogged(trainer_args(), dir_ + "/trainer2.log");
