@@ -12,7 +12,9 @@
 # COMPRESSION_PRECISION (default auto: bf16 where the workers' CPU has it and it pays,
 # docs/precision.md). COMPRESSION_SPACE (default resnet18, ResNet-18's own family) is the space
 # searched; ResNet-18 is the reference whatever the space (a reference of another family is
-# trained and compared alike, docs/compression.md).
+# trained and compared alike, docs/compression.md). COMPRESSION_STRATEGY (default nsga2;
+# random for the baseline that shows what the search adds, on the same NAS_STATE_DIR so that
+# ResNet-18's training is reused).
 #
 # Runs deploy/quickstart.sh with resnet18_search.textproto (embedded PostgreSQL, the
 # controller, NAS_TRAINERS workers). The search phase's budget and recipe come from
@@ -30,8 +32,9 @@ cd "$(dirname "$0")/../../.."
 source tests/benchmarks/search_on_quickstart.sh
 spec=$state/search.textproto
 {
-  grep -vE '^(budget|recipe|final_training|space) ' tests/benchmarks/compression/resnet18_search.textproto
+  grep -vE '^(budget|recipe|final_training|space|strategy) ' tests/benchmarks/compression/resnet18_search.textproto
   echo "space { name: \"${COMPRESSION_SPACE:-resnet18}\" resolutions: [28] }"
+  echo "strategy { name: \"${COMPRESSION_STRATEGY:-nsga2}\" seed: 20 }"
   echo "budget { max_candidates: ${COMPRESSION_CANDIDATES:-8} max_wall_seconds: ${COMPRESSION_WALL_SECONDS:-0} }"
   schedule=$(echo "${COMPRESSION_SCHEDULE:-one_cycle}" | tr a-z A-Z)
   precision=$(echo "${COMPRESSION_PRECISION:-auto}" | tr a-z A-Z)
