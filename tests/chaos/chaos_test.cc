@@ -2,7 +2,9 @@
 // the real TrainerService, and faults injected while a search runs. Every scenario checks, in
 // SQL and through the API: no acknowledged result lost, no candidate evaluated twice, no healthy
 // candidate FAILED, the search ends by itself, and it prints the time from recovery to the next
-// result. docs/reliability.md collects the figures.
+// result. docs/reliability.md collects the figures. Over 600 lines because every scenario shares
+// the fixture; the next split puts the scenarios with real nas-trainer processes in a file of
+// their own.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
