@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "common/validation_split.h"
 #include "glog/logging.h"
 #include "search/hardware_profile.h"
 #include "search/hypervolume.h"
@@ -107,14 +108,37 @@ nas::v1::TrainingRecipe RecipeFor(const SearchSpec& spec, const Fidelity& fideli
   return recipe;
 }
 
-double FinalTrainingReserveSeconds(const SearchSpec& spec, double mean_train_seconds) {
-  if (!HasFinalTraining(spec) || mean_train_seconds <= 0) return 0;
-  const int search_epochs = std::max(1, spec.recipe().epochs());
-  const int final_epochs =
-      spec.final_training().epochs() > 0 ? spec.final_training().epochs() : search_epochs;
+namespace {
+
+// Examples a recipe trains on per epoch, given the dataset's training split (0: unknown, when
+// only an explicit train_subset is known).
+int64_t ExamplesPerEpoch(const nas::v1::TrainingRecipe& recipe, int64_t train_examples) {
+  if (train_examples <= 0) return recipe.train_subset();
+  const absl::StatusOr<int64_t> validation = ValidationExamples(recipe, "", train_examples);
+  const int64_t available = train_examples - (validation.ok() ? *validation : 0);
+  return recipe.train_subset() > 0 ? std::min<int64_t>(recipe.train_subset(), available)
+                                   : available;
+}
+
+}  // namespace
+
+double FinalTrainingReserveSeconds(const SearchSpec& spec, const SearchPhaseTimes& t) {
+  if (!HasFinalTraining(spec) || t.mean_train_seconds <= 0) return 0;
+  Fidelity final_fidelity;
+  final_fidelity.set_final_training(true);
+  const nas::v1::TrainingRecipe searched = spec.recipe();
+  const nas::v1::TrainingRecipe finals = RecipeFor(spec, final_fidelity);
+  double scale = static_cast<double>(std::max(1, finals.epochs())) / std::max(1, searched.epochs());
+  const int64_t searched_examples = ExamplesPerEpoch(searched, t.train_examples);
+  const int64_t final_examples = ExamplesPerEpoch(finals, t.train_examples);
+  if (searched_examples > 0 && final_examples > 0) {
+    scale *= static_cast<double>(final_examples) / searched_examples;
+  }
+  const double slowest = std::max(t.slowest_train_seconds, t.mean_train_seconds);
+  const int finalists = MaxFinalists(spec);
   const int parallel = std::max(1, spec.budget().max_parallel());
-  const int waves = (MaxFinalists(spec) + parallel - 1) / parallel;
-  return 1.25 * mean_train_seconds * final_epochs / search_epochs * waves;
+  const double spread = (slowest + (finalists - 1) * t.mean_train_seconds) / parallel;
+  return 1.25 * scale * std::max(slowest, spread);
 }
 
 std::vector<FinalistPlan> SelectFinalists(const SearchSpec& spec,
@@ -199,7 +223,7 @@ std::optional<SearchEnd> SearchPhaseOver(const QueueView& view) {
   if (std::optional<SearchEnd> spent = EndIfBudgetSpent(phase, view.evaluated_per_rung)) {
     return spent;
   }
-  const double reserve = FinalTrainingReserveSeconds(view.spec, view.mean_train_seconds);
+  const double reserve = FinalTrainingReserveSeconds(view.spec, view.phase_times);
   if (view.seconds_left.has_value() && reserve > 0 && *view.seconds_left <= reserve) {
     return SearchEnd{"SUCCEEDED",
                      absl::StrFormat("wall-clock budget: search phase ended %.0f s before the "

@@ -56,10 +56,18 @@ nas::v1::Fidelity FinalTrainingFidelity(const nas::v1::SearchSpec& spec);
 // training examples for a finalist (so that the worker trains it as a finished model).
 nas::v1::TrainingRecipe RecipeFor(const nas::v1::SearchSpec& spec,
                                   const nas::v1::Fidelity& fidelity);
-// The wall-clock time the finalists are expected to take, from the mean training seconds of
-// the search's finished models (0: none yet): epochs in proportion, one wave per max_parallel
-// finalists, and a quarter more for evaluation, quantization and export.
-double FinalTrainingReserveSeconds(const nas::v1::SearchSpec& spec, double mean_train_seconds);
+// What the search phase's trainings took, for the finalists' estimate.
+struct SearchPhaseTimes {
+  double mean_train_seconds = 0;     // of the search's finished models (0: none yet)
+  double slowest_train_seconds = 0;  // the longest of them (the reference, where there is one)
+  int64_t train_examples = 0;        // the dataset's training split (0: no worker reported it)
+};
+// The wall-clock time the finalists are expected to take: the search phase's training times
+// scaled to final training's epochs and examples (a whole-split final training against a
+// subset searched on counts only once the dataset's size is known), the slowest model in one
+// wave of its own or the finalists spread over max_parallel workers, whichever is longer, and
+// a quarter more for evaluation, quantization and export. 0 before any model has trained.
+double FinalTrainingReserveSeconds(const nas::v1::SearchSpec& spec, const SearchPhaseTimes& t);
 
 // One member of a front, as final training chooses among them.
 struct FrontEntry {
@@ -100,10 +108,10 @@ struct QueueView {
   int finalists = 0;
   int finalists_outstanding = 0;
   std::string search_phase_end;
-  // Seconds to the wall-clock deadline (unset: none), and the mean training seconds of the
-  // search's finished models (read only for a final-training search with a deadline).
+  // Seconds to the wall-clock deadline (unset: none), and the search phase's training times
+  // (read only for a final-training search with a deadline).
   std::optional<double> seconds_left;
-  double mean_train_seconds = 0;
+  SearchPhaseTimes phase_times;
 
   // Candidates the search may lease at once beyond those outstanding (max_parallel).
   int Room() const;

@@ -241,11 +241,11 @@ TEST(FinalTrainingTest, DeadlineLeavesTheFinalistsTheirEstimatedTime) {
   SearchSpec spec = WithFinalTraining(1);  // 2 finalists, 2 in parallel: one wave
   spec.mutable_budget()->set_max_wall_seconds(3600);
   // 10 s per search model of 1 epoch; finalists train 4 epochs: 1.25 x 40 s = 50 s.
-  EXPECT_DOUBLE_EQ(FinalTrainingReserveSeconds(spec, 10), 50);
-  EXPECT_DOUBLE_EQ(FinalTrainingReserveSeconds(spec, 0), 0);
+  EXPECT_DOUBLE_EQ(FinalTrainingReserveSeconds(spec, {10, 10, 0}), 50);
+  EXPECT_DOUBLE_EQ(FinalTrainingReserveSeconds(spec, {0, 0, 0}), 0);
   FakeReader r = Running(spec);
   r.queue.budget = {EvaluationTarget(spec), 2, 0};
-  r.queue.mean_train_seconds = 10;
+  r.queue.phase_times = {10, 10, 0};
   r.queue.seconds_left = 60;
   EXPECT_FALSE(SearchPhaseOver(r.queue).has_value());
   r.queue.seconds_left = 45;
@@ -267,6 +267,35 @@ TEST(FinalTrainingTest, DeadlineLeavesTheFinalistsTheirEstimatedTime) {
   const absl::StatusOr<RefillPlan> late = PlanRefill(r, strategies);
   ASSERT_TRUE(late.ok() && late->end.has_value());
   EXPECT_EQ(late->end->message, over->message + "; final training stopped: wall-clock budget spent");
+}
+
+TEST(FinalTrainingTest, TheEstimateCountsTheSlowestModelAndTheFinalExamples) {
+  // The headline's shape: a reference 5x slower than the mean, searched on 10,000 examples for
+  // 2 epochs, its finalists trained 8 epochs on the whole split. Before, the estimate was the
+  // mean alone, epochs in proportion: 1.25 x 60 s x 4 x 3 waves = 900 s, while ResNet-18's
+  // final training alone takes about an hour.
+  SearchSpec spec = WithFinalTraining(2);  // 2 per profile, 2 profiles, the reference: 5
+  *spec.mutable_reference()->mutable_architecture() = Arch(99);
+  spec.mutable_recipe()->set_epochs(2);
+  spec.mutable_recipe()->set_train_subset(10000);
+  spec.mutable_recipe()->set_validation_examples(2000);
+  spec.mutable_final_training()->set_epochs(8);
+  spec.mutable_final_training()->set_train_subset(0);
+  spec.mutable_budget()->set_max_parallel(2);
+  ASSERT_EQ(MaxFinalists(spec), 5);
+  // The dataset's size unknown: the whole split cannot be compared with the subset, so the
+  // examples count alike; the slowest model (300 s) is a wave of its own, longer than the five
+  // spread over two workers ((300 + 4 x 60) / 2 = 270 s): 1.25 x 4 x 300 s.
+  EXPECT_NEAR(FinalTrainingReserveSeconds(spec, {60, 300, 0}), 1500, 1e-6);
+  // Fashion-MNIST's 60,000 less 2,000 for validation: 5.8x the examples.
+  EXPECT_NEAR(FinalTrainingReserveSeconds(spec, {60, 300, 60000}), 1500 * 5.8, 1e-6);
+  // A final subset trains on what it names, the whole split at most.
+  spec.mutable_final_training()->set_train_subset(20000);
+  EXPECT_NEAR(FinalTrainingReserveSeconds(spec, {60, 300, 0}), 1500 * 2, 1e-6);
+  spec.mutable_final_training()->set_train_subset(90000);
+  EXPECT_NEAR(FinalTrainingReserveSeconds(spec, {60, 300, 60000}), 1500 * 5.8, 1e-6);
+  // Models alike: the finalists spread over the workers.
+  EXPECT_NEAR(FinalTrainingReserveSeconds(spec, {60, 60, 60000}), 1.25 * 4 * 5.8 * 150, 1e-6);
 }
 
 TEST(RefillTest, SpentBudgetEndsTheSearchWithoutAskingTheStrategy) {
