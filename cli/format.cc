@@ -208,7 +208,8 @@ void PrintSearch(const nas::v1::Search& s) {
                                                " (", s.spec().warm_start().seeds(), ")")});
   }
   rows.push_back({"created", s.created_at()});
-  for (const std::string& w : s.warnings()) rows.push_back({"warning", w});
+  // What the controller warned of when it accepted the search (it may have passed since).
+  for (const std::string& w : s.warnings()) rows.push_back({"warning at submit", w});
   PrintTable(rows);
 }
 
