@@ -88,7 +88,8 @@ struct FinalistPlan {
 // SelectFinalists(): per front (in the search's profile order) finalists_per_profile members
 // evenly spread along the first objective, its best first (one finalist: the best on the
 // first objective, most accurate by default); then the reference. The same architecture is
-// chosen once.
+// chosen once. Returned in the order to queue them: most multiply-accumulates first (the
+// longest training starts first; ties keep the selection order).
 std::vector<FinalistPlan> SelectFinalists(const nas::v1::SearchSpec& spec,
                                           const std::vector<FrontView>& fronts);
 

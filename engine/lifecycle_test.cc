@@ -2,8 +2,12 @@
 // changes, and a whole refill over a reader of plain structs.
 #include "engine/lifecycle.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "search/cost_model.h"
 #include "search/search_space.h"
 
 namespace nas::engine {
@@ -165,7 +169,7 @@ TEST(FinalTrainingTest, TargetRecipeAndFidelityCountTheFinalists) {
   EXPECT_EQ(MaxFinalists(Spec()), 0);
 }
 
-TEST(FinalTrainingTest, SelectsSpreadMembersOncePerArchitectureThenTheReference) {
+TEST(FinalTrainingTest, SelectsSpreadMembersOncePerArchitectureAndTheReference) {
   SearchSpec spec = WithFinalTraining(2);
   *spec.mutable_reference()->mutable_architecture() = Arch(99);
   // Front p0: 4 members; the two chosen are its most accurate and its last on accuracy.
@@ -174,12 +178,33 @@ TEST(FinalTrainingTest, SelectsSpreadMembersOncePerArchitectureThenTheReference)
       spec, {Front("p0", {{2, 0.80}, {1, 0.90}, {3, 0.70}, {4, 0.60}}),
              Front("p1", {{7, 0.85}, {1, 0.90}})});
   std::vector<int64_t> from;
-  for (const FinalistPlan& f : chosen) from.push_back(f.from_candidate);
-  EXPECT_EQ(from, (std::vector<int64_t>{1, 4, 7, 0}));
-  EXPECT_TRUE(chosen.back().reference);
-  EXPECT_EQ(CanonicalKey(chosen.back().architecture), CanonicalKey(Arch(99)));
+  std::vector<int64_t> macs;
+  for (const FinalistPlan& f : chosen) {
+    from.push_back(f.from_candidate);
+    macs.push_back(EstimateCost(f.architecture, FashionMnistInput()).macs);
+    EXPECT_EQ(f.reference, f.from_candidate == 0);
+    if (f.reference) EXPECT_EQ(CanonicalKey(f.architecture), CanonicalKey(Arch(99)));
+  }
+  std::vector<int64_t> which = from;
+  std::sort(which.begin(), which.end());
+  EXPECT_EQ(which, (std::vector<int64_t>{0, 1, 4, 7}));
+  // In the order to queue them: most multiply-accumulates first.
+  EXPECT_TRUE(std::is_sorted(macs.begin(), macs.end(), std::greater<int64_t>())) << macs[0];
   // Nothing on any front: no finalist, not even the reference.
   EXPECT_TRUE(SelectFinalists(spec, {Front("p0", {}), Front("p1", {})}).empty());
+}
+
+TEST(FinalTrainingTest, TheLargestFinalistIsQueuedFirst) {
+  // The compression headline's case: the reference is the space's largest network, selected
+  // last; it is queued first so that its long training overlaps the others'.
+  SearchSpec spec = WithFinalTraining(1);
+  *spec.mutable_reference()->mutable_architecture() =
+      LargestArchitecture(*ResolveSearchSpace(spec.space()));
+  const std::vector<FinalistPlan> chosen =
+      SelectFinalists(spec, {Front("p0", {{1, 0.9}}), Front("p1", {{2, 0.8}})});
+  ASSERT_EQ(chosen.size(), 3u);
+  EXPECT_TRUE(chosen.front().reference);
+  EXPECT_EQ(chosen.front().from_candidate, 0);
 }
 
 TEST(FinalTrainingTest, SpentSearchPhaseQueuesFinalistsInsteadOfEnding) {
