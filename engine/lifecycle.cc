@@ -179,7 +179,9 @@ std::vector<FinalistPlan> SelectFinalists(const SearchSpec& spec,
   // only when the first of three smaller finalists had finished. The input's shape barely
   // changes the order, so Fashion-MNIST's stands for the dataset's.
   std::vector<int64_t> macs;
-  for (const FinalistPlan& f : out) macs.push_back(EstimateCost(f.architecture, FashionMnistInput()).macs);
+  for (const FinalistPlan& f : out) {
+    macs.push_back(EstimateCost(f.architecture, FashionMnistInput()).macs);
+  }
   std::vector<size_t> order(out.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),

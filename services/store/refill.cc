@@ -68,7 +68,7 @@ class TxSearchReader : public engine::SearchReader {
     v.search_phase_end = r[11].as<std::string>();
     if (!r[12].is_null()) v.seconds_left = r[12].as<double>();
     if (v.seconds_left.has_value() && engine::HasFinalTraining(v.spec) && v.finalists == 0) {
-      v.phase_times = PhaseTimes(engine::FinalRung(v.spec), v.spec.dataset());
+      v.phase_times = PhaseTimes(v.spec);
     }
     if (v.spec.has_multi_fidelity()) {
       // Only multi-fidelity searches pay for this count; otherwise every candidate is rung 0.
@@ -193,27 +193,36 @@ class TxSearchReader : public engine::SearchReader {
   }
 
  private:
-  // The mean training seconds of the search's latest finished models (0: none yet).
-  // The search phase's training times: the mean of the last 32 models of its last rung and
-  // the longest of them all (the reference among them), and the dataset's size if known.
-  engine::SearchPhaseTimes PhaseTimes(int final_rung, const std::string& dataset) {
+  // The search phase's training times: the mean of the last 32 models of its last rung, the
+  // longest of those and of the reference's (found by its architecture hash: it is usually
+  // the longest and trained early), and the dataset's size if a worker has reported it.
+  engine::SearchPhaseTimes PhaseTimes(const SearchSpec& spec) {
     engine::SearchPhaseTimes t;
+    const int final_rung = engine::FinalRung(spec);
     double recent = 0;
     int n = 0;
     for (const pqxx::row& r : tx_.exec_params(
              "SELECT e.metrics FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
-             "WHERE e.search_id = $1 AND c.rung = $2 AND NOT c.final_training ORDER BY e.id DESC",
+             "WHERE e.search_id = $1 AND c.rung = $2 AND NOT c.final_training "
+             "ORDER BY e.id DESC LIMIT 32",
              search_id_, final_rung)) {
       const double seconds = Parse<CandidateMetrics>(r[0]).train_seconds();
       t.slowest_train_seconds = std::max(t.slowest_train_seconds, seconds);
-      if (n < 32) {
-        recent += seconds;
-        ++n;
-      }
+      recent += seconds;
+      ++n;
     }
     t.mean_train_seconds = n == 0 ? 0 : recent / n;
+    if (spec.has_reference()) {
+      for (const pqxx::row& r : tx_.exec_params(
+               "SELECT e.metrics FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
+               "WHERE e.search_id = $1 AND c.arch_hash = $2 AND NOT c.final_training",
+               search_id_, ArchitectureHash(spec.reference().architecture()))) {
+        t.slowest_train_seconds =
+            std::max(t.slowest_train_seconds, Parse<CandidateMetrics>(r[0]).train_seconds());
+      }
+    }
     const pqxx::result size =
-        tx_.exec_params("SELECT train_examples FROM dataset_sizes WHERE name = $1", dataset);
+        tx_.exec_params("SELECT train_examples FROM dataset_sizes WHERE name = $1", spec.dataset());
     if (!size.empty()) t.train_examples = size[0][0].as<int64_t>();
     return t;
   }
