@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/flags.h"
 #include "cli/format.h"
+#include "cli/units.h"
 #include "cli/nasctl.h"
 #include "common/status_macros.h"
 #include "google/protobuf/text_format.h"

@@ -78,12 +78,7 @@ std::string Json(const google::protobuf::Message& m) {
   return out;
 }
 
-std::string Short(const std::string& enum_name) {
-  const size_t pos = enum_name.find("_STATE_");
-  std::string s = pos == std::string::npos ? enum_name : enum_name.substr(pos + 7);
-  if (absl::StartsWith(s, "LATENCY_SOURCE_")) s = s.substr(15);
-  return absl::AsciiStrToLower(s);
-}
+
 
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
@@ -99,12 +94,6 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
     }
     std::cout << line << "\n";
   }
-}
-
-std::string Bytes(int64_t b) {
-  if (b >= (1 << 20)) return absl::StrFormat("%.1f MiB", b / 1048576.0);
-  if (b >= 1024) return absl::StrFormat("%.1f KiB", b / 1024.0);
-  return absl::StrCat(b, " B");
 }
 
 std::string Describe(const nas::v1::Architecture& a) {
@@ -156,7 +145,7 @@ std::string VsReference(const nas::v1::ReferenceComparison& vs, bool is_referenc
 std::string FinalistCell(const nas::v1::Finalist& f) {
   if (f.candidate_id() == 0) return "-";
   if (f.state() != nas::v1::CANDIDATE_STATE_EVALUATED) {
-    return absl::StrCat(f.candidate_id(), " ", Short(nas::v1::CandidateState_Name(f.state())));
+    return absl::StrCat(f.candidate_id(), " ", Short(f.state()));
   }
   std::string cell = absl::StrFormat("%d: test %.4f", f.candidate_id(), f.metrics().test_accuracy());
   if (f.metrics().has_int8_test_accuracy()) {
@@ -175,7 +164,7 @@ void PrintSearch(const nas::v1::Search& s) {
       {"search", absl::StrCat(s.id(), s.spec().display_name().empty()
                                           ? ""
                                           : absl::StrCat(" (", s.spec().display_name(), ")"))},
-      {"state", Short(nas::v1::SearchState_Name(s.state())) +
+      {"state", Short(s.state()) +
                     (s.message().empty() ? "" : absl::StrCat(": ", s.message()))},
       {"strategy", absl::StrCat(s.spec().strategy().name(), ", seed ", s.spec().strategy().seed())},
       {"space", s.spec().space().name()},

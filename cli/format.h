@@ -9,7 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
+#include "common/enum_names.h"
 #include "google/protobuf/message.h"
 #include "proto/nas.pb.h"
 #include "proto/nas_service.pb.h"
@@ -32,14 +34,14 @@ absl::StatusOr<nas::v1::Constraint> ParseConstraint(absl::string_view text);
 // Json() prints a message as one line of JSON with the proto's field names.
 std::string Json(const google::protobuf::Message& m);
 
-// Short() drops an enum's prefix: SEARCH_STATE_RUNNING -> running.
-std::string Short(const std::string& enum_name);
+// Short() is an enum value as nasctl prints it: SEARCH_STATE_RUNNING -> running.
+template <typename Enum>
+std::string Short(Enum value) {
+  return absl::AsciiStrToLower(ShortEnumName(value));
+}
 
 // PrintTable() prints rows as an aligned table on stdout.
 void PrintTable(const std::vector<std::vector<std::string>>& rows);
-
-// Bytes() is a size for people: "40.0 KiB".
-std::string Bytes(int64_t b);
 
 // Describe() is an architecture in one line: "mobilenetv2 r28 [16:k3e1 | 24:k5e3,k3e3+se]".
 std::string Describe(const nas::v1::Architecture& a);

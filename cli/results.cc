@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/flags.h"
 #include "cli/format.h"
+#include "cli/units.h"
 #include "cli/nasctl.h"
 #include "cli/watch_view.h"
 #include "common/model_format.h"
@@ -73,9 +74,9 @@ absl::Status Nasctl::Pareto(int64_t id) {
     }
     std::cout << absl::StrFormat(
         "Pareto front of search %d on %s: %d members (%d evaluated, %d infeasible), "
-        "hypervolume %.6g\n",
+        "hypervolume %.4f of its reference box\n",
         id, front.profile_id(), front.members_size(), front.evaluated(), front.infeasible(),
-        front.hypervolume());
+        front.normalized_hypervolume());
     // The usual columns, then any objective of the search they do not show (from the
     // registry of metrics, search/objectives.h).
     std::vector<const MetricInfo*> extra;
@@ -100,7 +101,7 @@ absl::Status Nasctl::Pareto(int64_t id) {
       rows.push_back({absl::StrCat(m.candidate_id()),
                       absl::StrFormat("%.4f", ProfileAccuracy(m.metrics(), pm)),
                       LatencyCell(pm),
-                      Short(nas::v1::LatencySource_Name(pm.latency_source())),
+                      Short(pm.latency_source()),
                       Bytes(pm.peak_activation_bytes()), Bytes(pm.model_bytes()),
                       absl::StrCat(m.metrics().params())});
       for (const MetricInfo* info : extra) {
@@ -151,7 +152,7 @@ absl::Status Nasctl::Plot(const nas::v1::Search& search,
   for (const nas::v1::ParetoFront& front : fronts) {
     PlotPanel panel;
     panel.profile_id = front.profile_id();
-    panel.hypervolume = front.hypervolume();
+    panel.hypervolume = front.normalized_hypervolume();
     std::set<int64_t> members;
     for (const auto& m : front.members()) members.insert(m.candidate_id());
     for (const nas::v1::Candidate& c : resp.candidates()) {
@@ -159,7 +160,7 @@ absl::Status Nasctl::Plot(const nas::v1::Search& search,
       for (const nas::v1::ProfileMetrics& pm : c.profile_metrics()) {
         if (pm.profile_id() != front.profile_id()) continue;
         panel.latency_source =
-            absl::AsciiStrToLower(Short(nas::v1::LatencySource_Name(pm.latency_source())));
+            absl::AsciiStrToLower(Short(pm.latency_source()));
         if (!pm.accuracy_kind().empty()) panel.accuracy_kind = pm.accuracy_kind();
         std::string note;
         if (c.is_reference()) {
@@ -221,7 +222,7 @@ absl::Status Nasctl::Candidates(int64_t id) {
   rows[0].push_back("ARCHITECTURE");
   for (const auto& c : resp.candidates()) {
     const bool done = c.state() == nas::v1::CANDIDATE_STATE_EVALUATED;
-    rows.push_back({absl::StrCat(c.id()), Short(nas::v1::CandidateState_Name(c.state())),
+    rows.push_back({absl::StrCat(c.id()), Short(c.state()),
                     // A finalist of final training shows as such, not by its rung.
                     c.fidelity().final_training() ? std::string("final")
                                                   : absl::StrCat(c.fidelity().rung()),

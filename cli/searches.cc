@@ -210,7 +210,7 @@ absl::Status Nasctl::List() {
       {"ID", "NAME", "STATE", "EVALUATED", "BEST ACC", "PROFILES", "CREATED"}};
   for (const auto& s : resp.searches()) {
     rows.push_back({absl::StrCat(s.id()), s.spec().display_name(),
-                    Short(nas::v1::SearchState_Name(s.state())),
+                    Short(s.state()),
                     absl::StrCat(s.progress().evaluated(), "/", s.progress().target()),
                     absl::StrFormat("%.4f", s.best_accuracy()),
                     absl::StrJoin(s.spec().profile_ids(), ","), s.created_at()});
@@ -247,7 +247,7 @@ absl::Status Nasctl::Watch(int64_t id) {
     for (const std::string& w : search.warnings()) std::cout << "warning: " << w << "\n";
     for (const std::string& profile : search.spec().profile_ids()) {
       NAS_ASSIGN_OR_RETURN(const nas::v1::ParetoFront front, FetchFront(id, profile));
-      hypervolume[profile] = front.hypervolume();
+      hypervolume[profile] = front.normalized_hypervolume();
     }
   }
   grpc::ClientContext ctx;
@@ -300,7 +300,7 @@ absl::Status Nasctl::Watch(int64_t id) {
         continue;
       }
       if (e.kind() == nas::v1::SEARCH_EVENT_KIND_FRONT_CHANGED && !e.profile_id().empty()) {
-        hypervolume[e.profile_id()] = e.hypervolume();
+        hypervolume[e.profile_id()] = e.normalized_hypervolume();
       }
       if (tty) {
         std::cout << "\r\033[K" << e.message() << "\n";

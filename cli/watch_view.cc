@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "cli/units.h"
+#include "common/enum_names.h"
 
 namespace nas {
 
@@ -87,11 +89,10 @@ std::string ProgressLine(const nas::v1::Search& search,
   }
   absl::StrAppend(&line, absl::StrFormat("  best %.4f", search.best_accuracy()));
   for (const auto& [profile, hv] : hypervolume) {
-    absl::StrAppend(&line, absl::StrFormat("  hv %s %.4g", profile, hv));
+    absl::StrAppend(&line, absl::StrFormat("  hv %s %.4f", profile, hv));
   }
   if (search.state() != nas::v1::SEARCH_STATE_RUNNING) {
-    std::string state = nas::v1::SearchState_Name(search.state());
-    absl::StrAppend(&line, "  ", state.substr(std::string("SEARCH_STATE_").size()));
+    absl::StrAppend(&line, "  ", ShortEnumName(search.state()));
     return line;
   }
   absl::Time created;
@@ -183,12 +184,6 @@ std::string TickLabel(double v) {
   return absl::StrFormat("%g", std::round(v * 1000) / 1000);
 }
 
-std::string HumanBytes(double b) {
-  if (b >= (1 << 20)) return absl::StrFormat("%.3g MiB", b / (1 << 20));
-  if (b >= 1024) return absl::StrFormat("%.3g KiB", b / 1024);
-  return absl::StrFormat("%.0f B", b);
-}
-
 }  // namespace
 
 std::optional<LabelBox> PlaceLabel(double px, double py, size_t chars,
@@ -233,12 +228,13 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
                            x0, y0, w, h));
   for (double t : x.Ticks()) {
     const double px = x.Px(t);
+    const std::string label =
+        latency ? TickLabel(t) : Escape(Bytes(static_cast<int64_t>(std::llround(t))));
     absl::StrAppend(svg, absl::StrFormat(
                              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                              "stroke=\"#e3e5e8\"/><text x=\"%.1f\" y=\"%.1f\" "
                              "class=\"tick\" text-anchor=\"middle\">%s</text>\n",
-                             px, y0, px, y0 + h, px, y0 + h + 16,
-                             latency ? TickLabel(t) : Escape(HumanBytes(t))));
+                             px, y0, px, y0 + h, px, y0 + h + 16, label));
   }
   for (double t : y.Ticks()) {
     const double py = y.Px(t);
@@ -323,7 +319,7 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
                              px, py, hollow ? " style=\"fill:#fff\"" : "", p->candidate_id,
                              p->accuracy,
                              latency ? absl::StrFormat("%.3g ms", cost(*p))
-                                     : HumanBytes(cost(*p)),
+                                     : Bytes(static_cast<int64_t>(std::llround(cost(*p)))),
                              hollow ? " (latency not settled: within measurement noise)"
                              : latency && p->latency_ci_ms > 0
                                  ? absl::StrFormat(" +-%.2g", p->latency_ci_ms)
@@ -370,7 +366,7 @@ std::string ParetoPlotSvg(const std::string& title, const std::vector<PlotPanel>
     }
     absl::StrAppend(&svg, absl::StrFormat(
                               "<text x=\"24\" y=\"%.1f\" class=\"axis\">profile %s: %d evaluated, "
-                              "%d on the front, %d infeasible, hypervolume %.4g</text>\n",
+                              "%d on the front, %d infeasible, hypervolume %.4f</text>\n",
                               y0 - 8, Escape(panel.profile_id), panel.points.size(), front,
                               infeasible, panel.hypervolume));
     Scatter(&svg, panel, /*latency=*/true, 80, y0 + 6, 440, kRow - 90);

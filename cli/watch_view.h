@@ -82,7 +82,7 @@ std::optional<LabelBox> PlaceLabel(double px, double py, size_t chars,
 struct PlotPanel {
   std::string profile_id;
   std::string latency_source;  // "measured", "predicted", "modelled"
-  double hypervolume = 0;
+  double hypervolume = 0;  // normalised to its reference box, in [0, 1]
   // Which accuracy the points show: "fp32", or "int8" on a profile whose weights are int8.
   std::string accuracy_kind = "fp32";
   std::vector<PlotPoint> points;
@@ -90,8 +90,9 @@ struct PlotPanel {
 
 // ParetoPlotSvg() draws, per profile, accuracy against latency and against peak activation
 // memory: front members in colour, joined by the front's staircase and labelled with their
-// candidate ids; dominated candidates faded; infeasible ones as faded crosses. Axes use a log
-// scale when the costs span more than a factor of 20. A standalone SVG file for a browser.
+// candidate ids; dominated candidates faded; infeasible ones as faded crosses. A cost axis
+// (latency, memory) is logarithmic whenever every cost on it is positive; accuracy is linear.
+// A standalone SVG file for a browser.
 std::string ParetoPlotSvg(const std::string& title, const std::vector<PlotPanel>& panels);
 
 }  // namespace nas

@@ -107,7 +107,7 @@ TEST(ParetoPlotSvgTest, MarksTheFrontFadesTheRestAndEscapesText) {
   PlotPanel panel;
   panel.profile_id = "rpi4<x>@1";
   panel.latency_source = "modelled";
-  panel.hypervolume = 1.25;
+  panel.hypervolume = 0.625;
   // Three front members (one dominated in the memory projection), two dominated, one
   // infeasible.
   panel.points = {{1, 0.80, 0.5, 40000, true, true},  {2, 0.85, 1.0, 90000, true, true},
@@ -124,7 +124,7 @@ TEST(ParetoPlotSvgTest, MarksTheFrontFadesTheRestAndEscapesText) {
   EXPECT_EQ(Count(svg, "class=\"dominated\""), 2 * 2);
   EXPECT_EQ(Count(svg, "class=\"infeasible\""), 2 * 1);
   EXPECT_EQ(Count(svg, "class=\"stair\""), 2);
-  EXPECT_NE(svg.find("6 evaluated, 3 on the front, 1 infeasible, hypervolume 1.25"),
+  EXPECT_NE(svg.find("6 evaluated, 3 on the front, 1 infeasible, hypervolume 0.6250"),
             std::string::npos);
   // Latency spans 0.2 to 9 ms: a factor of 45, so a log scale.
   EXPECT_NE(svg.find("latency, ms (modelled, log scale)"), std::string::npos);

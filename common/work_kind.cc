@@ -1,7 +1,7 @@
 #include "common/work_kind.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
 
 namespace nas {
 
@@ -18,8 +18,7 @@ nas::v1::WorkKind WorkKindOf(const nas::v1::LeaseWorkResponse& lease) {
 }
 
 std::string WorkKindName(nas::v1::WorkKind kind) {
-  std::string name = nas::v1::WorkKind_Name(kind);
-  return absl::StartsWith(name, "WORK_KIND_") ? name.substr(10) : name;
+  return ShortEnumName(kind);
 }
 
 nas::v1::WorkKind ParseWorkKind(absl::string_view name) {

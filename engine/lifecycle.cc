@@ -416,7 +416,9 @@ absl::StatusOr<RefillPlan> PlanRefill(SearchReader& reader, StrategyCache& strat
 std::string FrontChange::Describe(int64_t candidate_id, absl::string_view profile_name) const {
   return absl::StrCat("candidate ", candidate_id, " joined the ", profile_name, " front (", members,
                       " members, ", removed.size(), " displaced; hypervolume ",
-                      hypervolume ? absl::StrFormat("%.6g", *hypervolume) : "-", ")");
+                      normalized_hypervolume ? absl::StrFormat("%.4f", *normalized_hypervolume)
+                                             : "-",
+                      ")");
 }
 
 FrontChange OfferToFront(const SearchSpec& spec, const nas::v1::HardwareProfile& profile,
@@ -431,9 +433,13 @@ FrontChange OfferToFront(const SearchSpec& spec, const nas::v1::HardwareProfile&
   if (!change.joined) return change;
   std::vector<std::vector<double>> points;
   for (const ParetoArchive::Member& m : front.members()) points.push_back(m.values);
-  const absl::StatusOr<double> hv =
-      Hypervolume(points, HypervolumeReference(spec.objectives(), spec.constraints(), profile));
-  if (hv.ok()) change.hypervolume = *hv;
+  const std::vector<double> reference =
+      HypervolumeReference(spec.objectives(), spec.constraints(), profile);
+  const absl::StatusOr<double> hv = Hypervolume(points, reference);
+  if (hv.ok()) {
+    change.hypervolume = *hv;
+    change.normalized_hypervolume = NormalizedHypervolume(*hv, reference, spec.objectives());
+  }
   return change;
 }
 

@@ -296,8 +296,10 @@ struct FrontChange {
   std::vector<int64_t> removed;    // members it displaced
   std::vector<double> objectives;  // its point, minimisation form
   size_t members = 0;              // the front's size after
-  std::optional<double> hypervolume;
-  // "candidate 7 joined the rpi4 front (3 members, 1 displaced; hypervolume 0.42)"
+  std::optional<double> hypervolume;             // raw (search/hypervolume.h)
+  std::optional<double> normalized_hypervolume;  // share of its box (NormalizedHypervolume)
+  // "candidate 7 joined the rpi4 front (3 members, 1 displaced; hypervolume 0.4200)", the
+  // hypervolume normalised.
   std::string Describe(int64_t candidate_id, absl::string_view profile_name) const;
 };
 

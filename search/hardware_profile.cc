@@ -5,29 +5,19 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/names.h"
 #include "search/latency_table.h"
 #include "search/objectives.h"
 
 namespace nas {
-namespace {
-
-bool IsValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-           c == '-' || c == '_';
-  });
-}
-
-}  // namespace
 
 absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& p) {
   if (!IsValidName(p.name())) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "profile.name: \"", p.name(),
-        "\" must be 1 to 64 characters of lower-case letters, digits, '-' and '_'"));
+        "profile.name: \"", absl::CHexEscape(p.name().substr(0, 80)), "\" is not ", kNameRule));
   }
   if (p.description().size() > 4096) {
     return absl::InvalidArgumentError("profile.description: longer than 4096 characters");
@@ -48,15 +38,14 @@ absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& p) {
   // Optional on predicting profiles (it names the device a lookup table was measured on).
   if (p.kind() != nas::v1::PROFILE_KIND_MEASURED && !p.device_tag().empty() &&
       !IsValidName(p.device_tag())) {
-    return absl::InvalidArgumentError(
-        "profile.device_tag: lower-case letters, digits, '-' and '_' only");
+    return absl::InvalidArgumentError(absl::StrCat("profile.device_tag: must be ", kNameRule));
   }
   switch (p.kind()) {
     case nas::v1::PROFILE_KIND_MEASURED:
       if (!IsValidName(p.device_tag())) {
         return absl::InvalidArgumentError(
-            "profile.device_tag: a measured profile needs the device tag of the workers that "
-            "measure it (lower-case letters, digits, '-' and '_')");
+            absl::StrCat("profile.device_tag: a measured profile needs the device tag of the "
+                         "workers that measure it (", kNameRule, ")"));
       }
       return absl::OkStatus();
     case nas::v1::PROFILE_KIND_ROOFLINE: {
@@ -262,6 +251,19 @@ double MinimisationForm(nas::v1::Metric metric, double natural_value) {
 }
 
 const char* MetricName(nas::v1::Metric metric) { return MetricInfoOf(metric).name; }
+
+double NormalizedHypervolume(
+    double hypervolume, const std::vector<double>& reference,
+    const google::protobuf::RepeatedPtrField<nas::v1::Objective>& objectives) {
+  if (reference.size() != static_cast<size_t>(objectives.size())) return 0;
+  double box = 1;
+  for (int k = 0; k < objectives.size(); ++k) {
+    const MetricInfo& info = MetricInfoOf(objectives.Get(k).metric());
+    box *= reference[k] - info.MinimisationForm(info.ideal);
+  }
+  if (!(box > 0) || !std::isfinite(box)) return 0;
+  return std::clamp(hypervolume / box, 0.0, 1.0);
+}
 
 std::vector<double> HypervolumeReference(
     const google::protobuf::RepeatedPtrField<nas::v1::Objective>& objectives,

@@ -96,6 +96,13 @@ std::vector<double> HypervolumeReference(
     const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
     const nas::v1::HardwareProfile& profile);
 
+// NormalizedHypervolume() is `hypervolume` (of a front of `objectives`, against `reference`)
+// as a share of the box between the reference and the ideal point (accuracy 1, costs 0), in
+// [0, 1]; 0 when the box is empty (a reference at or beyond the ideal).
+double NormalizedHypervolume(
+    double hypervolume, const std::vector<double>& reference,
+    const google::protobuf::RepeatedPtrField<nas::v1::Objective>& objectives);
+
 // MetricName() returns the short name used in messages and tables ("accuracy", "latency_ms").
 const char* MetricName(nas::v1::Metric metric);
 

@@ -287,5 +287,23 @@ TEST(HypervolumeReferenceTest, AccuracyZeroCostsAtTheProfilesLimitsOrFixedBounds
             (std::vector<double>{-0.7, 5, 320 * 1024}));
 }
 
+TEST(NormalizedHypervolumeTest, IsTheShareOfTheBoxFromTheReferenceToTheIdeal) {
+  google::protobuf::RepeatedPtrField<nas::v1::Objective> objectives;
+  objectives.Add()->set_metric(nas::v1::METRIC_ACCURACY);
+  objectives.Add()->set_metric(nas::v1::METRIC_PARAMS);
+  // Reference: accuracy 0 (-0 minimised), 10^9 parameters; the ideal: accuracy 1, 0 parameters.
+  // One member at accuracy 0.9 with 10^8 parameters dominates 0.9 x (9 x 10^8) of the box's
+  // 1 x 10^9: 0.81, worked by hand.
+  const std::vector<double> reference = {0, 1e9};
+  EXPECT_NEAR(NormalizedHypervolume(0.9 * 9e8, reference, objectives), 0.81, 1e-12);
+  // A constraint of 0.5 accuracy moves the reference to -0.5: the box is 0.5 x 10^9.
+  EXPECT_NEAR(NormalizedHypervolume(0.4 * 9e8, {-0.5, 1e9}, objectives), 0.72, 1e-12);
+  // Nothing dominated, an empty box, a mismatched reference: 0; never above 1.
+  EXPECT_EQ(NormalizedHypervolume(0, reference, objectives), 0);
+  EXPECT_EQ(NormalizedHypervolume(5, {-1, 1e9}, objectives), 0);
+  EXPECT_EQ(NormalizedHypervolume(5, {0}, objectives), 0);
+  EXPECT_EQ(NormalizedHypervolume(2e9, reference, objectives), 1);
+}
+
 }  // namespace
 }  // namespace nas

@@ -27,6 +27,7 @@ std::vector<MetricInfo> MakeRegistry() {
       return p.accuracy_kind().empty() ? c.val_accuracy() : p.accuracy();
     };
     m.reference = 0;
+    m.ideal = 1;
     m.max_bound = 1;
     r.push_back(m);
   }

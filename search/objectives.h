@@ -44,6 +44,8 @@ struct MetricInfo {
   double (*limit)(const nas::v1::ProfileLimits&) = nullptr;
   // Hypervolume reference (natural units) when neither a limit nor a constraint bounds it.
   double reference = 1e12;
+  // The best value there can be (natural units): the far corner of the hypervolume's box.
+  double ideal = 0;
   // Range a constraint's bound may take (natural units).
   double min_bound = 0;
   double max_bound = 1e300;

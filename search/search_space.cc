@@ -6,8 +6,10 @@
 #include <functional>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/names.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "search/space_presets.h"
@@ -129,15 +131,8 @@ absl::StatusOr<SearchSpaceDef> NarrowPreset(SearchSpaceDef s, const nas::v1::Sea
   return s;
 }
 
-bool IsSpaceName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-      return false;
-    }
-  }
-  return true;
-}
+// A space's name follows the rule of names (common/names.h), in either case.
+bool IsSpaceName(const std::string& name) { return IsValidName(absl::AsciiStrToLower(name)); }
 
 // Copies `values` after checking each lies in lo..hi; `field` names the list. An empty list is
 // `fallback` when given, else an error.
@@ -229,8 +224,8 @@ absl::StatusOr<StageDef> UserStage(const nas::v1::StageSpace& r, const std::stri
 absl::StatusOr<SearchSpaceDef> UserSpace(const nas::v1::SearchSpace& r) {
   if (!IsSpaceName(r.name())) {
     return Invalid("name", absl::StrCat("\"", r.name().substr(0, 80),
-                                        "\" is not a space name (1 to 64 of letters, digits, "
-                                        "'-', '_', '.')"));
+                                        "\" is not a space name (1 to 64 of letters of "
+                                        "either case, digits, '.', '_' and '-')"));
   }
   if (PresetSpace(r.name()).ok()) {
     return Invalid("name", absl::StrCat("\"", r.name(),

@@ -8,32 +8,27 @@
 #include <cmath>
 
 #include <algorithm>
-#include <cctype>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "glog/logging.h"
 #include "common/dataset_name.h"
+#include "common/error_reason.h"
 #include "common/model_format.h"
+#include "common/names.h"
 #include "common/onnx_check.h"
 #include "search/hardware_profile.h"
 #include "common/status_macros.h"
 #include "common/validation_split.h"
 #include "search/weight_sharing.h"
 #include "services/crypto.h"
+#include "services/request_validation.h"
 #include "services/spec_validation.h"
 
 namespace nas {
 namespace {
-
-// The most examples a worker may report a dataset to have (ImageNet-22k has 14M).
-constexpr int64_t kMaxDatasetExamples = 1'000'000'000;
-
-// The most subnet estimates one LeaseWork answer may lease (LeaseWorkRequest.max_estimates).
-constexpr int kMaxEstimateBatch = 64;
 
 // Extracts the secret from "Bearer <secret>".
 absl::StatusOr<std::string> BearerSecret(absl::string_view authorization) {
@@ -49,23 +44,11 @@ absl::StatusOr<std::string> BearerSecret(absl::string_view authorization) {
   return std::string(authorization.substr(kPrefix.size()));
 }
 
-absl::Status RequireId(absl::string_view field, int64_t id) {
-  if (id > 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(field, ": must be a positive id, got ", id));
-}
 
 absl::Status RequireAdmin(const Caller& caller) {
   if (caller.admin) return absl::OkStatus();
   return absl::PermissionDeniedError(
       absl::StrCat("user \"", caller.name, "\" is not an administrator"));
-}
-
-bool IsValidUserName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::islower(static_cast<unsigned char>(c)) ||
-           std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
 }
 
 }  // namespace
@@ -75,9 +58,14 @@ Controller::Controller(Store* store, Scheduler* scheduler, const ControllerOptio
       scheduler_(scheduler),
       options_(options),
       worker_token_sha256_(Sha256Hex(options.worker_token)),
-      reports_([store](const std::vector<const nas::v1::ReportResultRequest*>& batch) {
-        return store->ReportResults(batch);
-      }, options.max_report_batch) {}
+      observer_(options.metrics),
+      reports_(
+          [store, observer = &observer_](
+              const std::vector<const nas::v1::ReportResultRequest*>& batch) {
+            observer->ReportBatch(batch.size());
+            return store->ReportResults(batch);
+          },
+          options.max_report_batch) {}
 
 // ---- Authentication -------------------------------------------------------------------------
 
@@ -179,10 +167,7 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
   NAS_ASSIGN_OR_RETURN(nas::v1::Search search,
                        store_->CreateSearch(caller, spec, profiles, /*strategy_state=*/"",
                                             warnings));
-  LOG(INFO) << "event=search_submitted search=" << search.id() << " user=" << caller.user_id
-            << " strategy=" << spec.strategy().name() << " dataset=" << spec.dataset()
-            << " profiles=" << absl::StrJoin(spec.profile_ids(), ",")
-            << " target=" << search.progress().target();
+  observer_.SearchSubmitted(caller, search);
   return RefillBeforeAnswering(caller, search);
 }
 
@@ -191,8 +176,7 @@ nas::v1::Search Controller::RefillBeforeAnswering(const Caller& caller,
   // The search is stored either way: if this refill fails, the scheduler's periodic refill
   // queues its candidates, and an error here would only invite the user to send it again.
   if (absl::Status st = scheduler_->Refill(search.id()); !st.ok()) {
-    LOG(WARNING) << "event=refill_failed search=" << search.id() << " error=\"" << st.message()
-                 << "\"";
+    observer_.RefillFailed(search.id(), st);
     scheduler_->MarkDirty(search.id());
   }
   absl::StatusOr<nas::v1::Search> fresh = store_->GetSearch(caller, search.id());
@@ -206,13 +190,12 @@ absl::StatusOr<nas::v1::Search> Controller::GetSearch(const Caller& caller, int6
 
 absl::StatusOr<nas::v1::ListSearchesResponse> Controller::ListSearches(
     const Caller& caller, const nas::v1::ListSearchesRequest& request) {
-  if (request.limit() < 0 || request.limit() > 1000) {
-    return absl::InvalidArgumentError("limit: must be 0 (default 50) to 1000");
-  }
-  if (request.before_id() < 0) return absl::InvalidArgumentError("before_id: must be >= 0");
-  NAS_ASSIGN_OR_RETURN(std::vector<nas::v1::Search> searches,
-                       store_->ListSearches(caller, request.limit() == 0 ? 50 : request.limit(),
-                                            request.before_id()));
+  NAS_RETURN_IF_ERROR(ValidateListSearches(request));
+  NAS_ASSIGN_OR_RETURN(
+      std::vector<nas::v1::Search> searches,
+      store_->ListSearches(
+          caller, request.limit() == 0 ? limits::kDefaultListSearches : request.limit(),
+          request.before_id()));
   nas::v1::ListSearchesResponse response;
   for (nas::v1::Search& s : searches) *response.add_searches() = std::move(s);
   return response;
@@ -222,29 +205,18 @@ absl::StatusOr<nas::v1::Search> Controller::CancelSearch(const Caller& caller,
                                                          int64_t search_id) {
   NAS_RETURN_IF_ERROR(RequireId("search_id", search_id));
   NAS_ASSIGN_OR_RETURN(nas::v1::Search search, store_->CancelSearch(caller, search_id));
-  LOG(INFO) << "event=search_cancelled search=" << search_id << " user=" << caller.user_id;
+  observer_.SearchCancelled(caller, search_id);
   scheduler_->NotifyChange();
   return search;
 }
 
 absl::StatusOr<nas::v1::Search> Controller::ExtendSearch(
     const Caller& caller, const nas::v1::ExtendSearchRequest& request) {
-  NAS_RETURN_IF_ERROR(RequireId("search_id", request.search_id()));
-  if (request.add_candidates() < 0 || request.add_candidates() > 100'000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("add_candidates: ", request.add_candidates(), " is outside 0 to 100000"));
-  }
-  if (request.add_wall_seconds() < 0 || request.add_wall_seconds() > 30 * 24 * 3600) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "add_wall_seconds: ", request.add_wall_seconds(), " is outside 0 to 2592000 (30 days)"));
-  }
+  NAS_RETURN_IF_ERROR(ValidateExtendSearch(request));
   NAS_ASSIGN_OR_RETURN(nas::v1::Search search,
                        store_->ExtendSearch(caller, request.search_id(), request.add_candidates(),
                                             request.add_wall_seconds()));
-  LOG(INFO) << "event=search_extended search=" << search.id() << " user=" << caller.user_id
-            << " add_candidates=" << request.add_candidates()
-            << " add_wall_seconds=" << request.add_wall_seconds()
-            << " target=" << search.progress().target();
+  observer_.SearchExtended(caller, request, search);
   scheduler_->NotifyChange();
   return RefillBeforeAnswering(caller, search);
 }
@@ -287,14 +259,8 @@ absl::StatusOr<nas::v1::ParetoFront> Controller::GetParetoFront(
 
 absl::StatusOr<nas::v1::ListCandidatesResponse> Controller::ListCandidates(
     const Caller& caller, nas::v1::ListCandidatesRequest request) {
-  NAS_RETURN_IF_ERROR(RequireId("search_id", request.search_id()));
-  if (request.limit() < 0 || request.limit() > 10000) {
-    return absl::InvalidArgumentError("limit: must be 0 (default 100) to 10000");
-  }
-  if (!nas::v1::CandidateState_IsValid(request.state())) {
-    return absl::InvalidArgumentError("state: unknown candidate state");
-  }
-  if (request.limit() == 0) request.set_limit(100);
+  NAS_RETURN_IF_ERROR(ValidateListCandidates(request));
+  if (request.limit() == 0) request.set_limit(limits::kDefaultListCandidates);
   NAS_ASSIGN_OR_RETURN(std::vector<nas::v1::Candidate> candidates,
                        store_->ListCandidates(caller, request));
   nas::v1::ListCandidatesResponse response;
@@ -310,24 +276,14 @@ absl::StatusOr<nas::v1::Candidate> Controller::GetCandidate(const Caller& caller
 
 absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Controller::FetchModel(
     const Caller& caller, const nas::v1::FetchModelRequest& request) {
-  NAS_RETURN_IF_ERROR(RequireId("candidate_id", request.candidate_id()));
-  if (!request.format().empty() && !IsModelFormat(request.format())) {
-    return absl::InvalidArgumentError(absl::StrCat("format: \"", request.format().substr(0, 64),
-                                                   "\" is not ", kModelFormatList));
-  }
-  if (request.profile_id().size() > 200) {
-    return absl::InvalidArgumentError("profile_id: longer than 200 bytes");
-  }
+  NAS_RETURN_IF_ERROR(ValidateFetchModel(request));
   return store_->GetArtifact(caller, request.candidate_id(), request.format(),
                              request.profile_id());
 }
 
 absl::StatusOr<nas::v1::HardwareProfile> Controller::RegisterHardwareProfile(
     const Caller& caller, const nas::v1::RegisterHardwareProfileRequest& request) {
-  if (!request.has_profile()) return absl::InvalidArgumentError("profile: missing");
-  if (request.profile().ByteSizeLong() > (4 << 20)) {
-    return absl::InvalidArgumentError("profile: larger than 4 MiB");
-  }
+  NAS_RETURN_IF_ERROR(ValidateRegisterHardwareProfile(request));
   NAS_RETURN_IF_ERROR(ValidateHardwareProfile(request.profile()));
   return store_->RegisterProfile(caller, request.profile());
 }
@@ -352,11 +308,7 @@ absl::StatusOr<nas::v1::HardwareProfile> Controller::GetHardwareProfile(
 absl::StatusOr<nas::v1::User> Controller::CreateUser(const Caller& caller,
                                                      const nas::v1::CreateUserRequest& request) {
   NAS_RETURN_IF_ERROR(RequireAdmin(caller));
-  if (!IsValidUserName(request.name())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("name: \"", request.name(),
-                     "\" must be 1 to 64 lower-case letters, digits, '-', '_' or '.'"));
-  }
+  NAS_RETURN_IF_ERROR(ValidateCreateUser(request));
   return store_->CreateUser(request.name(), request.admin());
 }
 
@@ -370,9 +322,7 @@ absl::StatusOr<nas::v1::ListUsersResponse> Controller::ListUsers(const Caller& c
 
 absl::StatusOr<nas::v1::CreateTokenResponse> Controller::CreateToken(
     const Caller& caller, const nas::v1::CreateTokenRequest& request) {
-  if (request.label().size() > 128) {
-    return absl::InvalidArgumentError("label: longer than 128 characters");
-  }
+  NAS_RETURN_IF_ERROR(ValidateCreateToken(request));
   nas::v1::User user;
   if (request.user_name().empty() || request.user_name() == caller.name) {
     user.set_id(caller.user_id);
@@ -408,56 +358,9 @@ absl::StatusOr<nas::v1::User> Controller::WhoAmI(const Caller& caller) {
 
 absl::StatusOr<nas::v1::RegisterWorkerResponse> Controller::RegisterWorker(
     const nas::v1::RegisterWorkerRequest& request) {
-  if (request.device_tag().empty() || request.device_tag().size() > 64) {
-    return absl::InvalidArgumentError("device_tag: must be 1 to 64 characters");
-  }
-  if (request.name().size() > 256 || request.cpu_model().size() > 256) {
-    return absl::InvalidArgumentError("name, cpu_model: at most 256 characters");
-  }
-  if (request.threads() < 0 || request.threads() > 4096) {
-    return absl::InvalidArgumentError("threads: must be 0 to 4096");
-  }
-  if (request.datasets_size() > 64) {
-    return absl::InvalidArgumentError("datasets: at most 64");
-  }
-  for (int i = 0; i < request.datasets_size(); ++i) {
-    if (!IsValidDatasetName(request.datasets(i))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("datasets[", i, "]: \"", absl::CHexEscape(request.datasets(i).substr(0, 80)),
-                       "\" is not a dataset name (1 to 64 of a-z, 0-9, '.', '_', '-')"));
-    }
-  }
-  if (request.dataset_sizes_size() > request.datasets_size()) {
-    return absl::InvalidArgumentError("dataset_sizes: more than the datasets named");
-  }
-  for (int i = 0; i < request.dataset_sizes_size(); ++i) {
-    const nas::v1::DatasetSize& size = request.dataset_sizes(i);
-    const std::string at = absl::StrCat("dataset_sizes[", i, "]");
-    if (std::find(request.datasets().begin(), request.datasets().end(), size.name()) ==
-        request.datasets().end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          at, ".name: \"", absl::CHexEscape(size.name().substr(0, 80)), "\" is not in datasets"));
-    }
-    if (size.train_examples() < 0 || size.train_examples() > kMaxDatasetExamples ||
-        size.test_examples() < 0 || size.test_examples() > kMaxDatasetExamples) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(at, ": train_examples and test_examples lie in 0 to ", kMaxDatasetExamples));
-    }
-  }
-  if (!request.auto_precision().empty() && request.auto_precision() != "fp32" &&
-      request.auto_precision() != "bf16") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("auto_precision: \"", absl::CHexEscape(request.auto_precision().substr(0, 40)),
-                     "\" is neither \"fp32\" nor \"bf16\""));
-  }
+  NAS_RETURN_IF_ERROR(ValidateRegisterWorker(request));
   NAS_ASSIGN_OR_RETURN(int64_t id, store_->RegisterWorker(request));
-  LOG(INFO) << "event=worker_registered worker=" << id << " device_tag=" << request.device_tag()
-            << " auto_precision="
-            << (request.auto_precision().empty() ? "unknown" : request.auto_precision())
-            << " datasets="
-            << (request.datasets().empty() ? std::string(kDefaultDataset)
-                                           : absl::StrJoin(request.datasets(), ","))
-            << (request.measure_only() ? " measure_only=true" : "");
+  observer_.WorkerRegistered(id, request);
   nas::v1::RegisterWorkerResponse response;
   response.set_worker_id(id);
   response.set_lease_ttl_ms(absl::ToInt64Milliseconds(scheduler_->options().lease_ttl));
@@ -467,13 +370,7 @@ absl::StatusOr<nas::v1::RegisterWorkerResponse> Controller::RegisterWorker(
 absl::StatusOr<nas::v1::LeaseWorkResponse> Controller::LeaseWork(
     const nas::v1::LeaseWorkRequest& request, absl::Time deadline,
     const std::function<bool()>& cancelled) {
-  NAS_RETURN_IF_ERROR(RequireId("worker_id", request.worker_id()));
-  if (request.wait_ms() < 0) return absl::InvalidArgumentError("wait_ms: must be >= 0");
-  if (request.max_estimates() < 0 || request.max_estimates() > kMaxEstimateBatch) {
-    return absl::InvalidArgumentError(absl::StrCat("max_estimates: must be 0 to ",
-                                                   kMaxEstimateBatch, ", not ",
-                                                   request.max_estimates()));
-  }
+  NAS_RETURN_IF_ERROR(ValidateLeaseWork(request));
   const absl::Time until =
       std::min({deadline, absl::Now() + absl::Milliseconds(request.wait_ms()),
                 absl::Now() + options_.max_lease_wait});
@@ -483,16 +380,7 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> Controller::LeaseWork(
                          store_->LeaseNext(request.worker_id(), scheduler_->options().lease_ttl,
                                            request.max_estimates()));
     if (lease.has_value()) {
-      for (int i = 0; i <= lease->batch_size(); ++i) {
-        const nas::v1::LeaseWorkResponse& l = i == 0 ? *lease : lease->batch(i - 1);
-        if (options_.metrics != nullptr) options_.metrics->RecordLease("granted");
-        LOG(INFO) << "event=lease_granted search=" << l.search_id()
-                  << " candidate=" << l.candidate_id() << " lease=" << l.lease_id()
-                  << " worker=" << request.worker_id()
-                  << (lease->batch_size() > 0
-                          ? absl::StrCat(" batch=", i + 1, "/", lease->batch_size() + 1)
-                          : "");
-      }
+      observer_.LeaseGranted(*lease, request.worker_id());
       // The search has room for another candidate now.
       scheduler_->MarkDirty(lease->search_id());
       return *std::move(lease);
@@ -512,93 +400,21 @@ absl::StatusOr<nas::v1::HeartbeatResponse> Controller::Heartbeat(
   NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
   absl::StatusOr<absl::Time> expires =
       store_->Heartbeat(request, scheduler_->options().lease_ttl);
-  CountFenced(expires.status());
-  if (!expires.ok()) return expires.status();
+  if (!expires.ok()) return CountFenced(expires.status());
   nas::v1::HeartbeatResponse response;
   response.set_expires_at_ms(absl::ToUnixMillis(*expires));
   if (request.has_progress()) scheduler_->NotifyChange();
   return response;
 }
 
-namespace {
-
-// Every figure of a worker's report: finite and in its range, each error naming the field.
-absl::Status CheckReportedMetrics(const nas::v1::CandidateMetrics& m) {
-  const auto fraction = [](const char* field, double v, bool may_be_unmeasured) {
-    if (std::isfinite(v) && ((v >= 0 && v <= 1) || (may_be_unmeasured && v == -1))) {
-      return absl::OkStatus();
-    }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metrics.", field, ": ", v, " is not in [0, 1]", may_be_unmeasured ? " (or -1)" : ""));
-  };
-  const auto non_negative = [](const char* field, double v) {
-    if (std::isfinite(v) && v >= 0) return absl::OkStatus();
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics.", field, ": ", v, " must be finite and >= 0"));
-  };
-  NAS_RETURN_IF_ERROR(fraction("val_accuracy", m.val_accuracy(), false));
-  // -1: not measured; 0 is what a report that left the field out carries.
-  NAS_RETURN_IF_ERROR(fraction("test_accuracy", m.test_accuracy(), true));
-  if (m.has_int8_val_accuracy()) {
-    NAS_RETURN_IF_ERROR(fraction("int8_val_accuracy", m.int8_val_accuracy(), false));
-  }
-  if (m.has_int8_test_accuracy()) {
-    NAS_RETURN_IF_ERROR(fraction("int8_test_accuracy", m.int8_test_accuracy(), true));
-  }
-  NAS_RETURN_IF_ERROR(
-      non_negative("int8_model_bytes", static_cast<double>(m.int8_model_bytes())));
-  NAS_RETURN_IF_ERROR(non_negative("params", static_cast<double>(m.params())));
-  NAS_RETURN_IF_ERROR(non_negative("macs", static_cast<double>(m.macs())));
-  NAS_RETURN_IF_ERROR(
-      non_negative("peak_activation_bytes", static_cast<double>(m.peak_activation_bytes())));
-  NAS_RETURN_IF_ERROR(non_negative("model_bytes", static_cast<double>(m.model_bytes())));
-  NAS_RETURN_IF_ERROR(non_negative("latency_ms", m.latency_ms()));
-  NAS_RETURN_IF_ERROR(non_negative("latency_iqr_ms", m.latency_iqr_ms()));
-  NAS_RETURN_IF_ERROR(non_negative("latency_ci_ms", m.latency_ci_ms()));
-  NAS_RETURN_IF_ERROR(non_negative("latency_runs", m.latency_runs()));
-  NAS_RETURN_IF_ERROR(non_negative("latency_threads", m.latency_threads()));
-  NAS_RETURN_IF_ERROR(non_negative("train_seconds", m.train_seconds()));
-  NAS_RETURN_IF_ERROR(non_negative("train_loss", m.train_loss()));
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
     const nas::v1::ReportResultRequest& request) {
-  NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
-  if (request.outcome_case() == nas::v1::ReportResultRequest::OUTCOME_NOT_SET) {
-    return absl::InvalidArgumentError("outcome: set metrics or error");
-  }
-  if (request.has_metrics()) NAS_RETURN_IF_ERROR(CheckReportedMetrics(request.metrics()));
+  NAS_RETURN_IF_ERROR(ValidateReportResult(request));
   absl::StatusOr<ReportOutcome> reported = reports_.Report(request);
-  CountFenced(reported.status());
-  if (!reported.ok()) return reported.status();
+  if (!reported.ok()) return CountFenced(reported.status());
   const ReportOutcome& outcome = *reported;
   if (!outcome.duplicate) {
-    LOG(INFO) << (outcome.measurement   ? "event=measurement_stored search="
-                  : outcome.gang_member ? "event=gang_share_stored search="
-                                        : "event=result_stored search=")
-              << outcome.search_id
-              << " candidate=" << outcome.candidate_id << " lease=" << request.lease_id()
-              << (request.has_metrics()
-                      ? absl::StrCat(" val_accuracy=", request.metrics().val_accuracy())
-                      : absl::StrCat(" error=\"", absl::CHexEscape(request.error()), "\""))
-              << (outcome.search_ended ? " search_ended=true" : "");
-    if (options_.metrics != nullptr) {
-      options_.metrics->RecordLease("completed");
-      if (!outcome.measurement && !outcome.gang_member) {
-        options_.metrics->RecordEvaluation(request.has_metrics());
-      }
-      for (const auto& [profile, error] : outcome.prediction_errors) {
-        options_.metrics->RecordPredictionError(profile, error);
-      }
-    }
-    for (const auto& [worker, reason] : outcome.quarantined) {
-      LOG(WARNING) << "event=worker_quarantined worker=" << worker << " reason=\""
-                   << absl::CHexEscape(reason) << "\"";
-      if (options_.metrics != nullptr) options_.metrics->RecordQuarantine();
-    }
+    observer_.ReportStored(request, outcome);
     scheduler_->MarkDirty(outcome.search_id);
     scheduler_->NotifyChange();
   }
@@ -609,30 +425,7 @@ absl::StatusOr<nas::v1::ReportResultResponse> Controller::ReportResult(
 
 absl::StatusOr<nas::v1::UploadArtifactResponse> Controller::UploadArtifact(
     const nas::v1::UploadArtifactRequest::Header& header, const std::string& data) {
-  NAS_RETURN_IF_ERROR(RequireId("header.lease_id", header.lease_id()));
-  const bool training_checkpoint = header.format() == kTrainingCheckpointFormat;
-  if (!IsModelFormat(header.format()) && header.format() != kSupernetCheckpointFormat &&
-      !training_checkpoint) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "header.format: \"", absl::CHexEscape(header.format().substr(0, 64)), "\" is not ",
-        kModelFormatList, ", ", kSupernetCheckpointFormat, " or ", kTrainingCheckpointFormat));
-  }
-  if (training_checkpoint &&
-      (header.metadata().checkpoint_epochs() < 1 || header.metadata().checkpoint_epochs() > 200)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "header.metadata.checkpoint_epochs: ", header.metadata().checkpoint_epochs(),
-        " is outside 1 to 200 (the epochs a training checkpoint holds)"));
-  }
-  if (header.size_bytes() != static_cast<int64_t>(data.size())) {
-    return absl::InvalidArgumentError(absl::StrCat("header.size_bytes: says ",
-                                                   header.size_bytes(), " but ", data.size(),
-                                                   " bytes arrived"));
-  }
-  const std::string sha = Sha256Hex(data);
-  if (sha != header.sha256()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("header.sha256: the file's SHA-256 is ", sha, ", not ", header.sha256()));
-  }
+  NAS_RETURN_IF_ERROR(ValidateUploadHeader(header, data));
   // A file that is not what it says it is never reaches the store: ONNX files must pass ONNX's
   // checker (and be int8 QDQ exactly when they say so); TorchScript files are zip archives.
   if (IsOnnxFormat(header.format())) {
@@ -644,53 +437,37 @@ absl::StatusOr<nas::v1::UploadArtifactResponse> Controller::UploadArtifact(
     return absl::InvalidArgumentError(
         "upload: the torchscript file is not a TorchScript archive (no zip header)");
   }
-  NAS_RETURN_IF_ERROR(store_->StoreArtifact(header, data));
+  NAS_RETURN_IF_ERROR(CountFenced(store_->StoreArtifact(header, data)));
   nas::v1::UploadArtifactResponse response;
-  response.set_sha256(sha);
+  response.set_sha256(header.sha256());
   response.set_size_bytes(static_cast<int64_t>(data.size()));
   return response;
 }
 
 absl::StatusOr<std::string> Controller::FetchArtifact(
     const nas::v1::FetchArtifactRequest& request) {
-  NAS_RETURN_IF_ERROR(RequireId("worker_id", request.worker_id()));
-  if (request.sha256().size() != 64) {
-    return absl::InvalidArgumentError("sha256: 64 hex digits");
-  }
+  NAS_RETURN_IF_ERROR(ValidateFetchArtifact(request));
   return store_->GetArtifactBySha(request.sha256());
 }
 
-void Controller::CountFenced(const absl::Status& status) {
-  if (status.code() != absl::StatusCode::kFailedPrecondition) return;
-  if (options_.metrics != nullptr) options_.metrics->RecordLease("fenced");
-  LOG(WARNING) << "event=lease_fenced error=\"" << status.message() << "\"";
+absl::Status Controller::CountFenced(absl::Status status) {
+  if (ReasonOf(status) == ErrorReason::kLeaseFenced) observer_.LeaseFenced(status);
+  return status;
 }
 
 absl::Status Controller::ReturnLease(const nas::v1::ReturnLeaseRequest& request) {
   NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
-  NAS_RETURN_IF_ERROR(store_->ReturnLease(request.worker_id(), request.lease_id()));
-  if (options_.metrics != nullptr) options_.metrics->RecordLease("returned");
-  LOG(INFO) << "event=lease_returned lease=" << request.lease_id()
-            << " worker=" << request.worker_id();
+  NAS_RETURN_IF_ERROR(CountFenced(store_->ReturnLease(request.worker_id(), request.lease_id())));
+  observer_.LeaseReturned(request);
   scheduler_->NotifyChange();
   return absl::OkStatus();
 }
 
 absl::Status Controller::PublishRendezvous(const nas::v1::PublishRendezvousRequest& request) {
-  NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
-  const std::string& address = request.store_address();
-  const size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 || port > 65535 ||
-      address.size() > 255) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "store_address: \"", address.substr(0, 64), "\" is not host:port (port 1 to 65535)"));
-  }
-  NAS_RETURN_IF_ERROR(
-      store_->PublishRendezvous(request.worker_id(), request.lease_id(), address));
-  LOG(INFO) << "event=rendezvous_published lease=" << request.lease_id()
-            << " worker=" << request.worker_id() << " store=" << address;
+  NAS_RETURN_IF_ERROR(ValidatePublishRendezvous(request));
+  NAS_RETURN_IF_ERROR(CountFenced(store_->PublishRendezvous(
+      request.worker_id(), request.lease_id(), request.store_address())));
+  observer_.RendezvousPublished(request);
   // Workers waiting for work may now join the gang.
   scheduler_->NotifyChange();
   return absl::OkStatus();

@@ -1,7 +1,9 @@
 // Controller: the service's behaviour behind both gRPC services, free of gRPC.
 //
 // Every method takes what the RPC carried (the caller's `authorization` header and the request)
-// and returns absl::Status(Or); services/grpc_services.cc unpacks and converts, nothing more.
+// and returns absl::Status(Or). services/grpc_services.cc adapts gRPC to it: it authenticates,
+// checks enum fields, converts statuses (ToGrpcStatus), and owns the two streaming protocols,
+// WatchSearch's event stream and UploadArtifact's chunk assembly.
 //
 //   Controller controller(store, scheduler, {.worker_token = secret});
 //   absl::StatusOr<nas::v1::Search> s = controller.SubmitSearch("Bearer nas_...", request);
@@ -18,6 +20,7 @@
 #include "proto/nas_service.pb.h"
 #include "proto/trainer_service.pb.h"
 #include "services/metrics.h"
+#include "services/observer.h"
 #include "services/report_batcher.h"
 #include "services/scheduler.h"
 #include "services/store/store.h"
@@ -115,19 +118,20 @@ class Controller {
   absl::StatusOr<std::string> FetchArtifact(const nas::v1::FetchArtifactRequest& request);
 
   const ControllerOptions& options() const { return options_; }
-  Scheduler* scheduler() { return scheduler_; }
 
  private:
   // Queues a new or extended search's next candidates before the call answers, so it is
   // visibly moving; returns it as it is then.
   nas::v1::Search RefillBeforeAnswering(const Caller& caller, const nas::v1::Search& search);
-  // Counts a heartbeat or report refused because its lease is no longer live.
-  void CountFenced(const absl::Status& status);
+  // Counts a worker's call refused because its lease is no longer live (the store's reason
+  // ErrorReason::kLeaseFenced, not any FAILED_PRECONDITION); returns `status`.
+  absl::Status CountFenced(absl::Status status);
 
   Store* const store_;
   Scheduler* const scheduler_;
   const ControllerOptions options_;
   const std::string worker_token_sha256_;
+  const Observer observer_;  // before reports_, whose batches it counts
   ReportBatcher reports_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/error_reason.h"
 #include "common/status_macros.h"
 #include "services/request_checks.h"
 
@@ -60,8 +61,9 @@ grpc::Status AsWorker(grpc::ServerContext* ctx, const google::protobuf::Message&
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
+  // A reason (a fenced lease, a quarantined worker) travels in the status details.
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      std::string(status.message()), StatusDetails(status));
 }
 
 // ---- NasService -----------------------------------------------------------------------------

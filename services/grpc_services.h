@@ -1,7 +1,11 @@
 // The gRPC services: NasService and AdminService for users, TrainerService for workers.
 //
-// Each method is thin: authenticate, unpack the request, call the gRPC-free Controller, convert
-// its absl::Status once with ToGrpcStatus(). Behaviour lives in controller.h.
+// Each unary method is thin: authenticate, check the request's enum fields, call the gRPC-free
+// Controller, convert its absl::Status once with ToGrpcStatus(). The two streaming methods
+// carry a protocol of their own here: WatchSearch sends a snapshot, then the events from the
+// controller until the search ends or the client goes; UploadArtifact assembles the header and
+// chunks into one file, within the size limit, before the Controller sees it. Behaviour lives in
+// controller.h.
 #ifndef NAS_SERVICES_GRPC_SERVICES_H_
 #define NAS_SERVICES_GRPC_SERVICES_H_
 
@@ -14,7 +18,8 @@
 
 namespace nas {
 
-// ToGrpcStatus() converts an absl::Status; the codes are numerically the same.
+// ToGrpcStatus() converts an absl::Status; the codes are numerically the same, and an error
+// reason (common/error_reason.h) goes into the status details.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 class NasServiceImpl final : public nas::v1::NasService::Service {

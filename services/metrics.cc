@@ -90,8 +90,8 @@ struct ControllerMetrics::Families {
         leases(prometheus::BuildCounter()
                    .Name("nas_leases_total")
                    .Help("Leases by outcome: granted to a worker, completed by its report, "
-                         "expired without a heartbeat, fenced (a report or heartbeat on a dead "
-                         "lease refused), returned by a stopping worker")
+                         "expired without a heartbeat, fenced (a worker's call on a lease that "
+                         "is no longer live refused), returned by a stopping worker")
                    .Register(r)),
         evaluations(prometheus::BuildCounter()
                         .Name("nas_evaluations_total")
@@ -120,6 +120,12 @@ struct ControllerMetrics::Families {
                               "row were evaluated by other workers")
                         .Register(r)
                         .Add({})),
+        report_batch(prometheus::BuildHistogram()
+                         .Name("nas_report_batch_size")
+                         .Help("Workers' reports stored per transaction (group commit)")
+                         .Register(r)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32,
+                                                                          64})),
         serving(prometheus::BuildGauge()
                     .Name("nas_controller_serving")
                     .Help("1 while grpc.health.v1 answers SERVING (the store completes a "
@@ -141,6 +147,7 @@ struct ControllerMetrics::Families {
   prometheus::Counter& store_errors;
   prometheus::Family<prometheus::Histogram>& prediction_error;
   prometheus::Counter& quarantines;
+  prometheus::Histogram& report_batch;
   prometheus::Gauge& serving;
 };
 
@@ -319,6 +326,10 @@ void ControllerMetrics::RecordPredictionError(const std::string& profile_id,
                                               double relative_error) {
   families_->prediction_error.Add({{"profile", profile_id}}, kErrorBuckets)
       .Observe(relative_error);
+}
+
+void ControllerMetrics::RecordReportBatch(size_t reports) {
+  families_->report_batch.Observe(static_cast<double>(reports));
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

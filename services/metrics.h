@@ -21,6 +21,7 @@
 #ifndef NAS_SERVICES_METRICS_H_
 #define NAS_SERVICES_METRICS_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -61,6 +62,7 @@ class ControllerMetrics {
   // ("/nas.v1.NasService/SubmitSearch").
   void RecordRpc(absl::string_view method, int code, absl::Duration took);
   // ControllerMetrics::RecordLease(): "granted", "completed", "expired", "fenced", "returned".
+  // ("fenced": a worker's call refused with the reason ErrorReason::kLeaseFenced.)
   void RecordLease(absl::string_view outcome);
   // ControllerMetrics::RecordLeasesExtended(): `n` live leases given a fresh TTL because the
   // service itself had been unavailable (counted as leases{outcome="extended"}).
@@ -76,6 +78,8 @@ class ControllerMetrics {
   // ControllerMetrics::RecordPredictionError(): |predicted - measured| / measured latency of
   // one candidate on `profile_id`, whose prediction has a measurement to compare with.
   void RecordPredictionError(const std::string& profile_id, double relative_error);
+  // ControllerMetrics::RecordReportBatch(): one group commit of `reports` workers' reports.
+  void RecordReportBatch(size_t reports);
 
   // ControllerMetrics::Interceptor() returns a factory that records every call of a server
   // (gRPC's experimental server interceptors); the server owns it, this object must outlive it.

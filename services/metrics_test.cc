@@ -4,16 +4,13 @@
 // tests/observability_test.py.
 #include "services/metrics.h"
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "proto/nas_service.pb.h"
 #include "tests/http_get.h"
 
 namespace nas {
 namespace {
-
-bool Has(const std::string& text, const std::string& line) {
-  return text.find(line) != std::string::npos;
-}
 
 TEST(GrpcMethodLabelsTest, OnlyServedMethodsAreNamed) {
   // Linked in so the generated descriptor pool knows the service.
@@ -31,11 +28,11 @@ TEST(ControllerMetricsTest, SeriesExistAtZeroAndCountWhatHappens) {
   // Every lease outcome and evaluation outcome is there before anything happened, so rates
   // and alerts have a series to work on.
   for (const char* outcome : {"granted", "completed", "expired", "fenced", "returned"}) {
-    EXPECT_TRUE(Has(text, std::string("nas_leases_total{outcome=\"") + outcome + "\"} 0"))
+    EXPECT_TRUE(HasLine(text, std::string("nas_leases_total{outcome=\"") + outcome + "\"} 0"))
         << outcome << "\n" << text;
   }
-  EXPECT_TRUE(Has(text, "nas_evaluations_total{outcome=\"failed\"} 0"));
-  EXPECT_TRUE(Has(text, "nas_store_errors_total 0"));
+  EXPECT_TRUE(HasLine(text, "nas_evaluations_total{outcome=\"failed\"} 0"));
+  EXPECT_TRUE(HasLine(text, "nas_store_errors_total 0"));
 
   metrics.RecordLease("granted");
   metrics.RecordLease("granted");
@@ -48,18 +45,18 @@ TEST(ControllerMetricsTest, SeriesExistAtZeroAndCountWhatHappens) {
   metrics.RecordStoreOperation("Refill", absl::Milliseconds(2), absl::UnavailableError("down"));
   metrics.RecordPredictionError("host-lut@1", 0.04);
   text = metrics.Text();
-  EXPECT_TRUE(Has(text, "nas_leases_total{outcome=\"granted\"} 2")) << text;
-  EXPECT_TRUE(Has(text, "nas_evaluations_total{outcome=\"ok\"} 1"));
-  EXPECT_TRUE(Has(text,
+  EXPECT_TRUE(HasLine(text, "nas_leases_total{outcome=\"granted\"} 2")) << text;
+  EXPECT_TRUE(HasLine(text, "nas_evaluations_total{outcome=\"ok\"} 1"));
+  EXPECT_TRUE(HasLine(text,
                   "nas_grpc_server_handled_total{grpc_code=\"NOT_FOUND\",grpc_method=\"GetSearch\","
                   "grpc_service=\"nas.v1.NasService\"} 1"))
       << text;
-  EXPECT_TRUE(Has(text, "grpc_method=\"other\""));
-  EXPECT_FALSE(Has(text, "made.up"));
-  EXPECT_TRUE(Has(text, "nas_store_operation_seconds_count{operation=\"GetSearch\"} 2"));
+  EXPECT_TRUE(absl::StrContains(text, "grpc_method=\"other\""));
+  EXPECT_FALSE(absl::StrContains(text, "made.up"));
+  EXPECT_TRUE(HasLine(text, "nas_store_operation_seconds_count{operation=\"GetSearch\"} 2"));
   // A user's NotFound is not the database's failure; Unavailable is.
-  EXPECT_TRUE(Has(text, "nas_store_errors_total 1"));
-  EXPECT_TRUE(Has(text, "nas_latency_prediction_error_ratio_count{profile=\"host-lut@1\"} 1"))
+  EXPECT_TRUE(HasLine(text, "nas_store_errors_total 1"));
+  EXPECT_TRUE(HasLine(text, "nas_latency_prediction_error_ratio_count{profile=\"host-lut@1\"} 1"))
       << text;
 }
 
@@ -70,13 +67,13 @@ TEST(ControllerMetricsTest, ServesMetricsOverHttp) {
   ASSERT_GT(*port, 0);
   metrics.RecordLease("expired");
   const std::string response = HttpGet(*port, "/metrics");
-  EXPECT_TRUE(Has(response, "200 OK")) << response;
-  EXPECT_TRUE(Has(response, "nas_leases_total{outcome=\"expired\"} 1")) << response;
+  EXPECT_TRUE(absl::StrContains(response, "200 OK")) << response;
+  EXPECT_TRUE(HasLine(response, "nas_leases_total{outcome=\"expired\"} 1")) << response;
   // A second server on the same port cannot start, and says why.
   ControllerMetrics other;
   absl::StatusOr<int> taken = other.Serve(absl::StrCat("127.0.0.1:", *port));
   EXPECT_EQ(taken.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_TRUE(Has(std::string(taken.status().message()), "cannot listen")) << taken.status();
+  EXPECT_TRUE(absl::StrContains(taken.status().message(), "cannot listen")) << taken.status();
 }
 
 }  // namespace

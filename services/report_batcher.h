@@ -38,7 +38,8 @@ class ReportBatcher {
   // ReportBatcher::Report() returns `request`'s outcome once the batch holding it was applied.
   absl::StatusOr<ReportOutcome> Report(const nas::v1::ReportResultRequest& request);
 
-  // Batches applied and reports in them so far, and reports waiting now.
+  // Batches applied and reports in them so far, and reports waiting now (for tests; the
+  // controller's metrics observe each batch's size as nas_report_batch_size).
   struct Counts {
     int64_t batches = 0;
     int64_t reports = 0;

@@ -6,7 +6,6 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
-#include "glog/logging.h"
 #include "common/status_macros.h"
 
 namespace nas {
@@ -26,7 +25,10 @@ absl::Duration ClaimWindow(absl::Duration every) { return every * 4 / 5; }
 }  // namespace
 
 Scheduler::Scheduler(Store* store, SchedulerOptions options)
-    : store_(store), options_(options), claimer_(ClaimerName(this)) {}
+    : store_(store),
+      options_(options),
+      observer_(options.metrics),
+      claimer_(ClaimerName(this)) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -102,24 +104,17 @@ void Scheduler::SweepLeases() {
     absl::StatusOr<int64_t> extended =
         store_->ExtendLiveLeases(options_.lease_ttl, away_since);
     if (!extended.ok()) {
-      LOG(WARNING) << "event=lease_sweep_failed error=\"" << extended.status().message()
-                   << "\"";
+      observer_.LeaseSweepFailed(extended.status());
       if (first_failed_sweep_ == absl::InfinitePast()) first_failed_sweep_ = now;
       return;
     }
-    LOG(INFO) << "event=leases_extended leases=" << *extended << " away_seconds="
-              << (last_sweep_ == absl::InfinitePast()
-                      ? std::string("start")
-                      : absl::StrCat(absl::ToInt64Seconds(now - last_sweep_)));
-    if (options_.metrics != nullptr && *extended > 0) {
-      options_.metrics->RecordLeasesExtended(*extended);
-    }
+    observer_.LeasesExtended(*extended, last_sweep_, now);
   }
   // One controller of several sweeps each round.
   absl::StatusOr<bool> mine =
       store_->ClaimDuty("lease_sweep", ClaimWindow(options_.sweep_interval), claimer_);
   if (!mine.ok()) {
-    LOG(WARNING) << "event=lease_sweep_failed error=\"" << mine.status().message() << "\"";
+    observer_.LeaseSweepFailed(mine.status());
     if (first_failed_sweep_ == absl::InfinitePast()) first_failed_sweep_ = now;
     return;
   }
@@ -137,12 +132,10 @@ void Scheduler::SweepLeases() {
     first_failed_sweep_ = now;
   }
   if (!expired.ok()) {
-    LOG(WARNING) << "event=lease_sweep_failed error=\"" << expired.status().message() << "\"";
+    observer_.LeaseSweepFailed(expired.status());
   } else {
     for (const LeaseExpiry& e : *expired) {
-      LOG(INFO) << "event=lease_expired search=" << e.search_id << " candidate=" << e.candidate_id
-                << " lease=" << e.lease_id << " requeued=" << (e.requeued ? "true" : "false");
-      if (options_.metrics != nullptr) options_.metrics->RecordLease("expired");
+      observer_.LeaseExpired(e);
       MarkDirty(e.search_id);
     }
     if (!expired->empty()) NotifyChange();
@@ -170,7 +163,7 @@ void Scheduler::RefillDirty(bool all_running) {
   for (int64_t id : todo) {
     absl::Status st = Refill(id);
     if (!st.ok()) {
-      LOG(WARNING) << "event=refill_failed search=" << id << " error=\"" << st.message() << "\"";
+      observer_.RefillFailed(id, st);
     }
   }
 }

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "engine/strategy_cache.h"
 #include "services/metrics.h"
+#include "services/observer.h"
 #include "services/store/store.h"
 
 namespace nas {
@@ -76,6 +77,7 @@ class Scheduler {
 
   Store* const store_;
   const SchedulerOptions options_;
+  const Observer observer_;
 
   engine::StrategyCache strategies_;
 

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/dataset_name.h"
+#include "common/names.h"
 #include "search/hardware_profile.h"
 #include "search/objectives.h"
 #include "search/cost_model.h"
@@ -49,8 +50,7 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   if (spec.dataset().empty()) spec.set_dataset(std::string(kDefaultDataset));
   if (!IsValidDatasetName(spec.dataset())) {
     return Invalid("dataset", absl::StrCat("\"", absl::CHexEscape(spec.dataset().substr(0, 80)),
-                                           "\" is not a dataset name (1 to 64 of a-z, 0-9, "
-                                           "'.', '_', '-')"));
+                                           "\" is not a dataset name (", kNameRule, ")"));
   }
 
   if (spec.space().name().empty() && spec.space().stages().empty()) {

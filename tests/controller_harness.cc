@@ -194,7 +194,7 @@ grpc::Status TestWorker::Evaluate(const nas::v1::LeaseWorkResponse& lease) {
 }
 
 nas::v1::CandidateMetrics TestWorker::MetricsFor(const nas::v1::LeaseWorkResponse& lease) {
-  const std::string hash = Sha256Hex(CanonicalKey(lease.architecture()));
+  const std::string hash = ArchitectureHash(lease.architecture());
   std::seed_seq seq(hash.begin(), hash.end());
   std::mt19937_64 rng(seq);
   std::uniform_real_distribution<double> u(0, 1);

@@ -17,12 +17,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/error_reason.h"
 #include "gtest/gtest.h"
 #include "search/cost_model.h"
 #include "search/hardware_profile.h"
-#include "search/hypervolume.h"
 #include "search/latency_table.h"
-#include "search/pareto.h"
 #include "search/search_space.h"
 #include "search/successive_halving.h"
 #include "services/crypto.h"
@@ -127,25 +126,112 @@ double SeriesValue(const std::string& text, const std::string& series) {
   return std::nan("");
 }
 
-// The brute-force front of the stored results on one profile, as candidate ids.
-std::set<int64_t> BruteForceFront(const std::vector<Candidate>& candidates,
-                                  const nas::v1::SearchSpec& spec, int profile_index) {
-  std::vector<std::vector<double>> points;
-  std::vector<int64_t> ids;
+// The oracles below are written here, from the API's fields and the definitions, so that they
+// share nothing with the production code they check (search/objectives.cc, search/pareto.cc,
+// search/hypervolume.cc).
+
+// A stored result's value of an objective the tests use, to minimise (accuracy negated): the
+// accuracy a profile ranks by is its int8 accuracy where it measured one, else the fp32
+// validation accuracy (docs/objectives.md).
+double TestObjective(nas::v1::Metric metric, const Candidate& c,
+                     const nas::v1::ProfileMetrics& pm) {
+  switch (metric) {
+    case nas::v1::METRIC_ACCURACY:
+      return -(pm.accuracy_kind().empty() ? c.metrics().val_accuracy() : pm.accuracy());
+    case nas::v1::METRIC_LATENCY:
+      return pm.latency_ms();
+    case nas::v1::METRIC_PEAK_ACTIVATION_BYTES:
+      return static_cast<double>(pm.peak_activation_bytes());
+    case nas::v1::METRIC_PARAMS:
+      return static_cast<double>(c.metrics().params());
+    case nas::v1::METRIC_INT8_MODEL_BYTES:
+      return static_cast<double>(c.metrics().int8_model_bytes() > 0
+                                     ? c.metrics().int8_model_bytes()
+                                     : c.metrics().params());
+    default:
+      ADD_FAILURE() << "no test oracle for " << nas::v1::Metric_Name(metric);
+      return 0;
+  }
+}
+
+// The feasible evaluated results on one profile as points to minimise, with their ids.
+std::vector<std::pair<int64_t, std::vector<double>>> TestPoints(
+    const std::vector<Candidate>& candidates, const nas::v1::SearchSpec& spec,
+    int profile_index) {
+  std::vector<std::pair<int64_t, std::vector<double>>> points;
   for (const Candidate& c : candidates) {
     if (c.state() != nas::v1::CANDIDATE_STATE_EVALUATED) continue;
     const nas::v1::ProfileMetrics& pm = c.profile_metrics(profile_index);
     if (!pm.feasible()) continue;
     std::vector<double> v;
-    for (const auto& o : spec.objectives()) {
-      v.push_back(MinimisationForm(o.metric(), ObjectiveValue(o.metric(), c.metrics(), pm)));
-    }
-    points.push_back(v);
-    ids.push_back(c.id());
+    for (const auto& o : spec.objectives()) v.push_back(TestObjective(o.metric(), c, pm));
+    points.emplace_back(c.id(), std::move(v));
   }
+  return points;
+}
+
+// a dominates b: no worse in every objective, better in one.
+bool TestDominates(const std::vector<double>& a, const std::vector<double>& b) {
+  bool better = false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (a[k] > b[k]) return false;
+    better |= a[k] < b[k];
+  }
+  return better;
+}
+
+// The brute-force front of the stored results on one profile, as candidate ids: every point no
+// other point dominates.
+std::set<int64_t> BruteForceFront(const std::vector<Candidate>& candidates,
+                                  const nas::v1::SearchSpec& spec, int profile_index) {
+  const auto points = TestPoints(candidates, spec, profile_index);
   std::set<int64_t> front;
-  for (size_t i : NonDominatedIndices(points)) front.insert(ids[i]);
+  for (const auto& [id, p] : points) {
+    bool dominated = false;
+    for (const auto& [other, q] : points) dominated |= TestDominates(q, p);
+    if (!dominated) front.insert(id);
+  }
   return front;
+}
+
+// The hypervolume by its definition, on a grid: the region between the points and the
+// reference is cut at every coordinate any point has, and each cell counts whole when some point
+// dominates its lower corner. Exact, O(n^(d+1)); fine for the tests' few dozen points.
+double GridHypervolume(const std::vector<std::vector<double>>& points,
+                       const std::vector<double>& reference) {
+  const size_t d = reference.size();
+  std::vector<std::vector<double>> cuts(d);
+  for (size_t k = 0; k < d; ++k) {
+    for (const auto& p : points) {
+      if (p[k] < reference[k]) cuts[k].push_back(p[k]);
+    }
+    cuts[k].push_back(reference[k]);
+    std::sort(cuts[k].begin(), cuts[k].end());
+    cuts[k].erase(std::unique(cuts[k].begin(), cuts[k].end()), cuts[k].end());
+  }
+  double volume = 0;
+  std::vector<size_t> cell(d, 0);
+  while (true) {
+    bool inside = true;
+    for (size_t k = 0; k < d; ++k) inside &= cell[k] + 1 < cuts[k].size();
+    if (inside) {
+      bool covered = false;
+      for (const auto& p : points) {
+        bool below = true;
+        for (size_t k = 0; k < d; ++k) below &= p[k] <= cuts[k][cell[k]];
+        covered |= below;
+      }
+      if (covered) {
+        double v = 1;
+        for (size_t k = 0; k < d; ++k) v *= cuts[k][cell[k] + 1] - cuts[k][cell[k]];
+        volume += v;
+      }
+    }
+    size_t k = 0;
+    while (k < d && ++cell[k] >= cuts[k].size()) cell[k++] = 0;
+    if (k == d) break;
+  }
+  return volume;
 }
 
 TEST_F(ControllerIntegrationTest, SearchRunsToTheEndWithRightFrontsModelsAndPrivacy) {
@@ -223,27 +309,23 @@ TEST_F(ControllerIntegrationTest, SearchRunsToTheEndWithRightFrontsModelsAndPriv
     }
     const std::set<int64_t> expected = BruteForceFront(candidates, search.spec(), p);
     EXPECT_EQ(got, expected) << profiles[p];
-    // Its hypervolume is that of every feasible result (dominated ones add nothing).
+    // Its hypervolume is that of every feasible result (dominated ones add nothing), and the
+    // normalised one its share of the box from the reference to accuracy 1 at no cost.
     std::vector<std::vector<double>> points;
-    for (const Candidate& c : candidates) {
-      if (c.state() != nas::v1::CANDIDATE_STATE_EVALUATED || !c.profile_metrics(p).feasible()) {
-        continue;
-      }
-      std::vector<double> v;
-      for (const auto& o : search.spec().objectives()) {
-        v.push_back(MinimisationForm(o.metric(), ObjectiveValue(o.metric(), c.metrics(),
-                                                                c.profile_metrics(p))));
-      }
-      points.push_back(v);
-    }
+    for (const auto& [id, v] : TestPoints(candidates, search.spec(), p)) points.push_back(v);
     ASSERT_EQ(front.hypervolume_reference_size(), 3);
     EXPECT_EQ(front.hypervolume_reference(0), 0);  // accuracy
     EXPECT_GT(front.hypervolume(), 0);
-    EXPECT_NEAR(front.hypervolume(),
-                *Hypervolume(points, {front.hypervolume_reference().begin(),
-                                      front.hypervolume_reference().end()}),
+    const std::vector<double> reference = {front.hypervolume_reference().begin(),
+                                           front.hypervolume_reference().end()};
+    EXPECT_NEAR(front.hypervolume(), GridHypervolume(points, reference),
                 1e-9 * front.hypervolume())
         << profiles[p];
+    EXPECT_NEAR(front.normalized_hypervolume(),
+                front.hypervolume() / ((reference[0] + 1) * reference[1] * reference[2]), 1e-12)
+        << profiles[p];
+    EXPECT_GT(front.normalized_hypervolume(), 0);
+    EXPECT_LE(front.normalized_hypervolume(), 1);
     EXPECT_FALSE(got.empty()) << profiles[p];
     EXPECT_EQ(front.evaluated(), 24);
     // The controller's metrics read the same front from the store.
@@ -348,6 +430,8 @@ TEST_F(ControllerIntegrationTest, ExpiredLeaseIsRequeuedAndItsLateReportFenced) 
   grpc::Status late = slow.Report(stale.lease_id(), bogus);
   EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(late.error_message().find("expired"), std::string::npos) << late.error_message();
+  // The fence says so explicitly, in the status details, for the worker to act on.
+  EXPECT_EQ(ReasonOfDetails(late.error_details()), ErrorReason::kLeaseFenced);
   EXPECT_EQ(slow.Heartbeat(stale.lease_id()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(slow.Upload(stale.lease_id(), TestWorker::ModelFor(1), Sha256Hex(TestWorker::ModelFor(1)))
                 .error_code(),
@@ -362,6 +446,20 @@ TEST_F(ControllerIntegrationTest, ExpiredLeaseIsRequeuedAndItsLateReportFenced) 
     EXPECT_EQ(c.state(), nas::v1::CANDIDATE_STATE_LEASED);
     EXPECT_EQ(c.attempts(), 2);
     EXPECT_FALSE(c.has_metrics());
+  }
+
+  // A FAILED_PRECONDITION of the protocol on a live lease is no fence: no reason, not counted.
+  {
+    nas::v1::PublishRendezvousRequest req;
+    req.set_worker_id(fresh.worker_id());
+    req.set_lease_id(second.lease_id());
+    req.set_store_address("127.0.0.1:29500");
+    nas::v1::PublishRendezvousResponse resp;
+    grpc::ClientContext ctx;
+    ControllerHarness::AuthorizeWorker(&ctx);
+    const grpc::Status not_a_gang = harness_->Trainer()->PublishRendezvous(&ctx, req, &resp);
+    EXPECT_EQ(not_a_gang.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(ReasonOfDetails(not_a_gang.error_details()), ErrorReason::kNone);
   }
 
   // The live lease reports; a retried report is accepted as a duplicate and stores nothing new.
@@ -381,11 +479,12 @@ TEST_F(ControllerIntegrationTest, ExpiredLeaseIsRequeuedAndItsLateReportFenced) 
     }
   }
 
-  // The metrics tell the same story: one expiry, the late report and heartbeat fenced, one
-  // result stored (the duplicate is not counted twice), and the search's candidates by state.
+  // The metrics tell the same story: one expiry, the late report, heartbeat and upload fenced
+  // (the rendezvous refused on a live lease is not), one result stored (the duplicate is not
+  // counted twice), and the search's candidates by state.
   const std::string text = harness_->metrics().Text();
   EXPECT_EQ(SeriesValue(text, "nas_leases_total{outcome=\"expired\"}"), 1) << text;
-  EXPECT_EQ(SeriesValue(text, "nas_leases_total{outcome=\"fenced\"}"), 2) << text;
+  EXPECT_EQ(SeriesValue(text, "nas_leases_total{outcome=\"fenced\"}"), 3) << text;
   EXPECT_EQ(SeriesValue(text, "nas_evaluations_total{outcome=\"ok\"}"), 1) << text;
   EXPECT_EQ(SeriesValue(text, "nas_leases_total{outcome=\"completed\"}"), 1) << text;
   EXPECT_EQ(SeriesValue(text, absl::StrCat("nas_search_candidates{search=\"", search.id(),
@@ -597,9 +696,7 @@ TEST_F(ControllerIntegrationTest, SuccessiveHalvingPromotesTheBestAndFrontsHoldF
   for (const Candidate& c : by_rung[1]) {
     const nas::v1::ProfileMetrics& pm = c.profile_metrics(0);
     std::vector<double> v;
-    for (const auto& o : spec.objectives()) {
-      v.push_back(MinimisationForm(o.metric(), ObjectiveValue(o.metric(), c.metrics(), pm)));
-    }
+    for (const auto& o : spec.objectives()) v.push_back(TestObjective(o.metric(), c, pm));
     rung1.push_back({c.id(), {v, pm.feasible() ? 0.0 : 1.0}});
     for (const Candidate& top : by_rung[2]) {
       if (top.architecture_hash() == c.architecture_hash()) promoted.insert(c.id());

@@ -27,4 +27,17 @@ std::string HttpGet(int port, const std::string& path) {
   return response;
 }
 
+bool HasLine(const std::string& text, const std::string& line) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    size_t len = end - start;
+    if (len > 0 && text[start + len - 1] == '\r') --len;
+    if (text.compare(start, len, line) == 0 && len == line.size()) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 }  // namespace nas

@@ -99,7 +99,10 @@ TEST(StoreReportBatchTest, ABatchStoresWhatTheSameReportsOneAtATimeWould) {
   std::vector<nas::v1::ReportResultRequest> first;
   for (const nas::v1::LeaseWorkResponse& lease : leases[searches[0]]) {
     first.push_back(request(lease, worker.worker_id()));
-    absl::StatusOr<ReportOutcome> o = (*store)->ReportResult(first.back());
+    auto alone = (*store)->ReportResults({&first.back()});
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    ASSERT_EQ(alone->size(), 1u);
+    const absl::StatusOr<ReportOutcome>& o = (*alone)[0];
     ASSERT_TRUE(o.ok()) << o.status();
     EXPECT_FALSE(o->duplicate);
   }

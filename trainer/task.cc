@@ -7,6 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/error_reason.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/validation_split.h"
@@ -23,6 +24,10 @@ bool Retryable(const grpc::Status& st) {
          st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
          st.error_code() == grpc::StatusCode::ABORTED ||
          st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+}
+
+bool Fenced(const grpc::Status& st) {
+  return !st.ok() && ReasonOfDetails(st.error_details()) == ErrorReason::kLeaseFenced;
 }
 
 void PrepareCall(grpc::ClientContext* ctx, const std::string& token) {
@@ -373,8 +378,7 @@ bool Task::Run(const std::map<std::string, LoadedDataset>& datasets, std::atomic
     LOG(WARNING) << "event=report_failed search=" << lease_.search_id()
                  << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
                  << " error=\"" << reported.error_message() << "\"";
-    metrics_->CountTask(reported.error_code() == grpc::StatusCode::FAILED_PRECONDITION ? "lost"
-                                                                                       : "failed");
+    metrics_->CountTask(Fenced(reported) ? "lost" : "failed");
   }
   return true;
 }

@@ -33,6 +33,10 @@ namespace nas {
 // Retryable() is true for the errors worth trying again (the controller is away or busy).
 bool Retryable(const grpc::Status& st);
 
+// Fenced() is true when the controller says the call's lease is no longer live (its reason
+// LEASE_FENCED, proto/errors.proto): the work is someone else's now.
+bool Fenced(const grpc::Status& st);
+
 // Authorizes a controller call with the worker credential and gives it 30 seconds.
 void PrepareCall(grpc::ClientContext* ctx, const std::string& token);
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/controller_address.h"
+#include "common/error_reason.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "proto/trainer_service.grpc.pb.h"
@@ -234,7 +235,7 @@ absl::Status Worker::Run(std::atomic<bool>* stop) {
       worker_id = 0;  // The controller's store forgot us (a new database): register again.
       continue;
     }
-    if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    if (ReasonOfDetails(st.error_details()) == ErrorReason::kWorkerQuarantined) {
       // Quarantined: the controller says why and until when; ask again later.
       LOG(WARNING) << "event=worker_quarantined worker=" << worker_id << " error=\""
                    << st.error_message() << "\" retrying=true";

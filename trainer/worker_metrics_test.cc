@@ -7,19 +7,15 @@
 namespace nas {
 namespace {
 
-bool Has(const std::string& text, const std::string& line) {
-  return text.find(line) != std::string::npos;
-}
-
 TEST(WorkerMetricsTest, EverySeriesFromTheStartAndRecordedValues) {
   WorkerMetrics m("host-cpu", 2);
   std::string text = m.Text();
-  EXPECT_TRUE(Has(text, "nas_worker_info{device=\"host-cpu\",threads=\"2\"} 1")) << text;
-  EXPECT_TRUE(Has(text, "nas_worker_busy 0")) << text;
+  EXPECT_TRUE(HasLine(text, "nas_worker_info{device=\"host-cpu\",threads=\"2\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "nas_worker_busy 0")) << text;
   for (const char* outcome : {"ok", "failed", "lost", "returned"}) {
-    EXPECT_TRUE(Has(text, std::string("nas_worker_tasks_total{outcome=\"") + outcome + "\"} 0"));
+    EXPECT_TRUE(HasLine(text, std::string("nas_worker_tasks_total{outcome=\"") + outcome + "\"} 0"));
   }
-  EXPECT_TRUE(Has(text, "nas_worker_epoch_seconds_count 0")) << text;
+  EXPECT_TRUE(HasLine(text, "nas_worker_epoch_seconds_count 0")) << text;
 
   m.SetBusy(true);
   m.CountTask("ok");
@@ -27,11 +23,11 @@ TEST(WorkerMetricsTest, EverySeriesFromTheStartAndRecordedValues) {
   m.ObserveLatencySpread(0.02, 0.4);
   m.ObserveLatencySpread(0.02, 0);  // no median: nothing to say
   text = m.Text();
-  EXPECT_TRUE(Has(text, "nas_worker_busy 1")) << text;
-  EXPECT_TRUE(Has(text, "nas_worker_tasks_total{outcome=\"ok\"} 1")) << text;
-  EXPECT_TRUE(Has(text, "nas_worker_train_samples_per_second 5200")) << text;
-  EXPECT_TRUE(Has(text, "nas_worker_epoch_seconds_sum 3")) << text;
-  EXPECT_TRUE(Has(text, "nas_worker_latency_spread_ratio_count 1")) << text;
+  EXPECT_TRUE(HasLine(text, "nas_worker_busy 1")) << text;
+  EXPECT_TRUE(HasLine(text, "nas_worker_tasks_total{outcome=\"ok\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "nas_worker_train_samples_per_second 5200")) << text;
+  EXPECT_TRUE(HasLine(text, "nas_worker_epoch_seconds_sum 3")) << text;
+  EXPECT_TRUE(HasLine(text, "nas_worker_latency_spread_ratio_count 1")) << text;
 }
 
 TEST(WorkerMetricsTest, ServesMetricsOverHttp) {
@@ -40,7 +36,7 @@ TEST(WorkerMetricsTest, ServesMetricsOverHttp) {
   ASSERT_TRUE(port.ok()) << port.status();
   m.CountTask("lost");
   const std::string response = HttpGet(*port, "/metrics");
-  EXPECT_TRUE(Has(response, "nas_worker_tasks_total{outcome=\"lost\"} 1")) << response;
+  EXPECT_TRUE(HasLine(response, "nas_worker_tasks_total{outcome=\"lost\"} 1")) << response;
 }
 
 }  // namespace

@@ -6,11 +6,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/sha256.h"
 #include "engine/lifecycle.h"
 #include "search/cost_model.h"
 #include "search/search_space.h"
 #include "services/store/rows.h"
+#include "services/store/transitions.h"
 
 namespace nas {
 
@@ -77,13 +77,10 @@ DropReference LoadDropReference(pqxx::work& tx, int64_t search_id, const SearchS
       rung < engine::FinalRung(spec)) {
     return ref;
   }
-  const pqxx::result c = tx.exec_params(
-      "SELECT id, state FROM candidates WHERE search_id = $1 AND arch_hash = $2 AND rung = $3",
-      search_id, Sha256Hex(CanonicalKey(spec.reference().architecture())), rung);
-  if (c.empty()) return ref;
-  ref.candidate_id = c[0][0].as<int64_t>();
-  const std::string state = c[0][1].as<std::string>();
-  ref.lost = state == "FAILED" || state == "CANCELLED";
+  const std::optional<ReferenceRow> row = FindReference(tx, search_id, spec, rung);
+  if (!row.has_value()) return ref;
+  ref.candidate_id = row->candidate_id;
+  ref.lost = row->state == "FAILED" || row->state == "CANCELLED";
   for (const pqxx::row& r :
        tx.exec_params("SELECT profile_id, metrics FROM profile_metrics WHERE candidate_id = $1",
                       ref.candidate_id)) {

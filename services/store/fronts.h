@@ -31,9 +31,6 @@ class FrontCache {
   // The current members of the search's front on a profile.
   std::vector<ParetoArchive::Member>& Members(pqxx::work& tx, int64_t search_id,
                                               int64_t profile_db_id);
-  // Forgets a search's fronts: after a rollback to a savepoint undid changes to them, the
-  // next Members() reads them again.
-  void Forget(int64_t search_id) { fronts_.erase(search_id); }
 
  private:
   // search id -> profile (database id) -> members; a search's entry holds all its fronts.

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/dataset_name.h"
+#include "common/error_reason.h"
 #include "common/status_macros.h"
 #include "common/work_kind.h"
 #include "engine/lifecycle.h"
@@ -287,9 +288,12 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64
           absl::StrCat("worker ", worker_id, " is not registered; call RegisterWorker"));
     }
     if (!w[0][3].is_null() && w[0][3].as<bool>()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("worker ", worker_id, " is quarantined until ", w[0][4].as<std::string>(),
-                       ": ", w[0][5].as<std::string>()));
+      return WithReason(
+          absl::FailedPreconditionError(absl::StrCat("worker ", worker_id,
+                                                     " is quarantined until ",
+                                                     w[0][4].as<std::string>(), ": ",
+                                                     w[0][5].as<std::string>())),
+          ErrorReason::kWorkerQuarantined);
     }
     const std::string device_tag = w[0][0].as<std::string>();
     if (w[0][2].as<bool>()) return LeaseMeasurement(tx, *profiles_, worker_id, device_tag, ttl);

@@ -6,10 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/enum_names.h"
 #include "common/status_macros.h"
 #include "engine/lifecycle.h"
 #include "search/hardware_profile.h"
-#include "common/sha256.h"
 #include "search/hypervolume.h"
 #include "search/reference.h"
 #include "search/search_space.h"
@@ -18,6 +18,7 @@
 #include "services/store/rows.h"
 #include "services/store/search_profiles.h"
 #include "services/store/store.h"
+#include "services/store/transitions.h"
 
 namespace nas {
 namespace {
@@ -26,12 +27,10 @@ namespace {
 // has one: its final rung, or one above for its finalist (final training).
 std::optional<nas::v1::Candidate> ReferenceCandidate(pqxx::work& tx, int64_t search_id,
                                                      const SearchSpec& spec, int rung) {
-  if (!spec.has_reference()) return std::nullopt;
+  const std::optional<ReferenceRow> row = FindReference(tx, search_id, spec, rung);
+  if (!row.has_value()) return std::nullopt;
   const pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT ", kCandidateColumns,
-                   "WHERE c.search_id = $1 AND c.arch_hash = $2 AND c.rung = $3"),
-      search_id, Sha256Hex(CanonicalKey(spec.reference().architecture())), rung);
-  if (r.empty()) return std::nullopt;
+      absl::StrCat("SELECT ", kCandidateColumns, "WHERE c.id = $1"), row->candidate_id);
   std::vector<nas::v1::Candidate> one = {CandidateFromRow(r[0])};
   AttachProfileMetrics(tx, one);
   return one[0];
@@ -87,7 +86,7 @@ void AttachFinalists(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
   std::map<std::string, const nas::v1::Candidate*> by_hash;
   for (const nas::v1::Candidate& c : finalists) by_hash[c.architecture_hash()] = &c;
   for (nas::v1::ParetoMember& m : *front.mutable_members()) {
-    auto it = by_hash.find(Sha256Hex(CanonicalKey(m.architecture())));
+    auto it = by_hash.find(ArchitectureHash(m.architecture()));
     if (it == by_hash.end()) continue;
     const nas::v1::Candidate& c = *it->second;
     nas::v1::Finalist* f = m.mutable_finalist();
@@ -112,7 +111,7 @@ absl::StatusOr<std::vector<nas::v1::Candidate>> Store::ListCandidates(
         }
         std::string state;
         if (request.state() != nas::v1::CANDIDATE_STATE_UNSPECIFIED) {
-          state = nas::v1::CandidateState_Name(request.state()).substr(strlen("CANDIDATE_STATE_"));
+          state = ShortEnumName(request.state());
         }
         std::vector<nas::v1::Candidate> out;
         for (const pqxx::row& r :
@@ -219,6 +218,7 @@ absl::StatusOr<nas::v1::ParetoFront> Store::GetParetoFront(const Caller& caller,
         HypervolumeReference(spec.objectives(), spec.constraints(), chosen->profile);
     NAS_ASSIGN_OR_RETURN(double hv, Hypervolume(points, reference));
     front.set_hypervolume(hv);
+    front.set_normalized_hypervolume(NormalizedHypervolume(hv, reference, spec.objectives()));
     for (double r : reference) front.add_hypervolume_reference(r);
     // Best first objective first (highest accuracy, or lowest cost), ties by id.
     std::sort(front.mutable_members()->begin(), front.mutable_members()->end(),
@@ -391,10 +391,18 @@ absl::StatusOr<std::vector<nas::v1::SearchEvent>> Store::EventsAfter(const Calle
                                                                      int64_t after_id, int limit) {
   return pool_->Run(
       "EventsAfter", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::SearchEvent>> {
-        if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1 AND owner_id = $2", search_id,
-                           caller.user_id)
-                .empty()) {
+        const pqxx::result s = tx.exec_params(
+            "SELECT spec FROM searches WHERE id = $1 AND owner_id = $2", search_id,
+            caller.user_id);
+        if (s.empty()) {
           return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+        }
+        // Each profile's hypervolume reference, to state a front's hypervolume as a share of it.
+        const SearchSpec spec = Parse<SearchSpec>(s[0][0]);
+        std::map<std::string, std::vector<double>> references;
+        for (const SearchProfile& p : *profiles_->Get(tx, search_id)) {
+          references[p.profile.id()] =
+              HypervolumeReference(spec.objectives(), spec.constraints(), p.profile);
         }
         // In the order events became final (their seq), never skipping one that committed late.
         SequenceEvents(tx);
@@ -413,6 +421,10 @@ absl::StatusOr<std::vector<nas::v1::SearchEvent>> Store::EventsAfter(const Calle
           e.set_message(r[4].as<std::string>());
           e.set_created_at(r[5].as<std::string>());
           e.set_hypervolume(r[6].as<double>());
+          if (auto ref = references.find(e.profile_id()); ref != references.end()) {
+            e.set_normalized_hypervolume(
+                NormalizedHypervolume(e.hypervolume(), ref->second, spec.objectives()));
+          }
           out.push_back(std::move(e));
         }
         return out;

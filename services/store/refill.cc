@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/sha256.h"
 #include "search/search_space.h"
 #include "common/status_macros.h"
 #include "engine/lifecycle.h"
@@ -266,7 +265,7 @@ int QueueFinalists(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_
         "INSERT INTO candidates (search_id, arch, arch_hash, rung, fidelity, state, "
         "  final_training) VALUES ($1, $2, $3, $4, $5, 'QUEUED', true) "
         "ON CONFLICT DO NOTHING RETURNING id",
-        search_id, Bin(f.architecture), Sha256Hex(CanonicalKey(f.architecture)), fidelity.rung(),
+        search_id, Bin(f.architecture), ArchitectureHash(f.architecture), fidelity.rung(),
         Bin(fidelity));
     if (r.empty()) continue;
     if (f.reference) reference = {r[0][0].as<int64_t>(), f.architecture};

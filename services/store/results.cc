@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/work_kind.h"
 #include "engine/lifecycle.h"
@@ -175,7 +174,7 @@ std::vector<std::pair<int64_t, std::string>> QuarantineFailingWorkers(
 
 namespace {
 
-// What every branch of ReportResult() knows of the report's lease (its row locked, the lease
+// What every branch of StoreReport() knows of the report's lease (its row locked, the lease
 // already completed by the fence).
 struct Reported {
   const nas::v1::ReportResultRequest& request;
@@ -359,7 +358,7 @@ bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t 
            "  AND c.search_id <> $1 "
            "  AND EXISTS (SELECT 1 FROM artifacts a WHERE a.candidate_id = c.id) "
            "ORDER BY c.id DESC LIMIT 64",
-           search_id, spec.dataset(), Sha256Hex(CanonicalKey(architecture)))) {
+           search_id, spec.dataset(), ArchitectureHash(architecture))) {
     if (TrainingKey(Parse<SearchSpec>(d[2]), Parse<nas::v1::Fidelity>(d[3])) != key) continue;
     const int64_t donor = d[0].as<int64_t>();
     nas::v1::ReportResultRequest copied;
@@ -463,12 +462,6 @@ absl::StatusOr<ReportOutcome> StoreReport(pqxx::work& tx, const nas::v1::ReportR
 }
 
 }  // namespace
-
-absl::StatusOr<ReportOutcome> Store::ReportResult(const nas::v1::ReportResultRequest& request) {
-  NAS_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<ReportOutcome>> outcomes,
-                       ReportResults({&request}));
-  return std::move(outcomes[0]);
-}
 
 absl::StatusOr<std::vector<absl::StatusOr<ReportOutcome>>> Store::ReportResults(
     const std::vector<const nas::v1::ReportResultRequest*>& requests) {

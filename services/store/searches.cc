@@ -4,7 +4,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "engine/lifecycle.h"
 #include "search/search_space.h"
@@ -71,7 +70,7 @@ absl::StatusOr<std::string> SeedFromEarlierSearch(pqxx::work& tx, SearchProfileC
     const int64_t candidate =
         tx.exec_params1("SELECT id FROM candidates WHERE search_id = $1 AND arch_hash = $2 "
                         "AND rung = $3",
-                        id, Sha256Hex(CanonicalKey(arch)), first.rung())[0]
+                        id, ArchitectureHash(arch), first.rung())[0]
             .as<int64_t>();
     if (ReuseEarlierTraining(tx, profiles, id, spec, candidate, arch, first,
                              "a warm-start seed")) {
@@ -119,12 +118,7 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
       const nas::v1::Fidelity fidelity = engine::ReferenceFidelity(spec);
       InsertCandidate(tx, id, spec.reference().architecture(), fidelity);
       // Trained alike in an earlier search of this owner: reused, not trained again.
-      const int64_t ref_id =
-          tx.exec_params1("SELECT id FROM candidates WHERE search_id = $1 AND arch_hash = $2 "
-                          "AND rung = $3",
-                          id, Sha256Hex(CanonicalKey(spec.reference().architecture())),
-                          fidelity.rung())[0]
-              .as<int64_t>();
+      const int64_t ref_id = FindReference(tx, id, spec, fidelity.rung())->candidate_id;
       reference_reused = ReuseEarlierTraining(tx, *profiles_, id, spec, ref_id,
                                               spec.reference().architecture(), fidelity,
                                               "the reference");

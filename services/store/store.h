@@ -254,16 +254,15 @@ class Store {
   // FailedPrecondition for a gang member's lease.
   absl::Status StoreArtifact(const nas::v1::UploadArtifactRequest::Header& header,
                              const std::string& data);
-  // Store::ReportResult() stores a live lease's result, the candidate's cost on every profile
-  // of its search and the updated Pareto fronts, all in one transaction. A repeat of a stored
-  // report is a duplicate (OK); a report on an expired or superseded lease is
-  // FailedPrecondition and changes nothing.
-  absl::StatusOr<ReportOutcome> ReportResult(const nas::v1::ReportResultRequest& request);
-  // Store::ReportResults() stores a batch of reports in one transaction (group commit): the
-  // searches they report on are locked once, in id order, each front is read once, and
-  // there is one commit. Each report is applied in a savepoint of its own, so the outcome of
-  // each is what ReportResult() would have answered for it alone; the batch's own status is
-  // not OK only when nothing was stored (the database was lost: resend them all).
+  // Store::ReportResults() stores a batch of live leases' results in one transaction (group
+  // commit): for each, the result, the candidate's cost on every profile of its search and
+  // the updated Pareto fronts. A repeat of a stored report is a duplicate (OK); a report on an
+  // expired or superseded lease is FailedPrecondition (reason kLeaseFenced) and changes
+  // nothing. The searches reported on are locked once, in id order, each front is read once,
+  // and there is one commit; each report is applied in a savepoint of its own, so the outcome
+  // of each is what it would have been alone (a batch of one is the report's own
+  // transaction). The batch's own status is not OK only when nothing was stored (the database
+  // was lost: resend them all).
   absl::StatusOr<std::vector<absl::StatusOr<ReportOutcome>>> ReportResults(
       const std::vector<const nas::v1::ReportResultRequest*>& requests);
   // Store::ReturnLease() ends a live lease early and re-queues its candidate.

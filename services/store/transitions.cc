@@ -2,7 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/sha256.h"
+#include "common/error_reason.h"
 #include "search/search_space.h"
 #include "services/store/rows.h"
 
@@ -13,7 +13,7 @@ bool InsertCandidate(pqxx::work& tx, int64_t search_id, const nas::v1::Architect
   return !tx.exec_params(
                 "INSERT INTO candidates (search_id, arch, arch_hash, rung, fidelity, state) "
                 "VALUES ($1, $2, $3, $4, $5, 'QUEUED') ON CONFLICT DO NOTHING RETURNING id",
-                search_id, Bin(arch), Sha256Hex(CanonicalKey(arch)), fidelity.rung(), Bin(fidelity))
+                search_id, Bin(arch), ArchitectureHash(arch), fidelity.rung(), Bin(fidelity))
               .empty();
 }
 
@@ -67,6 +67,16 @@ bool EndIfBudgetSpent(pqxx::work& tx, int64_t search_id, const Counted& counted)
   return end.has_value();
 }
 
+std::optional<ReferenceRow> FindReference(pqxx::work& tx, int64_t search_id,
+                                          const SearchSpec& spec, int rung) {
+  if (!spec.has_reference()) return std::nullopt;
+  const pqxx::result r = tx.exec_params(
+      "SELECT id, state FROM candidates WHERE search_id = $1 AND arch_hash = $2 AND rung = $3",
+      search_id, ArchitectureHash(spec.reference().architecture()), rung);
+  if (r.empty()) return std::nullopt;
+  return ReferenceRow{r[0][0].as<int64_t>(), r[0][1].as<std::string>()};
+}
+
 absl::Status LeaseNotLive(pqxx::work& tx, int64_t worker_id, int64_t lease_id) {
   pqxx::result r = tx.exec_params(
       "SELECT state, worker_id, expires_at < now(), candidate_id FROM leases WHERE id = $1",
@@ -78,21 +88,19 @@ absl::Status LeaseNotLive(pqxx::work& tx, int64_t worker_id, int64_t lease_id) {
   }
   const std::string state = r[0][0].as<std::string>();
   const int64_t candidate = r[0][3].as<int64_t>();
+  std::string why;
   if (state == "ACTIVE" && r[0][2].as<bool>()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("lease ", lease_id, " expired; candidate ", candidate, " will be re-queued"));
+    why = absl::StrCat("lease ", lease_id, " expired; candidate ", candidate, " will be re-queued");
+  } else if (state == "EXPIRED") {
+    why = absl::StrCat("lease ", lease_id, " expired; candidate ", candidate, " was re-queued");
+  } else if (state == "REVOKED") {
+    why = absl::StrCat("lease ", lease_id,
+                       " was revoked: its search ended (or its search phase, for final training)");
+  } else {
+    why = absl::StrCat("lease ", lease_id, " is ", absl::AsciiStrToLower(state));
   }
-  if (state == "EXPIRED") {
-    return absl::FailedPreconditionError(
-        absl::StrCat("lease ", lease_id, " expired; candidate ", candidate, " was re-queued"));
-  }
-  if (state == "REVOKED") {
-    return absl::FailedPreconditionError(
-        absl::StrCat("lease ", lease_id,
-                     " was revoked: its search ended (or its search phase, for final training)"));
-  }
-  return absl::FailedPreconditionError(
-      absl::StrCat("lease ", lease_id, " is ", absl::AsciiStrToLower(state)));
+  // The fence: the one FAILED_PRECONDITION that tells a worker to drop the work.
+  return WithReason(absl::FailedPreconditionError(why), ErrorReason::kLeaseFenced);
 }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> LockLiveLease(pqxx::work& tx, int64_t worker_id,

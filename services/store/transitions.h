@@ -6,6 +6,7 @@
 #define NAS_SERVICES_STORE_TRANSITIONS_H_
 
 #include <cstdint>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <utility>
@@ -59,8 +60,19 @@ bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t 
                           const nas::v1::Architecture& architecture,
                           const nas::v1::Fidelity& fidelity, absl::string_view role);
 
+// The search's reference network as queued at `rung` (its training in the search phase, or its
+// finalist one rung up): the candidate's id and state.
+struct ReferenceRow {
+  int64_t candidate_id = 0;
+  std::string state;
+};
+// FindReference() returns it, or nothing when the search has no reference or none at `rung`.
+std::optional<ReferenceRow> FindReference(pqxx::work& tx, int64_t search_id,
+                                          const SearchSpec& spec, int rung);
+
 // LeaseNotLive() explains why a lease cannot be used: NotFound, PermissionDenied (another
-// worker's), or FailedPrecondition naming its state.
+// worker's), or FailedPrecondition naming its state, with the reason ErrorReason::kLeaseFenced
+// (common/error_reason.h) so that no other FailedPrecondition is mistaken for a fence.
 absl::Status LeaseNotLive(pqxx::work& tx, int64_t worker_id, int64_t lease_id);
 
 // LockLiveLease() locks and checks a live lease (search row first, then the lease: the store's

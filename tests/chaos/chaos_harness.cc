@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/error_reason.h"
 #include "proto/health.grpc.pb.h"
 #include "proto/nas_service.grpc.pb.h"
 #include "proto/trainer_service.grpc.pb.h"
@@ -189,7 +190,7 @@ std::vector<std::string> Fleet::Surprises() {
 
 bool Fleet::IsPoison(const nas::v1::Architecture& arch, double fraction) {
   if (fraction <= 0) return false;
-  const std::string hash = Sha256Hex(CanonicalKey(arch));
+  const std::string hash = ArchitectureHash(arch);
   return std::stoul(hash.substr(0, 6), nullptr, 16) < fraction * 0x1000000;
 }
 
@@ -238,14 +239,15 @@ void Fleet::Run(int index, bool failing) {
       req.set_worker_id(worker_id);
       req.set_wait_ms(1000);
       grpc::Status st = stub->LeaseWork(&ctx, req, &lease);
-      if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      const bool quarantined = st.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+                               ReasonOfDetails(st.error_details()) ==
+                                   ErrorReason::kWorkerQuarantined;
+      if (quarantined) {
         std::lock_guard<std::mutex> lock(mu_);
         ++quarantined_[index];
       }
       if (!st.ok()) {
-        if (!Transient(st) && st.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
-          surprise("lease", st);
-        }
+        if (!Transient(st) && !quarantined) surprise("lease", st);
         pause(absl::Milliseconds(200));
         continue;
       }

@@ -57,6 +57,8 @@ class Event:
     message: str
     hypervolume: float
     created_at: str
+    # FRONT_CHANGED: the hypervolume as a share of its reference box, in [0, 1].
+    normalized_hypervolume: float = 0.0
 
     @classmethod
     def from_proto(cls, e):
@@ -65,7 +67,7 @@ class Event:
                                "SEARCH_EVENT_KIND_"),
                    search=Search.from_proto(e.search), candidate_id=e.candidate_id,
                    profile_id=e.profile_id, message=e.message, hypervolume=e.hypervolume,
-                   created_at=e.created_at)
+                   created_at=e.created_at, normalized_hypervolume=e.normalized_hypervolume)
 
 
 def member_record(profile, m):
