@@ -20,6 +20,9 @@ PACKAGES=(
   libtcmalloc-minimal4
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
+  # tests/run.sh's checks: the repository's .clang-format (tools/check_format.sh) and clang's
+  # -Wthread-safety over Abseil's annotations, which GCC ignores (tools/check_thread_safety.sh).
+  clang-14 clang-format-14
   # The store and the data.
   postgresql dataset-fashion-mnist
   # Tests: python3-torch loads exported models; TLS tests make a self-signed certificate.
