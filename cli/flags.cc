@@ -41,8 +41,7 @@ ABSL_FLAG(double, warmup_fraction, 0,
 ABSL_FLAG(std::string, precision, "",
           "submit: training arithmetic: auto (default: bf16 on workers whose CPU has it), fp32 "
           "or bf16");
-ABSL_FLAG(double, weight_decay, -1,
-          "submit: weight decay (default 5e-4 for sgd, 0.05 for adamw)");
+ABSL_FLAG(double, weight_decay, -1, "submit: weight decay (default 5e-4 for sgd, 0.05 for adamw)");
 ABSL_FLAG(double, label_smoothing, 0, "submit: label smoothing, 0 to 1 (default 0)");
 ABSL_FLAG(std::string, augment, "",
           "submit: data augmentation, comma-separated: crop, flip (none: \"none\")");

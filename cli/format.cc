@@ -50,8 +50,8 @@ absl::StatusOr<nas::v1::Constraint> ParseConstraint(absl::string_view text) {
   const size_t at = text.find_first_of("<>");
   const absl::string_view op = at == absl::string_view::npos ? "" : text.substr(at, 2);
   if (op != "<=" && op != ">=") {
-    return UsageError(absl::StrCat("--constraints: \"", text,
-                                   "\" is not METRIC<=BOUND or METRIC>=BOUND"));
+    return UsageError(
+        absl::StrCat("--constraints: \"", text, "\" is not METRIC<=BOUND or METRIC>=BOUND"));
   }
   NAS_ASSIGN_OR_RETURN(const nas::v1::Metric metric,
                        ParseMetric(absl::StripAsciiWhitespace(text.substr(0, at))));
@@ -77,8 +77,6 @@ std::string Json(const google::protobuf::Message& m) {
   (void)google::protobuf::util::MessageToJsonString(m, &out, options);
   return out;
 }
-
-
 
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
@@ -122,12 +120,12 @@ std::string Describe(const nas::v1::Architecture& a) {
           blocks.push_back("d" + k);
           break;
         default:
-          blocks.push_back(absl::StrCat("k", b.kernel(), "e", b.expansion(),
-                                        b.squeeze_excite() ? "+se" : ""));
+          blocks.push_back(
+              absl::StrCat("k", b.kernel(), "e", b.expansion(), b.squeeze_excite() ? "+se" : ""));
       }
     }
-    stages.push_back(absl::StrCat(s.width(), s.stride() == 1 && !stages.empty() ? "/s1" : "",
-                                  ":", absl::StrJoin(blocks, ",")));
+    stages.push_back(absl::StrCat(s.width(), s.stride() == 1 && !stages.empty() ? "/s1" : "", ":",
+                                  absl::StrJoin(blocks, ",")));
   }
   return absl::StrCat(a.space(), " r", a.resolution(), " [", absl::StrJoin(stages, " | "), "]",
                       a.head_width() > 0 ? absl::StrCat(" head ", a.head_width()) : "");
@@ -147,7 +145,8 @@ std::string FinalistCell(const nas::v1::Finalist& f) {
   if (f.state() != nas::v1::CANDIDATE_STATE_EVALUATED) {
     return absl::StrCat(f.candidate_id(), " ", Short(f.state()));
   }
-  std::string cell = absl::StrFormat("%d: test %.4f", f.candidate_id(), f.metrics().test_accuracy());
+  std::string cell =
+      absl::StrFormat("%d: test %.4f", f.candidate_id(), f.metrics().test_accuracy());
   if (f.metrics().has_int8_test_accuracy()) {
     absl::StrAppend(&cell, absl::StrFormat(", int8 %.4f", f.metrics().int8_test_accuracy()));
   }
@@ -164,8 +163,7 @@ void PrintSearch(const nas::v1::Search& s) {
       {"search", absl::StrCat(s.id(), s.spec().display_name().empty()
                                           ? ""
                                           : absl::StrCat(" (", s.spec().display_name(), ")"))},
-      {"state", Short(s.state()) +
-                    (s.message().empty() ? "" : absl::StrCat(": ", s.message()))},
+      {"state", Short(s.state()) + (s.message().empty() ? "" : absl::StrCat(": ", s.message()))},
       {"strategy", absl::StrCat(s.spec().strategy().name(), ", seed ", s.spec().strategy().seed())},
       {"space", s.spec().space().name()},
       {"profiles", absl::StrJoin(s.spec().profile_ids(), ", ")},
@@ -186,10 +184,9 @@ void PrintSearch(const nas::v1::Search& s) {
                       ft.train_subset() > 0 ? absl::StrCat(ft.train_subset(), " examples")
                                             : std::string("the whole training split"),
                       ": ",
-                      p.finalists() == 0
-                          ? std::string("after the search phase")
-                          : absl::StrCat(p.finalists_trained(), " of ", p.finalists(),
-                                         " finalists trained"))});
+                      p.finalists() == 0 ? std::string("after the search phase")
+                                         : absl::StrCat(p.finalists_trained(), " of ",
+                                                        p.finalists(), " finalists trained"))});
   }
   rows.push_back({"best accuracy", absl::StrFormat("%.4f", s.best_accuracy())});
   if (s.spec().has_warm_start()) {

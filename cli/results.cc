@@ -11,14 +11,14 @@
 #include "absl/strings/str_join.h"
 #include "cli/flags.h"
 #include "cli/format.h"
-#include "cli/units.h"
 #include "cli/nasctl.h"
+#include "cli/units.h"
 #include "cli/watch_view.h"
 #include "common/model_format.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
-#include "search/objectives.h"
 #include "google/protobuf/text_format.h"
+#include "search/objectives.h"
 
 namespace nas::cli {
 namespace {
@@ -51,7 +51,8 @@ namespace {
 // "0.572 ms", a measured one with its 95% half-width ("0.572 ms +-0.012"), '?' when unsettled.
 std::string LatencyCell(const nas::v1::ProfileMetrics& pm) {
   std::string cell = absl::StrFormat("%.3f ms", pm.latency_ms());
-  if (pm.latency_ci_ms() > 0) absl::StrAppend(&cell, absl::StrFormat(" +-%.3f", pm.latency_ci_ms()));
+  if (pm.latency_ci_ms() > 0)
+    absl::StrAppend(&cell, absl::StrFormat(" +-%.3f", pm.latency_ci_ms()));
   if (pm.latency_unsettled()) absl::StrAppend(&cell, " ?");
   return cell;
 }
@@ -99,11 +100,9 @@ absl::Status Nasctl::Pareto(int64_t id) {
     for (const auto& m : front.members()) {
       const auto& pm = m.profile_metrics();
       rows.push_back({absl::StrCat(m.candidate_id()),
-                      absl::StrFormat("%.4f", ProfileAccuracy(m.metrics(), pm)),
-                      LatencyCell(pm),
-                      Short(pm.latency_source()),
-                      Bytes(pm.peak_activation_bytes()), Bytes(pm.model_bytes()),
-                      absl::StrCat(m.metrics().params())});
+                      absl::StrFormat("%.4f", ProfileAccuracy(m.metrics(), pm)), LatencyCell(pm),
+                      Short(pm.latency_source()), Bytes(pm.peak_activation_bytes()),
+                      Bytes(pm.model_bytes()), absl::StrCat(m.metrics().params())});
       for (const MetricInfo* info : extra) {
         rows.back().push_back(info->Format(info->value(m.metrics(), pm)));
       }
@@ -119,7 +118,8 @@ absl::Status Nasctl::Pareto(int64_t id) {
     PrintTable(rows);
     std::vector<std::string> unsettled;
     for (const auto& m : front.members()) {
-      if (m.profile_metrics().latency_unsettled()) unsettled.push_back(absl::StrCat(m.candidate_id()));
+      if (m.profile_metrics().latency_unsettled())
+        unsettled.push_back(absl::StrCat(m.candidate_id()));
     }
     if (!unsettled.empty()) {
       std::cout << "latency not settled for " << absl::StrJoin(unsettled, ", ")
@@ -159,18 +159,16 @@ absl::Status Nasctl::Plot(const nas::v1::Search& search,
       if (c.fidelity().rung() != final_rung) continue;
       for (const nas::v1::ProfileMetrics& pm : c.profile_metrics()) {
         if (pm.profile_id() != front.profile_id()) continue;
-        panel.latency_source =
-            absl::AsciiStrToLower(Short(pm.latency_source()));
+        panel.latency_source = absl::AsciiStrToLower(Short(pm.latency_source()));
         if (!pm.accuracy_kind().empty()) panel.accuracy_kind = pm.accuracy_kind();
         std::string note;
         if (c.is_reference()) {
           note = "ref";
         } else if (c.vs_reference().reference_candidate_id() != 0) {
           const auto& vs = c.vs_reference();
-          note = absl::StrFormat(
-              "%.1fx, %+.1f", vs.params_ratio(),
-              100 * (vs.has_test_accuracy_delta() ? vs.test_accuracy_delta()
-                                                  : vs.val_accuracy_delta()));
+          note = absl::StrFormat("%.1fx, %+.1f", vs.params_ratio(),
+                                 100 * (vs.has_test_accuracy_delta() ? vs.test_accuracy_delta()
+                                                                     : vs.val_accuracy_delta()));
         }
         panel.points.push_back({c.id(), ProfileAccuracy(c.metrics(), pm), pm.latency_ms(),
                                 static_cast<double>(pm.peak_activation_bytes()), pm.feasible(),
@@ -222,31 +220,29 @@ absl::Status Nasctl::Candidates(int64_t id) {
   rows[0].push_back("ARCHITECTURE");
   for (const auto& c : resp.candidates()) {
     const bool done = c.state() == nas::v1::CANDIDATE_STATE_EVALUATED;
-    rows.push_back({absl::StrCat(c.id()), Short(c.state()),
-                    // A finalist of final training shows as such, not by its rung.
-                    c.fidelity().final_training() ? std::string("final")
-                                                  : absl::StrCat(c.fidelity().rung()),
-                    done ? absl::StrFormat("%.4f", c.metrics().val_accuracy()) : "-",
-                    // Measured for finished models (full-fidelity training) only.
-                    done && c.metrics().test_accuracy() >= 0
-                        ? absl::StrFormat("%.4f", c.metrics().test_accuracy())
-                        : "-",
-                    done && c.metrics().has_int8_test_accuracy() &&
-                            c.metrics().int8_test_accuracy() >= 0
-                        ? absl::StrFormat("%.4f", c.metrics().int8_test_accuracy())
-                        : "-",
-                    done ? absl::StrCat(c.metrics().params()) : "-",
-                    done ? absl::StrCat(c.metrics().macs()) : "-", absl::StrCat(c.attempts()),
-                    // The arithmetic it trained in, and the epochs resumed from a checkpoint
-                    // a lost worker left.
-                    done && !c.metrics().train_precision().empty()
-                        ? absl::StrCat(c.metrics().train_precision(),
-                                       c.metrics().resumed_epochs() > 0
-                                           ? absl::StrCat(", ", c.metrics().resumed_epochs(),
-                                                          " resumed")
-                                           : "")
-                        : "-",
-                    c.has_artifact() ? "yes" : "no"});
+    rows.push_back(
+        {absl::StrCat(c.id()), Short(c.state()),
+         // A finalist of final training shows as such, not by its rung.
+         c.fidelity().final_training() ? std::string("final") : absl::StrCat(c.fidelity().rung()),
+         done ? absl::StrFormat("%.4f", c.metrics().val_accuracy()) : "-",
+         // Measured for finished models (full-fidelity training) only.
+         done && c.metrics().test_accuracy() >= 0
+             ? absl::StrFormat("%.4f", c.metrics().test_accuracy())
+             : "-",
+         done && c.metrics().has_int8_test_accuracy() && c.metrics().int8_test_accuracy() >= 0
+             ? absl::StrFormat("%.4f", c.metrics().int8_test_accuracy())
+             : "-",
+         done ? absl::StrCat(c.metrics().params()) : "-",
+         done ? absl::StrCat(c.metrics().macs()) : "-", absl::StrCat(c.attempts()),
+         // The arithmetic it trained in, and the epochs resumed from a checkpoint
+         // a lost worker left.
+         done && !c.metrics().train_precision().empty()
+             ? absl::StrCat(c.metrics().train_precision(),
+                            c.metrics().resumed_epochs() > 0
+                                ? absl::StrCat(", ", c.metrics().resumed_epochs(), " resumed")
+                                : "")
+             : "-",
+         c.has_artifact() ? "yes" : "no"});
     if (compared) rows.back().push_back(VsReference(c.vs_reference(), c.is_reference()));
     rows.back().push_back(Describe(c.architecture()));
   }
@@ -329,8 +325,8 @@ absl::Status Nasctl::Fetch(int64_t id) {
     if (meta.has_input()) {
       const nas::v1::InputContract& in = meta.input();
       std::cout << "  input: " << in.dtype() << " " << in.layout() << " ["
-                << absl::StrJoin(in.shape(), ", ") << "] " << in.channel_order()
-                << ", values in [" << in.value_min() << ", " << in.value_max() << "]"
+                << absl::StrJoin(in.shape(), ", ") << "] " << in.channel_order() << ", values in ["
+                << in.value_min() << ", " << in.value_max() << "]"
                 << (in.normalised_inside() ? "; the model normalises and resizes itself" : "")
                 << "\n";
     }

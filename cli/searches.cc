@@ -60,8 +60,7 @@ absl::Status ApplyRecipeFlags(nas::v1::TrainingRecipe* recipe) {
   } else if (precision == "bf16") {
     recipe->set_precision(nas::v1::PRECISION_BF16);
   } else if (!precision.empty()) {
-    return UsageError(
-        absl::StrCat("--precision: \"", precision, "\" is not auto, fp32 or bf16"));
+    return UsageError(absl::StrCat("--precision: \"", precision, "\" is not auto, fp32 or bf16"));
   }
   if (absl::GetFlag(FLAGS_learning_rate) != 0) {
     recipe->set_learning_rate(absl::GetFlag(FLAGS_learning_rate));
@@ -85,8 +84,7 @@ absl::Status ApplyRecipeFlags(nas::v1::TrainingRecipe* recipe) {
       } else if (a == "flip") {
         recipe->set_augment_flip(true);
       } else if (a != "none") {
-        return UsageError(
-            absl::StrCat("--augment: \"", a, "\" is not crop, flip or none"));
+        return UsageError(absl::StrCat("--augment: \"", a, "\" is not crop, flip or none"));
       }
     }
   }
@@ -209,8 +207,7 @@ absl::Status Nasctl::List() {
   std::vector<std::vector<std::string>> rows = {
       {"ID", "NAME", "STATE", "EVALUATED", "BEST ACC", "PROFILES", "CREATED"}};
   for (const auto& s : resp.searches()) {
-    rows.push_back({absl::StrCat(s.id()), s.spec().display_name(),
-                    Short(s.state()),
+    rows.push_back({absl::StrCat(s.id()), s.spec().display_name(), Short(s.state()),
                     absl::StrCat(s.progress().evaluated(), "/", s.progress().target()),
                     absl::StrFormat("%.4f", s.best_accuracy()),
                     absl::StrJoin(s.spec().profile_ids(), ","), s.created_at()});
@@ -331,8 +328,9 @@ absl::Status Nasctl::Extend(int64_t id, bool resume) {
   req.set_search_id(id);
   if (!resume) {
     if (absl::GetFlag(FLAGS_add_candidates) == 0 && absl::GetFlag(FLAGS_add_wall_seconds) == 0) {
-      return UsageError("extend: give --add_candidates=N and/or --add_wall_seconds=S "
-                        "(nasctl resume SEARCH_ID runs a cancelled search on as it was)");
+      return UsageError(
+          "extend: give --add_candidates=N and/or --add_wall_seconds=S "
+          "(nasctl resume SEARCH_ID runs a cancelled search on as it was)");
     }
     req.set_add_candidates(absl::GetFlag(FLAGS_add_candidates));
     req.set_add_wall_seconds(absl::GetFlag(FLAGS_add_wall_seconds));

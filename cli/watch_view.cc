@@ -49,7 +49,8 @@ std::optional<absl::Duration> EstimateRemaining(const nas::v1::Search& search, a
   const double per_second = done_units / absl::ToDoubleSeconds(now - created);
   absl::Duration left = absl::Seconds(std::max(0.0, target_units - done_units) / per_second);
   const int64_t wall = spec.budget().max_wall_seconds();
-  if (wall > 0) left = std::min(left, std::max(absl::ZeroDuration(), created + absl::Seconds(wall) - now));
+  if (wall > 0)
+    left = std::min(left, std::max(absl::ZeroDuration(), created + absl::Seconds(wall) - now));
   return left;
 }
 
@@ -78,8 +79,8 @@ std::string ProgressLine(const nas::v1::Search& search,
   const nas::v1::SearchProgress& p = search.progress();
   const int done = p.evaluated() + p.failed();
   const int target = std::max(1, p.target());
-  const int filled = std::min(width, static_cast<int>(std::lround(
-                                         static_cast<double>(width) * done / target)));
+  const int filled =
+      std::min(width, static_cast<int>(std::lround(static_cast<double>(width) * done / target)));
   std::string line = absl::StrCat("[", std::string(filled, '#'), std::string(width - filled, '.'),
                                   "] ", p.evaluated(), "/", p.target());
   if (p.failed() > 0) absl::StrAppend(&line, " (", p.failed(), " failed)");
@@ -123,9 +124,10 @@ struct Axis {
     Axis a;
     a.lo_px = lo_px;
     a.hi_px = hi_px;
-    values.erase(std::remove_if(values.begin(), values.end(),
-                                [&](double v) { return !std::isfinite(v) || (allow_log && v <= 0); }),
-                 values.end());
+    values.erase(
+        std::remove_if(values.begin(), values.end(),
+                       [&](double v) { return !std::isfinite(v) || (allow_log && v <= 0); }),
+        values.end());
     if (values.empty()) return a;
     a.min = *std::min_element(values.begin(), values.end());
     a.max = *std::max_element(values.begin(), values.end());
@@ -174,7 +176,8 @@ struct Axis {
     const double raw = (max - min) / 5 / unit;
     const double mag = std::pow(10, std::floor(std::log10(raw)));
     const double step = unit * (raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag);
-    for (double v = std::ceil(min / step) * step; v <= max + step * 1e-9; v += step) out.push_back(v);
+    for (double v = std::ceil(min / step) * step; v <= max + step * 1e-9; v += step)
+      out.push_back(v);
     return out;
   }
 };
@@ -222,50 +225,47 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
   Axis x = Axis::Fit(xs, x0, x0 + w, /*allow_log=*/true);
   if (!latency) x.unit = x.max >= (1 << 20) * 2 ? (1 << 20) : 1024;
   const Axis y = Axis::Fit(ys, y0 + h, y0, /*allow_log=*/false);
-  absl::StrAppend(svg, absl::StrFormat(
-                           "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                           "fill=\"#fcfcfd\" stroke=\"#8a8f98\"/>\n",
-                           x0, y0, w, h));
+  absl::StrAppend(svg, absl::StrFormat("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                                       "fill=\"#fcfcfd\" stroke=\"#8a8f98\"/>\n",
+                                       x0, y0, w, h));
   for (double t : x.Ticks()) {
     const double px = x.Px(t);
     const std::string label =
         latency ? TickLabel(t) : Escape(Bytes(static_cast<int64_t>(std::llround(t))));
-    absl::StrAppend(svg, absl::StrFormat(
-                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                             "stroke=\"#e3e5e8\"/><text x=\"%.1f\" y=\"%.1f\" "
-                             "class=\"tick\" text-anchor=\"middle\">%s</text>\n",
-                             px, y0, px, y0 + h, px, y0 + h + 16, label));
+    absl::StrAppend(svg, absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                                         "stroke=\"#e3e5e8\"/><text x=\"%.1f\" y=\"%.1f\" "
+                                         "class=\"tick\" text-anchor=\"middle\">%s</text>\n",
+                                         px, y0, px, y0 + h, px, y0 + h + 16, label));
   }
   for (double t : y.Ticks()) {
     const double py = y.Px(t);
-    absl::StrAppend(svg, absl::StrFormat(
-                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                             "stroke=\"#e3e5e8\"/><text x=\"%.1f\" y=\"%.1f\" "
-                             "class=\"tick\" text-anchor=\"end\">%s</text>\n",
-                             x0, py, x0 + w, py, x0 - 6, py + 4, TickLabel(t)));
+    absl::StrAppend(svg, absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                                         "stroke=\"#e3e5e8\"/><text x=\"%.1f\" y=\"%.1f\" "
+                                         "class=\"tick\" text-anchor=\"end\">%s</text>\n",
+                                         x0, py, x0 + w, py, x0 - 6, py + 4, TickLabel(t)));
   }
   const std::string x_title =
       latency ? absl::StrCat("latency, ms (", panel.latency_source, x.log ? ", log scale)" : ")")
               : absl::StrCat("peak activation memory", x.log ? " (log scale)" : "");
-  absl::StrAppend(svg, absl::StrFormat(
-                           "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" "
+  absl::StrAppend(
+      svg, absl::StrFormat("<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" "
                            "text-anchor=\"middle\">%s</text>\n"
                            "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" text-anchor=\"middle\" "
                            "transform=\"rotate(-90 %.1f %.1f)\">%s validation accuracy</text>\n",
-                           x0 + w / 2, y0 + h + 36, Escape(x_title), x0 - 44, y0 + h / 2,
-                           x0 - 44, y0 + h / 2, Escape(panel.accuracy_kind)));
+                           x0 + w / 2, y0 + h + 36, Escape(x_title), x0 - 44, y0 + h / 2, x0 - 44,
+                           y0 + h / 2, Escape(panel.accuracy_kind)));
   // Dominated and infeasible candidates first, faded, so the front draws over them.
   for (const PlotPoint& p : panel.points) {
     if (p.on_front) continue;
     const double px = x.Px(cost(p)), py = y.Px(p.accuracy);
     if (!p.feasible) {
-      absl::StrAppend(svg, absl::StrFormat(
-                               "<path d=\"M%.1f %.1fl6 6m0 -6l-6 6\" class=\"infeasible\">"
-                               "<title>candidate %d (infeasible)</title></path>\n",
-                               px - 3, py - 3, p.candidate_id));
+      absl::StrAppend(svg,
+                      absl::StrFormat("<path d=\"M%.1f %.1fl6 6m0 -6l-6 6\" class=\"infeasible\">"
+                                      "<title>candidate %d (infeasible)</title></path>\n",
+                                      px - 3, py - 3, p.candidate_id));
     } else {
-      absl::StrAppend(svg, absl::StrFormat(
-                               "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" class=\"dominated\">"
+      absl::StrAppend(
+          svg, absl::StrFormat("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" class=\"dominated\">"
                                "<title>candidate %d</title></circle>\n",
                                px, py, p.candidate_id));
     }
@@ -289,7 +289,8 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
     best = p->accuracy;
   }
   if (!stair.empty()) {
-    absl::StrAppend(svg, absl::StrFormat("<path d=\"%s H%.1f\" class=\"stair\"/>\n", stair, x0 + w));
+    absl::StrAppend(svg,
+                    absl::StrFormat("<path d=\"%s H%.1f\" class=\"stair\"/>\n", stair, x0 + w));
   }
   // Labels go where they cover no other label and no front point (the nearest free spot of a
   // few around the point); a label with no room is left out, its id still in the tooltip.
@@ -302,28 +303,27 @@ void Scatter(std::string* svg, const PlotPanel& panel, bool latency, double x0, 
     const double px = x.Px(cost(*p)), py = y.Px(p->accuracy);
     if (latency && p->latency_ci_ms > 0) {
       // The measured latency's 95% interval, as an error bar.
-      absl::StrAppend(svg, absl::StrFormat(
-                               "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                               "class=\"ci\"/>",
-                               x.Px(std::max(x.min, p->latency_ms - p->latency_ci_ms)), py,
-                               x.Px(std::min(x.max, p->latency_ms + p->latency_ci_ms)), py));
+      absl::StrAppend(svg,
+                      absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                                      "class=\"ci\"/>",
+                                      x.Px(std::max(x.min, p->latency_ms - p->latency_ci_ms)), py,
+                                      x.Px(std::min(x.max, p->latency_ms + p->latency_ci_ms)), py));
     }
     const std::string label =
         absl::StrCat(p->candidate_id, p->note.empty() ? "" : absl::StrCat(" (", p->note, ")"));
     const std::optional<LabelBox> at = PlaceLabel(px, py, label.size(), &taken);
     // An unsettled latency's point is hollow: its place on the front is within noise.
     const bool hollow = latency && p->latency_unsettled;
-    absl::StrAppend(svg, absl::StrFormat(
-                             "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"front\"%s>"
-                             "<title>candidate %d: accuracy %.4f, %s%s</title></circle>",
-                             px, py, hollow ? " style=\"fill:#fff\"" : "", p->candidate_id,
-                             p->accuracy,
-                             latency ? absl::StrFormat("%.3g ms", cost(*p))
-                                     : Bytes(static_cast<int64_t>(std::llround(cost(*p)))),
-                             hollow ? " (latency not settled: within measurement noise)"
-                             : latency && p->latency_ci_ms > 0
-                                 ? absl::StrFormat(" +-%.2g", p->latency_ci_ms)
-                                 : ""));
+    absl::StrAppend(
+        svg, absl::StrFormat(
+                 "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"front\"%s>"
+                 "<title>candidate %d: accuracy %.4f, %s%s</title></circle>",
+                 px, py, hollow ? " style=\"fill:#fff\"" : "", p->candidate_id, p->accuracy,
+                 latency ? absl::StrFormat("%.3g ms", cost(*p))
+                         : Bytes(static_cast<int64_t>(std::llround(cost(*p)))),
+                 hollow ? " (latency not settled: within measurement noise)"
+                 : latency && p->latency_ci_ms > 0 ? absl::StrFormat(" +-%.2g", p->latency_ci_ms)
+                                                   : ""));
     if (at.has_value()) {
       // Text is drawn from its baseline: the box's bottom, less the descent.
       absl::StrAppend(svg, absl::StrFormat("<text x=\"%.1f\" y=\"%.1f\" class=\"id\">%s</text>",
@@ -350,11 +350,13 @@ std::string ParetoPlotSvg(const std::string& title, const std::vector<PlotPanel>
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
       "<text x=\"24\" y=\"30\" class=\"title\">%s</text>\n"
       "<text x=\"24\" y=\"48\" class=\"sub\">blue: Pareto front (ids are candidate ids); grey: "
-      "dominated; red crosses: over a limit or constraint; bars: a measured latency's 95%% interval, "
+      "dominated; red crosses: over a limit or constraint; bars: a measured latency's 95%% "
+      "interval, "
       "hollow: latency within measurement noise</text>\n",
       kWidth, height, kWidth, height, Escape(title));
   if (panels.empty()) {
-    absl::StrAppend(&svg, "<text x=\"24\" y=\"90\" class=\"sub\">no evaluated candidates yet</text>\n");
+    absl::StrAppend(&svg,
+                    "<text x=\"24\" y=\"90\" class=\"sub\">no evaluated candidates yet</text>\n");
   }
   for (size_t i = 0; i < panels.size(); ++i) {
     const PlotPanel& panel = panels[i];
@@ -364,8 +366,8 @@ std::string ParetoPlotSvg(const std::string& title, const std::vector<PlotPanel>
       front += p.on_front;
       infeasible += !p.feasible;
     }
-    absl::StrAppend(&svg, absl::StrFormat(
-                              "<text x=\"24\" y=\"%.1f\" class=\"axis\">profile %s: %d evaluated, "
+    absl::StrAppend(
+        &svg, absl::StrFormat("<text x=\"24\" y=\"%.1f\" class=\"axis\">profile %s: %d evaluated, "
                               "%d on the front, %d infeasible, hypervolume %.4f</text>\n",
                               y0 - 8, Escape(panel.profile_id), panel.points.size(), front,
                               infeasible, panel.hypervolume));

@@ -82,7 +82,7 @@ std::optional<LabelBox> PlaceLabel(double px, double py, size_t chars,
 struct PlotPanel {
   std::string profile_id;
   std::string latency_source;  // "measured", "predicted", "modelled"
-  double hypervolume = 0;  // normalised to its reference box, in [0, 1]
+  double hypervolume = 0;      // normalised to its reference box, in [0, 1]
   // Which accuracy the points show: "fp32", or "int8" on a profile whose weights are int8.
   std::string accuracy_kind = "fp32";
   std::vector<PlotPoint> points;

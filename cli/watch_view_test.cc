@@ -84,11 +84,11 @@ TEST(RecentPeakTest, RunningIsTheMostAtOnceOverTheWindow) {
   // Two workers: a snapshot read as a result is stored finds its worker between leases.
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   RecentPeak running(absl::Seconds(10));
-  running.Observe(2, t0);                       // both leased
-  running.Observe(1, t0 + absl::Seconds(6));    // candidate evaluated: one worker idle
+  running.Observe(2, t0);                     // both leased
+  running.Observe(1, t0 + absl::Seconds(6));  // candidate evaluated: one worker idle
   EXPECT_EQ(running.Peak(t0 + absl::Seconds(6)), 2);
-  running.Observe(2, t0 + absl::Seconds(7));    // it leased the next
-  running.Observe(1, t0 + absl::Seconds(14));   // the other's result
+  running.Observe(2, t0 + absl::Seconds(7));   // it leased the next
+  running.Observe(1, t0 + absl::Seconds(14));  // the other's result
   EXPECT_EQ(running.Peak(t0 + absl::Seconds(14)), 2);
   // Once the window holds only ones, one it is.
   running.Observe(1, t0 + absl::Seconds(20));
@@ -181,8 +181,10 @@ TEST(ParetoPlotSvgTest, LabelsOfNearbyPointsDoNotCoverEachOther) {
   panel.profile_id = "p@1";
   panel.latency_source = "measured";
   // Four front members within a pixel or two of each other, and one far away.
-  panel.points = {{101, 0.800, 1.000, 40000, true, true}, {102, 0.801, 1.002, 40100, true, true},
-                  {103, 0.802, 1.004, 40200, true, true}, {104, 0.803, 1.006, 40300, true, true},
+  panel.points = {{101, 0.800, 1.000, 40000, true, true},
+                  {102, 0.801, 1.002, 40100, true, true},
+                  {103, 0.802, 1.004, 40200, true, true},
+                  {104, 0.803, 1.006, 40300, true, true},
                   {105, 0.600, 0.100, 4000, true, true}};
   const std::string svg = ParetoPlotSvg("s", {panel});
   // Every drawn label, as the box its text occupies.

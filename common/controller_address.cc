@@ -31,8 +31,7 @@ absl::StatusOr<std::string> Ipv4Of(const std::string& host) {
         absl::StrCat("\"", host, "\" does not resolve to an IPv4 address: ", gai_strerror(rc)));
   }
   char text[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, text,
-            sizeof(text));
+  inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, text, sizeof(text));
   freeaddrinfo(found);
   return std::string(text);
 }
@@ -44,8 +43,8 @@ absl::StatusOr<std::string> ControllerTarget(absl::string_view addresses) {
   if (trimmed.empty()) return absl::InvalidArgumentError("no controller address");
   // A gRPC target with its scheme, or a single address, is used as written.
   const bool has_scheme = absl::StartsWith(trimmed, "ipv4:") ||
-                          absl::StartsWith(trimmed, "ipv6:") ||
-                          absl::StartsWith(trimmed, "dns:") || absl::StartsWith(trimmed, "unix:");
+                          absl::StartsWith(trimmed, "ipv6:") || absl::StartsWith(trimmed, "dns:") ||
+                          absl::StartsWith(trimmed, "unix:");
   if (has_scheme || trimmed.find(',') == absl::string_view::npos) return std::string(trimmed);
   std::vector<std::string> resolved;
   for (absl::string_view entry : absl::StrSplit(trimmed, ',', absl::SkipWhitespace())) {

@@ -26,8 +26,10 @@ TEST(ControllerTargetTest, SaysWhichEntryIsWrong) {
             "controller address \"127.0.0.1:99999\": not HOST:PORT");
   EXPECT_NE(ControllerTarget("127.0.0.1:1,[::1]:2").status().message().find("IPv6"),
             absl::string_view::npos);
-  EXPECT_NE(ControllerTarget("127.0.0.1:1,no-such-host.invalid:2").status().message().find(
-                "no-such-host.invalid"),
+  EXPECT_NE(ControllerTarget("127.0.0.1:1,no-such-host.invalid:2")
+                .status()
+                .message()
+                .find("no-such-host.invalid"),
             absl::string_view::npos);
   EXPECT_FALSE(ControllerTarget("").ok());
 }

@@ -9,16 +9,15 @@ namespace nas {
 namespace {
 
 TEST(ErrorReasonTest, TravelsThroughStatusDetails) {
-  const absl::Status fenced = WithReason(
-      absl::FailedPreconditionError("lease 7 expired; candidate 3 was re-queued"),
-      ErrorReason::kLeaseFenced);
+  const absl::Status fenced =
+      WithReason(absl::FailedPreconditionError("lease 7 expired; candidate 3 was re-queued"),
+                 ErrorReason::kLeaseFenced);
   EXPECT_EQ(fenced.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(fenced.message(), "lease 7 expired; candidate 3 was re-queued");
   EXPECT_EQ(ReasonOf(fenced), ErrorReason::kLeaseFenced);
   EXPECT_EQ(ReasonOfDetails(StatusDetails(fenced)), ErrorReason::kLeaseFenced);
-  const absl::Status quarantined =
-      WithReason(absl::FailedPreconditionError("worker 2 is quarantined"),
-                 ErrorReason::kWorkerQuarantined);
+  const absl::Status quarantined = WithReason(
+      absl::FailedPreconditionError("worker 2 is quarantined"), ErrorReason::kWorkerQuarantined);
   EXPECT_EQ(ReasonOfDetails(StatusDetails(quarantined)), ErrorReason::kWorkerQuarantined);
 }
 
@@ -32,8 +31,8 @@ TEST(ErrorReasonTest, TheSameCodeWithoutAReasonIsNotAFence) {
 }
 
 TEST(ErrorReasonTest, DetailsHaveGoogleRpcStatusShape) {
-  const std::string details = StatusDetails(
-      WithReason(absl::FailedPreconditionError("gone"), ErrorReason::kLeaseFenced));
+  const std::string details =
+      StatusDetails(WithReason(absl::FailedPreconditionError("gone"), ErrorReason::kLeaseFenced));
   // Decoded field by field, as a client holding Google's definitions would.
   nas::v1::RpcStatus wire;
   ASSERT_TRUE(wire.ParseFromString(details));

@@ -5,12 +5,12 @@
 #ifndef NAS_COMMON_METRICS_HTTP_H_
 #define NAS_COMMON_METRICS_HTTP_H_
 
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
 
 #include "absl/status/statusor.h"
 

@@ -44,7 +44,8 @@ absl::Status CheckOnnxModel(const std::string& bytes, absl::string_view format) 
   if (g.input_size() != 1 || g.output_size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat("the ", format,
                                                    " file must have one input and one output, "
-                                                   "not ", g.input_size(), " and ", g.output_size()));
+                                                   "not ",
+                                                   g.input_size(), " and ", g.output_size()));
   }
   if (!IsFloat(g.input(0)) || Rank(g.input(0)) != 4 || !IsFloat(g.output(0)) ||
       Rank(g.output(0)) != 2) {

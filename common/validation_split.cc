@@ -28,8 +28,9 @@ absl::StatusOr<int64_t> ValidationExamples(const nas::v1::TrainingRecipe& recipe
       absl::StrCat(asked, " dataset \"", dataset, "\"'s ", train_examples, " training examples");
   if (n < 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", of, " leaves no example to validate on; set "
-                                      "recipe.validation_examples (at least 1) or use more data"));
+        absl::StrCat(field, ": ", of,
+                     " leaves no example to validate on; set "
+                     "recipe.validation_examples (at least 1) or use more data"));
   }
   if (n >= train_examples) {
     return absl::InvalidArgumentError(absl::StrCat(

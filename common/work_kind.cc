@@ -17,9 +17,7 @@ nas::v1::WorkKind WorkKindOf(const nas::v1::LeaseWorkResponse& lease) {
   return nas::v1::WORK_KIND_TRAIN;
 }
 
-std::string WorkKindName(nas::v1::WorkKind kind) {
-  return ShortEnumName(kind);
-}
+std::string WorkKindName(nas::v1::WorkKind kind) { return ShortEnumName(kind); }
 
 nas::v1::WorkKind ParseWorkKind(absl::string_view name) {
   nas::v1::WorkKind kind = nas::v1::WORK_KIND_UNSPECIFIED;

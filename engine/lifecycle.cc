@@ -334,8 +334,8 @@ absl::StatusOr<RefillPlan> PlanRefill(SearchReader& reader, StrategyCache& strat
   if (view.overdue) {
     plan.end = Overdue();
     if (view.finalists > 0) {
-      plan.end->message = absl::StrCat(view.search_phase_end, "; final training stopped: ",
-                                       plan.end->message);
+      plan.end->message =
+          absl::StrCat(view.search_phase_end, "; final training stopped: ", plan.end->message);
     }
     return plan;
   }
@@ -414,11 +414,10 @@ absl::StatusOr<RefillPlan> PlanRefill(SearchReader& reader, StrategyCache& strat
 }
 
 std::string FrontChange::Describe(int64_t candidate_id, absl::string_view profile_name) const {
-  return absl::StrCat("candidate ", candidate_id, " joined the ", profile_name, " front (", members,
-                      " members, ", removed.size(), " displaced; hypervolume ",
-                      normalized_hypervolume ? absl::StrFormat("%.4f", *normalized_hypervolume)
-                                             : "-",
-                      ")");
+  return absl::StrCat(
+      "candidate ", candidate_id, " joined the ", profile_name, " front (", members, " members, ",
+      removed.size(), " displaced; hypervolume ",
+      normalized_hypervolume ? absl::StrFormat("%.4f", *normalized_hypervolume) : "-", ")");
 }
 
 FrontChange OfferToFront(const SearchSpec& spec, const nas::v1::HardwareProfile& profile,

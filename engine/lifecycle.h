@@ -293,9 +293,9 @@ absl::StatusOr<RefillPlan> PlanRefill(SearchReader& reader, StrategyCache& strat
 // FrontChange: what offering a finished model to one profile's front did.
 struct FrontChange {
   bool joined = false;
-  std::vector<int64_t> removed;    // members it displaced
-  std::vector<double> objectives;  // its point, minimisation form
-  size_t members = 0;              // the front's size after
+  std::vector<int64_t> removed;                  // members it displaced
+  std::vector<double> objectives;                // its point, minimisation form
+  size_t members = 0;                            // the front's size after
   std::optional<double> hypervolume;             // raw (search/hypervolume.h)
   std::optional<double> normalized_hypervolume;  // share of its box (NormalizedHypervolume)
   // "candidate 7 joined the rpi4 front (3 members, 1 displaced; hypervolume 0.4200)", the

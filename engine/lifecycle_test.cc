@@ -174,9 +174,9 @@ TEST(FinalTrainingTest, SelectsSpreadMembersOncePerArchitectureAndTheReference) 
   *spec.mutable_reference()->mutable_architecture() = Arch(99);
   // Front p0: 4 members; the two chosen are its most accurate and its last on accuracy.
   // Front p1 holds candidate 1 again (chosen once) and 7.
-  const std::vector<FinalistPlan> chosen = SelectFinalists(
-      spec, {Front("p0", {{2, 0.80}, {1, 0.90}, {3, 0.70}, {4, 0.60}}),
-             Front("p1", {{7, 0.85}, {1, 0.90}})});
+  const std::vector<FinalistPlan> chosen =
+      SelectFinalists(spec, {Front("p0", {{2, 0.80}, {1, 0.90}, {3, 0.70}, {4, 0.60}}),
+                             Front("p1", {{7, 0.85}, {1, 0.90}})});
   std::vector<int64_t> from;
   std::vector<int64_t> macs;
   for (const FinalistPlan& f : chosen) {
@@ -291,7 +291,8 @@ TEST(FinalTrainingTest, DeadlineLeavesTheFinalistsTheirEstimatedTime) {
   r.queue.search_phase_end = over->message;
   const absl::StatusOr<RefillPlan> late = PlanRefill(r, strategies);
   ASSERT_TRUE(late.ok() && late->end.has_value());
-  EXPECT_EQ(late->end->message, over->message + "; final training stopped: wall-clock budget spent");
+  EXPECT_EQ(late->end->message,
+            over->message + "; final training stopped: wall-clock budget spent");
 }
 
 TEST(FinalTrainingTest, TheEstimateCountsTheSlowestModelAndTheFinalExamples) {

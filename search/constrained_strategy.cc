@@ -1,10 +1,10 @@
 #include "search/constrained_strategy.h"
 
+#include "common/status_macros.h"
 #include "search/cost_model.h"
 #include "search/hardware_profile.h"
 #include "search/objectives.h"
 #include "search/search_space.h"
-#include "common/status_macros.h"
 
 namespace nas {
 

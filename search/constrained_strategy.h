@@ -6,10 +6,10 @@
 // An architecture's parameters, MACs and peak activation memory are known before training
 // (search/cost_model.h). When they already break a limit or constraint on every profile of the
 // search (search/hardware_profile.h, CertainlyInfeasible), it could never join any front: the
-// wrapper drops it and asks the wrapped strategy again (up to 50 looks per proposal). Dropped proposals still pass through
-// the DedupStrategy inside, which remembers them, so they are never proposed twice. Candidates
-// that turn out infeasible after training (accuracy, measured latency) are kept and marked, as
-// everywhere else; NSGA-II's constrained domination ranks them.
+// wrapper drops it and asks the wrapped strategy again (up to 50 looks per proposal). Dropped
+// proposals still pass through the DedupStrategy inside, which remembers them, so they are never
+// proposed twice. Candidates that turn out infeasible after training (accuracy, measured latency)
+// are kept and marked, as everywhere else; NSGA-II's constrained domination ranks them.
 #ifndef NAS_SEARCH_CONSTRAINED_STRATEGY_H_
 #define NAS_SEARCH_CONSTRAINED_STRATEGY_H_
 
@@ -62,7 +62,8 @@ ConstrainedStrategy::Filter InfeasibleEverywhere(
 
 // MakeSearchStrategy() builds what the controller runs for a search: MakeStrategy() over the
 // spec's space, measuring hypervolume from the first profile's reference (the profile whose
-// results strategies observe), wrapped in a ConstrainedStrategy when InfeasibleEverywhere() has a filter.
+// results strategies observe), wrapped in a ConstrainedStrategy when InfeasibleEverywhere() has a
+// filter.
 absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(
     const nas::v1::SearchSpec& spec, const std::vector<nas::v1::HardwareProfile>& profiles);
 

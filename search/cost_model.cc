@@ -9,7 +9,9 @@ namespace nas {
 namespace {
 
 // Output size of a convolution padded by kernel / 2.
-int OutSize(int in, int kernel, int stride) { return (in + 2 * (kernel / 2) - kernel) / stride + 1; }
+int OutSize(int in, int kernel, int stride) {
+  return (in + 2 * (kernel / 2) - kernel) / stride + 1;
+}
 
 // Walks the layers of one inference, adding up parameters and MACs and tracking the largest
 // set of activations (in elements) alive at once.
@@ -88,11 +90,11 @@ ArchitectureCost EstimateCost(const nas::v1::Architecture& arch, const InputShap
   int64_t in = arch.stem_width();
   // A k x k convolution with batch norm from `from` to `to` channels at stride `stride` and
   // `groups` groups, reading `x` elements at resolution `r` while `held` more stay alive.
-  auto conv = [&walk](int64_t x, int64_t from, int64_t to, int kernel, int res_out,
-                      int64_t groups, int64_t held) {
+  auto conv = [&walk](int64_t x, int64_t from, int64_t to, int kernel, int res_out, int64_t groups,
+                      int64_t held) {
     const int64_t y = to * res_out * res_out;
-    walk.Layer(x, y, y * (from / groups) * kernel * kernel,
-               ConvBnParams(from, to, kernel, groups), held);
+    walk.Layer(x, y, y * (from / groups) * kernel * kernel, ConvBnParams(from, to, kernel, groups),
+               held);
     walk.Int8Conv(to * (from / groups) * kernel * kernel, to);
     walk.Int8Sites(1);
     return y;

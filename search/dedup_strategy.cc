@@ -27,9 +27,7 @@ void DedupStrategy::Remember(absl::Span<const std::string> architecture_hashes) 
   seen_.insert(architecture_hashes.begin(), architecture_hashes.end());
 }
 
-std::string DedupStrategy::SaveState() const {
-  return absl::StrCat(kHeader, inner_->SaveState());
-}
+std::string DedupStrategy::SaveState() const { return absl::StrCat(kHeader, inner_->SaveState()); }
 
 absl::Status DedupStrategy::RestoreState(absl::string_view state) {
   if (absl::StartsWith(state, kHeader)) {
@@ -53,7 +51,8 @@ absl::Status DedupStrategy::RestoreState(absl::string_view state) {
   absl::flat_hash_set<std::string> seen;
   for (size_t i = 0; i < count; ++i) {
     const size_t end = state.find('\n');
-    if (end == absl::string_view::npos) return absl::InvalidArgumentError("dedup-v1 state: truncated");
+    if (end == absl::string_view::npos)
+      return absl::InvalidArgumentError("dedup-v1 state: truncated");
     seen.insert(Sha256Hex(state.substr(0, end)));
     state.remove_prefix(end + 1);
   }

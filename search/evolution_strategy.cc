@@ -19,8 +19,10 @@ int TournamentWinner(const std::vector<Ranked>& sample, const std::vector<double
   const std::vector<RankCrowd> rc = RankAndCrowding(sample);
   std::vector<int> best_rank;
   for (int j = 0; j < static_cast<int>(sample.size()); ++j) {
-    if (best_rank.empty() || rc[j].rank < rc[best_rank[0]].rank) best_rank = {j};
-    else if (rc[j].rank == rc[best_rank[0]].rank) best_rank.push_back(j);
+    if (best_rank.empty() || rc[j].rank < rc[best_rank[0]].rank)
+      best_rank = {j};
+    else if (rc[j].rank == rc[best_rank[0]].rank)
+      best_rank.push_back(j);
   }
   // Exclusive hypervolume contributions, when they are defined for this rank.
   std::vector<double> contribution(sample.size(), 0);
@@ -63,8 +65,9 @@ std::vector<nas::v1::Architecture> EvolutionStrategy::Propose(int n) {
     std::iota(index.begin(), index.end(), 0);
     const int k = std::min<int>(sample_size_, static_cast<int>(index.size()));
     for (int j = 0; j < k; ++j) {
-      std::swap(index[j],
-                index[std::uniform_int_distribution<int>(j, static_cast<int>(index.size()) - 1)(rng_)]);
+      std::swap(
+          index[j],
+          index[std::uniform_int_distribution<int>(j, static_cast<int>(index.size()) - 1)(rng_)]);
     }
     std::vector<Ranked> sample;
     for (int j = 0; j < k; ++j) sample.push_back(members_[index[j]].ranked);

@@ -201,8 +201,7 @@ TEST(EvolutionTest, EvolutionAndNsga2BeatRandomSearchOnASyntheticProblem) {
     nsga2 += FrontHypervolume(Drive(*n, 40, &id));
   }
   std::cerr << "front hypervolume summed over 5 seeds: random " << random << ", evolution "
-            << crowding << " (hypervolume tie-break " << evolution << "), nsga2 " << nsga2
-            << "\n";
+            << crowding << " (hypervolume tie-break " << evolution << "), nsga2 " << nsga2 << "\n";
   EXPECT_GT(evolution, random);
   EXPECT_GT(crowding, random);
   EXPECT_GT(nsga2, random);
@@ -230,7 +229,7 @@ TEST(StrategyStateTest, RestoredMidSearchProposesWhatTheOriginalWould) {
   for (const std::string name : {"evolution", "nsga2"}) {
     auto original = Make(name, 9);
     int64_t id = 1;
-    Drive(*original, 12, &id);  // Well past the random start.
+    Drive(*original, 12, &id);          // Well past the random start.
     auto restored = Make(name, 12345);  // Another seed: the state must carry the generator.
     ASSERT_TRUE(restored->RestoreState(original->SaveState()).ok()) << name;
     for (int round = 0; round < 5; ++round) {

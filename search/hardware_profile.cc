@@ -45,7 +45,8 @@ absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& p) {
       if (!IsValidName(p.device_tag())) {
         return absl::InvalidArgumentError(
             absl::StrCat("profile.device_tag: a measured profile needs the device tag of the "
-                         "workers that measure it (", kNameRule, ")"));
+                         "workers that measure it (",
+                         kNameRule, ")"));
       }
       return absl::OkStatus();
     case nas::v1::PROFILE_KIND_ROOFLINE: {
@@ -54,8 +55,7 @@ absl::Status ValidateHardwareProfile(const nas::v1::HardwareProfile& p) {
         return absl::InvalidArgumentError("profile.roofline.peak_macs_per_second: must be > 0");
       }
       if (!(r.memory_bytes_per_second() > 0)) {
-        return absl::InvalidArgumentError(
-            "profile.roofline.memory_bytes_per_second: must be > 0");
+        return absl::InvalidArgumentError("profile.roofline.memory_bytes_per_second: must be > 0");
       }
       if (r.overhead_ms() < 0) {
         return absl::InvalidArgumentError("profile.roofline.overhead_ms: must be >= 0");
@@ -113,8 +113,8 @@ int64_t ModelBytes(const nas::v1::HardwareProfile& profile,
 nas::v1::ProfileMetrics EvaluateOnProfile(
     const nas::v1::HardwareProfile& profile, const nas::v1::CandidateMetrics& metrics,
     const google::protobuf::RepeatedPtrField<nas::v1::Constraint>& constraints,
-    bool measured_on_device, const nas::v1::Architecture* architecture,
-    const InputShape& input, const ReferenceAccuracy& reference) {
+    bool measured_on_device, const nas::v1::Architecture* architecture, const InputShape& input,
+    const ReferenceAccuracy& reference) {
   nas::v1::ProfileMetrics pm;
   pm.set_profile_id(profile.id());
   pm.set_model_bytes(ModelBytes(profile, metrics));
@@ -141,8 +141,8 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
                                metrics.latency_ci_ms() > kLatencyRelativeCi * metrics.latency_ms());
     } else {
       latency_known = false;
-      pm.add_violations(absl::StrCat("latency not measured on a \"", profile.device_tag(),
-                                     "\" device"));
+      pm.add_violations(
+          absl::StrCat("latency not measured on a \"", profile.device_tag(), "\" device"));
     }
   } else if (profile.kind() == nas::v1::PROFILE_KIND_ROOFLINE) {
     // Roofline: the slower of compute and memory traffic. Traffic is the weights read once plus
@@ -155,9 +155,8 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
     pm.set_latency_source(nas::v1::LATENCY_SOURCE_MODELLED);
   } else if (profile.kind() == nas::v1::PROFILE_KIND_LUT) {
     const absl::StatusOr<double> predicted =
-        architecture == nullptr
-            ? absl::FailedPreconditionError("no architecture to look up")
-            : PredictLatencyMs(profile.latency_table(), *architecture, input);
+        architecture == nullptr ? absl::FailedPreconditionError("no architecture to look up")
+                                : PredictLatencyMs(profile.latency_table(), *architecture, input);
     if (predicted.ok()) {
       pm.set_latency_ms(*predicted);
       pm.set_latency_source(nas::v1::LATENCY_SOURCE_PREDICTED);
@@ -169,8 +168,8 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
 
   const nas::v1::ProfileLimits& l = profile.limits();
   if (latency_known && l.max_latency_ms() > 0 && pm.latency_ms() > l.max_latency_ms()) {
-    pm.add_violations(absl::StrFormat("latency %.3f ms > limit %.3f ms", pm.latency_ms(),
-                                      l.max_latency_ms()));
+    pm.add_violations(
+        absl::StrFormat("latency %.3f ms > limit %.3f ms", pm.latency_ms(), l.max_latency_ms()));
   }
   if (l.max_model_bytes() > 0 && pm.model_bytes() > l.max_model_bytes()) {
     pm.add_violations(
@@ -178,8 +177,8 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
   }
   if (l.max_peak_activation_bytes() > 0 &&
       pm.peak_activation_bytes() > l.max_peak_activation_bytes()) {
-    pm.add_violations(absl::StrCat("peak activation ", pm.peak_activation_bytes(),
-                                   " B > limit ", l.max_peak_activation_bytes(), " B"));
+    pm.add_violations(absl::StrCat("peak activation ", pm.peak_activation_bytes(), " B > limit ",
+                                   l.max_peak_activation_bytes(), " B"));
   }
   using Reference = ReferenceAccuracy::State;
   if (reference.state == Reference::kKnown) {
@@ -199,8 +198,8 @@ nas::v1::ProfileMetrics EvaluateOnProfile(
     const MetricInfo& info = MetricInfoOf(c.metric());
     const double v = info.value(metrics, pm);
     if (!info.Satisfies(v, c.bound())) {
-      pm.add_violations(absl::StrFormat("%s %g %s bound %g", info.name, v,
-                                        info.maximise ? "<" : ">", c.bound()));
+      pm.add_violations(
+          absl::StrFormat("%s %g %s bound %g", info.name, v, info.maximise ? "<" : ">", c.bound()));
     }
   }
   pm.set_feasible(pm.violations().empty());

@@ -2,7 +2,8 @@
 //
 //   absl::Status ok = ValidateHardwareProfile(profile);
 //   nas::v1::ProfileMetrics pm =
-//       EvaluateOnProfile(profile, worker_metrics, spec.constraints(), /*measured_on_device=*/true);
+//       EvaluateOnProfile(profile, worker_metrics, spec.constraints(),
+//       /*measured_on_device=*/true);
 //   double latency = ObjectiveValue(nas::v1::METRIC_LATENCY, worker_metrics, pm);
 //
 // Latency is honest about its source: MEASURED only when a worker whose device tag matches the

@@ -264,8 +264,8 @@ TEST(ValidateHardwareProfileTest, LookupTablesNeedEntriesWithSaneFigures) {
 
 TEST(HypervolumeReferenceTest, AccuracyZeroCostsAtTheProfilesLimitsOrFixedBounds) {
   google::protobuf::RepeatedPtrField<nas::v1::Objective> objectives;
-  for (auto m : {nas::v1::METRIC_ACCURACY, nas::v1::METRIC_LATENCY,
-                 nas::v1::METRIC_PEAK_ACTIVATION_BYTES}) {
+  for (auto m :
+       {nas::v1::METRIC_ACCURACY, nas::v1::METRIC_LATENCY, nas::v1::METRIC_PEAK_ACTIVATION_BYTES}) {
     objectives.Add()->set_metric(m);
   }
   google::protobuf::RepeatedPtrField<nas::v1::Constraint> constraints;

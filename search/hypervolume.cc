@@ -54,8 +54,10 @@ absl::StatusOr<double> Hypervolume(const std::vector<std::vector<double>>& point
   for (size_t i = 0; i < points.size(); ++i) {
     if (points[i].size() != d) {
       return absl::InvalidArgumentError(absl::StrCat("hypervolume: point ", i, " has ",
-                                                     points[i].size(), " objectives, the "
-                                                     "reference ", d));
+                                                     points[i].size(),
+                                                     " objectives, the "
+                                                     "reference ",
+                                                     d));
     }
     bool below = true;
     for (size_t k = 0; k < d; ++k) below = below && points[i][k] < reference[k];
@@ -75,8 +77,7 @@ absl::StatusOr<double> Hypervolume(const std::vector<std::vector<double>>& point
   }
   // Three objectives: slabs between consecutive third-objective values, each as thick as the
   // gap and as large as the area of the points at or below it.
-  std::sort(inside.begin(), inside.end(),
-            [](const auto& a, const auto& b) { return a[2] < b[2]; });
+  std::sort(inside.begin(), inside.end(), [](const auto& a, const auto& b) { return a[2] < b[2]; });
   Staircase stairs;
   double volume = 0;
   for (size_t i = 0; i < inside.size(); ++i) {

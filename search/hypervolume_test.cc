@@ -57,10 +57,10 @@ TEST(HypervolumeTest, HandWorkedCases) {
 
 TEST(HypervolumeTest, DominatedDuplicateAndOutsidePointsAddNothing) {
   const double base = *Hypervolume({{0.1, 2.0}, {0.5, 1.0}}, {1.0, 3.0});
-  EXPECT_DOUBLE_EQ(*Hypervolume({{0.1, 2.0}, {0.5, 1.0}, {0.6, 2.5}, {0.5, 1.0}, {1.0, 0.0},
-                                 {-5, 3.0}},
-                                {1.0, 3.0}),
-                   base);
+  EXPECT_DOUBLE_EQ(
+      *Hypervolume({{0.1, 2.0}, {0.5, 1.0}, {0.6, 2.5}, {0.5, 1.0}, {1.0, 0.0}, {-5, 3.0}},
+                   {1.0, 3.0}),
+      base);
   EXPECT_DOUBLE_EQ(*Hypervolume({}, {1, 1, 1}), 0);
 }
 

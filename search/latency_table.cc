@@ -15,7 +15,9 @@ namespace nas {
 namespace {
 
 // Output size of a convolution padded by kernel / 2 (odd kernels: independent of the kernel).
-int OutSize(int in, int kernel, int stride) { return (in + 2 * (kernel / 2) - kernel) / stride + 1; }
+int OutSize(int in, int kernel, int stride) {
+  return (in + 2 * (kernel / 2) - kernel) / stride + 1;
+}
 
 LatencyOp Input(const InputShape& input, int resolution) {
   LatencyOp op;
@@ -88,8 +90,7 @@ std::string LatencyOp::Key() const {
       return absl::StrCat("stem:", relu ? "resnet" : "mobilenetv2", ":c", in, ":out", out, ":r",
                           resolution);
     case Kind::kBlock: {
-      const std::string shape =
-          absl::StrCat("in", in, ":out", out, ":s", stride, ":r", resolution);
+      const std::string shape = absl::StrCat("in", in, ":out", out, ":s", stride, ":r", resolution);
       switch (type) {
         case nas::v1::INVERTED_RESIDUAL:
           return absl::StrCat("mbconv:k", kernel, ":e", expansion, ":se", squeeze_excite ? 1 : 0,
@@ -204,9 +205,9 @@ absl::StatusOr<double> PredictLatencyMs(const nas::v1::LatencyTable& table,
     const std::string key = op.Key();
     auto it = mean.find(key);
     if (it == mean.end()) {
-      return absl::NotFoundError(absl::StrCat(
-          "latency table has no entry for operator ", key,
-          " (measured for another space, dataset or narrower choices?)"));
+      return absl::NotFoundError(
+          absl::StrCat("latency table has no entry for operator ", key,
+                       " (measured for another space, dataset or narrower choices?)"));
     }
     total += it->second;
   }
@@ -262,8 +263,7 @@ absl::StatusOr<nas::v1::LatencyTable> ParseLatencyTable(absl::string_view text) 
         return LineError(number, absl::StrCat("mean_ms \"", f[2], "\" is not a number >= 0"));
       }
       if (!absl::SimpleAtod(f[3], &variance) || !std::isfinite(variance) || variance < 0) {
-        return LineError(number,
-                         absl::StrCat("variance_ms2 \"", f[3], "\" is not a number >= 0"));
+        return LineError(number, absl::StrCat("variance_ms2 \"", f[3], "\" is not a number >= 0"));
       }
       if (!absl::SimpleAtoi(f[4], &count) || count < 1) {
         return LineError(number, absl::StrCat("count \"", f[4], "\" is not an integer >= 1"));

@@ -30,22 +30,21 @@ struct LatencyOp {
   enum class Kind { kInput, kStem, kBlock, kHeadConv, kHead };
   Kind kind = Kind::kInput;
   nas::v1::BlockType type = nas::v1::INVERTED_RESIDUAL;  // blocks
-  bool relu = false;   // the stem: ReLU (ResNet family) or ReLU6
-  int in = 0;          // input channels
-  int out = 0;         // output channels (classes for the head)
-  int kernel = 0;      // blocks
-  int expansion = 0;   // inverted residuals
+  bool relu = false;                                     // the stem: ReLU (ResNet family) or ReLU6
+  int in = 0;                                            // input channels
+  int out = 0;                                           // output channels (classes for the head)
+  int kernel = 0;                                        // blocks
+  int expansion = 0;                                     // inverted residuals
   bool squeeze_excite = false;
   int stride = 1;
-  int resolution = 0;  // input height and width of the operator
+  int resolution = 0;                     // input height and width of the operator
   int input_height = 0, input_width = 0;  // the dataset's images (input operator)
 
   std::string Key() const;
 };
 
 // NetworkOperators() returns the operators of `arch` in the order they run.
-std::vector<LatencyOp> NetworkOperators(const nas::v1::Architecture& arch,
-                                        const InputShape& input);
+std::vector<LatencyOp> NetworkOperators(const nas::v1::Architecture& arch, const InputShape& input);
 
 // SpaceOperators() returns every distinct operator any architecture of `space` can contain, in
 // a stable order (sorted by key): what nas-profile measures.
@@ -55,8 +54,7 @@ std::vector<LatencyOp> SpaceOperators(const SearchSpaceDef& space, const InputSh
 // table's overhead. NotFound naming the first operator the table lacks (measured for another
 // space, dataset or narrower choices).
 absl::StatusOr<double> PredictLatencyMs(const nas::v1::LatencyTable& table,
-                                        const nas::v1::Architecture& arch,
-                                        const InputShape& input);
+                                        const nas::v1::Architecture& arch, const InputShape& input);
 
 // FormatLatencyTable() writes the text form ParseLatencyTable() reads:
 //

@@ -91,7 +91,8 @@ TEST(LatencyTableTest, PredictionIsTheSumPlusOverheadAndAMissingOperatorIsNamed)
   std::map<std::string, double> mean;
   for (const nas::v1::LutEntry& e : table.entries()) mean[e.key()] = e.mean_ms();
   double expected = 0.25;  // the overhead, then each operator as often as it runs
-  for (const LatencyOp& op : NetworkOperators(arch, FashionMnistInput())) expected += mean[op.Key()];
+  for (const LatencyOp& op : NetworkOperators(arch, FashionMnistInput()))
+    expected += mean[op.Key()];
   absl::StatusOr<double> ms = PredictLatencyMs(table, arch, FashionMnistInput());
   ASSERT_TRUE(ms.ok()) << ms.status();
   EXPECT_DOUBLE_EQ(*ms, expected);
@@ -104,8 +105,7 @@ TEST(LatencyTableTest, PredictionIsTheSumPlusOverheadAndAMissingOperatorIsNamed)
 
 TEST(LatencyTableTest, TextRoundTripsExactly) {
   std::mt19937_64 rng(2);
-  const nas::v1::LatencyTable table =
-      TableFor(SampleArchitecture(Space("mobilenetv2"), rng));
+  const nas::v1::LatencyTable table = TableFor(SampleArchitecture(Space("mobilenetv2"), rng));
   absl::StatusOr<nas::v1::LatencyTable> back = ParseLatencyTable(FormatLatencyTable(table));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->SerializeAsString(), table.SerializeAsString());
@@ -118,7 +118,8 @@ TEST(LatencyTableTest, MalformedTablesAreRejectedNamingTheLine) {
     std::string expected;
   };
   for (const Case& c : std::vector<Case>{
-           {head + "op a 1 0 3\nop b 1 0\n", "line 5: expected 'op KEY MEAN_MS VARIANCE_MS2 COUNT'"},
+           {head + "op a 1 0 3\nop b 1 0\n",
+            "line 5: expected 'op KEY MEAN_MS VARIANCE_MS2 COUNT'"},
            {head + "op a -1 0 3\n", "line 4: mean_ms \"-1\""},
            {head + "op a nan 0 3\n", "line 4: mean_ms \"nan\""},
            {head + "op a 1 x 3\n", "line 4: variance_ms2 \"x\""},

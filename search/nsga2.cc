@@ -4,7 +4,6 @@
 #include <limits>
 #include <numeric>
 
-
 namespace nas {
 
 namespace {
@@ -79,9 +78,9 @@ std::vector<double> CrowdingDistance(absl::Span<const Ranked> pop, absl::Span<co
     distance[order.back()] = inf;
     if (hi <= lo) continue;
     for (size_t i = 1; i + 1 < n; ++i) {
-      distance[order[i]] += (pop[front[order[i + 1]]].objectives[k] -
-                             pop[front[order[i - 1]]].objectives[k]) /
-                            (hi - lo);
+      distance[order[i]] +=
+          (pop[front[order[i + 1]]].objectives[k] - pop[front[order[i - 1]]].objectives[k]) /
+          (hi - lo);
     }
   }
   return distance;

@@ -29,10 +29,9 @@ std::vector<nas::v1::Architecture> Nsga2Strategy::Propose(int n) {
     };
     const nas::v1::Architecture& first = tournament();
     const nas::v1::Architecture& second = tournament();
-    nas::v1::Architecture child =
-        std::bernoulli_distribution(crossover_probability_)(rng_)
-            ? CrossoverArchitectures(first, second, rng_)
-            : first;
+    nas::v1::Architecture child = std::bernoulli_distribution(crossover_probability_)(rng_)
+                                      ? CrossoverArchitectures(first, second, rng_)
+                                      : first;
     out.push_back(MutateArchitecture(child, space_, rng_));
   }
   return out;

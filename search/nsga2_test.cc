@@ -12,20 +12,20 @@ Ranked R(std::vector<double> objectives, double violation = 0) {
 }
 
 TEST(Nsga2Test, ConstrainedDomination) {
-  EXPECT_TRUE(ConstrainedDominates(R({5, 5}), R({0, 0}, 0.1)));    // feasible beats infeasible
+  EXPECT_TRUE(ConstrainedDominates(R({5, 5}), R({0, 0}, 0.1)));  // feasible beats infeasible
   EXPECT_FALSE(ConstrainedDominates(R({0, 0}, 0.1), R({5, 5})));
   EXPECT_TRUE(ConstrainedDominates(R({9, 9}, 0.1), R({0, 0}, 0.2)));  // less violation wins
   EXPECT_FALSE(ConstrainedDominates(R({0, 0}, 0.2), R({9, 9}, 0.1)));
   EXPECT_FALSE(ConstrainedDominates(R({0, 0}, 0.2), R({0, 0}, 0.2)));
-  EXPECT_TRUE(ConstrainedDominates(R({1, 2}), R({1, 3})));            // Pareto when feasible
+  EXPECT_TRUE(ConstrainedDominates(R({1, 2}), R({1, 3})));  // Pareto when feasible
   EXPECT_FALSE(ConstrainedDominates(R({1, 3}), R({2, 2})));
   EXPECT_FALSE(ConstrainedDominates(R({1, 2}), R({1, 2})));
 }
 
 TEST(Nsga2Test, SortsIntoTheHandWorkedFronts) {
   //  index: 0       1       2       3       4       5 (infeasible)  6 (more infeasible)
-  const std::vector<Ranked> pop = {R({1, 5}), R({2, 3}), R({4, 1}), R({3, 4}), R({5, 5}),
-                                   R({0, 0}, 1.0), R({0, 0}, 2.0)};
+  const std::vector<Ranked> pop = {R({1, 5}), R({2, 3}),      R({4, 1}),     R({3, 4}),
+                                   R({5, 5}), R({0, 0}, 1.0), R({0, 0}, 2.0)};
   const std::vector<std::vector<int>> fronts = NonDominatedSort(pop);
   ASSERT_EQ(fronts.size(), 5u);
   EXPECT_EQ(fronts[0], (std::vector<int>{0, 1, 2}));
@@ -51,7 +51,7 @@ TEST(Nsga2Test, CrowdingDistanceHandWorked) {
 
 TEST(Nsga2Test, SelectionTakesWholeFrontsThenTheMostCrowdingDistant) {
   const std::vector<Ranked> pop = {R({3, 3}), R({0, 6}), R({6, 0}), R({1, 5}),  // front 0
-                                   R({4, 4}), R({7, 7})};                         // fronts 1, 2
+                                   R({4, 4}), R({7, 7})};                       // fronts 1, 2
   EXPECT_EQ(SelectNsga2(pop, 3), (std::vector<int>{1, 2, 0}));  // extremes, then (3,3)
   EXPECT_EQ(SelectNsga2(pop, 5), (std::vector<int>{0, 1, 2, 3, 4}));
   EXPECT_EQ(SelectNsga2(pop, 10).size(), 6u);

@@ -21,8 +21,9 @@ std::vector<MetricInfo> MakeRegistry() {
     m.name = "accuracy";
     m.maximise = true;
     m.column = "ACCURACY";
-    m.source = "top-1 accuracy on the validation split, measured by the worker: of the int8 "
-               "model on a profile whose weights are int8, of the fp32 model otherwise";
+    m.source =
+        "top-1 accuracy on the validation split, measured by the worker: of the int8 "
+        "model on a profile whose weights are int8, of the fp32 model otherwise";
     m.value = [](const CandidateMetrics& c, const ProfileMetrics& p) {
       return p.accuracy_kind().empty() ? c.val_accuracy() : p.accuracy();
     };
@@ -112,9 +113,10 @@ std::vector<MetricInfo> MakeRegistry() {
     m.aliases = {"int8_bytes"};
     m.unit = "B";
     m.column = "INT8 MODEL";
-    m.source = "size of the int8 deploy graph (int8 weights, per-channel scales, int32 biases, "
-               "activation quantizers), whatever the profile's weight type: the flash an int8 "
-               "build of the model needs";
+    m.source =
+        "size of the int8 deploy graph (int8 weights, per-channel scales, int32 biases, "
+        "activation quantizers), whatever the profile's weight type: the flash an int8 "
+        "build of the model needs";
     m.static_cost = true;
     m.value = [](const CandidateMetrics& c, const ProfileMetrics&) {
       return static_cast<double>(c.int8_model_bytes() > 0 ? c.int8_model_bytes() : c.params());
@@ -129,8 +131,9 @@ std::vector<MetricInfo> MakeRegistry() {
     m.aliases = {"drop"};
     m.unit = "points";
     m.column = "DROP";
-    m.source = "the reference network's accuracy on the profile minus the candidate's, in "
-               "points, at the same fidelity (a constraint only, in a search with a reference)";
+    m.source =
+        "the reference network's accuracy on the profile minus the candidate's, in "
+        "points, at the same fidelity (a constraint only, in a search with a reference)";
     m.relative_to_reference = true;
     m.value = [](const CandidateMetrics&, const ProfileMetrics& p) { return p.accuracy_drop(); };
     m.reference = 100;

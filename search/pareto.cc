@@ -23,8 +23,7 @@ std::vector<size_t> NonDominatedIndices(const std::vector<std::vector<double>>& 
   return front;
 }
 
-bool ParetoArchive::Insert(int64_t id, std::vector<double> values,
-                           std::vector<int64_t>* removed) {
+bool ParetoArchive::Insert(int64_t id, std::vector<double> values, std::vector<int64_t>* removed) {
   for (const Member& m : members_) {
     if (Dominates(m.values, values)) return false;
   }

@@ -41,8 +41,8 @@ std::string SavePopulation(const std::string& tag, const std::mt19937_64& rng,
   for (int64_t c : counters) os << " " << c;
   os << "\n" << members.size() << "\n";
   for (const Member& m : members) {
-    os << absl::Base64Escape(m.architecture.SerializeAsString()) << " "
-       << Bits(m.ranked.violation) << " " << m.ranked.objectives.size();
+    os << absl::Base64Escape(m.architecture.SerializeAsString()) << " " << Bits(m.ranked.violation)
+       << " " << m.ranked.objectives.size();
     for (double v : m.ranked.objectives) os << " " << Bits(v);
     os << "\n";
   }

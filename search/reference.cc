@@ -105,10 +105,11 @@ absl::StatusOr<nas::v1::Architecture> ResolveReference(const nas::v1::Reference&
   if (in_space.ok()) return *arch;
   if (family->name == space.name) {
     // The search's space narrows the preset and leaves its network out.
-    return absl::InvalidArgumentError(absl::StrCat(
-        "reference.preset: ", reference.preset(), "'s network is not in the search space \"",
-        space.name, "\" (", in_space.message(), "); widen the space to hold it, or give "
-        "reference.architecture"));
+    return absl::InvalidArgumentError(absl::StrCat("reference.preset: ", reference.preset(),
+                                                   "'s network is not in the search space \"",
+                                                   space.name, "\" (", in_space.message(),
+                                                   "); widen the space to hold it, or give "
+                                                   "reference.architecture"));
   }
   arch = PresetReferenceNetwork(reference.preset(), NearestResolution(*family, image_size));
   if (!arch.ok()) return arch.status();
@@ -116,8 +117,7 @@ absl::StatusOr<nas::v1::Architecture> ResolveReference(const nas::v1::Reference&
   absl::Status st = ValidateArchitecture(*arch, *family);
   if (!st.ok()) {
     return absl::InternalError(absl::StrCat("reference.preset: ", reference.preset(),
-                                            "'s network is not in its own family: ",
-                                            st.message()));
+                                            "'s network is not in its own family: ", st.message()));
   }
   return *arch;
 }

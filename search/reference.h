@@ -33,8 +33,7 @@ absl::StatusOr<nas::v1::Architecture> PresetReferenceNetwork(const std::string& 
 // names the search's space must lie in it. InvalidArgument naming the field
 // ("reference.preset: ...", "reference.architecture.stages[1]...") otherwise.
 absl::StatusOr<nas::v1::Architecture> ResolveReference(const nas::v1::Reference& reference,
-                                                       const SearchSpaceDef& space,
-                                                       int image_size);
+                                                       const SearchSpaceDef& space, int image_size);
 
 // InSearchSpace() is whether `arch` lies in `space` (ValidateArchitecture() accepts it).
 bool InSearchSpace(const nas::v1::Architecture& arch, const SearchSpaceDef& space);

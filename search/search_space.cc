@@ -79,23 +79,23 @@ absl::StatusOr<SearchSpaceDef> NarrowPreset(SearchSpaceDef s, const nas::v1::Sea
   std::vector<int> kernels, expansions, percents;
   NAS_RETURN_IF_ERROR(Narrow("kernels", s.name, r.kernels(), all_kernels, &kernels));
   NAS_RETURN_IF_ERROR(Narrow("expansions", s.name, r.expansions(), all_expansions, &expansions));
-  NAS_RETURN_IF_ERROR(
-      Narrow("width_multipliers_percent", s.name, r.width_multipliers_percent(), all_percents,
-             &percents));
+  NAS_RETURN_IF_ERROR(Narrow("width_multipliers_percent", s.name, r.width_multipliers_percent(),
+                             all_percents, &percents));
   if (!r.resolutions().empty()) {
     std::vector<int> resolutions;
-    NAS_RETURN_IF_ERROR(Narrow("resolutions", s.name, r.resolutions(), s.resolutions, &resolutions));
+    NAS_RETURN_IF_ERROR(
+        Narrow("resolutions", s.name, r.resolutions(), s.resolutions, &resolutions));
     s.resolutions = resolutions;
   }
   const int min_depth = r.min_depth() == 0 ? lo : r.min_depth();
   const int max_depth = r.max_depth() == 0 ? hi : r.max_depth();
   if (min_depth < lo || min_depth > hi) {
-    return Invalid("min_depth",
-                   absl::StrCat(min_depth, " is outside ", s.name, "'s depth range ", lo, "..", hi));
+    return Invalid("min_depth", absl::StrCat(min_depth, " is outside ", s.name, "'s depth range ",
+                                             lo, "..", hi));
   }
   if (max_depth < lo || max_depth > hi) {
-    return Invalid("max_depth",
-                   absl::StrCat(max_depth, " is outside ", s.name, "'s depth range ", lo, "..", hi));
+    return Invalid("max_depth", absl::StrCat(max_depth, " is outside ", s.name, "'s depth range ",
+                                             lo, "..", hi));
   }
   if (min_depth > max_depth) {
     return Invalid("min_depth",
@@ -171,13 +171,12 @@ absl::StatusOr<StageDef> UserStage(const nas::v1::StageSpace& r, const std::stri
     NAS_RETURN_IF_ERROR(IntList(at + ".widths", r.widths(), 1, kMaxWidth, {}, &s.widths));
   } else {
     if (r.base_width() < 1 || r.base_width() > kMaxWidth) {
-      return Invalid(at + ".base_width",
-                     absl::StrCat(r.base_width(), " is outside 1 to ", kMaxWidth,
-                                  " (or give widths)"));
+      return Invalid(at + ".base_width", absl::StrCat(r.base_width(), " is outside 1 to ",
+                                                      kMaxWidth, " (or give widths)"));
     }
     s.base_width = r.base_width();
-    NAS_RETURN_IF_ERROR(IntList(at + ".width_multipliers_percent", r.width_multipliers_percent(),
-                                1, 400, {100}, &s.width_multipliers_percent));
+    NAS_RETURN_IF_ERROR(IntList(at + ".width_multipliers_percent", r.width_multipliers_percent(), 1,
+                                400, {100}, &s.width_multipliers_percent));
     s.widths = WidthsOf(s.base_width, s.width_multipliers_percent);
     if (s.widths.back() > kMaxWidth) {
       return Invalid(at + ".width_multipliers_percent",
@@ -199,15 +198,17 @@ absl::StatusOr<StageDef> UserStage(const nas::v1::StageSpace& r, const std::stri
     const int t = r.block_types(i);
     if (t == nas::v1::BLOCK_TYPE_UNSPECIFIED || !nas::v1::BlockType_IsValid(t)) {
       return Invalid(absl::StrCat(at, ".block_types[", i, "]"),
-                     absl::StrCat(t, " is not a block type (INVERTED_RESIDUAL, BASIC_RESIDUAL, "
-                                     "BOTTLENECK_RESIDUAL, CONV, DEPTHWISE_SEPARABLE)"));
+                     absl::StrCat(t,
+                                  " is not a block type (INVERTED_RESIDUAL, BASIC_RESIDUAL, "
+                                  "BOTTLENECK_RESIDUAL, CONV, DEPTHWISE_SEPARABLE)"));
     }
     if (types.insert(t).second) s.block_types.push_back(static_cast<BlockType>(t));
   }
   NAS_RETURN_IF_ERROR(IntList(at + ".kernels", r.kernels(), 1, 7, {3}, &s.kernels));
   for (size_t i = 0; i < s.kernels.size(); ++i) {
     if (s.kernels[i] % 2 == 0) {
-      return Invalid(at + ".kernels", absl::StrCat(s.kernels[i], " is even; kernels are 1, 3, 5 or 7"));
+      return Invalid(at + ".kernels",
+                     absl::StrCat(s.kernels[i], " is even; kernels are 1, 3, 5 or 7"));
     }
   }
   const bool ir = types.count(nas::v1::INVERTED_RESIDUAL) > 0;
@@ -216,7 +217,8 @@ absl::StatusOr<StageDef> UserStage(const nas::v1::StageSpace& r, const std::stri
                    "only inverted residuals have expansions and squeeze-excite; "
                    "block_types has none");
   }
-  NAS_RETURN_IF_ERROR(IntList(at + ".expansions", r.expansions(), 1, 8, {ir ? 6 : 1}, &s.expansions));
+  NAS_RETURN_IF_ERROR(
+      IntList(at + ".expansions", r.expansions(), 1, 8, {ir ? 6 : 1}, &s.expansions));
   s.allow_squeeze_excite = r.allow_squeeze_excite();
   return s;
 }
@@ -228,15 +230,15 @@ absl::StatusOr<SearchSpaceDef> UserSpace(const nas::v1::SearchSpace& r) {
                                         "either case, digits, '.', '_' and '-')"));
   }
   if (PresetSpace(r.name()).ok()) {
-    return Invalid("name", absl::StrCat("\"", r.name(),
-                                        "\" is a preset; give your own space another name"));
+    return Invalid(
+        "name", absl::StrCat("\"", r.name(), "\" is a preset; give your own space another name"));
   }
-  if (!r.kernels().empty() || !r.expansions().empty() || r.min_depth() != 0 ||
-      r.max_depth() != 0 || !r.width_multipliers_percent().empty() ||
-      r.has_allow_squeeze_excite()) {
-    return Invalid("stages", "a space of your own is narrowed in its stages; the fields that "
-                             "narrow a preset (kernels, expansions, min_depth, max_depth, "
-                             "width_multipliers_percent, allow_squeeze_excite) must be unset");
+  if (!r.kernels().empty() || !r.expansions().empty() || r.min_depth() != 0 || r.max_depth() != 0 ||
+      !r.width_multipliers_percent().empty() || r.has_allow_squeeze_excite()) {
+    return Invalid("stages",
+                   "a space of your own is narrowed in its stages; the fields that "
+                   "narrow a preset (kernels, expansions, min_depth, max_depth, "
+                   "width_multipliers_percent, allow_squeeze_excite) must be unset");
   }
   if (r.stages_size() > kMaxStages) {
     return Invalid("stages", absl::StrCat(r.stages_size(), " stages; at most ", kMaxStages));
@@ -303,7 +305,8 @@ absl::Status SupernetCovers(const SearchSpaceDef& space) {
     for (BlockType t : space.stages[i].block_types) {
       if (t != nas::v1::INVERTED_RESIDUAL) {
         return Invalid(absl::StrCat("stages[", i, "].block_types"),
-                       absl::StrCat(BlockTypeName(t), ": a weight-sharing supernet makes only "
+                       absl::StrCat(BlockTypeName(t),
+                                    ": a weight-sharing supernet makes only "
                                     "inverted residuals elastic (depth, kernel, expansion, "
                                     "width); use an evolutionary strategy for ",
                                     space.name));
@@ -345,8 +348,7 @@ bool StemUsesRelu(const nas::v1::Architecture& arch) {
 
 std::string BlockTypeName(nas::v1::BlockType type) { return nas::v1::BlockType_Name(type); }
 
-absl::Status ValidateArchitecture(const nas::v1::Architecture& arch,
-                                  const SearchSpaceDef& space) {
+absl::Status ValidateArchitecture(const nas::v1::Architecture& arch, const SearchSpaceDef& space) {
   if (arch.space() != space.name) {
     return absl::InvalidArgumentError(absl::StrCat("architecture.space: \"", arch.space(),
                                                    "\" does not match the search space \"",
@@ -367,9 +369,8 @@ absl::Status ValidateArchitecture(const nas::v1::Architecture& arch,
     const std::string prefix = absl::StrCat("stages[", i, "]");
     NAS_RETURN_IF_ERROR(OneOf(absl::StrCat(prefix, ".width"), stage.width(), def.widths));
     if (StageStride(arch, i) != def.stride) {
-      return absl::InvalidArgumentError(absl::StrCat("architecture.", prefix, ".stride: ",
-                                                     stage.stride(), "; the space's is ",
-                                                     def.stride));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "architecture.", prefix, ".stride: ", stage.stride(), "; the space's is ", def.stride));
     }
     if (stage.blocks_size() < def.min_depth || stage.blocks_size() > def.max_depth) {
       return absl::InvalidArgumentError(absl::StrCat("architecture.", prefix, ".blocks: depth ",
@@ -382,9 +383,8 @@ absl::Status ValidateArchitecture(const nas::v1::Architecture& arch,
       const BlockType type = BlockTypeOf(arch, b);
       if (std::find(def.block_types.begin(), def.block_types.end(), type) ==
           def.block_types.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("architecture.", bp, ".type: ", BlockTypeName(type),
-                         " is not allowed in this stage"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "architecture.", bp, ".type: ", BlockTypeName(type), " is not allowed in this stage"));
       }
       NAS_RETURN_IF_ERROR(OneOf(absl::StrCat(bp, ".kernel"), BlockKernel(type, b), def.kernels));
       if (type == nas::v1::INVERTED_RESIDUAL) {
@@ -467,13 +467,16 @@ nas::v1::Architecture MutateArchitecture(const nas::v1::Architecture& arch,
   nas::v1::Architecture child = arch;
   std::vector<std::function<void()>> moves;
   if (space.resolutions.size() > 1) {
-    moves.push_back([&] { child.set_resolution(Other(space.resolutions, arch.resolution(), rng)); });
+    moves.push_back(
+        [&] { child.set_resolution(Other(space.resolutions, arch.resolution(), rng)); });
   }
   if (space.stem_widths.size() > 1) {
-    moves.push_back([&] { child.set_stem_width(Other(space.stem_widths, arch.stem_width(), rng)); });
+    moves.push_back(
+        [&] { child.set_stem_width(Other(space.stem_widths, arch.stem_width(), rng)); });
   }
   if (space.head_widths.size() > 1) {
-    moves.push_back([&] { child.set_head_width(Other(space.head_widths, arch.head_width(), rng)); });
+    moves.push_back(
+        [&] { child.set_head_width(Other(space.head_widths, arch.head_width(), rng)); });
   }
   for (int s = 0; s < arch.stages_size() && s < static_cast<int>(space.stages.size()); ++s) {
     nas::v1::Stage* stage = child.mutable_stages(s);
@@ -487,8 +490,8 @@ nas::v1::Architecture MutateArchitecture(const nas::v1::Architecture& arch,
         const bool grow = depth == st.min_depth ||
                           (depth < st.max_depth && std::bernoulli_distribution(0.5)(rng));
         if (grow) {
-          *stage->add_blocks() = stage->blocks(
-              std::uniform_int_distribution<int>(0, depth - 1)(rng));
+          *stage->add_blocks() =
+              stage->blocks(std::uniform_int_distribution<int>(0, depth - 1)(rng));
         } else {
           stage->mutable_blocks()->RemoveLast();
         }
@@ -528,8 +531,7 @@ nas::v1::Architecture MutateArchitecture(const nas::v1::Architecture& arch,
 }
 
 nas::v1::Architecture CrossoverArchitectures(const nas::v1::Architecture& a,
-                                             const nas::v1::Architecture& b,
-                                             std::mt19937_64& rng) {
+                                             const nas::v1::Architecture& b, std::mt19937_64& rng) {
   std::bernoulli_distribution coin(0.5);
   nas::v1::Architecture child = a;
   if (coin(rng)) child.set_resolution(b.resolution());

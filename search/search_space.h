@@ -120,8 +120,7 @@ nas::v1::Architecture MutateArchitecture(const nas::v1::Architecture& arch,
 // and each whole stage from `a` or `b` at random (uniform crossover over stages, so every block
 // stays one a parent had). Both parents must be valid in `space`; so is the child.
 nas::v1::Architecture CrossoverArchitectures(const nas::v1::Architecture& a,
-                                             const nas::v1::Architecture& b,
-                                             std::mt19937_64& rng);
+                                             const nas::v1::Architecture& b, std::mt19937_64& rng);
 
 // CanonicalKey() returns a string that two encodings of the same network share: fields a block
 // type ignores, defaults written or left 0, are normalised away (keys of architectures written

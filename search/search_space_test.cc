@@ -2,9 +2,8 @@
 
 #include <set>
 
-#include "search/cost_model.h"
-
 #include "gtest/gtest.h"
+#include "search/cost_model.h"
 
 namespace nas {
 namespace {
@@ -42,8 +41,7 @@ TEST(ResolveSearchSpaceTest, WideningIsRejected) {
   EXPECT_EQ(ResolveSearchSpace(req).status().code(), absl::StatusCode::kInvalidArgument);
   req = Named("mobilenetv2");
   req.set_max_depth(9);
-  EXPECT_NE(ResolveSearchSpace(req).status().message().find("space.max_depth"),
-            std::string::npos);
+  EXPECT_NE(ResolveSearchSpace(req).status().message().find("space.max_depth"), std::string::npos);
   req = Named("mobilenetv2");
   req.set_min_depth(3);
   req.set_max_depth(2);
@@ -158,7 +156,7 @@ TEST(CanonicalKeyTest, MobileNetDistinguishesEveryChoice) {
   EXPECT_NE(CanonicalKey(a), CanonicalKey(b));
   b = a;
   b.mutable_stages(0)->mutable_blocks(0)->set_expansion(a.stages(0).blocks(0).expansion() == 1 ? 3
-                                                                                              : 1);
+                                                                                               : 1);
   EXPECT_NE(CanonicalKey(a), CanonicalKey(b));
 }
 
@@ -235,7 +233,8 @@ TEST(UserSpaceTest, SamplesMutantsAndChildrenStayInsideIt) {
   nas::v1::Architecture b = a;
   b.mutable_stages(1)->mutable_blocks(0)->set_type(nas::v1::BOTTLENECK_RESIDUAL);
   EXPECT_NE(CanonicalKey(a), CanonicalKey(b));
-  EXPECT_NE(EstimateCost(a, FashionMnistInput()).params, EstimateCost(b, FashionMnistInput()).params);
+  EXPECT_NE(EstimateCost(a, FashionMnistInput()).params,
+            EstimateCost(b, FashionMnistInput()).params);
 }
 
 TEST(UserSpaceTest, ValidationNamesTheOffendingPath) {
@@ -302,18 +301,17 @@ TEST(PresetTest, EveryPresetResolvesAndRoundTripsAsData) {
 
 // The networks people compress are the presets' largest members, at their published sizes.
 TEST(PresetTest, ResNet18AndMobileNetV2AreTheLargestMembers) {
-  const ArchitectureCost resnet18 =
-      EstimateCost(LargestArchitecture(*ResolveSearchSpace(Named("resnet18"))),
-                   FashionMnistInput());
+  const ArchitectureCost resnet18 = EstimateCost(
+      LargestArchitecture(*ResolveSearchSpace(Named("resnet18"))), FashionMnistInput());
   // CIFAR ResNet-18 has 11,173,962 parameters with 3 input channels; 1 channel has 1,152 fewer.
   EXPECT_EQ(resnet18.params, 11173962 - 64 * 2 * 9);
   // 556M MACs at 32 x 32 with 3 channels (the largest resolution), 456M at 28 x 28.
   EXPECT_NEAR(resnet18.macs / 1e6, 554, 1);
   nas::v1::SearchSpace at28 = Named("resnet18");
   at28.add_resolutions(28);
-  EXPECT_NEAR(EstimateCost(LargestArchitecture(*ResolveSearchSpace(at28)), FashionMnistInput())
-                      .macs / 1e6,
-              456, 1);
+  EXPECT_NEAR(
+      EstimateCost(LargestArchitecture(*ResolveSearchSpace(at28)), FashionMnistInput()).macs / 1e6,
+      456, 1);
   nas::v1::SearchSpace plain = Named("mobilenetv2-1.0");
   plain.add_expansions(6);
   plain.set_allow_squeeze_excite(false);
@@ -329,8 +327,7 @@ TEST(PresetTest, TheSupernetCoversInvertedResidualsOnly) {
   EXPECT_TRUE(SupernetCovers(*ResolveSearchSpace(Named("mobilenetv2-1.0"))).ok());
   const absl::Status resnet = SupernetCovers(*ResolveSearchSpace(Named("resnet18")));
   EXPECT_EQ(resnet.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(resnet.message().rfind("space.stages[0].block_types: BASIC_RESIDUAL", 0), 0u)
-      << resnet;
+  EXPECT_EQ(resnet.message().rfind("space.stages[0].block_types: BASIC_RESIDUAL", 0), 0u) << resnet;
   EXPECT_FALSE(SupernetCovers(*ResolveSearchSpace(UserSpace())).ok());
 }
 
@@ -349,7 +346,8 @@ TEST(CanonicalKeyTest, OldEncodingsKeepTheirKeys) {
     EXPECT_TRUE(ValidateArchitecture(old, *space).ok()) << ValidateArchitecture(old, *space);
     EXPECT_EQ(CanonicalKey(old), CanonicalKey(a));
     EXPECT_EQ(CanonicalKey(a).find("/s"), std::string::npos);
-    EXPECT_EQ(EstimateCost(old, FashionMnistInput()).macs, EstimateCost(a, FashionMnistInput()).macs);
+    EXPECT_EQ(EstimateCost(old, FashionMnistInput()).macs,
+              EstimateCost(a, FashionMnistInput()).macs);
   }
 }
 

@@ -30,9 +30,9 @@ namespace {
 
 using nas::v1::BlockType;
 
-StageDef PresetStage(int stride, int base, std::vector<int> percents, int min_depth,
-                     int max_depth, BlockType type, std::vector<int> kernels,
-                     std::vector<int> expansions, bool se) {
+StageDef PresetStage(int stride, int base, std::vector<int> percents, int min_depth, int max_depth,
+                     BlockType type, std::vector<int> kernels, std::vector<int> expansions,
+                     bool se) {
   StageDef s;
   s.stride = stride;
   s.base_width = base;
@@ -112,8 +112,8 @@ SearchSpaceDef MobileNetV2FullSpace() {
   struct Row {
     int width, blocks, stride;
   };
-  for (const Row& r : std::vector<Row>{{16, 1, 1}, {24, 2, 1}, {32, 3, 2}, {64, 4, 2},
-                                       {96, 3, 1}, {160, 3, 2}, {320, 1, 1}}) {
+  for (const Row& r : std::vector<Row>{
+           {16, 1, 1}, {24, 2, 1}, {32, 3, 2}, {64, 4, 2}, {96, 3, 1}, {160, 3, 2}, {320, 1, 1}}) {
     s.stages.push_back(PresetStage(r.stride, r.width, {35, 50, 75, 100}, 1, r.blocks,
                                    nas::v1::INVERTED_RESIDUAL, {3, 5, 7}, {1, 3, 6}, true));
   }

@@ -23,9 +23,10 @@ class Settings {
   absl::Status CheckKeys() const {
     for (const auto& [key, value] : spec_.settings()) {
       if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "strategy.settings[", key, "]: not a setting of ", spec_.name(),
-            known_.empty() ? " (it has none)" : absl::StrCat(" (", absl::StrJoin(known_, ", "), ")")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("strategy.settings[", key, "]: not a setting of ", spec_.name(),
+                         known_.empty() ? " (it has none)"
+                                        : absl::StrCat(" (", absl::StrJoin(known_, ", "), ")")));
       }
     }
     return absl::OkStatus();
@@ -57,7 +58,7 @@ class Settings {
   }
 
   absl::StatusOr<std::string> OneOf(const std::string& key,
-                                     const std::vector<std::string>& choices) const {
+                                    const std::vector<std::string>& choices) const {
     auto it = spec_.settings().find(key);
     if (it == spec_.settings().end()) return choices[0];
     if (std::find(choices.begin(), choices.end(), it->second) == choices.end()) {
@@ -120,9 +121,11 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeUnwrapped(
     if (absl::Status st = settings.CheckKeys(); !st.ok()) return st;
     absl::StatusOr<int> population = settings.Int("population", 16, 2, 10000);
     if (!population.ok()) return population.status();
-    absl::StatusOr<int> sample = settings.Int("sample_size", std::min(4, *population), 2, *population);
+    absl::StatusOr<int> sample =
+        settings.Int("sample_size", std::min(4, *population), 2, *population);
     if (!sample.ok()) return sample.status();
-    absl::StatusOr<std::string> tie_break = settings.OneOf("tie_break", {"crowding", "hypervolume"});
+    absl::StatusOr<std::string> tie_break =
+        settings.OneOf("tie_break", {"crowding", "hypervolume"});
     if (!tie_break.ok()) return tie_break.status();
     absl::StatusOr<double> immigrants = settings.Double("immigrants", 0.25, 0, 1);
     if (!immigrants.ok()) return immigrants.status();

@@ -11,15 +11,15 @@ namespace {
 
 const std::set<std::string>& OwnSettings() {
   static const auto* kOwn = new std::set<std::string>{
-      "search",         "supernet_epochs", "supernet_examples",     "sandwich",
-      "random_subnets", "finetune_share",  "finetune",              "recalibration_batches",
+      "search",          "supernet_epochs",   "supernet_examples", "sandwich",
+      "random_subnets",  "finetune_share",    "finetune",          "recalibration_batches",
       "supernet_search", "estimate_examples", "supernet_workers"};
   return *kOwn;
 }
 
 absl::Status Bad(const std::string& key, const std::string& value, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("strategy.settings[", key, "]: \"",
-                                                 value.substr(0, 40), "\" is not ", what));
+  return absl::InvalidArgumentError(
+      absl::StrCat("strategy.settings[", key, "]: \"", value.substr(0, 40), "\" is not ", what));
 }
 
 absl::Status ReadInt(const nas::v1::Strategy& s, const std::string& key, int64_t lo, int64_t hi,
@@ -53,14 +53,15 @@ absl::StatusOr<WeightSharingPlan> ParseWeightSharing(const nas::v1::Strategy& st
           random = plan.random_subnets, share = plan.finetune_share,
           recal = plan.recalibration_batches, estimate_examples = plan.estimate_examples,
           workers = plan.supernet_workers;
-  for (absl::Status st : {ReadInt(strategy, "supernet_epochs", 1, 200, &epochs),
-                          ReadInt(strategy, "supernet_examples", 0, 10'000'000, &examples),
-                          ReadInt(strategy, "random_subnets", 0, 8, &random),
-                          ReadInt(strategy, "finetune_share", 2, 100, &share),
-                          ReadInt(strategy, "recalibration_batches", 1, 100, &recal),
-                          ReadInt(strategy, "estimate_examples", 0, 1'000'000, &estimate_examples),
-                          ReadInt(strategy, "supernet_search", 1, INT64_MAX, &plan.supernet_search),
-                          ReadInt(strategy, "supernet_workers", 1, kMaxSupernetWorkers, &workers)}) {
+  for (absl::Status st :
+       {ReadInt(strategy, "supernet_epochs", 1, 200, &epochs),
+        ReadInt(strategy, "supernet_examples", 0, 10'000'000, &examples),
+        ReadInt(strategy, "random_subnets", 0, 8, &random),
+        ReadInt(strategy, "finetune_share", 2, 100, &share),
+        ReadInt(strategy, "recalibration_batches", 1, 100, &recal),
+        ReadInt(strategy, "estimate_examples", 0, 1'000'000, &estimate_examples),
+        ReadInt(strategy, "supernet_search", 1, INT64_MAX, &plan.supernet_search),
+        ReadInt(strategy, "supernet_workers", 1, kMaxSupernetWorkers, &workers)}) {
     if (!st.ok()) return st;
   }
   plan.supernet_epochs = static_cast<int>(epochs);
@@ -71,7 +72,8 @@ absl::StatusOr<WeightSharingPlan> ParseWeightSharing(const nas::v1::Strategy& st
   plan.estimate_examples = static_cast<int>(estimate_examples);
   plan.supernet_workers = static_cast<int>(workers);
   if (auto it = settings.find("sandwich"); it != settings.end()) {
-    if (it->second != "true" && it->second != "false") return Bad("sandwich", it->second, "true or false");
+    if (it->second != "true" && it->second != "false")
+      return Bad("sandwich", it->second, "true or false");
     plan.sandwich = it->second == "true";
   }
   if (!plan.sandwich && plan.random_subnets == 0) {

@@ -5,9 +5,8 @@
 // metric checks (reports) to files of their own.
 #include "services/controller.h"
 
-#include <cmath>
-
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -19,9 +18,9 @@
 #include "common/model_format.h"
 #include "common/names.h"
 #include "common/onnx_check.h"
-#include "search/hardware_profile.h"
 #include "common/status_macros.h"
 #include "common/validation_split.h"
+#include "search/hardware_profile.h"
 #include "search/weight_sharing.h"
 #include "services/crypto.h"
 #include "services/request_validation.h"
@@ -38,12 +37,10 @@ absl::StatusOr<std::string> BearerSecret(absl::string_view authorization) {
         "missing authorization metadata: send \"authorization: Bearer <token>\"");
   }
   if (!absl::StartsWith(authorization, kPrefix) || authorization.size() == kPrefix.size()) {
-    return absl::UnauthenticatedError(
-        "authorization metadata must be \"Bearer <token>\"");
+    return absl::UnauthenticatedError("authorization metadata must be \"Bearer <token>\"");
   }
   return std::string(authorization.substr(kPrefix.size()));
 }
-
 
 absl::Status RequireAdmin(const Caller& caller) {
   if (caller.admin) return absl::OkStatus();
@@ -60,8 +57,8 @@ Controller::Controller(Store* store, Scheduler* scheduler, const ControllerOptio
       worker_token_sha256_(Sha256Hex(options.worker_token)),
       observer_(options.metrics),
       reports_(
-          [store, observer = &observer_](
-              const std::vector<const nas::v1::ReportResultRequest*>& batch) {
+          [store,
+           observer = &observer_](const std::vector<const nas::v1::ReportResultRequest*>& batch) {
             observer->ReportBatch(batch.size());
             return store->ReportResults(batch);
           },
@@ -113,8 +110,9 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
       return absl::FailedPreconditionError(absl::StrCat(
           "spec.dataset: no registered worker serves \"", spec.dataset(), "\"",
           request.spec().dataset().empty() ? " (the default, as the spec names none)" : "",
-          "; served: ", served.empty() ? std::string("none, no worker has registered")
-                                         : absl::StrJoin(served, ", "),
+          "; served: ",
+          served.empty() ? std::string("none, no worker has registered")
+                         : absl::StrJoin(served, ", "),
           ". Name a served one in spec.dataset, or start nas-trainer with --dataset=",
           spec.dataset(), "=FORMAT:DIR"));
     }
@@ -124,7 +122,8 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
     // now, where a worker has told us the dataset's size (else the worker refuses it). A
     // recipe that gives a candidate too few optimizer steps to learn is accepted with a
     // warning that says so.
-    NAS_ASSIGN_OR_RETURN(std::optional<int64_t> train, store_->DatasetTrainExamples(spec.dataset()));
+    NAS_ASSIGN_OR_RETURN(std::optional<int64_t> train,
+                         store_->DatasetTrainExamples(spec.dataset()));
     if (!train.has_value() && spec.dataset() == kDefaultDataset) train = kFashionMnistTrainExamples;
     if (train.has_value()) {
       absl::StatusOr<int64_t> split = ValidationExamples(spec.recipe(), spec.dataset(), *train);
@@ -147,8 +146,8 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
     absl::StatusOr<nas::v1::HardwareProfile> p = store_->GetProfile(caller, spec.profile_ids(i));
     if (!p.ok()) {
       if (!absl::IsNotFound(p.status())) {
-        return absl::Status(p.status().code(), absl::StrCat("spec.profile_ids[", i, "]: ",
-                                                            p.status().message()));
+        return absl::Status(p.status().code(),
+                            absl::StrCat("spec.profile_ids[", i, "]: ", p.status().message()));
       }
       // An unknown profile is a bad request, not a missing resource of the call itself; the
       // answer names the profiles there are.
@@ -157,16 +156,16 @@ absl::StatusOr<nas::v1::Search> Controller::SubmitSearch(
       std::vector<std::string> names;
       for (const nas::v1::HardwareProfile& k : known) names.push_back(k.id());
       return absl::InvalidArgumentError(absl::StrCat(
-          "spec.profile_ids[", i, "]: ", p.status().message(), "; the profiles you may use: ",
-          absl::StrJoin(names, ", "), " (nasctl profiles)"));
+          "spec.profile_ids[", i, "]: ", p.status().message(),
+          "; the profiles you may use: ", absl::StrJoin(names, ", "), " (nasctl profiles)"));
     }
     // Pin the exact version so the search's fronts never shift under a re-registration.
     spec.set_profile_ids(i, p->id());
     profiles.push_back(*std::move(p));
   }
-  NAS_ASSIGN_OR_RETURN(nas::v1::Search search,
-                       store_->CreateSearch(caller, spec, profiles, /*strategy_state=*/"",
-                                            warnings));
+  NAS_ASSIGN_OR_RETURN(
+      nas::v1::Search search,
+      store_->CreateSearch(caller, spec, profiles, /*strategy_state=*/"", warnings));
   observer_.SearchSubmitted(caller, search);
   return RefillBeforeAnswering(caller, search);
 }
@@ -193,16 +192,15 @@ absl::StatusOr<nas::v1::ListSearchesResponse> Controller::ListSearches(
   NAS_RETURN_IF_ERROR(ValidateListSearches(request));
   NAS_ASSIGN_OR_RETURN(
       std::vector<nas::v1::Search> searches,
-      store_->ListSearches(
-          caller, request.limit() == 0 ? limits::kDefaultListSearches : request.limit(),
-          request.before_id()));
+      store_->ListSearches(caller,
+                           request.limit() == 0 ? limits::kDefaultListSearches : request.limit(),
+                           request.before_id()));
   nas::v1::ListSearchesResponse response;
   for (nas::v1::Search& s : searches) *response.add_searches() = std::move(s);
   return response;
 }
 
-absl::StatusOr<nas::v1::Search> Controller::CancelSearch(const Caller& caller,
-                                                         int64_t search_id) {
+absl::StatusOr<nas::v1::Search> Controller::CancelSearch(const Caller& caller, int64_t search_id) {
   NAS_RETURN_IF_ERROR(RequireId("search_id", search_id));
   NAS_ASSIGN_OR_RETURN(nas::v1::Search search, store_->CancelSearch(caller, search_id));
   observer_.SearchCancelled(caller, search_id);
@@ -371,9 +369,8 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> Controller::LeaseWork(
     const nas::v1::LeaseWorkRequest& request, absl::Time deadline,
     const std::function<bool()>& cancelled) {
   NAS_RETURN_IF_ERROR(ValidateLeaseWork(request));
-  const absl::Time until =
-      std::min({deadline, absl::Now() + absl::Milliseconds(request.wait_ms()),
-                absl::Now() + options_.max_lease_wait});
+  const absl::Time until = std::min({deadline, absl::Now() + absl::Milliseconds(request.wait_ms()),
+                                     absl::Now() + options_.max_lease_wait});
   while (true) {
     const uint64_t seen = scheduler_->ChangeCount();
     NAS_ASSIGN_OR_RETURN(std::optional<nas::v1::LeaseWorkResponse> lease,
@@ -398,8 +395,7 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> Controller::LeaseWork(
 absl::StatusOr<nas::v1::HeartbeatResponse> Controller::Heartbeat(
     const nas::v1::HeartbeatRequest& request) {
   NAS_RETURN_IF_ERROR(RequireId("lease_id", request.lease_id()));
-  absl::StatusOr<absl::Time> expires =
-      store_->Heartbeat(request, scheduler_->options().lease_ttl);
+  absl::StatusOr<absl::Time> expires = store_->Heartbeat(request, scheduler_->options().lease_ttl);
   if (!expires.ok()) return CountFenced(expires.status());
   nas::v1::HeartbeatResponse response;
   response.set_expires_at_ms(absl::ToUnixMillis(*expires));
@@ -465,8 +461,8 @@ absl::Status Controller::ReturnLease(const nas::v1::ReturnLeaseRequest& request)
 
 absl::Status Controller::PublishRendezvous(const nas::v1::PublishRendezvousRequest& request) {
   NAS_RETURN_IF_ERROR(ValidatePublishRendezvous(request));
-  NAS_RETURN_IF_ERROR(CountFenced(store_->PublishRendezvous(
-      request.worker_id(), request.lease_id(), request.store_address())));
+  NAS_RETURN_IF_ERROR(CountFenced(
+      store_->PublishRendezvous(request.worker_id(), request.lease_id(), request.store_address())));
   observer_.RendezvousPublished(request);
   // Workers waiting for work may now join the gang.
   scheduler_->NotifyChange();

@@ -69,8 +69,7 @@ class Controller {
   // Controller::WatchEvents() returns the events after `after_id`, each with the search's
   // current state; it waits up to `wait` when there are none yet.
   absl::StatusOr<std::vector<nas::v1::SearchEvent>> WatchEvents(const Caller& caller,
-                                                                int64_t search_id,
-                                                                int64_t after_id,
+                                                                int64_t search_id, int64_t after_id,
                                                                 absl::Duration wait);
   absl::StatusOr<nas::v1::ParetoFront> GetParetoFront(
       const Caller& caller, const nas::v1::GetParetoFrontRequest& request);
@@ -81,8 +80,7 @@ class Controller {
       const Caller& caller, const nas::v1::FetchModelRequest& request);
   absl::StatusOr<nas::v1::HardwareProfile> RegisterHardwareProfile(
       const Caller& caller, const nas::v1::RegisterHardwareProfileRequest& request);
-  absl::StatusOr<nas::v1::ListHardwareProfilesResponse> ListHardwareProfiles(
-      const Caller& caller);
+  absl::StatusOr<nas::v1::ListHardwareProfilesResponse> ListHardwareProfiles(const Caller& caller);
   absl::StatusOr<nas::v1::HardwareProfile> GetHardwareProfile(const Caller& caller,
                                                               const std::string& profile_id);
 

@@ -5,11 +5,11 @@
 //                  --admin_token_file=/etc/nas/admin.token
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <algorithm>
 #include <thread>
 
 #include "absl/flags/flag.h"

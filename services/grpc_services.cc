@@ -62,8 +62,8 @@ grpc::Status AsWorker(grpc::ServerContext* ctx, const google::protobuf::Message&
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   // A reason (a fenced lease, a quarantined worker) travels in the status details.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()), StatusDetails(status));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
+                      StatusDetails(status));
 }
 
 // ---- NasService -----------------------------------------------------------------------------
@@ -119,8 +119,8 @@ grpc::Status NasServiceImpl::WatchSearch(grpc::ServerContext* ctx,
     nas::v1::SearchEvent snapshot;
     snapshot.set_kind(nas::v1::SEARCH_EVENT_KIND_SNAPSHOT);
     *snapshot.mutable_search() = *search;
-    snapshot.set_message(absl::StrCat("search ", search->id(), " is ",
-                                      nas::v1::SearchState_Name(search->state())));
+    snapshot.set_message(
+        absl::StrCat("search ", search->id(), " is ", nas::v1::SearchState_Name(search->state())));
     if (!writer->Write(snapshot)) return grpc::Status::OK;
     if (search->state() != nas::v1::SEARCH_STATE_RUNNING) return grpc::Status::OK;
   }
@@ -154,9 +154,8 @@ grpc::Status NasServiceImpl::ListCandidates(grpc::ServerContext* ctx,
 grpc::Status NasServiceImpl::GetCandidate(grpc::ServerContext* ctx,
                                           const nas::v1::GetCandidateRequest* req,
                                           nas::v1::Candidate* resp) {
-  return AsUser(ctx, *req, controller_, resp, [&](const Caller& c) {
-    return controller_->GetCandidate(c, req->candidate_id());
-  });
+  return AsUser(ctx, *req, controller_, resp,
+                [&](const Caller& c) { return controller_->GetCandidate(c, req->candidate_id()); });
 }
 
 grpc::Status NasServiceImpl::FetchModel(grpc::ServerContext* ctx,
@@ -237,7 +236,8 @@ grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* ctx,
 
 grpc::Status AdminServiceImpl::WhoAmI(grpc::ServerContext* ctx, const nas::v1::WhoAmIRequest* req,
                                       nas::v1::User* resp) {
-  return AsUser(ctx, *req, controller_, resp, [&](const Caller& c) { return controller_->WhoAmI(c); });
+  return AsUser(ctx, *req, controller_, resp,
+                [&](const Caller& c) { return controller_->WhoAmI(c); });
 }
 
 // ---- TrainerService -------------------------------------------------------------------------
@@ -272,37 +272,35 @@ grpc::Status TrainerServiceImpl::UploadArtifact(
     grpc::ServerContext* ctx, grpc::ServerReader<nas::v1::UploadArtifactRequest>* reader,
     nas::v1::UploadArtifactResponse* resp) {
   // The stream's first message is checked as it is read, not before.
-  return AsWorker(ctx, nas::v1::UploadArtifactRequest(), controller_, resp,
-                  [&]() -> absl::StatusOr<nas::v1::UploadArtifactResponse> {
-                    nas::v1::UploadArtifactRequest msg;
-                    if (!reader->Read(&msg) || !msg.has_header()) {
-                      return absl::InvalidArgumentError(
-                          "header: the first message of an upload must be its header");
-                    }
-                    NAS_RETURN_IF_ERROR(CheckEnumValues(msg));
-                    const nas::v1::UploadArtifactRequest::Header header = msg.header();
-                    const int64_t limit = controller_->options().max_artifact_bytes;
-                    if (header.size_bytes() < 0 || header.size_bytes() > limit) {
-                      return absl::ResourceExhaustedError(
-                          absl::StrCat("header.size_bytes: ", header.size_bytes(),
-                                       " is outside 0 to ", limit));
-                    }
-                    std::string data;
-                    data.reserve(header.size_bytes());
-                    while (reader->Read(&msg)) {
-                      if (msg.has_header()) {
-                        return absl::InvalidArgumentError("header: sent twice");
-                      }
-                      if (static_cast<int64_t>(data.size() + msg.chunk().size()) >
-                          header.size_bytes()) {
-                        return absl::InvalidArgumentError(
-                            absl::StrCat("chunk: more bytes than header.size_bytes (",
-                                         header.size_bytes(), ")"));
-                      }
-                      data += msg.chunk();
-                    }
-                    return controller_->UploadArtifact(header, data);
-                  });
+  return AsWorker(
+      ctx, nas::v1::UploadArtifactRequest(), controller_, resp,
+      [&]() -> absl::StatusOr<nas::v1::UploadArtifactResponse> {
+        nas::v1::UploadArtifactRequest msg;
+        if (!reader->Read(&msg) || !msg.has_header()) {
+          return absl::InvalidArgumentError(
+              "header: the first message of an upload must be its header");
+        }
+        NAS_RETURN_IF_ERROR(CheckEnumValues(msg));
+        const nas::v1::UploadArtifactRequest::Header header = msg.header();
+        const int64_t limit = controller_->options().max_artifact_bytes;
+        if (header.size_bytes() < 0 || header.size_bytes() > limit) {
+          return absl::ResourceExhaustedError(
+              absl::StrCat("header.size_bytes: ", header.size_bytes(), " is outside 0 to ", limit));
+        }
+        std::string data;
+        data.reserve(header.size_bytes());
+        while (reader->Read(&msg)) {
+          if (msg.has_header()) {
+            return absl::InvalidArgumentError("header: sent twice");
+          }
+          if (static_cast<int64_t>(data.size() + msg.chunk().size()) > header.size_bytes()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "chunk: more bytes than header.size_bytes (", header.size_bytes(), ")"));
+          }
+          data += msg.chunk();
+        }
+        return controller_->UploadArtifact(header, data);
+      });
 }
 
 grpc::Status TrainerServiceImpl::FetchArtifact(
@@ -326,16 +324,17 @@ grpc::Status TrainerServiceImpl::FetchArtifact(
 grpc::Status TrainerServiceImpl::ReturnLease(grpc::ServerContext* ctx,
                                              const nas::v1::ReturnLeaseRequest* req,
                                              nas::v1::ReturnLeaseResponse* resp) {
-  return AsWorker(ctx, *req, controller_, resp, [&]() -> absl::StatusOr<nas::v1::ReturnLeaseResponse> {
-    absl::Status st = controller_->ReturnLease(*req);
-    if (!st.ok()) return st;
-    return nas::v1::ReturnLeaseResponse();
-  });
+  return AsWorker(ctx, *req, controller_, resp,
+                  [&]() -> absl::StatusOr<nas::v1::ReturnLeaseResponse> {
+                    absl::Status st = controller_->ReturnLease(*req);
+                    if (!st.ok()) return st;
+                    return nas::v1::ReturnLeaseResponse();
+                  });
 }
 
-grpc::Status TrainerServiceImpl::PublishRendezvous(
-    grpc::ServerContext* ctx, const nas::v1::PublishRendezvousRequest* req,
-    nas::v1::PublishRendezvousResponse* resp) {
+grpc::Status TrainerServiceImpl::PublishRendezvous(grpc::ServerContext* ctx,
+                                                   const nas::v1::PublishRendezvousRequest* req,
+                                                   nas::v1::PublishRendezvousResponse* resp) {
   return AsWorker(ctx, *req, controller_, resp,
                   [&]() -> absl::StatusOr<nas::v1::PublishRendezvousResponse> {
                     absl::Status st = controller_->PublishRendezvous(*req);

@@ -38,11 +38,9 @@ class NasServiceImpl final : public nas::v1::NasService::Service {
                             nas::v1::Search* resp) override;
   grpc::Status WatchSearch(grpc::ServerContext* ctx, const nas::v1::WatchSearchRequest* req,
                            grpc::ServerWriter<nas::v1::SearchEvent>* writer) override;
-  grpc::Status GetParetoFront(grpc::ServerContext* ctx,
-                              const nas::v1::GetParetoFrontRequest* req,
+  grpc::Status GetParetoFront(grpc::ServerContext* ctx, const nas::v1::GetParetoFrontRequest* req,
                               nas::v1::ParetoFront* resp) override;
-  grpc::Status ListCandidates(grpc::ServerContext* ctx,
-                              const nas::v1::ListCandidatesRequest* req,
+  grpc::Status ListCandidates(grpc::ServerContext* ctx, const nas::v1::ListCandidatesRequest* req,
                               nas::v1::ListCandidatesResponse* resp) override;
   grpc::Status GetCandidate(grpc::ServerContext* ctx, const nas::v1::GetCandidateRequest* req,
                             nas::v1::Candidate* resp) override;
@@ -85,8 +83,7 @@ class TrainerServiceImpl final : public nas::v1::TrainerService::Service {
  public:
   explicit TrainerServiceImpl(Controller* controller) : controller_(controller) {}
 
-  grpc::Status RegisterWorker(grpc::ServerContext* ctx,
-                              const nas::v1::RegisterWorkerRequest* req,
+  grpc::Status RegisterWorker(grpc::ServerContext* ctx, const nas::v1::RegisterWorkerRequest* req,
                               nas::v1::RegisterWorkerResponse* resp) override;
   grpc::Status LeaseWork(grpc::ServerContext* ctx, const nas::v1::LeaseWorkRequest* req,
                          nas::v1::LeaseWorkResponse* resp) override;

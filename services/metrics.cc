@@ -1,5 +1,7 @@
 #include "services/metrics.h"
 
+#include <google/protobuf/descriptor.h>
+#include <grpcpp/support/server_interceptor.h>
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
@@ -10,27 +12,37 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
-#include <google/protobuf/descriptor.h>
-#include <grpcpp/support/server_interceptor.h>
-
 #include <algorithm>
 #include <array>
 #include <map>
 #include <mutex>
 
-#include "common/metrics_http.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/metrics_http.h"
 #include "glog/logging.h"
 
 namespace nas {
 namespace {
 
 constexpr std::array<const char*, 17> kCodeNames = {
-    "OK",        "CANCELLED",         "UNKNOWN",       "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",  "UNIMPLEMENTED",    "INTERNAL",
-    "UNAVAILABLE", "DATA_LOSS",       "UNAUTHENTICATED",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
 };
 
 const char* CodeName(int code) {
@@ -124,8 +136,7 @@ struct ControllerMetrics::Families {
                          .Name("nas_report_batch_size")
                          .Help("Workers' reports stored per transaction (group commit)")
                          .Register(r)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32,
-                                                                          64})),
+                         .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64})),
         serving(prometheus::BuildGauge()
                     .Name("nas_controller_serving")
                     .Help("1 while grpc.health.v1 answers SERVING (the store completes a "
@@ -189,11 +200,11 @@ class ControllerMetrics::StoreCollector : public prometheus::Collectable {
         GaugeFamily("nas_search_candidates", "A search's candidates by state");
     prometheus::MetricFamily target =
         GaugeFamily("nas_search_target", "Evaluations a search's budget allows in all");
-    prometheus::MetricFamily best =
-        GaugeFamily("nas_search_best_accuracy", "Best validation accuracy of a search's finished models");
-    prometheus::MetricFamily idle = GaugeFamily(
-        "nas_search_seconds_since_progress",
-        "Seconds since a running search last stored a result (or since it started)");
+    prometheus::MetricFamily best = GaugeFamily(
+        "nas_search_best_accuracy", "Best validation accuracy of a search's finished models");
+    prometheus::MetricFamily idle =
+        GaugeFamily("nas_search_seconds_since_progress",
+                    "Seconds since a running search last stored a result (or since it started)");
     prometheus::MetricFamily front_size =
         GaugeFamily("nas_search_front_size", "Members of a search's Pareto front, per profile");
     prometheus::MetricFamily hypervolume = GaugeFamily(
@@ -216,8 +227,8 @@ class ControllerMetrics::StoreCollector : public prometheus::Collectable {
             Gauge(f.hypervolume, {{"search", id}, {"profile", f.profile_id}}));
       }
     }
-    return {up,   searches, queue, workers,    quarantined, info,       candidates,
-            target, best,   idle,  front_size,  hypervolume};
+    return {up,         searches, queue, workers, quarantined, info,
+            candidates, target,   best,  idle,    front_size,  hypervolume};
   }
 
  private:
@@ -324,8 +335,7 @@ void ControllerMetrics::RecordStoreOperation(const char* operation, absl::Durati
 
 void ControllerMetrics::RecordPredictionError(const std::string& profile_id,
                                               double relative_error) {
-  families_->prediction_error.Add({{"profile", profile_id}}, kErrorBuckets)
-      .Observe(relative_error);
+  families_->prediction_error.Add({{"profile", profile_id}}, kErrorBuckets).Observe(relative_error);
 }
 
 void ControllerMetrics::RecordReportBatch(size_t reports) {
@@ -340,7 +350,8 @@ ControllerMetrics::Interceptor() {
 std::string ControllerMetrics::Text() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   if (store_collector_ != nullptr) {
-    for (prometheus::MetricFamily& f : store_collector_->Collect()) families.push_back(std::move(f));
+    for (prometheus::MetricFamily& f : store_collector_->Collect())
+      families.push_back(std::move(f));
   }
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -29,7 +29,8 @@ TEST(ControllerMetricsTest, SeriesExistAtZeroAndCountWhatHappens) {
   // and alerts have a series to work on.
   for (const char* outcome : {"granted", "completed", "expired", "fenced", "returned"}) {
     EXPECT_TRUE(HasLine(text, std::string("nas_leases_total{outcome=\"") + outcome + "\"} 0"))
-        << outcome << "\n" << text;
+        << outcome << "\n"
+        << text;
   }
   EXPECT_TRUE(HasLine(text, "nas_evaluations_total{outcome=\"failed\"} 0"));
   EXPECT_TRUE(HasLine(text, "nas_store_errors_total 0"));
@@ -47,9 +48,10 @@ TEST(ControllerMetricsTest, SeriesExistAtZeroAndCountWhatHappens) {
   text = metrics.Text();
   EXPECT_TRUE(HasLine(text, "nas_leases_total{outcome=\"granted\"} 2")) << text;
   EXPECT_TRUE(HasLine(text, "nas_evaluations_total{outcome=\"ok\"} 1"));
-  EXPECT_TRUE(HasLine(text,
-                  "nas_grpc_server_handled_total{grpc_code=\"NOT_FOUND\",grpc_method=\"GetSearch\","
-                  "grpc_service=\"nas.v1.NasService\"} 1"))
+  EXPECT_TRUE(
+      HasLine(text,
+              "nas_grpc_server_handled_total{grpc_code=\"NOT_FOUND\",grpc_method=\"GetSearch\","
+              "grpc_service=\"nas.v1.NasService\"} 1"))
       << text;
   EXPECT_TRUE(absl::StrContains(text, "grpc_method=\"other\""));
   EXPECT_FALSE(absl::StrContains(text, "made.up"));

@@ -50,9 +50,8 @@ void Observer::LeaseGranted(const nas::v1::LeaseWorkResponse& lease, int64_t wor
   for (int i = 0; i <= lease.batch_size(); ++i) {
     const nas::v1::LeaseWorkResponse& l = i == 0 ? lease : lease.batch(i - 1);
     if (metrics_ != nullptr) metrics_->RecordLease("granted");
-    LOG(INFO) << "event=lease_granted search=" << l.search_id()
-              << " candidate=" << l.candidate_id() << " lease=" << l.lease_id()
-              << " worker=" << worker_id
+    LOG(INFO) << "event=lease_granted search=" << l.search_id() << " candidate=" << l.candidate_id()
+              << " lease=" << l.lease_id() << " worker=" << worker_id
               << (lease.batch_size() > 0
                       ? absl::StrCat(" batch=", i + 1, "/", lease.batch_size() + 1)
                       : "");

@@ -17,9 +17,8 @@ absl::StatusOr<ReportOutcome> ReportBatcher::Report(const nas::v1::ReportResultR
   while (!mine.done) {
     if (applying_) {
       // Another caller's batch is in the database; ours (or a later one) is next.
-      const auto ready = [this, &mine]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return mine.done || !applying_;
-      };
+      const auto ready = [this, &mine]()
+                             ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return mine.done || !applying_; };
       mu_.Await(absl::Condition(&ready));
       continue;
     }
@@ -35,8 +34,8 @@ absl::StatusOr<ReportOutcome> ReportBatcher::Report(const nas::v1::ReportResultR
     mu_.Unlock();
     absl::StatusOr<std::vector<absl::StatusOr<ReportOutcome>>> outcomes = apply_(requests);
     if (outcomes.ok() && outcomes->size() != n) {
-      outcomes = absl::InternalError(absl::StrCat("a batch of ", n, " reports got ",
-                                                  outcomes->size(), " outcomes"));
+      outcomes = absl::InternalError(
+          absl::StrCat("a batch of ", n, " reports got ", outcomes->size(), " outcomes"));
     }
     mu_.Lock();
     for (size_t i = 0; i < n; ++i) {

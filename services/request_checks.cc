@@ -16,8 +16,8 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 
 absl::Status BadEnum(const std::string& path, int number, const FieldDescriptor* field) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", number, " is not a value of ",
-                                                 field->enum_type()->full_name()));
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": ", number, " is not a value of ", field->enum_type()->full_name()));
 }
 
 absl::Status Walk(const Message& message, const std::string& prefix) {
@@ -25,7 +25,8 @@ absl::Status Walk(const Message& message, const std::string& prefix) {
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);  // set fields only
   for (const FieldDescriptor* field : fields) {
-    const std::string path = prefix.empty() ? field->name() : absl::StrCat(prefix, ".", field->name());
+    const std::string path =
+        prefix.empty() ? field->name() : absl::StrCat(prefix, ".", field->name());
     if (field->is_repeated()) {
       const int n = reflection->FieldSize(message, field);
       for (int i = 0; i < n; ++i) {
@@ -67,8 +68,7 @@ class UnparsedRequest : public grpc::experimental::Interceptor {
         methods->GetRecvMessage() == nullptr) {
       unparsed_ = true;
     }
-    if (unparsed_ &&
-        methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
+    if (unparsed_ && methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
         methods->GetSendStatus().error_code() == grpc::StatusCode::INTERNAL) {
       methods->ModifySendStatus(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,

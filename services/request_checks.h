@@ -28,8 +28,7 @@ absl::Status CheckEnumValues(const google::protobuf::Message& message);
 // server-streaming call whose request bytes do not parse with INVALID_ARGUMENT naming the
 // method, instead of the INTERNAL with an empty message that gRPC's C++ server sends (it
 // decides before any handler runs; the interceptor rewrites that status as it is sent).
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-UnparsedRequestInterceptor();
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> UnparsedRequestInterceptor();
 
 }  // namespace nas
 

@@ -43,8 +43,8 @@ absl::Status ValidateMetrics(const nas::v1::CandidateMetrics& m) {
     if (std::isfinite(v) && ((v >= 0 && v <= 1) || (may_be_unmeasured && v == -1))) {
       return absl::OkStatus();
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metrics.", field, ": ", v, " is not in [0, 1]", may_be_unmeasured ? " (or -1)" : ""));
+    return absl::InvalidArgumentError(absl::StrCat("metrics.", field, ": ", v, " is not in [0, 1]",
+                                                   may_be_unmeasured ? " (or -1)" : ""));
   };
   const auto non_negative = [](const char* field, double v) {
     if (std::isfinite(v) && v >= 0) return absl::OkStatus();
@@ -60,8 +60,7 @@ absl::Status ValidateMetrics(const nas::v1::CandidateMetrics& m) {
   if (m.has_int8_test_accuracy()) {
     NAS_RETURN_IF_ERROR(fraction("int8_test_accuracy", m.int8_test_accuracy(), true));
   }
-  NAS_RETURN_IF_ERROR(
-      non_negative("int8_model_bytes", static_cast<double>(m.int8_model_bytes())));
+  NAS_RETURN_IF_ERROR(non_negative("int8_model_bytes", static_cast<double>(m.int8_model_bytes())));
   NAS_RETURN_IF_ERROR(non_negative("params", static_cast<double>(m.params())));
   NAS_RETURN_IF_ERROR(non_negative("macs", static_cast<double>(m.macs())));
   NAS_RETURN_IF_ERROR(
@@ -85,9 +84,9 @@ absl::Status RequireId(absl::string_view field, int64_t id) {
 }
 
 absl::Status ValidateListSearches(const nas::v1::ListSearchesRequest& request) {
-  NAS_RETURN_IF_ERROR(InRange("limit", request.limit(), 0, limits::kMaxListSearches,
-                              absl::StrCat(" (0: the default, ",
-                                           limits::kDefaultListSearches, ")")));
+  NAS_RETURN_IF_ERROR(
+      InRange("limit", request.limit(), 0, limits::kMaxListSearches,
+              absl::StrCat(" (0: the default, ", limits::kDefaultListSearches, ")")));
   if (request.before_id() < 0) return Invalid("before_id", "must be >= 0");
   return absl::OkStatus();
 }
@@ -102,9 +101,9 @@ absl::Status ValidateExtendSearch(const nas::v1::ExtendSearchRequest& request) {
 
 absl::Status ValidateListCandidates(const nas::v1::ListCandidatesRequest& request) {
   NAS_RETURN_IF_ERROR(RequireId("search_id", request.search_id()));
-  NAS_RETURN_IF_ERROR(InRange("limit", request.limit(), 0, limits::kMaxListCandidates,
-                              absl::StrCat(" (0: the default, ",
-                                           limits::kDefaultListCandidates, ")")));
+  NAS_RETURN_IF_ERROR(
+      InRange("limit", request.limit(), 0, limits::kMaxListCandidates,
+              absl::StrCat(" (0: the default, ", limits::kDefaultListCandidates, ")")));
   if (!nas::v1::CandidateState_IsValid(request.state())) {
     return Invalid("state", "unknown candidate state");
   }
@@ -114,8 +113,8 @@ absl::Status ValidateListCandidates(const nas::v1::ListCandidatesRequest& reques
 absl::Status ValidateFetchModel(const nas::v1::FetchModelRequest& request) {
   NAS_RETURN_IF_ERROR(RequireId("candidate_id", request.candidate_id()));
   if (!request.format().empty() && !IsModelFormat(request.format())) {
-    return Invalid("format", absl::StrCat(Quoted(request.format(), 64), " is not ",
-                                          kModelFormatList));
+    return Invalid("format",
+                   absl::StrCat(Quoted(request.format(), 64), " is not ", kModelFormatList));
   }
   return AtMostBytes("profile_id", request.profile_id(), limits::kMaxProfileIdBytes);
 }
@@ -140,8 +139,7 @@ absl::Status ValidateCreateToken(const nas::v1::CreateTokenRequest& request) {
 
 absl::Status ValidateRegisterWorker(const nas::v1::RegisterWorkerRequest& request) {
   if (request.device_tag().empty()) return Invalid("device_tag", "missing");
-  NAS_RETURN_IF_ERROR(
-      AtMostBytes("device_tag", request.device_tag(), limits::kMaxDeviceTagBytes));
+  NAS_RETURN_IF_ERROR(AtMostBytes("device_tag", request.device_tag(), limits::kMaxDeviceTagBytes));
   NAS_RETURN_IF_ERROR(AtMostBytes("name", request.name(), limits::kMaxWorkerNameBytes));
   NAS_RETURN_IF_ERROR(AtMostBytes("cpu_model", request.cpu_model(), limits::kMaxWorkerNameBytes));
   NAS_RETURN_IF_ERROR(InRange("threads", request.threads(), 0, limits::kMaxWorkerThreads));
@@ -149,9 +147,9 @@ absl::Status ValidateRegisterWorker(const nas::v1::RegisterWorkerRequest& reques
       InRange("datasets", request.datasets_size(), 0, limits::kMaxWorkerDatasets, " names"));
   for (int i = 0; i < request.datasets_size(); ++i) {
     if (!IsValidDatasetName(request.datasets(i))) {
-      return Invalid(absl::StrCat("datasets[", i, "]"),
-                     absl::StrCat(Quoted(request.datasets(i)), " is not a dataset name (",
-                                  kNameRule, ")"));
+      return Invalid(
+          absl::StrCat("datasets[", i, "]"),
+          absl::StrCat(Quoted(request.datasets(i)), " is not a dataset name (", kNameRule, ")"));
     }
   }
   if (request.dataset_sizes_size() > request.datasets_size()) {
@@ -162,8 +160,8 @@ absl::Status ValidateRegisterWorker(const nas::v1::RegisterWorkerRequest& reques
     const std::string at = absl::StrCat("dataset_sizes[", i, "]");
     if (std::find(request.datasets().begin(), request.datasets().end(), size.name()) ==
         request.datasets().end()) {
-      return Invalid(absl::StrCat(at, ".name"), absl::StrCat(Quoted(size.name()),
-                                                             " is not in datasets"));
+      return Invalid(absl::StrCat(at, ".name"),
+                     absl::StrCat(Quoted(size.name()), " is not in datasets"));
     }
     NAS_RETURN_IF_ERROR(InRange(absl::StrCat(at, ".train_examples"), size.train_examples(), 0,
                                 limits::kMaxDatasetExamples));
@@ -204,15 +202,13 @@ absl::Status ValidateUploadHeader(const nas::v1::UploadArtifactRequest::Header& 
                                 kSupernetCheckpointFormat, " or ", kTrainingCheckpointFormat));
   }
   if (training_checkpoint) {
-    NAS_RETURN_IF_ERROR(InRange("header.metadata.checkpoint_epochs",
-                                header.metadata().checkpoint_epochs(), 1,
-                                limits::kMaxCheckpointEpochs,
-                                " (the epochs a training checkpoint holds)"));
+    NAS_RETURN_IF_ERROR(
+        InRange("header.metadata.checkpoint_epochs", header.metadata().checkpoint_epochs(), 1,
+                limits::kMaxCheckpointEpochs, " (the epochs a training checkpoint holds)"));
   }
   if (header.size_bytes() != static_cast<int64_t>(data.size())) {
-    return Invalid("header.size_bytes",
-                   absl::StrCat("says ", header.size_bytes(), " but ", data.size(),
-                                " bytes arrived"));
+    return Invalid("header.size_bytes", absl::StrCat("says ", header.size_bytes(), " but ",
+                                                     data.size(), " bytes arrived"));
   }
   const std::string sha = Sha256Hex(data);
   if (sha != header.sha256()) {

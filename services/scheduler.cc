@@ -25,10 +25,7 @@ absl::Duration ClaimWindow(absl::Duration every) { return every * 4 / 5; }
 }  // namespace
 
 Scheduler::Scheduler(Store* store, SchedulerOptions options)
-    : store_(store),
-      options_(options),
-      observer_(options.metrics),
-      claimer_(ClaimerName(this)) {}
+    : store_(store), options_(options), observer_(options.metrics), claimer_(ClaimerName(this)) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -78,9 +75,8 @@ uint64_t Scheduler::ChangeCount() {
 
 void Scheduler::WaitForChange(uint64_t seen, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return changes_ != seen || stopping_;
-  };
+  auto changed = [this, seen]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return changes_ != seen || stopping_; };
   mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
 }
 
@@ -90,8 +86,7 @@ void Scheduler::SweepLeases() {
   // away and heartbeats may have been refused: every live lease gets a fresh TTL first, so
   // that no candidate is charged an attempt for the service's own outage.
   const absl::Time now = absl::Now();
-  const absl::Duration away_after =
-      std::max(options_.lease_ttl / 2, 4 * options_.sweep_interval);
+  const absl::Duration away_after = std::max(options_.lease_ttl / 2, 4 * options_.sweep_interval);
   if (last_sweep_ == absl::InfinitePast() || now - last_sweep_ > away_after) {
     // Away since its first failed sweep (a lease granted between the last good sweep and the
     // outage may have committed while its answer was lost with the connection: a commit in
@@ -101,8 +96,7 @@ void Scheduler::SweepLeases() {
                                   : first_failed_sweep_ != absl::InfinitePast()
                                       ? first_failed_sweep_
                                       : last_sweep_;
-    absl::StatusOr<int64_t> extended =
-        store_->ExtendLiveLeases(options_.lease_ttl, away_since);
+    absl::StatusOr<int64_t> extended = store_->ExtendLiveLeases(options_.lease_ttl, away_since);
     if (!extended.ok()) {
       observer_.LeaseSweepFailed(extended.status());
       if (first_failed_sweep_ == absl::InfinitePast()) first_failed_sweep_ = now;
@@ -174,9 +168,8 @@ void Scheduler::Loop() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !dirty_.empty();
-      };
+      auto wake = [this]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !dirty_.empty(); };
       mu_.AwaitWithTimeout(absl::Condition(&wake),
                            std::max(absl::ZeroDuration(), next_sweep - absl::Now()));
       if (stopping_) return;

@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "glog/logging.h"
 #include "common/status_macros.h"
+#include "glog/logging.h"
 #include "services/grpc_services.h"
 #include "services/request_checks.h"
 
@@ -24,8 +24,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
-    const ServerOptions& options) {
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
   if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
     return grpc::InsecureServerCredentials();
   }
@@ -47,8 +46,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   if (options.worker_token.size() < 16) {
     return absl::InvalidArgumentError("the worker token must be at least 16 characters");
   }
-  NAS_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
-                       Credentials(options));
+  NAS_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, Credentials(options));
   std::unique_ptr<ControllerServer> s(new ControllerServer());
   s->metrics_ = std::make_unique<ControllerMetrics>();
   StoreOptions store_options = options.store;
@@ -101,15 +99,13 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen_address));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen_address));
   }
   s->scheduler_->Start();
   s->metrics_->SetServing(true);
   ControllerServer* self = s.get();
   s->health_thread_ = std::thread([self, options] { self->HealthLoop(options); });
-  LOG(INFO) << "event=controller_serving port=" << s->port_
-            << " metrics_port=" << s->metrics_port_;
+  LOG(INFO) << "event=controller_serving port=" << s->port_ << " metrics_port=" << s->metrics_port_;
   return s;
 }
 
@@ -130,8 +126,7 @@ void ControllerServer::HealthLoop(ServerOptions options) {
       if (serving) {
         LOG(INFO) << "event=health_changed serving=true";
       } else {
-        LOG(WARNING) << "event=health_changed serving=false reason=\"" << health.message()
-                     << "\"";
+        LOG(WARNING) << "event=health_changed serving=false reason=\"" << health.message() << "\"";
       }
     }
     if (absl::Now() - last_held_log >= absl::Seconds(10)) {

@@ -8,12 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/dataset_name.h"
 #include "common/names.h"
+#include "common/status_macros.h"
+#include "search/cost_model.h"
 #include "search/hardware_profile.h"
 #include "search/objectives.h"
-#include "search/cost_model.h"
 #include "search/reference.h"
 #include "search/search_space.h"
-#include "common/status_macros.h"
 #include "search/strategy.h"
 #include "search/successive_halving.h"
 #include "search/weight_sharing.h"
@@ -41,8 +41,8 @@ absl::Status InRange(absl::string_view field, T value, T lo, T hi) {
 
 absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec) {
   if (spec.ByteSizeLong() > kMaxSpecBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("spec: ", spec.ByteSizeLong(),
-                                                   " bytes; the limit is ", kMaxSpecBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec: ", spec.ByteSizeLong(), " bytes; the limit is ", kMaxSpecBytes));
   }
   if (spec.display_name().size() > 128) {
     return Invalid("display_name", "longer than 128 characters");
@@ -65,9 +65,8 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
         EstimateCost(LargestArchitecture(*space), InputShapeFor(spec.dataset()));
     if (most.params > kMaxSpaceParams || most.macs > kMaxSpaceMacs) {
       return Invalid("space", absl::StrCat("its largest network has ", most.params,
-                                           " parameters and ", most.macs,
-                                           " MACs; the limits are ", kMaxSpaceParams, " and ",
-                                           kMaxSpaceMacs));
+                                           " parameters and ", most.macs, " MACs; the limits are ",
+                                           kMaxSpaceParams, " and ", kMaxSpaceMacs));
     }
   }
 
@@ -140,8 +139,9 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
     }
     if (info.relative_to_reference && !spec.has_reference()) {
       return Invalid(absl::StrCat(field, ".metric"),
-                     absl::StrCat(info.name, " is measured against the reference: name one in "
-                                             "spec.reference"));
+                     absl::StrCat(info.name,
+                                  " is measured against the reference: name one in "
+                                  "spec.reference"));
     }
   }
 
@@ -151,14 +151,14 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
   NAS_RETURN_IF_ERROR(InRange("budget.max_parallel", b->max_parallel(), 1, 1024));
   if (b->max_attempts() == 0) b->set_max_attempts(3);
   NAS_RETURN_IF_ERROR(InRange("budget.max_attempts", b->max_attempts(), 1, 10));
-  NAS_RETURN_IF_ERROR(InRange<int64_t>("budget.max_wall_seconds", b->max_wall_seconds(), 0,
-                                       30 * 24 * 3600));
+  NAS_RETURN_IF_ERROR(
+      InRange<int64_t>("budget.max_wall_seconds", b->max_wall_seconds(), 0, 30 * 24 * 3600));
 
   if (spec.initial_architectures_size() > b->max_candidates()) {
-    return Invalid("initial_architectures",
-                   absl::StrCat(spec.initial_architectures_size(),
-                                " architectures exceed budget.max_candidates ",
-                                b->max_candidates()));
+    return Invalid(
+        "initial_architectures",
+        absl::StrCat(spec.initial_architectures_size(),
+                     " architectures exceed budget.max_candidates ", b->max_candidates()));
   }
   for (int i = 0; i < spec.initial_architectures_size(); ++i) {
     absl::Status st = ValidateArchitecture(spec.initial_architectures(i), *space);
@@ -174,9 +174,10 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
 
   if (spec.has_reference()) {
     if (weight_sharing) {
-      return Invalid("reference", "not yet taken by weight-sharing searches (the reference "
-                                  "trains from scratch; their finalists start from the "
-                                  "supernet)");
+      return Invalid("reference",
+                     "not yet taken by weight-sharing searches (the reference "
+                     "trains from scratch; their finalists start from the "
+                     "supernet)");
     }
     absl::StatusOr<nas::v1::Architecture> reference =
         ResolveReference(spec.reference(), *space, InputShapeFor(spec.dataset()).height);
@@ -185,17 +186,18 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
     const bool multi_fidelity = spec.has_multi_fidelity() && spec.multi_fidelity().rungs() > 1;
     if (!multi_fidelity && spec.initial_architectures_size() + 1 > b->max_candidates()) {
       return Invalid("reference", absl::StrCat("the reference is one candidate of the budget; "
-                                               "budget.max_candidates ", b->max_candidates(),
-                                               " leaves none for the search"));
+                                               "budget.max_candidates ",
+                                               b->max_candidates(), " leaves none for the search"));
     }
   }
 
   if (spec.has_warm_start()) {
     nas::v1::WarmStart* ws = spec.mutable_warm_start();
     if (weight_sharing) {
-      return Invalid("warm_start", "not taken by weight-sharing searches (they start from an "
-                                   "earlier search's supernet: strategy setting "
-                                   "\"supernet_search\")");
+      return Invalid("warm_start",
+                     "not taken by weight-sharing searches (they start from an "
+                     "earlier search's supernet: strategy setting "
+                     "\"supernet_search\")");
     }
     if (ws->search_id() <= 0) return Invalid("warm_start.search_id", "must name a search (>= 1)");
     if (ws->seeds().empty()) ws->set_seeds("front");
@@ -204,8 +206,7 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
                      absl::StrCat("\"", absl::CHexEscape(ws->seeds().substr(0, 40)),
                                   "\" is neither \"front\" nor \"all\""));
     }
-    NAS_RETURN_IF_ERROR(
-        InRange("warm_start.max_seeds", ws->max_seeds(), 0, b->max_candidates()));
+    NAS_RETURN_IF_ERROR(InRange("warm_start.max_seeds", ws->max_seeds(), 0, b->max_candidates()));
   }
 
   nas::v1::TrainingRecipe* r = spec.mutable_recipe();
@@ -262,12 +263,11 @@ absl::StatusOr<nas::v1::SearchSpec> NormalizeSearchSpec(nas::v1::SearchSpec spec
 
   if (spec.has_final_training()) {
     nas::v1::FinalTraining* ft = spec.mutable_final_training();
-    NAS_RETURN_IF_ERROR(InRange("final_training.finalists_per_profile",
-                                ft->finalists_per_profile(), 1, 16));
+    NAS_RETURN_IF_ERROR(
+        InRange("final_training.finalists_per_profile", ft->finalists_per_profile(), 1, 16));
     if (ft->epochs() == 0) ft->set_epochs(r->epochs());
     NAS_RETURN_IF_ERROR(InRange("final_training.epochs", ft->epochs(), 1, 200));
-    NAS_RETURN_IF_ERROR(
-        InRange("final_training.train_subset", ft->train_subset(), 0, 10'000'000));
+    NAS_RETURN_IF_ERROR(InRange("final_training.train_subset", ft->train_subset(), 0, 10'000'000));
   }
 
   // A weight-sharing search is a two-rung search: supernet estimates, then the best

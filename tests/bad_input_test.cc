@@ -47,8 +47,7 @@ class BadInputTest : public ::testing::Test {
     return list.searches_size();
   }
 
-  static void ExpectError(const grpc::Status& st, grpc::StatusCode code,
-                          const std::string& names) {
+  static void ExpectError(const grpc::Status& st, grpc::StatusCode code, const std::string& names) {
     EXPECT_EQ(st.error_code(), code) << st.error_message();
     EXPECT_NE(st.error_message().find(names), std::string::npos)
         << "message \"" << st.error_message() << "\" should name \"" << names << "\"";
@@ -298,8 +297,7 @@ TEST_F(BadInputTest, IdsOfOtherUsersAndZeroIds) {
   nas::v1::CancelSearchRequest cancel;
   cancel.set_search_id(id);
   nas::v1::Search out;
-  ExpectError(nas_->CancelSearch(&cancel_ctx, cancel, &out), grpc::StatusCode::NOT_FOUND,
-              "search");
+  ExpectError(nas_->CancelSearch(&cancel_ctx, cancel, &out), grpc::StatusCode::NOT_FOUND, "search");
   EXPECT_TRUE(get(alice_, id).ok());
   grpc::ClientContext check_ctx;
   ControllerHarness::Authorize(&check_ctx, alice_);

@@ -1,11 +1,10 @@
-// Controllers wake each other through PostgreSQL's LISTEN/NOTIFY (services/store/change_listener.h):
-// what one stores reaches another's long polls at once, and a listener whose connection is
-// killed connects again by itself.
+// Controllers wake each other through PostgreSQL's LISTEN/NOTIFY
+// (services/store/change_listener.h): what one stores reaches another's long polls at once, and a
+// listener whose connection is killed connects again by itself.
 #include "services/store/change_listener.h"
 
-#include <pqxx/pqxx>
-
 #include <atomic>
+#include <pqxx/pqxx>
 #include <string>
 
 #include "absl/time/clock.h"

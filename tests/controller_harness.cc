@@ -1,8 +1,8 @@
 #include "tests/controller_harness.h"
 
 #include "absl/strings/str_cat.h"
-#include "search/search_space.h"
 #include "common/status_macros.h"
+#include "search/search_space.h"
 #include "services/crypto.h"
 
 namespace nas {
@@ -220,9 +220,11 @@ nas::v1::CandidateMetrics TestWorker::MetricsFor(const nas::v1::LeaseWorkRespons
 
 std::string TestWorker::ModelFor(int64_t candidate_id) {
   // A zip archive's signature first, as a TorchScript file has (the controller checks it).
-  std::string model = absl::StrCat("PK\x03\x04 fake torchscript for candidate ", candidate_id, "\n");
+  std::string model =
+      absl::StrCat("PK\x03\x04 fake torchscript for candidate ", candidate_id, "\n");
   // Make it span more than one 1 MiB FetchModel chunk for some candidates.
-  model.append(static_cast<size_t>((candidate_id % 3) * 700'000), static_cast<char>('a' + candidate_id % 26));
+  model.append(static_cast<size_t>((candidate_id % 3) * 700'000),
+               static_cast<char>('a' + candidate_id % 26));
   return model;
 }
 

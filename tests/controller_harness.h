@@ -32,8 +32,9 @@ inline constexpr char kTestAdminToken[] = "test-admin-token-0123456789";
 class ControllerHarness {
  public:
   // ControllerHarness::Create() makes a fresh database on `pg` and starts a controller on it.
-  static absl::StatusOr<std::unique_ptr<ControllerHarness>> Create(
-      TestPostgres* pg, SchedulerOptions scheduler = {}, int db_pool_size = 8);
+  static absl::StatusOr<std::unique_ptr<ControllerHarness>> Create(TestPostgres* pg,
+                                                                   SchedulerOptions scheduler = {},
+                                                                   int db_pool_size = 8);
   // ControllerHarness::Create() on the test binary's SharedTestPostgres().
   static absl::StatusOr<std::unique_ptr<ControllerHarness>> Create(SchedulerOptions scheduler = {});
   // ControllerHarness::CreateOn() starts another controller on an existing database (several
@@ -83,8 +84,7 @@ class TestWorker {
 
   // TestWorker::Register() registers with the current controller, declaring `datasets` (none:
   // the controller assumes fashion-mnist).
-  grpc::Status Register(const std::vector<std::string>& datasets = {},
-                        bool measure_only = false);
+  grpc::Status Register(const std::vector<std::string>& datasets = {}, bool measure_only = false);
   // TestWorker::Lease() long-polls up to `wait_ms`; an empty response (lease_id 0) means none.
   grpc::Status Lease(nas::v1::LeaseWorkResponse* lease, int64_t wait_ms = 2000);
   // TestWorker::Evaluate() heartbeats, uploads a model and reports metrics for `lease`.

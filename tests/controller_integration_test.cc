@@ -145,9 +145,8 @@ double TestObjective(nas::v1::Metric metric, const Candidate& c,
     case nas::v1::METRIC_PARAMS:
       return static_cast<double>(c.metrics().params());
     case nas::v1::METRIC_INT8_MODEL_BYTES:
-      return static_cast<double>(c.metrics().int8_model_bytes() > 0
-                                     ? c.metrics().int8_model_bytes()
-                                     : c.metrics().params());
+      return static_cast<double>(c.metrics().int8_model_bytes() > 0 ? c.metrics().int8_model_bytes()
+                                                                    : c.metrics().params());
     default:
       ADD_FAILURE() << "no test oracle for " << nas::v1::Metric_Name(metric);
       return 0;
@@ -156,8 +155,7 @@ double TestObjective(nas::v1::Metric metric, const Candidate& c,
 
 // The feasible evaluated results on one profile as points to minimise, with their ids.
 std::vector<std::pair<int64_t, std::vector<double>>> TestPoints(
-    const std::vector<Candidate>& candidates, const nas::v1::SearchSpec& spec,
-    int profile_index) {
+    const std::vector<Candidate>& candidates, const nas::v1::SearchSpec& spec, int profile_index) {
   std::vector<std::pair<int64_t, std::vector<double>>> points;
   for (const Candidate& c : candidates) {
     if (c.state() != nas::v1::CANDIDATE_STATE_EVALUATED) continue;
@@ -239,7 +237,7 @@ TEST_F(ControllerIntegrationTest, SearchRunsToTheEndWithRightFrontsModelsAndPriv
   Search search;
   ASSERT_TRUE(Submit(alice_, Spec(/*candidates=*/24, /*parallel=*/4), &search).ok());
   EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_RUNNING);
-  EXPECT_EQ(search.progress().queued(), 4);  // Queued before SubmitSearch answered.
+  EXPECT_EQ(search.progress().queued(), 4);               // Queued before SubmitSearch answered.
   EXPECT_EQ(search.spec().profile_ids(0), "host-cpu@1");  // Pinned to a version.
 
   // Watch the search while it runs.
@@ -318,8 +316,7 @@ TEST_F(ControllerIntegrationTest, SearchRunsToTheEndWithRightFrontsModelsAndPriv
     EXPECT_GT(front.hypervolume(), 0);
     const std::vector<double> reference = {front.hypervolume_reference().begin(),
                                            front.hypervolume_reference().end()};
-    EXPECT_NEAR(front.hypervolume(), GridHypervolume(points, reference),
-                1e-9 * front.hypervolume())
+    EXPECT_NEAR(front.hypervolume(), GridHypervolume(points, reference), 1e-9 * front.hypervolume())
         << profiles[p];
     EXPECT_NEAR(front.normalized_hypervolume(),
                 front.hypervolume() / ((reference[0] + 1) * reference[1] * reference[2]), 1e-12)
@@ -433,9 +430,10 @@ TEST_F(ControllerIntegrationTest, ExpiredLeaseIsRequeuedAndItsLateReportFenced) 
   // The fence says so explicitly, in the status details, for the worker to act on.
   EXPECT_EQ(ReasonOfDetails(late.error_details()), ErrorReason::kLeaseFenced);
   EXPECT_EQ(slow.Heartbeat(stale.lease_id()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(slow.Upload(stale.lease_id(), TestWorker::ModelFor(1), Sha256Hex(TestWorker::ModelFor(1)))
-                .error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      slow.Upload(stale.lease_id(), TestWorker::ModelFor(1), Sha256Hex(TestWorker::ModelFor(1)))
+          .error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
   {
     grpc::ClientContext ctx;
     ControllerHarness::Authorize(&ctx, alice_);
@@ -493,8 +491,9 @@ TEST_F(ControllerIntegrationTest, ExpiredLeaseIsRequeuedAndItsLateReportFenced) 
       << text;
   EXPECT_EQ(SeriesValue(text, "nas_searches{state=\"RUNNING\"}"), 1) << text;
   EXPECT_EQ(SeriesValue(text, "nas_store_up"), 1) << text;
-  EXPECT_GT(SeriesValue(text, "nas_grpc_server_handled_total{grpc_code=\"FAILED_PRECONDITION\","
-                              "grpc_method=\"ReportResult\",grpc_service=\"nas.v1.TrainerService\"}"),
+  EXPECT_GT(SeriesValue(text,
+                        "nas_grpc_server_handled_total{grpc_code=\"FAILED_PRECONDITION\","
+                        "grpc_method=\"ReportResult\",grpc_service=\"nas.v1.TrainerService\"}"),
             0)
       << text;
 }
@@ -525,8 +524,7 @@ TEST_F(ControllerIntegrationTest, ALeaseUnheardSinceARestartIsNotCharged) {
   std::vector<Candidate> candidates;
   auto both_requeued = [&] {
     candidates = Candidates(alice_, search.id());
-    return candidates.size() == 2 &&
-           candidates[0].state() == nas::v1::CANDIDATE_STATE_QUEUED &&
+    return candidates.size() == 2 && candidates[0].state() == nas::v1::CANDIDATE_STATE_QUEUED &&
            candidates[1].state() == nas::v1::CANDIDATE_STATE_QUEUED;
   };
   while (!both_requeued() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
@@ -629,7 +627,8 @@ TEST_F(ControllerIntegrationTest, EveryStrategyRunsASearchThroughTheController) 
     EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << name << search.message();
     EXPECT_EQ(search.progress().evaluated(), 30) << name;
     std::set<std::string> keys;
-    for (const Candidate& c : Candidates(alice_, search.id())) keys.insert(CanonicalKey(c.architecture()));
+    for (const Candidate& c : Candidates(alice_, search.id()))
+      keys.insert(CanonicalKey(c.architecture()));
     EXPECT_EQ(keys.size(), 30u) << name << ": candidates are distinct networks";
   }
   // Settings are checked at submission.
@@ -659,8 +658,7 @@ TEST_F(ControllerIntegrationTest, SuccessiveHalvingPromotesTheBestAndFrontsHoldF
   RunWorker(worker, search.id());
   ASSERT_TRUE(GetSearch(alice_, search.id(), &search).ok());
   ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_SUCCEEDED) << search.message();
-  EXPECT_NE(search.message().find("26 evaluated (per rung 18, 6, 2), 0 failed"),
-            std::string::npos)
+  EXPECT_NE(search.message().find("26 evaluated (per rung 18, 6, 2), 0 failed"), std::string::npos)
       << search.message();
 
   // 18 distinct architectures at rung 0; a third of them (all feasible here) at rung 1, a
@@ -1133,8 +1131,8 @@ TEST_F(ControllerIntegrationTest, AnUnknownProfileIsAnsweredWithTheProfilesThere
   Search search;
   grpc::Status refused = Submit(alice_, spec, &search);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  for (const char* known : {"spec.profile_ids[3]", "host-cpu@1", "rpi4-cortex-a72@1",
-                            "cortex-m7@1", "nasctl profiles"}) {
+  for (const char* known : {"spec.profile_ids[3]", "host-cpu@1", "rpi4-cortex-a72@1", "cortex-m7@1",
+                            "nasctl profiles"}) {
     EXPECT_NE(refused.error_message().find(known), std::string::npos)
         << known << " missing from: " << refused.error_message();
   }

@@ -56,7 +56,8 @@ std::string TinyOnnx(bool int8) {
   std::string features = "features";
   if (int8) {
     const float scale = 1.0f / 255;
-    tensor("s", onnx::TensorProto::FLOAT, {}, std::string(reinterpret_cast<const char*>(&scale), 4));
+    tensor("s", onnx::TensorProto::FLOAT, {},
+           std::string(reinterpret_cast<const char*>(&scale), 4));
     tensor("z", onnx::TensorProto::INT8, {}, std::string(1, '\x80'));
     node("QuantizeLinear", {"features", "s", "z"}, "q");
     node("DequantizeLinear", {"q", "s", "z"}, "dq");

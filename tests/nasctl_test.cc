@@ -29,9 +29,8 @@ class NasctlTest : public ::testing::Test {
   }
 
   Result Nasctl(const std::string& args, const std::string& token) {
-    const std::string cmd =
-        absl::StrCat("NAS_SERVER=127.0.0.1:", harness_->port(), " NAS_TOKEN='", token,
-                     "' cli/nasctl ", args, " 2>&1");
+    const std::string cmd = absl::StrCat("NAS_SERVER=127.0.0.1:", harness_->port(), " NAS_TOKEN='",
+                                         token, "' cli/nasctl ", args, " 2>&1");
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;
     char buf[4096];
@@ -73,8 +72,7 @@ TEST_F(NasctlTest, SubmitFromASpecFileListParetoAndFetch) {
 
   Result json = Nasctl("--json get 1", alice_);
   ASSERT_EQ(json.exit_code, 0) << json.out;
-  EXPECT_NE(json.out.find("\"state\":\"SEARCH_STATE_SUCCEEDED\""), std::string::npos)
-      << json.out;
+  EXPECT_NE(json.out.find("\"state\":\"SEARCH_STATE_SUCCEEDED\""), std::string::npos) << json.out;
 
   Result pareto = Nasctl("pareto 1", alice_);
   ASSERT_EQ(pareto.exit_code, 0) << pareto.out;
@@ -203,7 +201,8 @@ TEST_F(NasctlTest, ALatencyTableRegistersAsALookupTableProfile) {
   std::ofstream(table) << "# nas-profile latency table v1\ndevice test board\nthreads 1\n"
                           "overhead_ms 0.1\nop head:in8:cls10:r5 0.01 0 30\n"
                           "op stem:resnet:c1:out8:r20 0.2 0.001 30\n";
-  Result ok = Nasctl(absl::StrCat("profiles register --lut=", table, " --name=alices-board"), alice_);
+  Result ok =
+      Nasctl(absl::StrCat("profiles register --lut=", table, " --name=alices-board"), alice_);
   ASSERT_EQ(ok.exit_code, 0) << ok.out;
   EXPECT_NE(ok.out.find("registered alices-board@1"), std::string::npos) << ok.out;
   Result list = Nasctl("profiles", alice_);

@@ -83,10 +83,8 @@ absl::Status TestPostgres::Resume() {
   if (!owned_) return absl::FailedPreconditionError("not a server this fixture started");
   const std::string as = run_as_postgres_ ? "runuser -u postgres -- " : "";
   if (Run(absl::StrCat(as, bin_, "/pg_ctl -D ", dir_, "/data -l ", dir_,
-                       "/server.log -w -t 60 -o \"", settings_, "\" start >/dev/null 2>&1")) !=
-      0) {
-    return absl::InternalError(
-        absl::StrCat("PostgreSQL did not start; see ", dir_, "/server.log"));
+                       "/server.log -w -t 60 -o \"", settings_, "\" start >/dev/null 2>&1")) != 0) {
+    return absl::InternalError(absl::StrCat("PostgreSQL did not start; see ", dir_, "/server.log"));
   }
   return absl::OkStatus();
 }
@@ -123,8 +121,8 @@ absl::StatusOr<std::string> TestPostgres::NewDatabase() {
 
 absl::StatusOr<TestPostgres*> SharedTestPostgres() {
   // Destroyed at exit, which stops the server and removes its directory.
-  static auto* const shared = new absl::StatusOr<std::unique_ptr<TestPostgres>>(
-      TestPostgres::Start());
+  static auto* const shared =
+      new absl::StatusOr<std::unique_ptr<TestPostgres>>(TestPostgres::Start());
   static const int cleanup = std::atexit([] { delete shared; });
   (void)cleanup;
   if (!shared->ok()) return shared->status();

@@ -1,8 +1,8 @@
-// Search spaces written by users, reference networks and honest data splits, end to end: a real controller on a
-// real PostgreSQL, real workers training on real images (Fashion-MNIST, and small datasets cut
-// from it and written as IDX files, as a user would bring their own). Over 600 lines because the
-// scenarios share one harness (a controller, its database, a worker runner); the next split moves
-// the reference scenarios to a file of their own beside it.
+// Search spaces written by users, reference networks and honest data splits, end to end: a real
+// controller on a real PostgreSQL, real workers training on real images (Fashion-MNIST, and small
+// datasets cut from it and written as IDX files, as a user would bring their own). Over 600 lines
+// because the scenarios share one harness (a controller, its database, a worker runner); the next
+// split moves the reference scenarios to a file of their own beside it.
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -314,7 +314,8 @@ TEST_F(SpacesReferencesSplitsTest, AReferenceOfAnotherFamilyIsTrainedAndCompared
   }
 }
 
-TEST_F(SpacesReferencesSplitsTest, AWeightSharingSearchOnASpaceTheSupernetCannotMakeElasticIsRefused) {
+TEST_F(SpacesReferencesSplitsTest,
+       AWeightSharingSearchOnASpaceTheSupernetCannotMakeElasticIsRefused) {
   for (const bool user_space : {false, true}) {
     nas::v1::SearchSpec spec = SmallSpec(8);
     if (user_space) {
@@ -327,10 +328,10 @@ TEST_F(SpacesReferencesSplitsTest, AWeightSharingSearchOnASpaceTheSupernetCannot
     const grpc::Status st = Submit(spec, &search);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(st.error_message().rfind(
-                  absl::StrCat("spec.space.stages[0].block_types: ",
-                               user_space ? "CONV" : "BASIC_RESIDUAL",
-                               ": a weight-sharing supernet makes only inverted residuals "
-                               "elastic"),
+                  absl::StrCat(
+                      "spec.space.stages[0].block_types: ", user_space ? "CONV" : "BASIC_RESIDUAL",
+                      ": a weight-sharing supernet makes only inverted residuals "
+                      "elastic"),
                   0),
               0u)
         << st.error_message();

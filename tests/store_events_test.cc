@@ -2,7 +2,6 @@
 // so that resuming after an event never skips one whose transaction committed late (a lease
 // granted, a heartbeat: they do not take the search's row lock, and several controllers write).
 #include <pqxx/pqxx>
-
 #include <string>
 #include <vector>
 

@@ -1,9 +1,8 @@
 // Group commit of reports (Store::ReportResults): a batch stores exactly what the same reports
 // stored one at a time would, and a refused report in the middle of a batch changes nothing
 // while the others are stored.
-#include <pqxx/pqxx>
-
 #include <map>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
@@ -24,12 +23,11 @@ struct FrontsSeen {
 FrontsSeen ReadFronts(pqxx::connection& db, int64_t search_id) {
   pqxx::work tx(db);
   FrontsSeen seen;
-  for (const pqxx::row& r : tx.exec_params(
-           "SELECT hp.name, c.arch_hash FROM pareto_members m "
-           "JOIN candidates c ON c.id = m.candidate_id "
-           "JOIN hardware_profiles hp ON hp.id = m.profile_id "
-           "WHERE m.search_id = $1 ORDER BY hp.name, c.arch_hash",
-           search_id)) {
+  for (const pqxx::row& r : tx.exec_params("SELECT hp.name, c.arch_hash FROM pareto_members m "
+                                           "JOIN candidates c ON c.id = m.candidate_id "
+                                           "JOIN hardware_profiles hp ON hp.id = m.profile_id "
+                                           "WHERE m.search_id = $1 ORDER BY hp.name, c.arch_hash",
+                                           search_id)) {
     seen.members.push_back({r[0].as<std::string>(), r[1].as<std::string>()});
   }
   for (const pqxx::row& r : tx.exec_params(

@@ -25,7 +25,8 @@ TEST(TlsTest, ServesTlsAndRefusesPlaintext) {
   const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
   ASSERT_EQ(std::system(absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
                                      "-subj /CN=localhost -addext subjectAltName=DNS:localhost "
-                                     "-keyout ", key, " -out ", cert, " >/dev/null 2>&1")
+                                     "-keyout ",
+                                     key, " -out ", cert, " >/dev/null 2>&1")
                             .c_str()),
             0);
   absl::StatusOr<TestPostgres*> pg = SharedTestPostgres();
@@ -66,8 +67,7 @@ TEST(TlsTest, ServesTlsAndRefusesPlaintext) {
 
   // Half a TLS configuration is a clear error, not a plaintext server.
   options.tls_key_file.clear();
-  EXPECT_EQ(ControllerServer::Start(options).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ControllerServer::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 //
 // Long (about 700 lines) on purpose: the scenarios share one fixture (a controller on a real
 // PostgreSQL, worker options, the spawned nas-trainer helpers) and each reads best beside it.
+#include "trainer/worker.h"
+
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -12,17 +14,15 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
-
-#include <pqxx/pqxx>
 
 #include "absl/time/clock.h"
 #include "common/onnx_check.h"
 #include "gtest/gtest.h"
 #include "tests/controller_harness.h"
 #include "trainer/training.h"
-#include "trainer/worker.h"
 
 namespace nas {
 namespace {
@@ -267,8 +267,8 @@ TEST_F(WorkerTest, LowerRungsTrainOnLessDataAndOnlyFinishedModelsAreKept) {
   EXPECT_EQ(finished_models, 1);
 }
 
-// A real measure-only worker (trainer/jobs.cc MeasureOnly, --measure_only) of a device nobody trains on
-// times the candidates a real training worker finished, from their architectures alone.
+// A real measure-only worker (trainer/jobs.cc MeasureOnly, --measure_only) of a device nobody
+// trains on times the candidates a real training worker finished, from their architectures alone.
 TEST_F(WorkerTest, AMeasureOnlyWorkerTimesCandidatesTrainedElsewhere) {
   {
     nas::v1::RegisterHardwareProfileRequest reg;
@@ -280,11 +280,11 @@ TEST_F(WorkerTest, AMeasureOnlyWorkerTimesCandidatesTrainedElsewhere) {
     nas::v1::HardwareProfile registered;
     ASSERT_TRUE(harness_->Nas()->RegisterHardwareProfile(&ctx, reg, &registered).ok());
   }
-  nas::v1::Search search = Submit(/*candidates=*/2, /*train_subset=*/500,
-                                  [](nas::v1::SearchSpec* spec) {
-                                    spec->add_profile_ids("host-cpu");
-                                    spec->add_profile_ids("tiny-board");
-                                  });
+  nas::v1::Search search =
+      Submit(/*candidates=*/2, /*train_subset=*/500, [](nas::v1::SearchSpec* spec) {
+        spec->add_profile_ids("host-cpu");
+        spec->add_profile_ids("tiny-board");
+      });
   std::atomic<bool> stop{false};
   WorkerOptions trainer = Options();
   trainer.max_tasks = 2;
@@ -314,9 +314,8 @@ TEST_F(WorkerTest, AStoppedWorkerReturnsItsLeaseAndANewOneFinishes) {
   nas::v1::Search search = Submit(/*candidates=*/1, /*train_subset=*/40000);
   std::atomic<bool> stop{false};
   std::thread first([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
-  ASSERT_TRUE(WaitFor(search.id(), [](const nas::v1::Search& s) {
-    return s.progress().leased() == 1;
-  }));
+  ASSERT_TRUE(
+      WaitFor(search.id(), [](const nas::v1::Search& s) { return s.progress().leased() == 1; }));
   absl::SleepFor(absl::Seconds(2));  // Training is under way; heartbeats keep the lease alive.
   stop = true;
   first.join();
@@ -340,10 +339,10 @@ TEST_F(WorkerTest, AStoppedWorkerReturnsItsLeaseAndANewOneFinishes) {
 class TrainerProcess {
  public:
   TrainerProcess(int port, const std::string& token_file, int max_tasks) {
-    const std::vector<std::string> args = {
-        "trainer/nas-trainer", absl::StrCat("--controller=127.0.0.1:", port),
-        "--worker_token_file=" + token_file, absl::StrCat("--max_tasks=", max_tasks),
-        "--threads=1"};
+    const std::vector<std::string> args = {"trainer/nas-trainer",
+                                           absl::StrCat("--controller=127.0.0.1:", port),
+                                           "--worker_token_file=" + token_file,
+                                           absl::StrCat("--max_tasks=", max_tasks), "--threads=1"};
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -408,7 +407,6 @@ TEST_F(WorkerTest, TheTrainerBinaryTerminatedKilledAndRestartedFinishesTheSearch
   EXPECT_GT(done[0].metrics().val_accuracy(), 0.4);
   EXPECT_EQ(Get(search.id()).state(), nas::v1::SEARCH_STATE_SUCCEEDED);
 }
-
 
 // A weight-sharing search over a narrowed MobileNetV2 space: the supernet's epochs, the
 // subnets' estimates and the fine-tuned front members, with the real supernet.
@@ -488,13 +486,13 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
   {
     // Each epoch: rank 0's lease of the candidate and a rank 1 member lease naming it, held
     // by the other worker at the same time, both completed.
-    const pqxx::result gangs = Sql(
-        "SELECT g.id, g.state, g.rendezvous IS NOT NULL, m.state, m.gang_rank, "
-        "  m.worker_id <> g.worker_id, m.granted_at < g.ended_at AND g.granted_at < m.ended_at "
-        "FROM leases g JOIN candidates c ON c.id = g.candidate_id "
-        "JOIN leases m ON m.gang_lease_id = g.id "
-        "WHERE g.search_id = $1 AND c.rung = -1 ORDER BY g.id",
-        search.id());
+    const pqxx::result gangs =
+        Sql("SELECT g.id, g.state, g.rendezvous IS NOT NULL, m.state, m.gang_rank, "
+            "  m.worker_id <> g.worker_id, m.granted_at < g.ended_at AND g.granted_at < m.ended_at "
+            "FROM leases g JOIN candidates c ON c.id = g.candidate_id "
+            "JOIN leases m ON m.gang_lease_id = g.id "
+            "WHERE g.search_id = $1 AND c.rung = -1 ORDER BY g.id",
+            search.id());
     ASSERT_EQ(gangs.size(), 2u) << "one gang per epoch";
     for (const pqxx::row& g : gangs) {
       EXPECT_EQ(g[1].as<std::string>(), "COMPLETED") << "lease " << g[0].as<int64_t>();
@@ -505,7 +503,7 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
       EXPECT_TRUE(g[6].as<bool>()) << "the ranks did not overlap";
     }
   }
-  EXPECT_EQ(finetuned, 3);  // The best quarter of the estimates.
+  EXPECT_EQ(finetuned, 3);        // The best quarter of the estimates.
   EXPECT_GT(best_estimate, 0.2);  // Chance is 0.1; a supernet of two short epochs.
 
   // Both fronts hold only fine-tuned models, and their files are the models reported.
@@ -531,8 +529,7 @@ TEST_F(WorkerTest, AWeightSharingSearchEstimatesSubnetsAndFineTunesFrontsForTwoP
   // than that and lives only by the worker heartbeating it while it waits.
   nas::v1::Search second = Submit(4, 1000, [&](auto* spec) {
     WeightSharingSpec(spec, 2, 1000, 4);
-    (*spec->mutable_strategy()->mutable_settings())["supernet_search"] =
-        absl::StrCat(search.id());
+    (*spec->mutable_strategy()->mutable_settings())["supernet_search"] = absl::StrCat(search.id());
     (*spec->mutable_strategy()->mutable_settings())["recalibration_batches"] = "40";
     spec->mutable_budget()->set_max_parallel(4);
     spec->add_profile_ids("host-cpu");
@@ -587,9 +584,7 @@ TEST_F(WorkerTest, ASupernetEpochWhoseTrainerIsKilledResumesFromTheLastCheckpoin
     // Epoch 1 done (its checkpoint stored), epoch 2 under way: then the trainer dies.
     ASSERT_TRUE(WaitFor(
         search.id(),
-        [&](const nas::v1::Search&) {
-          return epoch(2).state() == nas::v1::CANDIDATE_STATE_LEASED;
-        },
+        [&](const nas::v1::Search&) { return epoch(2).state() == nas::v1::CANDIDATE_STATE_LEASED; },
         absl::Seconds(120)));
     absl::SleepFor(absl::Seconds(2));
     trainer.Signal(SIGKILL);
@@ -643,25 +638,24 @@ TEST_F(WorkerTest, ADataParallelEpochWhoseMemberIsKilledIsRetrainedByANewGang) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   workers.emplace_back([&] { EXPECT_TRUE(Worker(Options()).Run(&stop).ok()); });
-  ASSERT_TRUE(wait_until(
-      "SELECT count(*) > 0 FROM leases WHERE search_id = $1 AND rendezvous IS NOT NULL",
-      absl::Seconds(60)));
+  ASSERT_TRUE(
+      wait_until("SELECT count(*) > 0 FROM leases WHERE search_id = $1 AND rendezvous IS NOT NULL",
+                 absl::Seconds(60)));
   absl::Time killed;
   {
     TrainerProcess member(harness_->port(), token_file, 0);
-    ASSERT_TRUE(wait_until(
-        "SELECT count(*) > 0 FROM leases WHERE search_id = $1 AND gang_rank = 1",
-        absl::Seconds(60)));
+    ASSERT_TRUE(wait_until("SELECT count(*) > 0 FROM leases WHERE search_id = $1 AND gang_rank = 1",
+                           absl::Seconds(60)));
     absl::SleepFor(absl::Seconds(2));  // well into the epoch (several seconds on one thread)
     member.Signal(SIGKILL);
     killed = absl::Now();
     EXPECT_EQ(member.Wait(), 128 + SIGKILL);
   }
   // Rank 0 fails at its next step, long before the gang timeout (2 min) or the TTL matter.
-  ASSERT_TRUE(wait_until(
-      "SELECT count(*) > 0 FROM leases WHERE search_id = $1 AND gang_size = 2 "
-      "AND state = 'COMPLETED'",
-      absl::Seconds(60)));
+  ASSERT_TRUE(
+      wait_until("SELECT count(*) > 0 FROM leases WHERE search_id = $1 AND gang_size = 2 "
+                 "AND state = 'COMPLETED'",
+                 absl::Seconds(60)));
   EXPECT_LT(absl::Now() - killed, absl::Seconds(20));
   const pqxx::result failed = query(
       "SELECT c.state, c.attempts, c.error FROM candidates c WHERE c.search_id = $1 "

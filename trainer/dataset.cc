@@ -19,7 +19,8 @@ namespace {
 // Reads a whole file, gunzipping it when it is gzip-compressed (zlib reads plain files as-is).
 absl::StatusOr<std::string> ReadMaybeGzip(const std::string& dir, const std::string& base,
                                           std::string* used_path) {
-  for (const std::string& path : {absl::StrCat(dir, "/", base, ".gz"), absl::StrCat(dir, "/", base)}) {
+  for (const std::string& path :
+       {absl::StrCat(dir, "/", base, ".gz"), absl::StrCat(dir, "/", base)}) {
     gzFile f = gzopen(path.c_str(), "rb");
     if (f == nullptr) continue;
     *used_path = path;
@@ -134,8 +135,8 @@ absl::StatusOr<std::vector<uint32_t>> ParseIdx(const std::string& data, const st
     total *= shape.back();
   }
   if (data.size() != 4 + 4u * dims + total) {
-    return absl::DataLossError(absl::StrCat(path, ": expected ", 4 + 4u * dims + total,
-                                            " bytes, found ", data.size()));
+    return absl::DataLossError(
+        absl::StrCat(path, ": expected ", 4 + 4u * dims + total, " bytes, found ", data.size()));
   }
   return shape;
 }
@@ -233,18 +234,18 @@ absl::StatusOr<ImageDataset> LoadCifarDataset(const std::string& dir, bool cifar
     NAS_RETURN_IF_ERROR(AppendCifarFile(dir, "train.bin", label_bytes, classes, &d.train));
   } else {
     for (int i = 1; i <= 5; ++i) {
-      NAS_RETURN_IF_ERROR(AppendCifarFile(dir, absl::StrCat("data_batch_", i, ".bin"),
-                                          label_bytes, classes, &d.train));
+      NAS_RETURN_IF_ERROR(AppendCifarFile(dir, absl::StrCat("data_batch_", i, ".bin"), label_bytes,
+                                          classes, &d.train));
     }
   }
-  NAS_RETURN_IF_ERROR(
-      AppendCifarFile(dir, cifar100 ? "test.bin" : "test_batch.bin", label_bytes, classes, &d.test));
+  NAS_RETURN_IF_ERROR(AppendCifarFile(dir, cifar100 ? "test.bin" : "test_batch.bin", label_bytes,
+                                      classes, &d.test));
   const std::string names_path =
       absl::StrCat(dir, cifar100 ? "/fine_label_names.txt" : "/batches.meta.txt");
   d.classes = ReadClassNames(names_path);
   if (!d.classes.empty() && static_cast<int>(d.classes.size()) != classes) {
-    return absl::DataLossError(absl::StrCat(names_path, ": ", d.classes.size(),
-                                            " class names; expected ", classes));
+    return absl::DataLossError(
+        absl::StrCat(names_path, ": ", d.classes.size(), " class names; expected ", classes));
   }
   NAS_RETURN_IF_ERROR(Finish(d, names_path));
   return d;

@@ -33,7 +33,8 @@ std::string CifarRecords(int n, int first, const std::vector<int>& label_bytes_o
     }
     for (int c = 0; c < 3; ++c) {
       for (int y = 0; y < 32; ++y) {
-        for (int x = 0; x < 32; ++x) out.push_back(static_cast<char>((first + i + 7 * c + y + x) % 256));
+        for (int x = 0; x < 32; ++x)
+          out.push_back(static_cast<char>((first + i + 7 * c + y + x) % 256));
       }
     }
   }
@@ -91,11 +92,13 @@ TEST(DatasetTest, MissingAndCorruptFilesAreNamed) {
   EXPECT_NE(missing.status().message().find("train-images-idx3-ubyte"), std::string::npos);
 
   // A copy of the real dataset whose training labels are cut short.
-  const std::string dir = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
-                          "/corrupt-fmnist";
+  const std::string dir =
+      std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") + "/corrupt-fmnist";
   ASSERT_EQ(std::system(("mkdir -p " + dir + " && cp " + kFashionMnist + "/* " + dir +
-                         " && gunzip -f " + dir + "/train-labels-idx1-ubyte.gz && truncate -s "
-                         "1000 " + dir + "/train-labels-idx1-ubyte")
+                         " && gunzip -f " + dir +
+                         "/train-labels-idx1-ubyte.gz && truncate -s "
+                         "1000 " +
+                         dir + "/train-labels-idx1-ubyte")
                             .c_str()),
             0);
   absl::StatusOr<ImageDataset> corrupt = LoadIdxDataset(dir);

@@ -75,7 +75,8 @@ DeployGraph FoldNetwork(Network& net) {
       }
     }
     if (block.residual) {
-      if (block.shortcut) g.steps.push_back({StepKind::kShortcut, Fold(*block.shortcut), {}, false});
+      if (block.shortcut)
+        g.steps.push_back({StepKind::kShortcut, Fold(*block.shortcut), {}, false});
       g.steps.push_back({StepKind::kAddResidual, {}, {}, block.relu_after_sum});
     }
   }

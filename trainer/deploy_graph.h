@@ -150,8 +150,8 @@ class TorchOps {
   torch::Tensor Relu(torch::Tensor x) { return torch::relu(x); }
   torch::Tensor Pool(torch::Tensor x) { return x.mean({2, 3}, /*keepdim=*/true); }
   torch::Tensor Gate(torch::Tensor x, torch::Tensor s) { return x * torch::hardsigmoid(s); }
-  torch::Tensor Classify(torch::Tensor x, const torch::Tensor& w, const torch::Tensor& b,
-                         int conv, int input_site);
+  torch::Tensor Classify(torch::Tensor x, const torch::Tensor& w, const torch::Tensor& b, int conv,
+                         int input_site);
 
  protected:
   // The weight and bias convolution `conv` computes with (the float ones here).

@@ -67,12 +67,14 @@ absl::StatusOr<std::vector<Deployable>> MakeDeployables(Network& net, const Int8
   // What a device toolchain reads without our metadata file.
   const nas::v1::InputContract& in = shared.input();
   const std::vector<std::pair<std::string, std::string>> properties = {
-      {"input", absl::StrCat("images: float32 ", in.layout(), " [N, ",
-                             absl::StrJoin(in.shape().begin() + 1, in.shape().end(), ", "),
-                             "], ", in.channel_order(), ", values in [0, 1]; the model "
-                             "normalises (mean ", absl::StrJoin(in.mean(), ","), ", stddev ",
-                             absl::StrJoin(in.stddev(), ","), ") and resizes to ",
-                             in.resolution(), " itself")},
+      {"input",
+       absl::StrCat("images: float32 ", in.layout(), " [N, ",
+                    absl::StrJoin(in.shape().begin() + 1, in.shape().end(), ", "), "], ",
+                    in.channel_order(),
+                    ", values in [0, 1]; the model "
+                    "normalises (mean ",
+                    absl::StrJoin(in.mean(), ","), ", stddev ", absl::StrJoin(in.stddev(), ","),
+                    ") and resizes to ", in.resolution(), " itself")},
       {"output", "logits: float32 [N, classes]"},
       {"classes", absl::StrJoin(base.classes(), ",")},
       {"dataset", base.dataset()},

@@ -28,7 +28,7 @@ struct Int8Evaluation {
   DeployGraph graph;  // the weights the int8 model quantizes (fine-tuned ones after QAT)
   Int8Model model;
   double val_accuracy = 0;
-  double test_accuracy = -1;  // -1 when not measured
+  double test_accuracy = -1;                // -1 when not measured
   double post_training_val_accuracy = 0;    // before any fine-tuning
   double post_training_test_accuracy = -1;  // before any fine-tuning; -1 when not measured
 };

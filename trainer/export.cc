@@ -29,8 +29,7 @@ class ScriptWriter {
     const int64_t stride = (*o.stride())[0];
     const int64_t padding = (*o.kernel_size())[0] / 2;  // As the builder pads: "same".
     Line(absl::StrFormat("%s = torch.conv2d(%s, %s, %s, [%d, %d], [%d, %d], [1, 1], %d)", out, in,
-                         Param(weight), Param(bias), stride, stride, padding, padding,
-                         o.groups()));
+                         Param(weight), Param(bias), stride, stride, padding, padding, o.groups()));
     Activate(m.activation, out);
   }
 

@@ -2,10 +2,9 @@
 
 // ProcessGroupGloo is declared only with USE_C10D_GLOO (Debian's LibTorch is built with it).
 #define USE_C10D_GLOO 1
+#include <chrono>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
-#include <chrono>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -39,8 +38,8 @@ absl::StatusOr<std::unique_ptr<Gang>> Gang::Open(const Options& options, const P
     if (colon == std::string::npos ||
         !absl::SimpleAtoi(options.store_address.substr(colon + 1), &port) || port < 1 ||
         port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "gang store address: \"", options.store_address, "\" is not host:port"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("gang store address: \"", options.store_address, "\" is not host:port"));
     }
     store_host = options.store_address.substr(0, colon);
   }
@@ -55,15 +54,14 @@ absl::StatusOr<std::unique_ptr<Gang>> Gang::Open(const Options& options, const P
     so.timeout = timeout;
     auto store = c10::make_intrusive<c10d::TCPStore>(store_host, so);
     if (options.rank == 0 && publish) {
-      absl::Status published =
-          publish(absl::StrCat(options.host, ":", store->getPort()));
+      absl::Status published = publish(absl::StrCat(options.host, ":", store->getPort()));
       if (!published.ok()) return published;
     }
     impl->store = store;
     auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
     gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(options.host));
-    impl->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, options.rank,
-                                                              options.size, gloo);
+    impl->group =
+        c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, options.rank, options.size, gloo);
   } catch (const std::exception& e) {
     const std::string what = e.what();
     const std::string where = absl::StrCat("rank ", options.rank, " of ", options.size, " (",
@@ -71,9 +69,9 @@ absl::StatusOr<std::unique_ptr<Gang>> Gang::Open(const Options& options, const P
                                            " the store at ", store_host, "): ");
     const std::string first_line = what.substr(0, what.find('\n'));
     if (absl::StrContains(what, "imeout") || absl::StrContains(what, "imed out")) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          where, "not all ranks joined within ", absl::FormatDuration(options.timeout), ": ",
-          first_line));
+      return absl::DeadlineExceededError(absl::StrCat(where, "not all ranks joined within ",
+                                                      absl::FormatDuration(options.timeout), ": ",
+                                                      first_line));
     }
     return absl::UnavailableError(absl::StrCat(where, first_line));
   }

@@ -44,8 +44,7 @@ class Gang {
   // calls `publish` with its store's address (its error is returned). InvalidArgument for
   // bad options; DeadlineExceeded when the others did not all join within the timeout;
   // Unavailable when the store or a rank cannot be reached.
-  static absl::StatusOr<std::unique_ptr<Gang>> Open(const Options& options,
-                                                    const Publish& publish);
+  static absl::StatusOr<std::unique_ptr<Gang>> Open(const Options& options, const Publish& publish);
   ~Gang();
 
   int rank() const { return rank_; }

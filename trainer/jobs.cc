@@ -8,8 +8,8 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
-#include "search/weight_sharing.h"
 #include "search/cost_model.h"
+#include "search/weight_sharing.h"
 #include "trainer/deployables.h"
 #include "trainer/export.h"
 #include "trainer/precision.h"
@@ -52,9 +52,8 @@ void Task::Estimate(Network& net, JobContext& job) {
 // runs was as large as the median, and a front ordered by such figures is ordered by noise.
 void Task::MeasureLatency(Network& net, JobContext& job) {
   const NetworkOptions& options = job.dataset.network;
-  const LatencyStats latency =
-      nas::MeasureLatencyUntilSettled(
-          net, {1, options.in_channels, options.input_height, options.input_width});
+  const LatencyStats latency = nas::MeasureLatencyUntilSettled(
+      net, {1, options.in_channels, options.input_height, options.input_width});
   job.metrics->set_latency_ms(latency.median_ms);
   job.metrics->set_latency_iqr_ms(latency.iqr_ms);
   job.metrics->set_latency_ci_ms(latency.ci_ms);
@@ -137,9 +136,10 @@ absl::Status Task::MeasureOnly(JobContext& job) {
 absl::StatusOr<TrainResult> Task::TrainWithCheckpoints(Network& net, JobContext& job) {
   TrainingCheckpoints checkpoints;
   // What a checkpoint must be of to be resumed: this candidate of this search, trained alike.
-  checkpoints.identity = Sha256Hex(absl::StrCat(
-      lease_.search_id(), "/", lease_.candidate_id(), "/", lease_.architecture().SerializeAsString(),
-      "/", lease_.recipe().SerializeAsString(), "/", lease_.fidelity().SerializeAsString()));
+  checkpoints.identity = Sha256Hex(absl::StrCat(lease_.search_id(), "/", lease_.candidate_id(), "/",
+                                                lease_.architecture().SerializeAsString(), "/",
+                                                lease_.recipe().SerializeAsString(), "/",
+                                                lease_.fidelity().SerializeAsString()));
   if (lease_.has_resume() && !lease_.resume().sha256().empty()) {
     absl::StatusOr<std::string> fetched = Fetch(lease_.resume().sha256());
     if (fetched.ok()) {
@@ -179,7 +179,8 @@ absl::StatusOr<TrainResult> Task::TrainWithCheckpoints(Network& net, JobContext&
                  << " candidate=" << lease_.candidate_id() << " reason=\""
                  << trained.status().message() << "\"";
     checkpoints.resume_from.clear();
-    trained = Train(net, job.data, lease_.recipe(), lease_.fidelity(), job.on_progress, checkpoints);
+    trained =
+        Train(net, job.data, lease_.recipe(), lease_.fidelity(), job.on_progress, checkpoints);
   }
   if (trained.ok() && trained->resumed_epochs > 0) {
     LOG(INFO) << "event=training_resumed search=" << lease_.search_id()
@@ -243,7 +244,8 @@ absl::Status Task::TrainCandidate(JobContext& job) {
     base.add_input_shape(d);
   }
   base.set_dataset(lease_.dataset());
-  base.set_file_name(absl::StrCat("search", lease_.search_id(), "-candidate", lease_.candidate_id()));
+  base.set_file_name(
+      absl::StrCat("search", lease_.search_id(), "-candidate", lease_.candidate_id()));
   NAS_ASSIGN_OR_RETURN(std::vector<Deployable> files, MakeDeployables(net, *int8, base));
   m->set_model_bytes(static_cast<int64_t>(files.front().bytes.size()));
   for (Deployable& file : files) {
@@ -252,8 +254,7 @@ absl::Status Task::TrainCandidate(JobContext& job) {
     if (!uploaded.ok()) {
       LOG(WARNING) << "event=upload_failed search=" << lease_.search_id()
                    << " candidate=" << lease_.candidate_id() << " lease=" << lease_.lease_id()
-                   << " format=" << file.format << " error=\"" << uploaded.error_message()
-                   << "\"";
+                   << " format=" << file.format << " error=\"" << uploaded.error_message() << "\"";
     }
   }
   return absl::OkStatus();

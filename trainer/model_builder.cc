@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "search/cost_model.h"
 #include "search/search_space.h"
-#include "common/status_macros.h"
 
 namespace nas {
 namespace {
@@ -69,16 +69,18 @@ torch::Tensor NormaliseAndResize(const torch::Tensor& images, const torch::Tenso
 
 SqueezeExciteImpl::SqueezeExciteImpl(int channels) {
   const int reduced = SqueezeExciteChannels(channels);
-  reduce = register_module("reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, reduced, 1)));
-  expand = register_module("expand", torch::nn::Conv2d(torch::nn::Conv2dOptions(reduced, channels, 1)));
+  reduce =
+      register_module("reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, reduced, 1)));
+  expand =
+      register_module("expand", torch::nn::Conv2d(torch::nn::Conv2dOptions(reduced, channels, 1)));
 }
 
 torch::Tensor SqueezeExciteImpl::forward(torch::Tensor x) {
   return SqueezeExciteGate(x, reduce->weight, reduce->bias, expand->weight, expand->bias);
 }
 
-BlockImpl::BlockImpl(nas::v1::BlockType type, int in, int out, int kernel, int expansion,
-                     bool se, int stride)
+BlockImpl::BlockImpl(nas::v1::BlockType type, int in, int out, int kernel, int expansion, bool se,
+                     int stride)
     : type(type) {
   const bool projected = stride != 1 || in != out;
   switch (type) {
@@ -131,9 +133,9 @@ NetworkImpl::NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions
   mean = register_buffer("mean", torch::tensor(options.mean).view({1, c, 1, 1}));
   stddev = register_buffer("stddev", torch::tensor(options.stddev).view({1, c, 1, 1}));
   // A 3x3 stride-1 stem: inputs of 20 to 32 pixels have no resolution to spare.
-  stem = register_module("stem", ConvBn(c, arch.stem_width(), 3, 1, 1,
-                                        StemUsesRelu(arch) ? Activation::kReLU
-                                                           : Activation::kReLU6));
+  stem =
+      register_module("stem", ConvBn(c, arch.stem_width(), 3, 1, 1,
+                                     StemUsesRelu(arch) ? Activation::kReLU : Activation::kReLU6));
   int in = arch.stem_width();
   for (int s = 0; s < arch.stages_size(); ++s) {
     const nas::v1::Stage& stage = arch.stages(s);
@@ -154,9 +156,9 @@ NetworkImpl::NetworkImpl(const nas::v1::Architecture& arch, const NetworkOptions
   }
   classifier = register_module("classifier", torch::nn::Linear(in, options.classes));
   // The cost model walks the same shapes; model_builder_test checks it against these modules.
-  const ArchitectureCost cost =
-      EstimateCost(arch, InputShape{options.in_channels, options.input_height,
-                                    options.input_width, options.classes});
+  const ArchitectureCost cost = EstimateCost(
+      arch,
+      InputShape{options.in_channels, options.input_height, options.input_width, options.classes});
   macs_ = cost.macs;
   peak_activation_bytes_ = cost.peak_activation_bytes;
   macs_per_output_element_ = MacsPerOutputElement(cost);
@@ -265,8 +267,8 @@ absl::Status CopySlice(const torch::Tensor& from, torch::Tensor to, const std::s
   for (int64_t d = 0; d < to.dim(); ++d) {
     const int64_t want = to.size(d), have = from.size(d);
     if (want > have) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": needs ", want, " in dimension ",
-                                                     d, "; the supernet has ", have));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": needs ", want, " in dimension ", d, "; the supernet has ", have));
     }
     slice = slice.narrow(d, to.dim() == 4 && d >= 2 ? (have - want) / 2 : 0, want);
   }
@@ -313,7 +315,8 @@ absl::Status InheritWeights(Network& super, Network& sub) {
   int big_first = 0, small_first = 0;
   for (int s = 0; s < small.stages_size(); ++s) {
     if (small.stages(s).blocks_size() > big.stages(s).blocks_size()) {
-      return absl::InvalidArgumentError(absl::StrCat("stages[", s, "]: deeper than the supernet's"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("stages[", s, "]: deeper than the supernet's"));
     }
     for (int j = 0; j < small.stages(s).blocks_size(); ++j) {
       const std::string at = absl::StrCat("stages[", s, "].blocks[", j, "]");
@@ -360,8 +363,8 @@ absl::Status InheritWeights(Network& super, Network& sub) {
     if (!super->head) return absl::InvalidArgumentError("head: the supernet has none");
     NAS_RETURN_IF_ERROR(CopyConvBn(*super->head, *sub->head, "head"));
   }
-  NAS_RETURN_IF_ERROR(CopySlice(super->classifier->weight, sub->classifier->weight,
-                                "classifier.weight"));
+  NAS_RETURN_IF_ERROR(
+      CopySlice(super->classifier->weight, sub->classifier->weight, "classifier.weight"));
   return CopySlice(super->classifier->bias, sub->classifier->bias, "classifier.bias");
 }
 

@@ -127,11 +127,12 @@ TEST(CostModelTest, ParamsAndMacsMatchTheRealModulesOfRandomArchitectures) {
     for (int i = 0; i < 12; ++i) {
       const nas::v1::Architecture arch = i == 0 ? EveryBlockType() : SampleArchitecture(def, rng);
       for (const NetworkOptions& options :
-           {NetworkOptions(), NetworkOptions{3, 100, 32, 32, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}}}) {
+           {NetworkOptions(),
+            NetworkOptions{3, 100, 32, 32, {0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}}}) {
         Network net = *BuildNetwork(arch, options);
-        const ArchitectureCost cost = EstimateCost(
-            arch, InputShape{options.in_channels, options.input_height, options.input_width,
-                             options.classes});
+        const ArchitectureCost cost =
+            EstimateCost(arch, InputShape{options.in_channels, options.input_height,
+                                          options.input_width, options.classes});
         ASSERT_EQ(cost.params, net->parameter_count()) << arch.DebugString();
         ASSERT_EQ(cost.macs,
                   CountMacs(net, torch::rand({1, options.in_channels, options.input_height,
@@ -185,8 +186,7 @@ TEST(ModelBuilderTest, InvalidArchitecturesAreRejectedNamingTheField) {
             std::string::npos);
   a = ResNet(1);
   a.mutable_stages(0)->mutable_blocks(0)->set_kernel(4);
-  EXPECT_EQ(BuildNetwork(a, NetworkOptions()).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(BuildNetwork(a, NetworkOptions()).status().code(), absl::StatusCode::kInvalidArgument);
   a = Mobile(3, 3, false);
   a.set_resolution(2);
   EXPECT_NE(BuildNetwork(a, NetworkOptions()).status().message().find("resolution"),
@@ -245,7 +245,8 @@ TEST(InheritWeightsTest, ASubnetTakesTheSupernetsLeadingChannelsAndKernelCentres
   EXPECT_TRUE(sub_block->layers[1]->as<ConvBnImpl>()->bn->running_var.equal(
       super_block->layers[1]->as<ConvBnImpl>()->bn->running_var.narrow(0, 0, 24)));
   // Stage 0, block 0 has no expansion: its depthwise takes the supernet's first 8 channels.
-  const torch::Tensor dw0 = sub->blocks[0]->as<BlockImpl>()->layers[0]->as<ConvBnImpl>()->conv->weight;
+  const torch::Tensor dw0 =
+      sub->blocks[0]->as<BlockImpl>()->layers[0]->as<ConvBnImpl>()->conv->weight;
   const torch::Tensor big_dw0 =
       super->blocks[0]->as<BlockImpl>()->layers[1]->as<ConvBnImpl>()->conv->weight;
   EXPECT_TRUE(dw0.equal(big_dw0.narrow(0, 0, 8).narrow(2, 2, 3).narrow(3, 2, 3)));

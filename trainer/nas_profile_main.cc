@@ -14,14 +14,15 @@
 #include <iostream>
 #include <sstream>
 
-#include "common/command_line.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
+#include "common/command_line.h"
 #include "google/protobuf/text_format.h"
 #include "search/latency_table.h"
 #include "trainer/operator_profiler.h"
 
-ABSL_FLAG(std::string, space, "mobilenetv2", "Preset search space (mobilenetv2, resnet, resnet18, mobilenetv2-1.0)");
+ABSL_FLAG(std::string, space, "mobilenetv2",
+          "Preset search space (mobilenetv2, resnet, resnet18, mobilenetv2-1.0)");
 ABSL_FLAG(std::string, space_spec, "",
           "A SearchSpace text proto: a preset narrowed, or a space of your own with its stages "
           "(overrides --space)");
@@ -74,19 +75,19 @@ int main(int argc, char** argv) {
   options.runs = absl::GetFlag(FLAGS_runs);
 
   const std::vector<nas::LatencyOp> ops = nas::SpaceOperators(*space, input);
-  std::cerr << absl::StrFormat("nas-profile: %d operators of %s on %s, %d thread(s)\n",
-                               ops.size(), space->name, nas::DeviceDescription(), options.threads);
+  std::cerr << absl::StrFormat("nas-profile: %d operators of %s on %s, %d thread(s)\n", ops.size(),
+                               space->name, nas::DeviceDescription(), options.threads);
   const auto start = std::chrono::steady_clock::now();
   auto last = start;
-  absl::StatusOr<nas::v1::LatencyTable> table = nas::ProfileOperators(
-      ops, input, options, [&](int done, int total) {
+  absl::StatusOr<nas::v1::LatencyTable> table =
+      nas::ProfileOperators(ops, input, options, [&](int done, int total) {
         const auto now = std::chrono::steady_clock::now();
         if (done != total && now - last < std::chrono::seconds(2)) return;
         last = now;
         const double elapsed = std::chrono::duration<double>(now - start).count();
-        std::cerr << absl::StrFormat("nas-profile: %d/%d operators (%.0f%%), %.0f s, about %.0f s left\n",
-                                     done, total, 100.0 * done / total, elapsed,
-                                     elapsed / done * (total - done));
+        std::cerr << absl::StrFormat(
+            "nas-profile: %d/%d operators (%.0f%%), %.0f s, about %.0f s left\n", done, total,
+            100.0 * done / total, elapsed, elapsed / done * (total - done));
       });
   if (!table.ok()) {
     std::cerr << "nas-profile: " << table.status().message() << "\n";
@@ -94,8 +95,8 @@ int main(int argc, char** argv) {
   }
   std::cerr << "nas-profile: fitting the per-inference overhead on "
             << absl::GetFlag(FLAGS_overhead_networks) << " random networks\n";
-  absl::StatusOr<double> overhead = nas::FitOverhead(*table, *space, input, options,
-                                                     absl::GetFlag(FLAGS_overhead_networks));
+  absl::StatusOr<double> overhead =
+      nas::FitOverhead(*table, *space, input, options, absl::GetFlag(FLAGS_overhead_networks));
   if (!overhead.ok()) {
     std::cerr << "nas-profile: " << overhead.status().message() << "\n";
     return 1;

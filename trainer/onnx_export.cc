@@ -47,9 +47,9 @@ class OnnxOps {
     if (q_ == nullptr) return x;
     const ActivationQuant& a = q_->activations[site];
     const std::string scale = Float(absl::StrCat("act", site, "_scale"), torch::tensor(a.scale));
-    const std::string zero = Tensor(absl::StrCat("act", site, "_zero_point"),
-                                    torch::tensor({a.zero_point}, torch::kInt8).view({}),
-                                    TensorProto::INT8);
+    const std::string zero =
+        Tensor(absl::StrCat("act", site, "_zero_point"),
+               torch::tensor({a.zero_point}, torch::kInt8).view({}), TensorProto::INT8);
     const std::string quantized = Node("QuantizeLinear", {x, scale, zero});
     return Node("DequantizeLinear", {quantized, scale, zero});
   }
@@ -150,7 +150,8 @@ class OnnxOps {
     return AddNode(op, inputs)->output(0);
   }
 
-  static AttributeProto* Attr(NodeProto* n, const std::string& name, AttributeProto::AttributeType t) {
+  static AttributeProto* Attr(NodeProto* n, const std::string& name,
+                              AttributeProto::AttributeType t) {
     AttributeProto* a = n->add_attribute();
     a->set_name(name);
     a->set_type(t);
@@ -201,8 +202,9 @@ absl::StatusOr<std::string> ExportOnnx(
   model.set_ir_version(7);
   model.set_producer_name("nas-trainer");
   model.set_producer_version("1");
-  model.set_doc_string(q == nullptr ? "fp32" : "int8 QDQ: per-channel symmetric int8 weights, "
-                                               "per-tensor asymmetric int8 activations");
+  model.set_doc_string(q == nullptr ? "fp32"
+                                    : "int8 QDQ: per-channel symmetric int8 weights, "
+                                      "per-tensor asymmetric int8 activations");
   onnx::OperatorSetIdProto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(13);
@@ -225,8 +227,7 @@ absl::StatusOr<std::string> ExportOnnx(
   }
   std::string bytes;
   if (!model.SerializeToString(&bytes)) return absl::InternalError("onnx export: serialization");
-  if (absl::Status st = CheckOnnxModel(bytes, q == nullptr ? "onnx-fp32" : "onnx-int8");
-      !st.ok()) {
+  if (absl::Status st = CheckOnnxModel(bytes, q == nullptr ? "onnx-fp32" : "onnx-int8"); !st.ok()) {
     return absl::InternalError(absl::StrCat("onnx export wrote an invalid model: ", st.message()));
   }
   return bytes;

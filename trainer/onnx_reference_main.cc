@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < count; ++i) {
     nas::v1::SearchSpace request;
     request.set_name(i % 2 == 0 ? "mobilenetv2" : "resnet");
-    const nas::v1::Architecture arch = nas::SampleArchitecture(*nas::ResolveSearchSpace(request), rng);
+    const nas::v1::Architecture arch =
+        nas::SampleArchitecture(*nas::ResolveSearchSpace(request), rng);
     torch::manual_seed(seed + i);
     nas::Network net = *nas::BuildNetwork(arch, nas::NetworkOptions());
     nas::v1::TrainingRecipe recipe;
@@ -98,8 +99,8 @@ int main(int argc, char** argv) {
         << "int8_test " << int8->test_accuracy << "\n"
         << "post_training_val " << int8->post_training_val_accuracy << "\n"
         << "fp32_val " << fp32_val << "\n"
-        << "int8_model_bytes "
-        << nas::EstimateCost(arch, nas::FashionMnistInput()).model_bytes_int8 << "\n";
+        << "int8_model_bytes " << nas::EstimateCost(arch, nas::FashionMnistInput()).model_bytes_int8
+        << "\n";
     std::cout << out << " " << arch.space() << " fp32 " << fp32_test << " int8 "
               << int8->test_accuracy << "\n"
               << std::flush;

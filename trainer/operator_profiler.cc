@@ -47,8 +47,8 @@ Runnable Build(const LatencyOp& op, const InputShape& input) {
       break;
     }
     case LatencyOp::Kind::kStem: {
-      auto stem = std::make_shared<ConvBnImpl>(
-          op.in, op.out, 3, 1, 1, op.relu ? Activation::kReLU : Activation::kReLU6);
+      auto stem = std::make_shared<ConvBnImpl>(op.in, op.out, 3, 1, 1,
+                                               op.relu ? Activation::kReLU : Activation::kReLU6);
       r.module = stem;
       r.input = torch::rand({1, op.in, res, res});
       r.run = [stem](const torch::Tensor& x) { return stem->forward(x); };

@@ -104,9 +104,9 @@ TEST(OperatorProfilerTest, EveryBlockTypeOfAUsersSpaceIsAnOperator) {
   req.add_head_widths(0);
   req.add_head_widths(24);
   int stride = 1;
-  for (nas::v1::BlockType type : {nas::v1::CONV, nas::v1::BASIC_RESIDUAL,
-                                   nas::v1::BOTTLENECK_RESIDUAL, nas::v1::DEPTHWISE_SEPARABLE,
-                                   nas::v1::INVERTED_RESIDUAL}) {
+  for (nas::v1::BlockType type :
+       {nas::v1::CONV, nas::v1::BASIC_RESIDUAL, nas::v1::BOTTLENECK_RESIDUAL,
+        nas::v1::DEPTHWISE_SEPARABLE, nas::v1::INVERTED_RESIDUAL}) {
     nas::v1::StageSpace* s = req.add_stages();
     s->set_stride(stride);
     s->add_widths(16);

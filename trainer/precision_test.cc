@@ -40,10 +40,10 @@ TEST(PrecisionTest, TheTestNetworksHoldEveryBlockType) {
   for (const nas::v1::Architecture& a : EveryKindOfNetwork()) {
     for (const nas::v1::Stage& s : a.stages()) {
       for (const nas::v1::Block& b : s.blocks()) {
-        seen.insert(b.type() == nas::v1::BLOCK_TYPE_UNSPECIFIED
-                        ? (a.space() == "resnet" ? nas::v1::BASIC_RESIDUAL
-                                                 : nas::v1::INVERTED_RESIDUAL)
-                        : b.type());
+        seen.insert(
+            b.type() == nas::v1::BLOCK_TYPE_UNSPECIFIED
+                ? (a.space() == "resnet" ? nas::v1::BASIC_RESIDUAL : nas::v1::INVERTED_RESIDUAL)
+                : b.type());
       }
     }
   }
@@ -68,8 +68,8 @@ TEST(PrecisionTest, EveryBlockTypeTrainsInBf16AndKeepsItsStateInFp32) {
     ASSERT_TRUE(net.ok()) << net.status();
     std::vector<torch::Tensor> before;
     for (const torch::Tensor& p : (*net)->parameters()) before.push_back(p.detach().clone());
-    absl::StatusOr<TrainResult> r = Train(*net, data, ShortRecipe(nas::v1::PRECISION_BF16),
-                                          nas::v1::Fidelity(), nullptr);
+    absl::StatusOr<TrainResult> r =
+        Train(*net, data, ShortRecipe(nas::v1::PRECISION_BF16), nas::v1::Fidelity(), nullptr);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->precision, Precision::kBf16);
     EXPECT_TRUE(std::isfinite(r->final_loss));
@@ -110,10 +110,10 @@ TEST(PrecisionTest, Bf16ForwardRoundsLikeBf16AndReturnsFp32) {
 TEST(PrecisionTest, AutoTrainsInBf16WhereTheCpuHasItAndItPays) {
   constexpr int64_t kBig = 456'000'000;  // ResNet-18
   EXPECT_TRUE(Bf16Pays(kBig, 949));
-  EXPECT_TRUE(Bf16Pays(73'000'000, 57));    // MobileNetV2 1.0
-  EXPECT_FALSE(Bf16Pays(5'300'000, 22));    // a small MobileNet
-  EXPECT_FALSE(Bf16Pays(1'200'000, 70));    // a small ResNet
-  EXPECT_FALSE(Bf16Pays(kBig, 20));         // element-wise bound
+  EXPECT_TRUE(Bf16Pays(73'000'000, 57));  // MobileNetV2 1.0
+  EXPECT_FALSE(Bf16Pays(5'300'000, 22));  // a small MobileNet
+  EXPECT_FALSE(Bf16Pays(1'200'000, 70));  // a small ResNet
+  EXPECT_FALSE(Bf16Pays(kBig, 20));       // element-wise bound
   EXPECT_EQ(ResolvePrecision(nas::v1::PRECISION_FP32, kBig, 949), Precision::kFp32);
   EXPECT_EQ(ResolvePrecision(nas::v1::PRECISION_BF16, 1000, 1), Precision::kBf16);
   const Precision cpu = CpuHasBf16() ? Precision::kBf16 : Precision::kFp32;

@@ -139,8 +139,8 @@ ActivationQuant ActivationQuantFor(ActivationRange range) {
   const float hi = std::max(0.0f, range.max);
   ActivationQuant a;
   a.scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-  a.zero_point = static_cast<int32_t>(
-      std::clamp(std::nearbyint(-128.0f - lo / a.scale), -128.0f, 127.0f));
+  a.zero_point =
+      static_cast<int32_t>(std::clamp(std::nearbyint(-128.0f - lo / a.scale), -128.0f, 127.0f));
   return a;
 }
 
@@ -167,6 +167,7 @@ Int8Model QuantizeWithActivations(const DeployGraph& g, std::vector<ActivationQu
   struct InputSites : TorchOps {
     std::vector<int> sites;
     torch::Tensor Quantize(torch::Tensor x, int) override { return x; }
+
    protected:
     std::pair<torch::Tensor, torch::Tensor> Weights(const torch::Tensor& w, const torch::Tensor& b,
                                                     int conv, int input_site) override {
@@ -181,8 +182,8 @@ Int8Model QuantizeWithActivations(const DeployGraph& g, std::vector<ActivationQu
   }
   auto params = Parameters(g);
   for (size_t i = 0; i < params.size(); ++i) {
-    q.weights.push_back(QuantizeWeights(*params[i].first, *params[i].second,
-                                        q.activations[walk.sites[i]].scale));
+    q.weights.push_back(
+        QuantizeWeights(*params[i].first, *params[i].second, q.activations[walk.sites[i]].scale));
   }
   return q;
 }

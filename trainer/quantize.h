@@ -41,10 +41,10 @@ struct ActivationQuant {
 
 // One convolution's (or the classifier's) quantized weights.
 struct WeightQuant {
-  torch::Tensor weight;       // int8, the weight's shape
-  torch::Tensor scale;        // float, one per output channel
-  torch::Tensor bias;         // int32, one per output channel
-  torch::Tensor bias_scale;   // float: input scale x weight scale, per output channel
+  torch::Tensor weight;      // int8, the weight's shape
+  torch::Tensor scale;       // float, one per output channel
+  torch::Tensor bias;        // int32, one per output channel
+  torch::Tensor bias_scale;  // float: input scale x weight scale, per output channel
 };
 
 struct Int8Model {

@@ -113,7 +113,8 @@ TEST(OnnxExportTest, FilesPassTheCheckerAndTheInt8FileIsTheSizeTheCostModelSays)
       Network net = *BuildNetwork(arch, NetworkOptions());
       net->eval();
       DeployGraph g = FoldNetwork(net);
-      const Int8Model q = QuantizeGraph(g, CalibrateRanges(g, torch::randint(0, 255, {16, 1, 28, 28}, torch::kUInt8)));
+      const Int8Model q = QuantizeGraph(
+          g, CalibrateRanges(g, torch::randint(0, 255, {16, 1, 28, 28}, torch::kUInt8)));
       absl::StatusOr<std::string> fp32 = ExportOnnx(g, nullptr, {{"classes", "a,b"}});
       absl::StatusOr<std::string> int8 = ExportOnnx(g, &q, {{"classes", "a,b"}});
       ASSERT_TRUE(fp32.ok()) << fp32.status();
@@ -131,12 +132,14 @@ TEST(OnnxCheckTest, RefusesWhatIsNotTheModelItClaimsToBe) {
   Network net = *BuildNetwork(SmallResNet(24), NetworkOptions());
   net->eval();
   DeployGraph g = FoldNetwork(net);
-  const Int8Model q = QuantizeGraph(g, CalibrateRanges(g, torch::randint(0, 255, {8, 1, 28, 28}, torch::kUInt8)));
+  const Int8Model q =
+      QuantizeGraph(g, CalibrateRanges(g, torch::randint(0, 255, {8, 1, 28, 28}, torch::kUInt8)));
   const std::string fp32 = *ExportOnnx(g, nullptr, {});
   const std::string int8 = *ExportOnnx(g, &q, {});
   EXPECT_TRUE(CheckOnnxModel(fp32, "onnx-fp32").ok());
   EXPECT_TRUE(CheckOnnxModel(int8, "onnx-int8").ok());
-  for (const auto& [bytes, format, says] : std::vector<std::tuple<std::string, std::string, std::string>>{
+  for (const auto& [bytes, format, says] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
            {"not a model", "onnx-fp32", "does not parse"},
            {int8.substr(0, int8.size() / 2), "onnx-int8", "onnx-int8 file"},
            {fp32, "onnx-int8", "not int8 QDQ"},

@@ -29,9 +29,10 @@ torch::Tensor Leading(const torch::Tensor& t, int64_t n) {
 // a depthwise unit has as many groups as channels.
 torch::Tensor RunConvBn(ConvBnImpl& unit, const torch::Tensor& x, int64_t out, int64_t kernel,
                         int64_t stride, bool depthwise, bool training) {
-  const torch::Tensor weight = SliceWeight(unit.conv->weight, out, depthwise ? 1 : x.size(1), kernel);
-  torch::Tensor y = torch::conv2d(x, weight, {}, {stride, stride}, {kernel / 2, kernel / 2},
-                                  {1, 1}, depthwise ? out : 1);
+  const torch::Tensor weight =
+      SliceWeight(unit.conv->weight, out, depthwise ? 1 : x.size(1), kernel);
+  torch::Tensor y = torch::conv2d(x, weight, {}, {stride, stride}, {kernel / 2, kernel / 2}, {1, 1},
+                                  depthwise ? out : 1);
   torch::nn::BatchNorm2dImpl& bn = *unit.bn;
   y = torch::batch_norm(y, Leading(bn.weight, out), Leading(bn.bias, out),
                         Leading(bn.running_mean, out), Leading(bn.running_var, out), training,
@@ -52,10 +53,9 @@ torch::Tensor RunBlock(BlockImpl& supernet_block, const torch::Tensor& x,
   if (block.squeeze_excite()) {
     const SqueezeExciteImpl& se = *layers.se;
     const int64_t reduced = SqueezeExciteChannels(static_cast<int>(hidden));
-    y = SqueezeExciteGate(y, SliceWeight(se.reduce->weight, reduced, hidden, 1),
-                          Leading(se.reduce->bias, reduced),
-                          SliceWeight(se.expand->weight, hidden, reduced, 1),
-                          Leading(se.expand->bias, hidden));
+    y = SqueezeExciteGate(
+        y, SliceWeight(se.reduce->weight, reduced, hidden, 1), Leading(se.reduce->bias, reduced),
+        SliceWeight(se.expand->weight, hidden, reduced, 1), Leading(se.expand->bias, hidden));
   }
   y = RunConvBn(*layers.project, y, out, 1, 1, false, training);
   return stride == 1 && in == out ? y + x : y;
@@ -74,9 +74,8 @@ absl::Status SupernetImpl::Fits(const nas::v1::Architecture& subnet) const {
         absl::StrCat("architecture.", field, ": ", got, " is larger than the supernet's ", most));
   };
   if (subnet.space() != big.space()) {
-    return absl::InvalidArgumentError(absl::StrCat("architecture.space: \"", subnet.space(),
-                                                   "\"; the supernet covers \"", big.space(),
-                                                   "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "architecture.space: \"", subnet.space(), "\"; the supernet covers \"", big.space(), "\""));
   }
   NAS_RETURN_IF_ERROR(ValidateForBuild(subnet));
   if (subnet.head_width() > big.head_width()) {
@@ -93,11 +92,12 @@ absl::Status SupernetImpl::Fits(const nas::v1::Architecture& subnet) const {
   for (int s = 0; s < subnet.stages_size(); ++s) {
     const nas::v1::Stage &stage = subnet.stages(s), &super = big.stages(s);
     const std::string at = absl::StrCat("stages[", s, "]");
-    if (stage.width() > super.width()) return too_large(at + ".width", stage.width(), super.width());
+    if (stage.width() > super.width())
+      return too_large(at + ".width", stage.width(), super.width());
     if (StageStride(subnet, s) != StageStride(big, s)) {
-      return absl::InvalidArgumentError(absl::StrCat("architecture.", at, ".stride: ",
-                                                     StageStride(subnet, s), "; the supernet's is ",
-                                                     StageStride(big, s)));
+      return absl::InvalidArgumentError(absl::StrCat("architecture.", at,
+                                                     ".stride: ", StageStride(subnet, s),
+                                                     "; the supernet's is ", StageStride(big, s)));
     }
     if (stage.blocks_size() > super.blocks_size()) {
       return too_large(at + ".blocks (depth)", stage.blocks_size(), super.blocks_size());
@@ -106,8 +106,8 @@ absl::Status SupernetImpl::Fits(const nas::v1::Architecture& subnet) const {
       const nas::v1::Block &block = stage.blocks(b), &most = super.blocks(b);
       const std::string bat = absl::StrCat(at, ".blocks[", b, "]");
       if (BlockTypeOf(subnet, block) != nas::v1::INVERTED_RESIDUAL) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "architecture.", bat, ".type: supernets hold inverted residuals only"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("architecture.", bat, ".type: supernets hold inverted residuals only"));
       }
       if (block.kernel() > most.kernel()) {
         return too_large(bat + ".kernel", block.kernel(), most.kernel());
@@ -141,8 +141,7 @@ torch::Tensor SupernetImpl::forward(torch::Tensor images, const nas::v1::Archite
     x = RunConvBn(*net->head, x, subnet.head_width(), 1, 1, false, training);
   }
   x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
-  return torch::linear(x, net->classifier->weight.narrow(1, 0, x.size(1)),
-                       net->classifier->bias);
+  return torch::linear(x, net->classifier->weight.narrow(1, 0, x.size(1)), net->classifier->bias);
 }
 
 absl::StatusOr<Network> ExtractSubnet(Supernet& supernet, const nas::v1::Architecture& subnet) {
@@ -357,8 +356,7 @@ absl::Status SupernetTrainer::LoadCheckpoint(const std::string& bytes) {
     epochs_done_ = static_cast<int>(epochs.item<int64_t>());
     return absl::OkStatus();
   } catch (const c10::Error& e) {
-    return absl::DataLossError(
-        absl::StrCat("supernet checkpoint: ", e.what_without_backtrace()));
+    return absl::DataLossError(absl::StrCat("supernet checkpoint: ", e.what_without_backtrace()));
   }
 }
 

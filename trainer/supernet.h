@@ -89,8 +89,7 @@ class SupernetTrainer {
   // each rank's share (as PyTorch's DistributedDataParallel does without SyncBatchNorm).
   // A rank that leaves makes the others fail (Internal) at their next step.
   absl::StatusOr<TrainResult> TrainEpoch(const TensorData& data,
-                                         const ProgressCallback& on_progress,
-                                         Gang* gang = nullptr);
+                                         const ProgressCallback& on_progress, Gang* gang = nullptr);
 
   // Epochs trained so far.
   int epochs_done() const { return epochs_done_; }

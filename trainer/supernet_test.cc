@@ -105,8 +105,8 @@ TEST_F(SupernetTest, ExtractedSubnetsComputeWhatTheyComputeInsideTheSupernet) {
     // In training mode both normalise by the batch.
     super->train();
     (*net)->train();
-    EXPECT_TRUE(torch::allclose(super->forward(images, subnet), (*net)->forward(images), 1e-4,
-                                1e-5))
+    EXPECT_TRUE(
+        torch::allclose(super->forward(images, subnet), (*net)->forward(images), 1e-4, 1e-5))
         << subnet.DebugString();
   }
 }
@@ -124,7 +124,8 @@ TEST_F(SupernetTest, GradientsReachOnlyTheWeightsASubnetUses) {
   const int64_t channels = subnet.stem_width();  // expansion 1: the block's input channels
   // The centre 3x3 of the first channels is trained; the kernel's outer ring and the other
   // channels are not.
-  EXPECT_GT(grad.narrow(0, 0, channels).narrow(2, 1, 3).narrow(3, 1, 3).abs().sum().item<float>(), 0);
+  EXPECT_GT(grad.narrow(0, 0, channels).narrow(2, 1, 3).narrow(3, 1, 3).abs().sum().item<float>(),
+            0);
   EXPECT_EQ(grad.narrow(2, 0, 1).abs().sum().item<float>(), 0);
   EXPECT_EQ(grad.narrow(0, channels, grad.size(0) - channels).abs().sum().item<float>(), 0);
   // The second block of each stage is not in the smallest subnet (depth 1).
@@ -143,8 +144,7 @@ TEST_F(SupernetTest, SubnetsThatDoNotFitAreRejectedNamingTheField) {
       << net.status();
   nas::v1::Architecture deep = LargestArchitecture(Space());
   *deep.mutable_stages(1)->add_blocks() = deep.stages(1).blocks(0);
-  EXPECT_NE(trainer->supernet()->Fits(deep).message().find("stages[1].blocks"),
-            std::string::npos);
+  EXPECT_NE(trainer->supernet()->Fits(deep).message().find("stages[1].blocks"), std::string::npos);
   nas::v1::Architecture kernel = LargestArchitecture(Space());
   kernel.mutable_stages(0)->mutable_blocks(1)->set_kernel(7);
   EXPECT_NE(trainer->supernet()->Fits(kernel).message().find("stages[0].blocks[1].kernel"),
@@ -239,8 +239,8 @@ TEST_F(SupernetTest, ADataParallelEpochFollowsTheWholeBatchAndLeavesTheRanksAlik
   std::promise<std::string> address;
   absl::StatusOr<TrainResult> result0, result1;
   std::thread t0([&] {
-    absl::StatusOr<std::unique_ptr<Gang>> gang = Gang::Open(
-        {0, 2, "127.0.0.1", "", absl::Seconds(60)}, [&](const std::string& a) {
+    absl::StatusOr<std::unique_ptr<Gang>> gang =
+        Gang::Open({0, 2, "127.0.0.1", "", absl::Seconds(60)}, [&](const std::string& a) {
           address.set_value(a);
           return absl::OkStatus();
         });

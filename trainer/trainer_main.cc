@@ -14,11 +14,11 @@
 #include <sstream>
 
 #include "absl/flags/flag.h"
-#include "common/command_line.h"
 #include "absl/strings/strip.h"
+#include "common/command_line.h"
+#include "glog/logging.h"
 #include "trainer/dataset.h"
 #include "trainer/precision.h"
-#include "glog/logging.h"
 #include "trainer/worker.h"
 
 ABSL_FLAG(std::string, controller, "127.0.0.1:50051",
@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
   } else if (auto_precision == "bf16") {
     nas::SetAutoPrecision(nas::Precision::kBf16);
   } else if (auto_precision != "cpu") {
-    std::cerr << "nas-trainer: --auto_precision must be cpu, fp32 or bf16, not \""
-              << auto_precision << "\"\n";
+    std::cerr << "nas-trainer: --auto_precision must be cpu, fp32 or bf16, not \"" << auto_precision
+              << "\"\n";
     return 2;
   }
   LOG(INFO) << "event=precision auto=" << nas::PrecisionName(nas::AutoPrecision())

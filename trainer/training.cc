@@ -24,7 +24,8 @@ torch::Tensor Images(const ImageSet& set, const std::vector<int64_t>& index, int
 }
 
 torch::Tensor Labels(const ImageSet& set, const std::vector<int64_t>& index) {
-  return torch::tensor(set.labels, torch::kInt64).index_select(0, torch::tensor(index, torch::kInt64));
+  return torch::tensor(set.labels, torch::kInt64)
+      .index_select(0, torch::tensor(index, torch::kInt64));
 }
 
 std::vector<int64_t> Every(int64_t count) {
@@ -184,11 +185,13 @@ torch::Tensor ClassificationLoss(const torch::Tensor& logits, const torch::Tenso
       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(recipe.label_smoothing()));
 }
 
-absl::StatusOr<TrainResult> RunTrainingLoop(
-    const TensorData& data, const nas::v1::TrainingRecipe& recipe, int64_t examples,
-    EpochRange epochs, std::mt19937_64& rng, torch::optim::Optimizer& optimizer,
-    const TrainStep& step_fn, const ProgressCallback& on_progress,
-    const std::function<void(int epoch)>& on_epoch_end) {
+absl::StatusOr<TrainResult> RunTrainingLoop(const TensorData& data,
+                                            const nas::v1::TrainingRecipe& recipe, int64_t examples,
+                                            EpochRange epochs, std::mt19937_64& rng,
+                                            torch::optim::Optimizer& optimizer,
+                                            const TrainStep& step_fn,
+                                            const ProgressCallback& on_progress,
+                                            const std::function<void(int epoch)>& on_epoch_end) {
   const int batch = recipe.batch_size() > 0 ? recipe.batch_size() : 128;
   const int64_t n = examples;
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
@@ -226,7 +229,8 @@ absl::StatusOr<TrainResult> RunTrainingLoop(
         result.samples += size;
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        TrainProgress p{epoch, epochs.total, loss_sum / seen, result.samples / std::max(secs, 1e-9)};
+        TrainProgress p{epoch, epochs.total, loss_sum / seen,
+                        result.samples / std::max(secs, 1e-9)};
         result.final_loss = p.loss;
         if (on_progress && !on_progress(p)) {
           result.stopped = true;
@@ -270,8 +274,8 @@ std::string SaveTrainingState(Network& net, torch::optim::Optimizer& optimizer,
 // Restores what SaveTrainingState() wrote into `net`, `optimizer` and `rng`, returning the
 // epochs done; nothing is changed when the checkpoint is another training's or unreadable.
 absl::StatusOr<int> LoadTrainingState(const std::string& bytes, const std::string& identity,
-                                      int epochs, Network& net,
-                                      torch::optim::Optimizer& optimizer, std::mt19937_64& rng) {
+                                      int epochs, Network& net, torch::optim::Optimizer& optimizer,
+                                      std::mt19937_64& rng) {
   try {
     torch::serialize::InputArchive archive;
     std::istringstream in(bytes);
@@ -291,8 +295,8 @@ absl::StatusOr<int> LoadTrainingState(const std::string& bytes, const std::strin
     }
     const int64_t epochs_done = done.isInt() ? done.toInt() : -1;
     if (epochs_done < 1 || epochs_done >= epochs) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "checkpoint: holds ", epochs_done, " epochs of a training of ", epochs));
+      return absl::FailedPreconditionError(
+          absl::StrCat("checkpoint: holds ", epochs_done, " epochs of a training of ", epochs));
     }
     std::mt19937_64 restored;
     std::istringstream g(generator.isString() ? generator.toStringRef() : std::string());
@@ -335,9 +339,8 @@ absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
   std::mt19937_64 rng(recipe.seed());
   int done = 0;
   if (!checkpoints.resume_from.empty()) {
-    absl::StatusOr<int> restored = LoadTrainingState(checkpoints.resume_from,
-                                                     checkpoints.identity, epochs, net,
-                                                     *optimizer, rng);
+    absl::StatusOr<int> restored = LoadTrainingState(checkpoints.resume_from, checkpoints.identity,
+                                                     epochs, net, *optimizer, rng);
     if (!restored.ok()) return restored.status();
     done = *restored;
   }
@@ -355,8 +358,8 @@ absl::StatusOr<TrainResult> Train(Network& net, const TensorData& data,
   if (checkpoints.save) {
     on_epoch_end = [&](int epoch) {
       if (epoch < epochs) {
-        checkpoints.save(epoch, SaveTrainingState(net, *optimizer, rng, epoch,
-                                                  checkpoints.identity));
+        checkpoints.save(epoch,
+                         SaveTrainingState(net, *optimizer, rng, epoch, checkpoints.identity));
       }
     };
   }
@@ -393,8 +396,8 @@ double Evaluate(Network& net, const torch::Tensor& images, const torch::Tensor& 
   return n == 0 ? 0 : static_cast<double>(correct) / n;
 }
 
-void RecalibrateBatchNorm(Network& net, const torch::Tensor& images, int batches,
-                          int batch_size, uint64_t seed) {
+void RecalibrateBatchNorm(Network& net, const torch::Tensor& images, int batches, int batch_size,
+                          uint64_t seed) {
   torch::NoGradGuard no_grad;
   std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> norms;
   for (const std::shared_ptr<torch::nn::Module>& m : net->modules(/*include_self=*/false)) {
@@ -451,8 +454,7 @@ double MedianCiHalfWidth(const std::vector<double>& sorted_ms) {
   return (sorted_ms[hi] - sorted_ms[lo]) / 2;
 }
 
-LatencyStats MeasureLatency(Network& net, const std::vector<int64_t>& shape, int warmup,
-                            int runs) {
+LatencyStats MeasureLatency(Network& net, const std::vector<int64_t>& shape, int warmup, int runs) {
   torch::NoGradGuard no_grad;
   net->eval();
   torch::Tensor x = torch::rand(shape);

@@ -38,7 +38,7 @@ struct TensorData {
 TensorData MakeTensorData(const ImageDataset& data, const DatasetSplit& split);
 
 struct TrainProgress {
-  int epoch = 0;   // 1-based epoch in progress
+  int epoch = 0;  // 1-based epoch in progress
   int epochs = 0;
   double loss = 0;  // running mean of the epoch so far
   double samples_per_second = 0;
@@ -53,7 +53,7 @@ struct TrainResult {
   double seconds = 0;
   double samples_per_second = 0;
   int64_t samples = 0;
-  bool stopped = false;  // on_progress asked to stop
+  bool stopped = false;                    // on_progress asked to stop
   Precision precision = Precision::kFp32;  // the arithmetic it trained in
   int resumed_epochs = 0;  // epochs an earlier run did, restored from its checkpoint
 };
@@ -149,8 +149,8 @@ absl::StatusOr<TrainResult> RunTrainingLoop(
 // from `images` (uint8), by forward passes in training mode without gradients; weights stay
 // as they are and `net` is left in eval mode. A subnet that inherits a supernet's weights
 // needs its own statistics: the supernet's are those of a mix of subnets (Cai et al. 2020).
-void RecalibrateBatchNorm(Network& net, const torch::Tensor& images, int batches,
-                          int batch_size, uint64_t seed);
+void RecalibrateBatchNorm(Network& net, const torch::Tensor& images, int batches, int batch_size,
+                          uint64_t seed);
 
 // Evaluate() returns the top-1 accuracy of `net` (in eval mode) on the images.
 double Evaluate(Network& net, const torch::Tensor& images, const torch::Tensor& labels);

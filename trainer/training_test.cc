@@ -90,8 +90,8 @@ TEST_F(TrainingTest, SeededRunsRepeatExactly) {
 TEST_F(TrainingTest, ProgressCallbackStopsTraining) {
   torch::manual_seed(1);
   Network net = *BuildNetwork(Small(), *options_);
-  absl::StatusOr<TrainResult> r = Train(net, *data_, Recipe(), nas::v1::Fidelity(),
-                                        [](const TrainProgress&) { return false; });
+  absl::StatusOr<TrainResult> r =
+      Train(net, *data_, Recipe(), nas::v1::Fidelity(), [](const TrainProgress&) { return false; });
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->stopped);
   EXPECT_EQ(r->samples, 32);
@@ -158,7 +158,8 @@ TEST_F(TrainingTest, AResumedTrainingEndsExactlyWhereAnUninterruptedOneDoes) {
   Network other = *BuildNetwork(Small(), *options_);
   std::vector<torch::Tensor> before;
   for (const torch::Tensor& p : other->parameters()) before.push_back(p.detach().clone());
-  absl::StatusOr<TrainResult> c = Train(other, *data_, recipe, nas::v1::Fidelity(), nullptr, foreign);
+  absl::StatusOr<TrainResult> c =
+      Train(other, *data_, recipe, nas::v1::Fidelity(), nullptr, foreign);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kFailedPrecondition) << c.status();
   for (size_t i = 0; i < before.size(); ++i) {
     EXPECT_TRUE(torch::equal(before[i], other->parameters()[i])) << "loaded from a refused one";

@@ -50,8 +50,8 @@ std::string HostName() {
 absl::StatusOr<LoadedDataset> Load(const DatasetSource& source) {
   LOG(INFO) << "event=dataset_loading dataset=" << source.name << " dir=" << source.dir;
   NAS_ASSIGN_OR_RETURN(ImageDataset dataset, LoadDataset(source));
-  LOG(INFO) << "event=dataset_loaded dataset=" << source.name
-            << " train=" << dataset.train.count << " test=" << dataset.test.count;
+  LOG(INFO) << "event=dataset_loaded dataset=" << source.name << " train=" << dataset.train.count
+            << " test=" << dataset.test.count;
   return LoadedDataset(source.name, std::move(dataset));
 }
 

@@ -8,8 +8,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
-#include "common/metrics_http.h"
 #include "absl/strings/str_cat.h"
+#include "common/metrics_http.h"
 
 namespace nas {
 
@@ -30,18 +30,19 @@ struct WorkerMetrics::Families {
                                .Help("Training examples per second of the last finished epoch")
                                .Register(r)
                                .Add({})),
-        epoch_seconds(prometheus::BuildHistogram()
-                          .Name("nas_worker_epoch_seconds")
-                          .Help("Wall time of each training epoch")
-                          .Register(r)
-                          .Add({}, prometheus::Histogram::BucketBoundaries{
-                                       0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 150, 300, 600})),
+        epoch_seconds(
+            prometheus::BuildHistogram()
+                .Name("nas_worker_epoch_seconds")
+                .Help("Wall time of each training epoch")
+                .Register(r)
+                .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25,
+                                                                 60, 150, 300, 600})),
         latency_spread(prometheus::BuildHistogram()
                            .Name("nas_worker_latency_spread_ratio")
                            .Help("Interquartile range over median of each latency measurement")
                            .Register(r)
-                           .Add({}, prometheus::Histogram::BucketBoundaries{
-                                        0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1})) {
+                           .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.02, 0.05, 0.1,
+                                                                            0.2, 0.5, 1})) {
     prometheus::BuildGauge()
         .Name("nas_worker_info")
         .Help("1, labelled with the worker's device tag and LibTorch threads")

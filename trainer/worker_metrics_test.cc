@@ -13,7 +13,8 @@ TEST(WorkerMetricsTest, EverySeriesFromTheStartAndRecordedValues) {
   EXPECT_TRUE(HasLine(text, "nas_worker_info{device=\"host-cpu\",threads=\"2\"} 1")) << text;
   EXPECT_TRUE(HasLine(text, "nas_worker_busy 0")) << text;
   for (const char* outcome : {"ok", "failed", "lost", "returned"}) {
-    EXPECT_TRUE(HasLine(text, std::string("nas_worker_tasks_total{outcome=\"") + outcome + "\"} 0"));
+    EXPECT_TRUE(
+        HasLine(text, std::string("nas_worker_tasks_total{outcome=\"") + outcome + "\"} 0"));
   }
   EXPECT_TRUE(HasLine(text, "nas_worker_epoch_seconds_count 0")) << text;
 

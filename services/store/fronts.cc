@@ -15,15 +15,14 @@
 namespace nas {
 
 std::vector<ParetoArchive::Member>& FrontCache::Members(pqxx::work& tx, int64_t search_id,
-                                                       int64_t profile_db_id) {
+                                                        int64_t profile_db_id) {
   auto it = fronts_.find(search_id);
   if (it == fronts_.end()) {
-    it = fronts_.emplace(search_id, std::map<int64_t, std::vector<ParetoArchive::Member>>())
-             .first;
-    for (const pqxx::row& r : tx.exec_params(
-             "SELECT profile_id, candidate_id, objectives FROM pareto_members "
-             "WHERE search_id = $1",
-             search_id)) {
+    it = fronts_.emplace(search_id, std::map<int64_t, std::vector<ParetoArchive::Member>>()).first;
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT profile_id, candidate_id, objectives FROM pareto_members "
+                        "WHERE search_id = $1",
+                        search_id)) {
       it->second[r[0].as<int64_t>()].push_back(
           {r[1].as<int64_t>(), ParseDoubleArray(r[2].as<std::string>())});
     }
@@ -97,13 +96,13 @@ int JudgeAwaitingDrops(pqxx::work& tx, SearchProfileCache& profiles, FrontCache&
   const InputShape input = InputShapeFor(spec.dataset());
   int judged = 0;
   int feasible = 0;
-  for (const pqxx::row& r : tx.exec_params(
-           "SELECT pm.candidate_id, pm.profile_id, pm.metrics, e.metrics, c.arch "
-           "FROM profile_metrics pm JOIN candidates c ON c.id = pm.candidate_id "
-           "JOIN evaluations e ON e.candidate_id = pm.candidate_id "
-           "WHERE pm.search_id = $1 AND c.rung = $2 AND NOT pm.feasible "
-           "ORDER BY pm.candidate_id, pm.profile_id",
-           search_id, rung)) {
+  for (const pqxx::row& r :
+       tx.exec_params("SELECT pm.candidate_id, pm.profile_id, pm.metrics, e.metrics, c.arch "
+                      "FROM profile_metrics pm JOIN candidates c ON c.id = pm.candidate_id "
+                      "JOIN evaluations e ON e.candidate_id = pm.candidate_id "
+                      "WHERE pm.search_id = $1 AND c.rung = $2 AND NOT pm.feasible "
+                      "ORDER BY pm.candidate_id, pm.profile_id",
+                      search_id, rung)) {
     const ProfileMetrics before = Parse<ProfileMetrics>(r[2]);
     if (!before.awaiting_reference()) continue;
     const int64_t id = r[0].as<int64_t>();
@@ -132,8 +131,7 @@ int JudgeAwaitingDrops(pqxx::work& tx, SearchProfileCache& profiles, FrontCache&
     }
   }
   if (judged > 0) {
-    AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, ref.candidate_id,
-                "",
+    AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, ref.candidate_id, "",
                 absl::StrCat(judged, " results awaiting the reference (candidate ",
                              ref.candidate_id, ") judged on the accuracy drop",
                              ref.lost ? ": the reference did not train, none can be"

@@ -9,11 +9,11 @@
 #include "absl/strings/str_join.h"
 #include "common/dataset_name.h"
 #include "common/error_reason.h"
+#include "common/model_format.h"
 #include "common/status_macros.h"
 #include "common/work_kind.h"
 #include "engine/lifecycle.h"
 #include "search/weight_sharing.h"
-#include "common/model_format.h"
 #include "services/store/fronts.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
@@ -89,13 +89,13 @@ absl::StatusOr<int64_t> Store::RegisterWorker(const nas::v1::RegisterWorkerReque
 }
 
 absl::StatusOr<std::optional<int64_t>> Store::DatasetTrainExamples(const std::string& dataset) {
-  return pool_->Run("DatasetTrainExamples",
-                    [&](pqxx::work& tx) -> absl::StatusOr<std::optional<int64_t>> {
-                      const pqxx::result r = tx.exec_params(
-                          "SELECT train_examples FROM dataset_sizes WHERE name = $1", dataset);
-                      if (r.empty()) return std::optional<int64_t>();
-                      return std::optional<int64_t>(r[0][0].as<int64_t>());
-                    });
+  return pool_->Run(
+      "DatasetTrainExamples", [&](pqxx::work& tx) -> absl::StatusOr<std::optional<int64_t>> {
+        const pqxx::result r =
+            tx.exec_params("SELECT train_examples FROM dataset_sizes WHERE name = $1", dataset);
+        if (r.empty()) return std::optional<int64_t>();
+        return std::optional<int64_t>(r[0][0].as<int64_t>());
+      });
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ServedDatasets() {
@@ -211,14 +211,13 @@ absl::StatusOr<nas::v1::LeaseWorkResponse> GrantLease(pqxx::work& tx, SearchProf
       lease.add_measure_profile_ids(ProfileId(p.profile.name(), p.profile.version()));
     }
   }
-  AppendEvent(tx, lease.search_id(), nas::v1::SEARCH_EVENT_KIND_CANDIDATE_LEASED,
-              lease.candidate_id(), "",
-              absl::StrCat("candidate ", lease.candidate_id(), " leased to worker ", worker_id,
-                           " (lease ", lease.lease_id(), ")",
-                           lease.has_resume()
-                               ? absl::StrCat(", resuming from its checkpoint of epoch ",
-                                              lease.resume().epochs())
-                               : ""));
+  AppendEvent(
+      tx, lease.search_id(), nas::v1::SEARCH_EVENT_KIND_CANDIDATE_LEASED, lease.candidate_id(), "",
+      absl::StrCat("candidate ", lease.candidate_id(), " leased to worker ", worker_id, " (lease ",
+                   lease.lease_id(), ")",
+                   lease.has_resume() ? absl::StrCat(", resuming from its checkpoint of epoch ",
+                                                     lease.resume().epochs())
+                                      : ""));
   return lease;
 }
 
@@ -288,12 +287,10 @@ absl::StatusOr<std::optional<nas::v1::LeaseWorkResponse>> Store::LeaseNext(int64
           absl::StrCat("worker ", worker_id, " is not registered; call RegisterWorker"));
     }
     if (!w[0][3].is_null() && w[0][3].as<bool>()) {
-      return WithReason(
-          absl::FailedPreconditionError(absl::StrCat("worker ", worker_id,
-                                                     " is quarantined until ",
-                                                     w[0][4].as<std::string>(), ": ",
-                                                     w[0][5].as<std::string>())),
-          ErrorReason::kWorkerQuarantined);
+      return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                            "worker ", worker_id, " is quarantined until ",
+                            w[0][4].as<std::string>(), ": ", w[0][5].as<std::string>())),
+                        ErrorReason::kWorkerQuarantined);
     }
     const std::string device_tag = w[0][0].as<std::string>();
     if (w[0][2].as<bool>()) return LeaseMeasurement(tx, *profiles_, worker_id, device_tag, ttl);

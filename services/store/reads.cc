@@ -74,10 +74,10 @@ void AttachFinalists(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
                      const References& refs, nas::v1::ParetoFront& front) {
   if (!engine::HasFinalTraining(spec)) return;
   std::vector<nas::v1::Candidate> finalists;
-  for (const pqxx::row& r : tx.exec_params(
-           absl::StrCat("SELECT ", kCandidateColumns,
-                        "WHERE c.search_id = $1 AND c.final_training ORDER BY c.id"),
-           search_id)) {
+  for (const pqxx::row& r :
+       tx.exec_params(absl::StrCat("SELECT ", kCandidateColumns,
+                                   "WHERE c.search_id = $1 AND c.final_training ORDER BY c.id"),
+                      search_id)) {
     finalists.push_back(CandidateFromRow(r));
   }
   if (finalists.empty()) return;
@@ -251,11 +251,11 @@ absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifac
     const nas::v1::HardwareProfile* chosen = nullptr;
     std::vector<nas::v1::HardwareProfile> profiles;
     std::vector<std::string> names;
-    for (const pqxx::row& r : tx.exec_params(
-             absl::StrCat("SELECT ", kProfileColumns,
-                          "JOIN search_profiles sp ON sp.profile_id = hp.id "
-                          "WHERE sp.search_id = $1 ORDER BY sp.position"),
-             search_id)) {
+    for (const pqxx::row& r :
+         tx.exec_params(absl::StrCat("SELECT ", kProfileColumns,
+                                     "JOIN search_profiles sp ON sp.profile_id = hp.id "
+                                     "WHERE sp.search_id = $1 ORDER BY sp.position"),
+                        search_id)) {
       profiles.push_back(ProfileFromRow(r));
       names.push_back(profiles.back().id());
     }
@@ -264,10 +264,9 @@ absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifac
         if (p.id() == profile_id || p.name() == profile_id) chosen = &p;
       }
       if (chosen == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("profile_id: \"", profile_id.substr(0, 64),
-                         "\" is not a profile of search ", search_id, " (its profiles: ",
-                         absl::StrJoin(names, ", "), ")"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "profile_id: \"", profile_id.substr(0, 64), "\" is not a profile of search ", search_id,
+            " (its profiles: ", absl::StrJoin(names, ", "), ")"));
       }
     }
     if (c[0][0].as<std::string>() != "EVALUATED") {
@@ -276,8 +275,9 @@ absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifac
           "; its model can be fetched once it is evaluated"));
     }
     std::vector<std::string> stored;
-    for (const pqxx::row& r : tx.exec_params(
-             "SELECT format FROM artifacts WHERE candidate_id = $1 ORDER BY format", candidate_id)) {
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT format FROM artifacts WHERE candidate_id = $1 ORDER BY format",
+                        candidate_id)) {
       stored.push_back(r[0].as<std::string>());
     }
     if (stored.empty()) {
@@ -291,7 +291,7 @@ absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifac
     if (want.empty()) {
       // The natural format: int8 QDQ for an int8 device, ONNX fp32 for another, TorchScript
       // without a profile (and for models stored before ONNX existed).
-      want = chosen == nullptr ? "torchscript"
+      want = chosen == nullptr                                    ? "torchscript"
              : chosen->weight_type() == nas::v1::WEIGHT_TYPE_INT8 ? "onnx-int8"
                                                                   : "onnx-fp32";
       if (!has(want)) want = stored.front();
@@ -313,11 +313,11 @@ absl::StatusOr<std::pair<nas::v1::ModelMetadata, std::string>> Store::GetArtifac
     meta.clear_formats();
     for (const std::string& f : stored) meta.add_formats(f);
     meta.clear_profiles();
-    for (const pqxx::row& r : tx.exec_params(
-             "SELECT pm.metrics FROM profile_metrics pm JOIN search_profiles sp "
-             "  ON sp.search_id = pm.search_id AND sp.profile_id = pm.profile_id "
-             "WHERE pm.candidate_id = $1 ORDER BY sp.position",
-             candidate_id)) {
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT pm.metrics FROM profile_metrics pm JOIN search_profiles sp "
+                        "  ON sp.search_id = pm.search_id AND sp.profile_id = pm.profile_id "
+                        "WHERE pm.candidate_id = $1 ORDER BY sp.position",
+                        candidate_id)) {
       *meta.add_profiles() = Parse<ProfileMetrics>(r[0]);
     }
     return Result(std::move(meta), Bytes(a[4]));
@@ -392,8 +392,7 @@ absl::StatusOr<std::vector<nas::v1::SearchEvent>> Store::EventsAfter(const Calle
   return pool_->Run(
       "EventsAfter", [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::SearchEvent>> {
         const pqxx::result s = tx.exec_params(
-            "SELECT spec FROM searches WHERE id = $1 AND owner_id = $2", search_id,
-            caller.user_id);
+            "SELECT spec FROM searches WHERE id = $1 AND owner_id = $2", search_id, caller.user_id);
         if (s.empty()) {
           return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
         }

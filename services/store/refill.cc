@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "search/search_space.h"
 #include "common/status_macros.h"
 #include "engine/lifecycle.h"
+#include "search/search_space.h"
 #include "services/store/fronts.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
@@ -90,11 +90,11 @@ class TxSearchReader : public engine::SearchReader {
       index[p.db_id] = fronts.size();
       fronts.push_back({p.profile.id(), {}});
     }
-    for (const pqxx::row& r : tx_.exec_params(
-             "SELECT pm.profile_id, pm.candidate_id, pm.objectives, c.arch "
-             "FROM pareto_members pm JOIN candidates c ON c.id = pm.candidate_id "
-             "WHERE pm.search_id = $1 ORDER BY pm.candidate_id",
-             search_id_)) {
+    for (const pqxx::row& r :
+         tx_.exec_params("SELECT pm.profile_id, pm.candidate_id, pm.objectives, c.arch "
+                         "FROM pareto_members pm JOIN candidates c ON c.id = pm.candidate_id "
+                         "WHERE pm.search_id = $1 ORDER BY pm.candidate_id",
+                         search_id_)) {
       auto it = index.find(r[0].as<int64_t>());
       if (it == index.end()) continue;
       fronts[it->second].members.push_back({r[1].as<int64_t>(),
@@ -120,13 +120,13 @@ class TxSearchReader : public engine::SearchReader {
 
   absl::StatusOr<engine::RungResults> Rungs(int final_rung) override {
     engine::RungResults out;
-    for (const pqxx::row& r : tx_.exec_params(
-             "SELECT c.id, c.rung, c.arch, c.arch_hash, e.metrics, pm.metrics "
-             "FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
-             "LEFT JOIN profile_metrics pm ON pm.candidate_id = e.candidate_id "
-             "  AND pm.profile_id = $3 "
-             "WHERE e.search_id = $1 AND c.rung >= 0 AND c.rung < $2 ORDER BY e.id",
-             search_id_, final_rung, FirstProfile())) {
+    for (const pqxx::row& r :
+         tx_.exec_params("SELECT c.id, c.rung, c.arch, c.arch_hash, e.metrics, pm.metrics "
+                         "FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
+                         "LEFT JOIN profile_metrics pm ON pm.candidate_id = e.candidate_id "
+                         "  AND pm.profile_id = $3 "
+                         "WHERE e.search_id = $1 AND c.rung >= 0 AND c.rung < $2 ORDER BY e.id",
+                         search_id_, final_rung, FirstProfile())) {
       engine::RungEntry e;
       e.candidate_id = r[0].as<int64_t>();
       e.rung = r[1].as<int>();
@@ -269,21 +269,21 @@ int QueueFinalists(pqxx::work& tx, SearchProfileCache& profiles, int64_t search_
         Bin(fidelity));
     if (r.empty()) continue;
     if (f.reference) reference = {r[0][0].as<int64_t>(), f.architecture};
-    queued.push_back(absl::StrCat(r[0][0].as<int64_t>(), " (",
-                                  f.reference ? std::string("the reference")
-                                              : absl::StrCat("candidate ", f.from_candidate),
-                                  ")"));
+    queued.push_back(absl::StrCat(
+        r[0][0].as<int64_t>(), " (",
+        f.reference ? std::string("the reference") : absl::StrCat("candidate ", f.from_candidate),
+        ")"));
   }
   tx.exec_params(
       "UPDATE searches SET target = n_evaluated + n_failed + $2, search_phase_end = $3, "
       "  updated_at = now() WHERE id = $1",
       search_id, static_cast<int>(queued.size()), plan.search_phase_end);
-  AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
-              absl::StrCat("search phase over (", plan.search_phase_end,
-                           cancelled > 0 ? absl::StrCat(", ", cancelled, " in flight cancelled")
-                                         : "",
-                           "); final training: ", queued.size(),
-                           " finalists queued: ", absl::StrJoin(queued, ", ")));
+  AppendEvent(
+      tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_QUEUED, 0, "",
+      absl::StrCat("search phase over (", plan.search_phase_end,
+                   cancelled > 0 ? absl::StrCat(", ", cancelled, " in flight cancelled") : "",
+                   "); final training: ", queued.size(),
+                   " finalists queued: ", absl::StrJoin(queued, ", ")));
   // The reference trained alike before (an earlier search's final training): reused.
   if (reference.has_value()) {
     ReuseEarlierTraining(tx, profiles, search_id, spec, reference->first, reference->second,
@@ -341,8 +341,8 @@ absl::StatusOr<RefillResult> Store::Refill(int64_t search_id, engine::StrategyCa
       }
       if (!end.has_value()) {
         if (std::optional<engine::SearchEnd> exhausted = plan.ExhaustedEnd(result.inserted)) {
-          NAS_RETURN_IF_ERROR(engine::ConcludeSearchPhase(reader, reader.spec(), *exhausted,
-                                                          &final_plan));
+          NAS_RETURN_IF_ERROR(
+              engine::ConcludeSearchPhase(reader, reader.spec(), *exhausted, &final_plan));
           end = final_plan.end;
         }
       }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/model_format.h"
 #include "common/status_macros.h"
 #include "common/work_kind.h"
 #include "engine/lifecycle.h"
@@ -13,7 +14,6 @@
 #include "search/hardware_profile.h"
 #include "search/search_space.h"
 #include "search/weight_sharing.h"
-#include "common/model_format.h"
 #include "services/store/fronts.h"
 #include "services/store/pool.h"
 #include "services/store/rows.h"
@@ -68,10 +68,10 @@ absl::StatusOr<ReportOutcome> StoreMeasurement(pqxx::work& tx, SearchProfileCach
   metrics.set_latency_ci_ms(request.metrics().latency_ci_ms());
   metrics.set_latency_runs(request.metrics().latency_runs());
   metrics.set_latency_threads(request.metrics().latency_threads());
-  const ProfileMetrics pm = EvaluateOnProfile(
-      profile->profile, metrics, spec.constraints(), /*measured_on_device=*/true, &architecture,
-      InputShapeFor(spec.dataset()),
-      LoadDropReference(tx, search_id, spec, rung).On(profile_db_id));
+  const ProfileMetrics pm =
+      EvaluateOnProfile(profile->profile, metrics, spec.constraints(), /*measured_on_device=*/true,
+                        &architecture, InputShapeFor(spec.dataset()),
+                        LoadDropReference(tx, search_id, spec, rung).On(profile_db_id));
   tx.exec_params(
       "UPDATE profile_metrics SET metrics = $3, feasible = $4, measure_device = NULL "
       "WHERE candidate_id = $1 AND profile_id = $2",
@@ -217,9 +217,9 @@ ReportOutcome StoreFailure(pqxx::work& tx, const Reported& r, bool counts_toward
       "  THEN 'FAILED' ELSE 'QUEUED' END WHERE id = $1 RETURNING state",
       r.candidate_id, error, r.spec.budget().max_attempts());
   const bool failed = row[0].as<std::string>() == "FAILED";
-  AppendEvent(tx, r.search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED, r.candidate_id, "",
-              absl::StrCat("candidate ", r.candidate_id, failed ? " failed: " : " will retry: ",
-                           error));
+  AppendEvent(
+      tx, r.search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_FAILED, r.candidate_id, "",
+      absl::StrCat("candidate ", r.candidate_id, failed ? " failed: " : " will retry: ", error));
   if (failed && counts_toward_budget) {
     JudgeAwaitingDrops(tx, cache, fronts, r.search_id, r.spec, r.candidate_id, r.rung);
     outcome.search_ended = EndIfBudgetSpent(tx, r.search_id, CountFinal(tx, r.search_id, "FAILED"));
@@ -229,9 +229,9 @@ ReportOutcome StoreFailure(pqxx::work& tx, const Reported& r, bool counts_toward
 
 // A successful TRAIN or ESTIMATE: the evaluation, the candidate's cost on every profile of
 // the search, the fronts a finished model joins, and the budget.
-ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
-                                   const StoreOptions& options, SearchProfileCache& cache,
-                                   FrontCache& fronts, ReportOutcome outcome) {
+ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r, const StoreOptions& options,
+                                   SearchProfileCache& cache, FrontCache& fronts,
+                                   ReportOutcome outcome) {
   const SearchSpec& spec = r.spec;
   // The int8 graph's size is the cost model's (the worker's, with the dataset's real shape, when
   // it sent one).
@@ -248,9 +248,9 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
   const bool finished_model = joins_fronts || finalist;
   StoreEvaluation(tx, r.candidate_id, r.search_id, r.request.lease_id(), metrics);
   if (options.quarantine_after > 0) {
-    outcome.quarantined = QuarantineFailingWorkers(
-        tx, r.candidate_id, r.request.worker_id(), options.quarantine_after,
-        options.quarantine_for);
+    outcome.quarantined =
+        QuarantineFailingWorkers(tx, r.candidate_id, r.request.worker_id(),
+                                 options.quarantine_after, options.quarantine_for);
   }
   if (spec.has_multi_fidelity() && !finalist) {
     tx.exec_params(
@@ -258,19 +258,16 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
         "WHERE id = $1",
         r.search_id, r.rung + 1);
   }
-  AppendEvent(tx, r.search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, r.candidate_id,
-              "",
-              finalist ? absl::StrFormat("finalist %d trained: test accuracy %.4f (int8 %.4f), "
-                                         "validation %.4f, %d params",
-                                         r.candidate_id, metrics.test_accuracy(),
-                                         metrics.int8_test_accuracy(), metrics.val_accuracy(),
-                                         metrics.params())
-                       : absl::StrFormat("candidate %d evaluated%s: accuracy %.4f, %d params",
-                                         r.candidate_id,
-                                         spec.has_multi_fidelity()
-                                             ? absl::StrCat(" at rung ", r.rung)
-                                             : "",
-                                         metrics.val_accuracy(), metrics.params()));
+  AppendEvent(
+      tx, r.search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, r.candidate_id, "",
+      finalist
+          ? absl::StrFormat("finalist %d trained: test accuracy %.4f (int8 %.4f), "
+                            "validation %.4f, %d params",
+                            r.candidate_id, metrics.test_accuracy(), metrics.int8_test_accuracy(),
+                            metrics.val_accuracy(), metrics.params())
+          : absl::StrFormat("candidate %d evaluated%s: accuracy %.4f, %d params", r.candidate_id,
+                            spec.has_multi_fidelity() ? absl::StrCat(" at rung ", r.rung) : "",
+                            metrics.val_accuracy(), metrics.params()));
 
   // An accuracy-drop bound is judged against the reference at this rung; the reference
   // itself against its own accuracy (a drop of 0).
@@ -289,8 +286,7 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
             : judge(drop.On(p.db_id));
     // A finished model on a measured profile of another device waits for a measure-only
     // worker of that device (until then its latency is unmeasured, a named violation).
-    const bool to_measure = finished_model &&
-                            p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
+    const bool to_measure = finished_model && p.profile.kind() == nas::v1::PROFILE_KIND_MEASURED &&
                             r.device_tag != p.profile.device_tag();
     tx.exec_params(
         "INSERT INTO profile_metrics (candidate_id, profile_id, search_id, metrics, feasible, "
@@ -299,8 +295,7 @@ ReportOutcome StoreCandidateResult(pqxx::work& tx, const Reported& r,
         to_measure ? p.profile.device_tag() : std::string());
     // A prediction for the device this worker just measured on: how far off it was.
     if (p.profile.kind() != nas::v1::PROFILE_KIND_MEASURED &&
-        p.profile.device_tag() == r.device_tag && metrics.latency_ms() > 0 &&
-        pm.latency_ms() > 0) {
+        p.profile.device_tag() == r.device_tag && metrics.latency_ms() > 0 && pm.latency_ms() > 0) {
       outcome.prediction_errors.push_back(
           {p.profile.id(),
            std::abs(pm.latency_ms() - metrics.latency_ms()) / metrics.latency_ms()});
@@ -374,8 +369,8 @@ bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t 
     no_quarantine.quarantine_after = 0;
     FrontCache fronts;
     StoreCandidateResult(tx, r, no_quarantine, profiles, fronts, ReportOutcome());
-    tx.exec_params("UPDATE evaluations SET reused_from = $2 WHERE candidate_id = $1",
-                   candidate_id, d[5].as<int64_t>());
+    tx.exec_params("UPDATE evaluations SET reused_from = $2 WHERE candidate_id = $1", candidate_id,
+                   d[5].as<int64_t>());
     tx.exec_params(
         "INSERT INTO artifacts (candidate_id, search_id, lease_id, sha256, size_bytes, format, "
         "  metadata, data) "
@@ -383,8 +378,10 @@ bool ReuseEarlierTraining(pqxx::work& tx, SearchProfileCache& profiles, int64_t 
         "WHERE candidate_id = $3 AND format <> $4",
         candidate_id, search_id, donor, kTrainingCheckpointFormat);
     AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_CANDIDATE_EVALUATED, candidate_id, "",
-                absl::StrCat("candidate ", candidate_id, " (", role, "): training reused from "
-                             "candidate ", donor, " of search ", d[1].as<int64_t>(),
+                absl::StrCat("candidate ", candidate_id, " (", role,
+                             "): training reused from "
+                             "candidate ",
+                             donor, " of search ", d[1].as<int64_t>(),
                              " (same network, dataset and recipe), not trained again"));
     return true;
   }
@@ -395,7 +392,8 @@ namespace {
 
 // One report, inside the batch's transaction (which holds the row locks of every search the
 // batch reports on): the fence, then the branch for the lease's kind of work.
-absl::StatusOr<ReportOutcome> StoreReport(pqxx::work& tx, const nas::v1::ReportResultRequest& request,
+absl::StatusOr<ReportOutcome> StoreReport(pqxx::work& tx,
+                                          const nas::v1::ReportResultRequest& request,
                                           const StoreOptions& options, SearchProfileCache& profiles,
                                           FrontCache& fronts) {
   ReportOutcome outcome;
@@ -456,8 +454,8 @@ absl::StatusOr<ReportOutcome> StoreReport(pqxx::work& tx, const nas::v1::ReportR
       }
       return StoreCandidateResult(tx, r, options, profiles, fronts, outcome);
     default:
-      return absl::InternalError(absl::StrCat("lease ", request.lease_id(), " of kind ",
-                                              nas::v1::WorkKind_Name(kind)));
+      return absl::InternalError(
+          absl::StrCat("lease ", request.lease_id(), " of kind ", nas::v1::WorkKind_Name(kind)));
   }
 }
 

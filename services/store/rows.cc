@@ -3,8 +3,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
@@ -48,8 +48,7 @@ void AppendEvent(pqxx::work& tx, int64_t search_id, nas::v1::SearchEventKind kin
 constexpr int64_t kEventSequencerLock = 0x6e61735f73657100;  // "nas_seq"
 
 void SequenceEvents(pqxx::work& tx) {
-  if (!tx.exec_params1("SELECT pg_try_advisory_xact_lock($1)", kEventSequencerLock)[0]
-           .as<bool>()) {
+  if (!tx.exec_params1("SELECT pg_try_advisory_xact_lock($1)", kEventSequencerLock)[0].as<bool>()) {
     return;  // another transaction is numbering them now
   }
   // Below the snapshot's xmin every transaction has ended: those events are all visible now,

@@ -26,8 +26,8 @@ absl::StatusOr<std::vector<nas::v1::Architecture>> WarmStartSeeds(pqxx::work& tx
   if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1 AND owner_id = $2", from.search_id(),
                      caller.user_id)
           .empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "spec.warm_start.search_id: search ", from.search_id(), " not found among yours"));
+    return absl::InvalidArgumentError(absl::StrCat("spec.warm_start.search_id: search ",
+                                                   from.search_id(), " not found among yours"));
   }
   std::vector<nas::v1::Architecture> seeds;
   for (const pqxx::row& r : tx.exec_params(
@@ -68,12 +68,12 @@ absl::StatusOr<std::string> SeedFromEarlierSearch(pqxx::work& tx, SearchProfileC
     if (!InsertCandidate(tx, id, arch, first)) continue;  // also given, or the reference
     ++queued;
     const int64_t candidate =
-        tx.exec_params1("SELECT id FROM candidates WHERE search_id = $1 AND arch_hash = $2 "
-                        "AND rung = $3",
-                        id, ArchitectureHash(arch), first.rung())[0]
+        tx.exec_params1(
+              "SELECT id FROM candidates WHERE search_id = $1 AND arch_hash = $2 "
+              "AND rung = $3",
+              id, ArchitectureHash(arch), first.rung())[0]
             .as<int64_t>();
-    if (ReuseEarlierTraining(tx, profiles, id, spec, candidate, arch, first,
-                             "a warm-start seed")) {
+    if (ReuseEarlierTraining(tx, profiles, id, spec, candidate, arch, first, "a warm-start seed")) {
       ++reused;
     }
   }
@@ -119,9 +119,9 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
       InsertCandidate(tx, id, spec.reference().architecture(), fidelity);
       // Trained alike in an earlier search of this owner: reused, not trained again.
       const int64_t ref_id = FindReference(tx, id, spec, fidelity.rung())->candidate_id;
-      reference_reused = ReuseEarlierTraining(tx, *profiles_, id, spec, ref_id,
-                                              spec.reference().architecture(), fidelity,
-                                              "the reference");
+      reference_reused =
+          ReuseEarlierTraining(tx, *profiles_, id, spec, ref_id, spec.reference().architecture(),
+                               fidelity, "the reference");
     }
     for (const nas::v1::Architecture& arch : spec.initial_architectures()) {
       initial += InsertCandidate(tx, id, arch, engine::Rungs(spec).front()) ? 1 : 0;
@@ -132,17 +132,17 @@ absl::StatusOr<nas::v1::Search> Store::CreateSearch(const Caller& caller, const 
     }
     AppendEvent(
         tx, id, nas::v1::SEARCH_EVENT_KIND_SNAPSHOT, 0, "",
-        absl::StrCat("search submitted by ", caller.name, ": ", spec.strategy().name(), " over ",
-                     spec.space().name(), ", ", spec.budget().max_candidates(), " candidates",
-                     initial > 0 ? absl::StrCat(", ", initial, " given") : "",
-                     spec.has_reference()
-                         ? absl::StrCat(", reference ",
-                                        spec.reference().preset().empty()
-                                            ? std::string("given")
-                                            : spec.reference().preset(),
-                                        reference_reused ? " (trained before: reused)" : "")
-                         : "",
-                     warm_start));
+        absl::StrCat(
+            "search submitted by ", caller.name, ": ", spec.strategy().name(), " over ",
+            spec.space().name(), ", ", spec.budget().max_candidates(), " candidates",
+            initial > 0 ? absl::StrCat(", ", initial, " given") : "",
+            spec.has_reference()
+                ? absl::StrCat(", reference ",
+                               spec.reference().preset().empty() ? std::string("given")
+                                                                 : spec.reference().preset(),
+                               reference_reused ? " (trained before: reused)" : "")
+                : "",
+            warm_start));
     return LoadSearch(tx, caller, id);
   });
 }
@@ -187,8 +187,7 @@ absl::StatusOr<nas::v1::Search> Store::CancelSearch(const Caller& caller, int64_
 }
 
 absl::StatusOr<nas::v1::Search> Store::ExtendSearch(const Caller& caller, int64_t search_id,
-                                                    int add_candidates,
-                                                    int64_t add_wall_seconds) {
+                                                    int add_candidates, int64_t add_wall_seconds) {
   return pool_->Run("ExtendSearch", [&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
     pqxx::result r = tx.exec_params(
         "SELECT state, spec, n_evaluated + n_failed, target, deadline_at IS NOT NULL, "
@@ -206,17 +205,18 @@ absl::StatusOr<nas::v1::Search> Store::ExtendSearch(const Caller& caller, int64_
     const bool overdue = r[0][5].as<bool>();
     const int cancelled = r[0][8].as<int>();
     if (r[0][7].as<int>() > 0 || !r[0][6].as<std::string>().empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "search ", search_id, ": its search phase is over and final training has begun; "
-          "submit a new search with warm_start.search_id = ", search_id,
-          " to go on from its candidates"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("search ", search_id,
+                       ": its search phase is over and final training has begun; "
+                       "submit a new search with warm_start.search_id = ",
+                       search_id, " to go on from its candidates"));
     }
     nas::v1::Budget* budget = spec.mutable_budget();
     const int64_t candidates = int64_t{budget->max_candidates()} + add_candidates;
     if (candidates > 1'000'000) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "add_candidates: ", budget->max_candidates(), " + ", add_candidates,
-          " exceeds the most candidates a search may have (1,000,000)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("add_candidates: ", budget->max_candidates(), " + ", add_candidates,
+                       " exceeds the most candidates a search may have (1,000,000)"));
     }
     const int64_t wall = budget->max_wall_seconds() + (has_deadline ? add_wall_seconds : 0);
     if (wall > 30 * 24 * 3600) {
@@ -228,9 +228,9 @@ absl::StatusOr<nas::v1::Search> Store::ExtendSearch(const Caller& caller, int64_
     budget->set_max_wall_seconds(wall);
     const int target = engine::EvaluationTarget(spec);
     if (state == "RUNNING" && add_candidates == 0 && (add_wall_seconds == 0 || !has_deadline)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "search ", search_id, " is running: give add_candidates",
-          has_deadline ? " or add_wall_seconds" : "", " to extend it"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("search ", search_id, " is running: give add_candidates",
+                       has_deadline ? " or add_wall_seconds" : "", " to extend it"));
     }
     if (state != "RUNNING") {
       if (overdue && (!has_deadline || add_wall_seconds == 0)) {
@@ -238,9 +238,9 @@ absl::StatusOr<nas::v1::Search> Store::ExtendSearch(const Caller& caller, int64_
             "search ", search_id, ": its wall-clock budget is spent; give add_wall_seconds"));
       }
       if (finished >= target && cancelled == 0) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "search ", search_id, ": its budget of ", target,
-            " evaluations is spent; give add_candidates to run it further"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("search ", search_id, ": its budget of ", target,
+                         " evaluations is spent; give add_candidates to run it further"));
       }
     }
     // The deadline moves from itself, or from now once passed.
@@ -257,20 +257,19 @@ absl::StatusOr<nas::v1::Search> Store::ExtendSearch(const Caller& caller, int64_
                          "AND state = 'CANCELLED' AND NOT final_training",
                          search_id)
               .affected_rows());
-      tx.exec_params("UPDATE searches SET n_cancelled = n_cancelled - $2 WHERE id = $1",
-                     search_id, requeued);
+      tx.exec_params("UPDATE searches SET n_cancelled = n_cancelled - $2 WHERE id = $1", search_id,
+                     requeued);
     }
-    AppendEvent(
-        tx, search_id, nas::v1::SEARCH_EVENT_KIND_SEARCH_EXTENDED, 0, "",
-        absl::StrCat(
-            "search ", state == "RUNNING" ? "extended" : "resumed", " by ", caller.name, ": ",
-            spec.budget().max_candidates(), " candidates",
-            add_candidates > 0 ? absl::StrCat(" (+", add_candidates, ")") : "",
-            has_deadline && add_wall_seconds > 0
-                ? absl::StrCat(", wall clock +", add_wall_seconds, " s")
-                : "",
-            requeued > 0 ? absl::StrCat(", ", requeued, " cancelled candidates queued again")
-                         : ""));
+    AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_SEARCH_EXTENDED, 0, "",
+                absl::StrCat("search ", state == "RUNNING" ? "extended" : "resumed", " by ",
+                             caller.name, ": ", spec.budget().max_candidates(), " candidates",
+                             add_candidates > 0 ? absl::StrCat(" (+", add_candidates, ")") : "",
+                             has_deadline && add_wall_seconds > 0
+                                 ? absl::StrCat(", wall clock +", add_wall_seconds, " s")
+                                 : "",
+                             requeued > 0 ? absl::StrCat(", ", requeued,
+                                                         " cancelled candidates queued again")
+                                          : ""));
     NotifyChange(tx);
     return LoadSearch(tx, caller, search_id);
   });

@@ -39,12 +39,12 @@ int CancelOutstanding(pqxx::work& tx, int64_t search_id, bool keep_finalists) {
       "WHERE l.search_id = $1 AND l.state = 'ACTIVE' AND NOT ($2 AND EXISTS ("
       "  SELECT 1 FROM candidates c WHERE c.id = l.candidate_id AND c.final_training))",
       search_id, keep_finalists);
-  const int cancelled = static_cast<int>(
-      tx.exec_params("UPDATE candidates SET state = 'CANCELLED' "
-                     "WHERE search_id = $1 AND state IN ('QUEUED', 'LEASED') "
-                     "AND NOT ($2 AND final_training)",
-                     search_id, keep_finalists)
-          .affected_rows());
+  const int cancelled =
+      static_cast<int>(tx.exec_params("UPDATE candidates SET state = 'CANCELLED' "
+                                      "WHERE search_id = $1 AND state IN ('QUEUED', 'LEASED') "
+                                      "AND NOT ($2 AND final_training)",
+                                      search_id, keep_finalists)
+                           .affected_rows());
   tx.exec_params("UPDATE searches SET n_cancelled = n_cancelled + $2 WHERE id = $1", search_id,
                  cancelled);
   return cancelled;
@@ -52,23 +52,22 @@ int CancelOutstanding(pqxx::work& tx, int64_t search_id, bool keep_finalists) {
 
 void EndSearch(pqxx::work& tx, int64_t search_id, const engine::SearchEnd& end) {
   CancelOutstanding(tx, search_id, /*keep_finalists=*/false);
-  tx.exec_params(
-      "UPDATE searches SET state = $2, message = $3, updated_at = now() WHERE id = $1",
-      search_id, end.state, end.message);
+  tx.exec_params("UPDATE searches SET state = $2, message = $3, updated_at = now() WHERE id = $1",
+                 search_id, end.state, end.message);
   AppendEvent(tx, search_id, nas::v1::SEARCH_EVENT_KIND_SEARCH_ENDED, 0, "",
               absl::StrCat("search ", absl::AsciiStrToLower(end.state), ": ", end.message));
   NotifyChange(tx);
 }
 
 bool EndIfBudgetSpent(pqxx::work& tx, int64_t search_id, const Counted& counted) {
-  const std::optional<engine::SearchEnd> end =
-      engine::EndIfBudgetSpent(counted.budget, counted.evaluated_per_rung, counted.search_phase_end);
+  const std::optional<engine::SearchEnd> end = engine::EndIfBudgetSpent(
+      counted.budget, counted.evaluated_per_rung, counted.search_phase_end);
   if (end.has_value()) EndSearch(tx, search_id, *end);
   return end.has_value();
 }
 
-std::optional<ReferenceRow> FindReference(pqxx::work& tx, int64_t search_id,
-                                          const SearchSpec& spec, int rung) {
+std::optional<ReferenceRow> FindReference(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+                                          int rung) {
   if (!spec.has_reference()) return std::nullopt;
   const pqxx::result r = tx.exec_params(
       "SELECT id, state FROM candidates WHERE search_id = $1 AND arch_hash = $2 AND rung = $3",

@@ -67,8 +67,8 @@ struct ReferenceRow {
   std::string state;
 };
 // FindReference() returns it, or nothing when the search has no reference or none at `rung`.
-std::optional<ReferenceRow> FindReference(pqxx::work& tx, int64_t search_id,
-                                          const SearchSpec& spec, int rung);
+std::optional<ReferenceRow> FindReference(pqxx::work& tx, int64_t search_id, const SearchSpec& spec,
+                                          int rung);
 
 // LeaseNotLive() explains why a lease cannot be used: NotFound, PermissionDenied (another
 // worker's), or FailedPrecondition naming its state, with the reason ErrorReason::kLeaseFenced

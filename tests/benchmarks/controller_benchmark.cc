@@ -70,8 +70,8 @@ int Main() {
   const std::string token = harness->NewUserToken("bench");
   std::vector<std::unique_ptr<ControllerHarness>> more;
   for (int i = 1; i < absl::GetFlag(FLAGS_controllers); ++i) {
-    absl::StatusOr<std::unique_ptr<ControllerHarness>> c = ControllerHarness::CreateOn(
-        harness->database_url(), {}, absl::GetFlag(FLAGS_db_pool_size));
+    absl::StatusOr<std::unique_ptr<ControllerHarness>> c =
+        ControllerHarness::CreateOn(harness->database_url(), {}, absl::GetFlag(FLAGS_db_pool_size));
     if (!c.ok()) {
       std::fprintf(stderr, "%s\n", c.status().ToString().c_str());
       return 1;
@@ -166,14 +166,16 @@ int Main() {
       "Controller benchmark: %d workers, %d candidates in %d search(es), 3 profiles, %d "
       "controller(s), durable PostgreSQL\n\n",
       workers, candidates, searches, 1 + static_cast<int>(more.size()));
-  std::printf("| results | wall s | round trips/s | lease p50 ms | report p50 ms | report p99 ms "
-              "| errors |\n|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| results | wall s | round trips/s | lease p50 ms | report p50 ms | report p99 ms "
+      "| errors |\n|---|---|---|---|---|---|---|\n");
   std::printf("| %d | %.1f | %.0f | %.2f | %.2f | %.2f | %d |\n\n", done, seconds, done / seconds,
-              Percentile(all_lease, 0.5), Percentile(all_report, 0.5),
-              Percentile(all_report, 0.99), errors.load());
+              Percentile(all_lease, 0.5), Percentile(all_report, 0.5), Percentile(all_report, 0.99),
+              errors.load());
 
-  std::printf("| results so far | ms per result (over the last 1,000) | ratio to the first |\n"
-              "|---|---|---|\n");
+  std::printf(
+      "| results so far | ms per result (over the last 1,000) | ratio to the first |\n"
+      "|---|---|---|\n");
   double first = 0;
   for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_windows), ',')) {
     int end = 0;

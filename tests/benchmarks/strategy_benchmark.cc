@@ -14,29 +14,27 @@
 //       --reuse_against=evolution+sh   # a new profile against a from-scratch search on it
 //
 // A strategy may carry settings after a colon, `name:key=value;key=value`, and end in `+sh` to
-// run with successive halving whatever --multi_fidelity says (`random,evolution+sh`). For each run it
-// prints the hypervolume of the front of finished models (full-recipe results; lower rungs
-// and supernet estimates only rank) after each quarter of the budget, reference point
-// (accuracy 0, the latency bound), as mean +- standard deviation over the seeds; each
-// configuration's difference from the first, paired by seed; and when each reached the
-// first's final hypervolume. The cost measure is worker-seconds: the two workers' wall clock,
-// everything included (a weight-sharing search's supernet epochs, during which one worker
-// trains and the other waits). After each weight-sharing search, --reuse_profiles starts one
-// search per profile on its trained supernet (`supernet_search`) and prints what a new profile
-// costs; --reuse_against then runs a from-scratch search on each such profile and prints the
-// worker-seconds each took to reach the smaller of the two fronts. For the weight-sharing
-// searches it also prints how long estimate leases were held and how long a worker went
-// between one and its next (what leasing estimates in batches could save). See
-// docs/benchmarks.md and docs/weight_sharing.md.
+// run with successive halving whatever --multi_fidelity says (`random,evolution+sh`). For each run
+// it prints the hypervolume of the front of finished models (full-recipe results; lower rungs and
+// supernet estimates only rank) after each quarter of the budget, reference point (accuracy 0, the
+// latency bound), as mean +- standard deviation over the seeds; each configuration's difference
+// from the first, paired by seed; and when each reached the first's final hypervolume. The cost
+// measure is worker-seconds: the two workers' wall clock, everything included (a weight-sharing
+// search's supernet epochs, during which one worker trains and the other waits). After each
+// weight-sharing search, --reuse_profiles starts one search per profile on its trained supernet
+// (`supernet_search`) and prints what a new profile costs; --reuse_against then runs a from-scratch
+// search on each such profile and prints the worker-seconds each took to reach the smaller of the
+// two fronts. For the weight-sharing searches it also prints how long estimate leases were held and
+// how long a worker went between one and its next (what leasing estimates in batches could save).
+// See docs/benchmarks.md and docs/weight_sharing.md.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <iostream>
 #include <map>
 #include <optional>
-#include <thread>
-
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -46,8 +44,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
-#include "search/hypervolume.h"
 #include "common/status_macros.h"
+#include "search/hypervolume.h"
 #include "tests/controller_harness.h"
 #include "trainer/worker.h"
 
@@ -133,9 +131,8 @@ absl::StatusOr<Run> RunSearch(ControllerHarness& h, const std::string& token,
                               const SearchArgs& args) {
   nas::v1::SubmitSearchRequest req;
   nas::v1::SearchSpec* spec = req.mutable_spec();
-  spec->set_display_name(
-      absl::StrCat(args.strategy, args.multi_fidelity ? "+sh-" : "-", args.profile, "-",
-                   args.seed));
+  spec->set_display_name(absl::StrCat(args.strategy, args.multi_fidelity ? "+sh-" : "-",
+                                      args.profile, "-", args.seed));
   spec->mutable_space()->set_name("mobilenetv2");
   const std::pair<std::string, std::string> name_settings = absl::StrSplit(args.strategy, ':');
   spec->mutable_strategy()->set_name(name_settings.first);
@@ -201,8 +198,8 @@ absl::StatusOr<Run> RunSearch(ControllerHarness& h, const std::string& token,
   NAS_ASSIGN_OR_RETURN(run.wall_seconds, SecondsSince(search.created_at(), done.updated_at()));
   // Finished models: the last successive-halving rung, or a weight-sharing search's fine-tunes.
   const int final_rung = IsWeightSharingName(args.strategy) ? 1
-                         : args.multi_fidelity             ? absl::GetFlag(FLAGS_rungs) - 1
-                                                           : 0;
+                         : args.multi_fidelity              ? absl::GetFlag(FLAGS_rungs) - 1
+                                                            : 0;
   for (const auto& c : resp.candidates()) {
     if (c.state() != nas::v1::CANDIDATE_STATE_EVALUATED) continue;
     if (c.fidelity().rung() < 0) {
@@ -283,7 +280,7 @@ struct LeaseTiming {
   int estimates = 0;
   double held_seconds = 0;  // summed, grant to report
   int gaps = 0;
-  double gap_seconds = 0;   // summed, a worker's report to its next estimate lease's grant
+  double gap_seconds = 0;  // summed, a worker's report to its next estimate lease's grant
 };
 
 absl::StatusOr<LeaseTiming> EstimateLeaseTiming(const std::string& database_url,
@@ -491,11 +488,11 @@ int main(int argc, char** argv) {
     const auto [mean, sd] = nas::MeanSd(difference);
     std::cout << absl::StrFormat(" | %+.4f +- %.4f, %d of %d", mean, sd, won,
                                  static_cast<int>(r.size()));
-    std::cout << (to_reach.empty() ? std::string(" | never")
-                                   : absl::StrFormat(" | %.0f, %d of %d",
-                                                     nas::MeanSd(to_reach).first,
-                                                     static_cast<int>(to_reach.size()),
-                                                     static_cast<int>(r.size())))
+    std::cout << (to_reach.empty()
+                      ? std::string(" | never")
+                      : absl::StrFormat(" | %.0f, %d of %d", nas::MeanSd(to_reach).first,
+                                        static_cast<int>(to_reach.size()),
+                                        static_cast<int>(r.size())))
               << " |\n";
   }
   if (!reused.empty()) {
@@ -506,8 +503,8 @@ int main(int argc, char** argv) {
         absl::GetFlag(FLAGS_reuse_candidates));
     for (const nas::ReuseResult& r : reused) {
       std::cout << absl::StrFormat(
-          "| %s (%.1f ms) | %d | %.0f | %.0f | %d | %d | %.4f |\n", r.profile, r.bound_ms,
-          r.seed, r.run.wall_seconds, r.run.wall_seconds * nas::kWorkers,
+          "| %s (%.1f ms) | %d | %.0f | %.0f | %d | %d | %.4f |\n", r.profile, r.bound_ms, r.seed,
+          r.run.wall_seconds, r.run.wall_seconds * nas::kWorkers,
           r.run.evaluations - static_cast<int>(r.run.finished.size()),
           static_cast<int>(r.run.finished.size()),
           nas::HypervolumeUntil(r.run.finished, r.run.wall_seconds, r.bound_ms));
@@ -528,11 +525,11 @@ int main(int argc, char** argv) {
       const double target = std::min(reuse_hv, scratch_hv);
       const std::optional<double> a = nas::SecondsToReach(r.run.finished, target, r.bound_ms);
       const std::optional<double> b = nas::SecondsToReach(r.scratch->finished, target, r.bound_ms);
-      std::cout << absl::StrFormat(
-          "| %s (%.1f ms) | %d | %.0f, %.4f | %.0f, %.4f | %+.1f%% | ", r.profile, r.bound_ms,
-          r.seed, r.run.wall_seconds * nas::kWorkers, reuse_hv,
-          r.scratch->wall_seconds * nas::kWorkers, scratch_hv,
-          scratch_hv > 0 ? 100 * (reuse_hv / scratch_hv - 1) : 0.0);
+      std::cout << absl::StrFormat("| %s (%.1f ms) | %d | %.0f, %.4f | %.0f, %.4f | %+.1f%% | ",
+                                   r.profile, r.bound_ms, r.seed,
+                                   r.run.wall_seconds * nas::kWorkers, reuse_hv,
+                                   r.scratch->wall_seconds * nas::kWorkers, scratch_hv,
+                                   scratch_hv > 0 ? 100 * (reuse_hv / scratch_hv - 1) : 0.0);
       std::cout << (a && b && *b > 0
                         ? absl::StrFormat("%.0f / %.0f = %.2fx |\n", *a * nas::kWorkers,
                                           *b * nas::kWorkers, *a / *b)

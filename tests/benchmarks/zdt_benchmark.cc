@@ -186,13 +186,13 @@ int main(int argc, char** argv) {
       const auto t0 = std::chrono::steady_clock::now();
       int evaluations = 0;
       double archive_hv = 0;
-      const double hv = nas::Nsga2(problem, seed).Run(absl::GetFlag(FLAGS_population),
-                                                      absl::GetFlag(FLAGS_generations),
-                                                      &evaluations, &archive_hv);
+      const double hv = nas::Nsga2(problem, seed)
+                            .Run(absl::GetFlag(FLAGS_population), absl::GetFlag(FLAGS_generations),
+                                 &evaluations, &archive_hv);
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::cout << "zdt" << problem << " " << seed << " " << hv << " " << evaluations << " "
-                << secs << " " << archive_hv << "\n";
+      std::cout << "zdt" << problem << " " << seed << " " << hv << " " << evaluations << " " << secs
+                << " " << archive_hv << "\n";
     }
   }
   return 0;

@@ -67,8 +67,8 @@ std::string Runfile(const std::string& path) {
 
 // ---- ControllerProcess ------------------------------------------------------------------------
 
-ControllerProcess::ControllerProcess(std::string binary, std::string database_url,
-                                     std::string dir, absl::Duration lease_ttl)
+ControllerProcess::ControllerProcess(std::string binary, std::string database_url, std::string dir,
+                                     absl::Duration lease_ttl)
     : binary_(std::move(binary)),
       database_url_(std::move(database_url)),
       dir_(std::move(dir)),
@@ -206,8 +206,8 @@ void Fleet::Run(int index, bool failing) {
       grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
   auto surprise = [&](const std::string& what, const grpc::Status& st) {
     std::lock_guard<std::mutex> lock(mu_);
-    surprises_.push_back(absl::StrCat("worker ", index, " ", what, ": ", st.error_code(), " ",
-                                      st.error_message()));
+    surprises_.push_back(
+        absl::StrCat("worker ", index, " ", what, ": ", st.error_code(), " ", st.error_message()));
   };
   auto pause = [&](absl::Duration d) {
     const absl::Time until = absl::Now() + d;
@@ -239,9 +239,9 @@ void Fleet::Run(int index, bool failing) {
       req.set_worker_id(worker_id);
       req.set_wait_ms(1000);
       grpc::Status st = stub->LeaseWork(&ctx, req, &lease);
-      const bool quarantined = st.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
-                               ReasonOfDetails(st.error_details()) ==
-                                   ErrorReason::kWorkerQuarantined;
+      const bool quarantined =
+          st.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+          ReasonOfDetails(st.error_details()) == ErrorReason::kWorkerQuarantined;
       if (quarantined) {
         std::lock_guard<std::mutex> lock(mu_);
         ++quarantined_[index];
@@ -260,7 +260,7 @@ void Fleet::Run(int index, bool failing) {
       if (n > 0) return;  // a killed worker: its lease is left to expire
     }
     std::uniform_int_distribution<int64_t> work(absl::ToInt64Milliseconds(options_.work_min),
-                                                 absl::ToInt64Milliseconds(options_.work_max));
+                                                absl::ToInt64Milliseconds(options_.work_max));
     pause(absl::Milliseconds(work(rng)));
     const bool fail = failing || IsPoison(lease.architecture(), options_.poison_fraction);
 
@@ -308,8 +308,7 @@ void Fleet::Run(int index, bool failing) {
         writer->WritesDone();
         return writer->Finish();
       });
-      if (!up.ok() && up.error_code() != grpc::StatusCode::FAILED_PRECONDITION &&
-          !stop_) {
+      if (!up.ok() && up.error_code() != grpc::StatusCode::FAILED_PRECONDITION && !stop_) {
         surprise("upload", up);
       }
     }
@@ -329,8 +328,8 @@ void Fleet::Run(int index, bool failing) {
     });
     if (st.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
-      acks_.push_back({lease.lease_id(), lease.candidate_id(), index, !fail, resp.duplicate(),
-                       absl::Now()});
+      acks_.push_back(
+          {lease.lease_id(), lease.candidate_id(), index, !fail, resp.duplicate(), absl::Now()});
       if (!fail) ++successes_;
     } else if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
       worker_id = 0;
@@ -342,8 +341,8 @@ void Fleet::Run(int index, bool failing) {
 
 // ---- Searches ---------------------------------------------------------------------------------
 
-absl::StatusOr<int64_t> SubmitSearch(const std::string& address, int candidates,
-                                     int max_parallel, int max_attempts) {
+absl::StatusOr<int64_t> SubmitSearch(const std::string& address, int candidates, int max_parallel,
+                                     int max_attempts) {
   auto stub = nas::v1::NasService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   nas::v1::SubmitSearchRequest req;
@@ -428,8 +427,8 @@ std::string Figures::ToString() const {
       evaluated, stuck, expired_leases, max_attempts, quarantined_workers);
 }
 
-absl::StatusOr<Figures> Measure(const std::string& database_url, int64_t search_id,
-                                Fleet& fleet, double poison_fraction) {
+absl::StatusOr<Figures> Measure(const std::string& database_url, int64_t search_id, Fleet& fleet,
+                                double poison_fraction) {
   Figures f;
   std::map<int64_t, std::set<int64_t>> leases_by_candidate;
   std::vector<int64_t> acked;
@@ -456,13 +455,15 @@ absl::StatusOr<Figures> Measure(const std::string& database_url, int64_t search_
       if (stored.count(lease) == 0) ++f.lost;
     }
     // Completed, successful leases per candidate in the store, too.
-    f.evaluated_twice += tx.exec_params1(
-        "SELECT count(*) FROM (SELECT candidate_id FROM leases WHERE search_id = $1 "
-        "  AND state = 'COMPLETED' AND NOT failed AND gang_rank IS NULL "
-        "  AND profile_id IS NULL GROUP BY candidate_id HAVING count(*) > 1) t",
-        search_id)[0].as<int64_t>();
-    for (const pqxx::row& r : tx.exec_params(
-             "SELECT state, arch FROM candidates WHERE search_id = $1", search_id)) {
+    f.evaluated_twice +=
+        tx.exec_params1(
+              "SELECT count(*) FROM (SELECT candidate_id FROM leases WHERE search_id = $1 "
+              "  AND state = 'COMPLETED' AND NOT failed AND gang_rank IS NULL "
+              "  AND profile_id IS NULL GROUP BY candidate_id HAVING count(*) > 1) t",
+              search_id)[0]
+            .as<int64_t>();
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT state, arch FROM candidates WHERE search_id = $1", search_id)) {
       const std::string state = r[0].as<std::string>();
       nas::v1::Architecture arch;
       arch.ParseFromString(pqxx::binarystring(r[1]).str());
@@ -472,15 +473,18 @@ absl::StatusOr<Figures> Measure(const std::string& database_url, int64_t search_
       if (state == "EVALUATED" && poison) ++f.poison_evaluated;
       if (state == "QUEUED" || state == "LEASED") ++f.stuck;
     }
-    f.stuck += tx.exec_params1(
-        "SELECT count(*) FROM leases WHERE search_id = $1 AND state = 'ACTIVE'",
-        search_id)[0].as<int64_t>();
-    f.expired_leases = tx.exec_params1(
-        "SELECT count(*) FROM leases WHERE search_id = $1 AND state = 'EXPIRED'",
-        search_id)[0].as<int64_t>();
-    f.max_attempts = tx.exec_params1(
-        "SELECT COALESCE(max(attempts), 0) FROM candidates WHERE search_id = $1",
-        search_id)[0].as<int64_t>();
+    f.stuck +=
+        tx.exec_params1("SELECT count(*) FROM leases WHERE search_id = $1 AND state = 'ACTIVE'",
+                        search_id)[0]
+            .as<int64_t>();
+    f.expired_leases =
+        tx.exec_params1("SELECT count(*) FROM leases WHERE search_id = $1 AND state = 'EXPIRED'",
+                        search_id)[0]
+            .as<int64_t>();
+    f.max_attempts =
+        tx.exec_params1("SELECT COALESCE(max(attempts), 0) FROM candidates WHERE search_id = $1",
+                        search_id)[0]
+            .as<int64_t>();
     f.quarantined_workers =
         tx.exec1("SELECT count(*) FROM workers WHERE quarantined_until IS NOT NULL")[0]
             .as<int64_t>();

@@ -132,8 +132,8 @@ class Fleet {
 
 // SubmitSearch() submits a search of `candidates` candidates on the default MobileNetV2 space
 // (three profiles, three objectives) as the admin and returns its id.
-absl::StatusOr<int64_t> SubmitSearch(const std::string& address, int candidates,
-                                     int max_parallel, int max_attempts = 3);
+absl::StatusOr<int64_t> SubmitSearch(const std::string& address, int candidates, int max_parallel,
+                                     int max_attempts = 3);
 // GetSearch() reads a search through the API (no answer: an error).
 absl::StatusOr<nas::v1::Search> GetSearch(const std::string& address, int64_t search_id);
 // CancelSearch() cancels a search through the API.
@@ -147,21 +147,21 @@ bool WaitForAcks(Fleet& fleet, int64_t n, absl::Duration timeout);
 
 // Figures: what a chaos scenario measures, in SQL and through the API.
 struct Figures {
-  int64_t acknowledged = 0;       // successful reports the controller acknowledged
-  int64_t lost = 0;               // ... whose evaluation is not stored under that lease
-  int64_t evaluated_twice = 0;    // candidates with more than one acknowledged evaluation
-  int64_t healthy_failed = 0;     // FAILED candidates that are not poison
-  int64_t poison_failed = 0;      // FAILED candidates that are poison
-  int64_t poison_evaluated = 0;   // poison candidates evaluated (must be 0)
-  int64_t evaluated = 0;          // EVALUATED candidates in the store
-  int64_t stuck = 0;              // candidates QUEUED or LEASED, or leases ACTIVE, after the end
+  int64_t acknowledged = 0;      // successful reports the controller acknowledged
+  int64_t lost = 0;              // ... whose evaluation is not stored under that lease
+  int64_t evaluated_twice = 0;   // candidates with more than one acknowledged evaluation
+  int64_t healthy_failed = 0;    // FAILED candidates that are not poison
+  int64_t poison_failed = 0;     // FAILED candidates that are poison
+  int64_t poison_evaluated = 0;  // poison candidates evaluated (must be 0)
+  int64_t evaluated = 0;         // EVALUATED candidates in the store
+  int64_t stuck = 0;             // candidates QUEUED or LEASED, or leases ACTIVE, after the end
   int64_t expired_leases = 0;
-  int64_t max_attempts = 0;       // the most attempts any candidate of the search was charged
+  int64_t max_attempts = 0;  // the most attempts any candidate of the search was charged
   int64_t quarantined_workers = 0;
   std::string ToString() const;
 };
-absl::StatusOr<Figures> Measure(const std::string& database_url, int64_t search_id,
-                                Fleet& fleet, double poison_fraction);
+absl::StatusOr<Figures> Measure(const std::string& database_url, int64_t search_id, Fleet& fleet,
+                                double poison_fraction);
 
 // SpawnLogged() starts args[0] with `args`, stdout and stderr appended to `log`; 0 on failure.
 pid_t SpawnLogged(const std::vector<std::string>& args, const std::string& log);

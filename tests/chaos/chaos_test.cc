@@ -51,8 +51,7 @@ class ChaosTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // Durable: a stopped server must keep every commit it acknowledged.
-    absl::StatusOr<std::unique_ptr<TestPostgres>> pg =
-        TestPostgres::Start({.durable = true});
+    absl::StatusOr<std::unique_ptr<TestPostgres>> pg = TestPostgres::Start({.durable = true});
     ASSERT_TRUE(pg.ok()) << pg.status();
     pg_ = std::move(*pg);
     absl::StatusOr<std::string> url = pg_->NewDatabase();
@@ -64,8 +63,8 @@ class ChaosTest : public ::testing::Test {
     }
     dir_ = ::testing::TempDir() + "/" + name;
     std::system(("mkdir -p '" + dir_ + "'").c_str());
-    controller_ = std::make_unique<ControllerProcess>(Runfile("services/nas-controller"), url_,
-                                                      dir_, kTtl);
+    controller_ =
+        std::make_unique<ControllerProcess>(Runfile("services/nas-controller"), url_, dir_, kTtl);
     controller_->Start();
     ASSERT_TRUE(controller_->WaitServing(absl::Seconds(60))) << "see " << dir_;
   }
@@ -140,8 +139,8 @@ TEST_P(ControllerKillTest, KilledControllerWithDowntimeWhileWorkersKeepGoing) {
   ASSERT_TRUE(controller_->WaitServing(absl::Seconds(60)));
   const absl::Time recovered = absl::Now();
   ExpectNothingLost(*search, fleet);
-  PrintRecovery(absl::StrCat("controller kill -9 with ", GetParam(), " s downtime").c_str(),
-                fleet, recovered);
+  PrintRecovery(absl::StrCat("controller kill -9 with ", GetParam(), " s downtime").c_str(), fleet,
+                recovered);
   // Leases out during the outage were extended, not charged. A lease granted in the instant of
   // the kill, whose answer never reached its worker, expires, but is not charged either: every
   // candidate was charged one attempt, its successful one.
@@ -226,8 +225,8 @@ TEST_F(ChaosTest, ReplayedStaleForeignAndBogusReportsChangeNothing) {
   while (absl::Now() < until) {
     std::vector<Ack> acks = fleet.Acks();
     pqxx::work tx(c);
-    for (const pqxx::row& r : tx.exec_params(
-             "SELECT id, worker_id, state FROM leases WHERE search_id = $1", *search)) {
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT id, worker_id, state FROM leases WHERE search_id = $1", *search)) {
       lease_worker[r[0].as<int64_t>()] = r[1].as<int64_t>();
       if (r[2].as<std::string>() == "EXPIRED") {
         // A stale lease's late report is fenced.
@@ -269,8 +268,8 @@ TEST_F(ChaosTest, ReplayedStaleForeignAndBogusReportsChangeNothing) {
     }
     absl::SleepFor(absl::Milliseconds(500));
   }
-  std::printf("mischief: %d replays, %d foreign, %d bogus, %d stale reports\n", replays,
-              foreign, bogus, stale);
+  std::printf("mischief: %d replays, %d foreign, %d bogus, %d stale reports\n", replays, foreign,
+              bogus, stale);
   EXPECT_GT(stale, 0);
   ExpectNothingLost(*search, fleet);
   // Every stored accuracy is the first report's, never a replay's 0.01.
@@ -301,9 +300,9 @@ TEST_F(ChaosTest, PoisonCandidatesAndOneFailingWorkerAmongHealthyOnes) {
 TEST_F(ChaosTest, CancelWithLeasesOut) {
   absl::StatusOr<int64_t> search = SubmitSearch(controller_->address(), 400, 16);
   ASSERT_TRUE(search.ok()) << search.status();
-  Fleet fleet(controller_->address(), {.workers = 8,
-                                       .work_min = absl::Milliseconds(300),
-                                       .work_max = absl::Milliseconds(900)});
+  Fleet fleet(
+      controller_->address(),
+      {.workers = 8, .work_min = absl::Milliseconds(300), .work_max = absl::Milliseconds(900)});
   ASSERT_TRUE(WaitForAcks(fleet, 20, absl::Minutes(1)));
   ASSERT_TRUE(CancelSearch(controller_->address(), *search).ok());
   EXPECT_EQ(WaitForEnd(controller_->address(), *search, absl::Seconds(5)),
@@ -322,13 +321,13 @@ TEST_F(ChaosTest, ThreeControllersOneKilledMidSearch) {
   for (int i = 2; i <= 3; ++i) {
     const std::string dir = absl::StrCat(dir_, "/controller", i);
     std::system(("mkdir -p '" + dir + "'").c_str());
-    others.push_back(std::make_unique<ControllerProcess>(Runfile("services/nas-controller"),
-                                                         url_, dir, kTtl));
+    others.push_back(
+        std::make_unique<ControllerProcess>(Runfile("services/nas-controller"), url_, dir, kTtl));
     others.back()->Start();
   }
   for (auto& c : others) ASSERT_TRUE(c->WaitServing(absl::Seconds(60)));
-  const std::string every = absl::StrCat("ipv4:", controller_->address(), ",",
-                                         others[0]->address(), ",", others[1]->address());
+  const std::string every = absl::StrCat("ipv4:", controller_->address(), ",", others[0]->address(),
+                                         ",", others[1]->address());
   // The survivors only: where the test asks once controller 1 is dead.
   const std::string survivors =
       absl::StrCat("ipv4:", others[0]->address(), ",", others[1]->address());
@@ -350,8 +349,8 @@ TEST_F(ChaosTest, ThreeControllersOneKilledMidSearch) {
         absl::StrCat(dir_, "/trainer", i, ".log")));
     ASSERT_GT(trainers.back(), 0);
   }
-  auto stub = nas::v1::NasService::NewStub(
-      grpc::CreateChannel(every, grpc::InsecureChannelCredentials()));
+  auto stub =
+      nas::v1::NasService::NewStub(grpc::CreateChannel(every, grpc::InsecureChannelCredentials()));
   nas::v1::SubmitSearchRequest real;
   *real.mutable_spec() = SmallRealSearch(/*candidates=*/4, /*parallel=*/2, /*examples=*/3000);
   real.mutable_spec()->set_display_name("real, beside the simulated one");
@@ -426,11 +425,12 @@ TEST_F(ChaosTest, ThreeControllersOneKilledMidSearch) {
   pqxx::work tx(db);
   // The real search: every candidate trained for real and evaluated once, its three files
   // stored, no lease left open.
-  for (const pqxx::row& r : tx.exec_params(
-           "SELECT c.id, c.state, (SELECT count(*) FROM evaluations e WHERE e.candidate_id = c.id), "
-           "  (SELECT count(*) FROM artifacts a WHERE a.candidate_id = c.id) "
-           "FROM candidates c WHERE c.search_id = $1",
-           real_search.id())) {
+  for (const pqxx::row& r :
+       tx.exec_params("SELECT c.id, c.state, (SELECT count(*) FROM evaluations e WHERE "
+                      "e.candidate_id = c.id), "
+                      "  (SELECT count(*) FROM artifacts a WHERE a.candidate_id = c.id) "
+                      "FROM candidates c WHERE c.search_id = $1",
+                      real_search.id())) {
     EXPECT_EQ(r[1].as<std::string>(), "EVALUATED") << "candidate " << r[0].as<int64_t>();
     EXPECT_EQ(r[2].as<int>(), 1) << "candidate " << r[0].as<int64_t>();
     EXPECT_EQ(r[3].as<int>(), 3) << "candidate " << r[0].as<int64_t>();
@@ -456,9 +456,9 @@ TEST_F(ChaosTest, RealTrainerFinishesWhileTheControllerIsDown) {
     ASSERT_TRUE(stub->SubmitSearch(&ctx, req, &search).ok());
   }
   const std::string bin = Runfile("trainer/nas-trainer");
-  const std::vector<std::string> args = {
-      bin, "--controller=" + controller_->address(),
-      "--worker_token_file=" + dir_ + "/worker.token", "--threads=1", "--max_backoff=1s"};
+  const std::vector<std::string> args = {bin, "--controller=" + controller_->address(),
+                                         "--worker_token_file=" + dir_ + "/worker.token",
+                                         "--threads=1", "--max_backoff=1s"};
   const std::string log = dir_ + "/trainer.log";
   const pid_t trainer = SpawnLogged(args, log);
   ASSERT_GT(trainer, 0);
@@ -539,7 +539,9 @@ TEST_F(ChaosTest, AWorkerKilledInALongTrainingCostsAtMostAnEpoch) {
     return std::vector<std::string>{Runfile("trainer/nas-trainer"),
                                     "--controller=" + controller_->address(),
                                     "--worker_token_file=" + dir_ + "/worker.token",
-                                    "--threads=1", "--max_backoff=1s", "--checkpoint_after=0s"};
+                                    "--threads=1",
+                                    "--max_backoff=1s",
+                                    "--checkpoint_after=0s"};
   };
   const pid_t first = SpawnLogged(trainer_args(), dir_ + "/trainer1.log");
   ASSERT_GT(first, 0);
@@ -581,8 +583,8 @@ TEST_F(ChaosTest, AWorkerKilledInALongTrainingCostsAtMostAnEpoch) {
   waitpid(second, nullptr, 0);
 
   pqxx::work tx(db);
-  const pqxx::result e = tx.exec_params(
-      "SELECT metrics FROM evaluations WHERE candidate_id = $1", at_kill.first);
+  const pqxx::result e =
+      tx.exec_params("SELECT metrics FROM evaluations WHERE candidate_id = $1", at_kill.first);
   ASSERT_EQ(e.size(), 1u) << "the finalist was evaluated " << e.size() << " times";
   const pqxx::binarystring bytes(e[0][0]);
   nas::v1::CandidateMetrics metrics;
@@ -595,10 +597,10 @@ TEST_F(ChaosTest, AWorkerKilledInALongTrainingCostsAtMostAnEpoch) {
                 .as<int>(),
             2);
   // The finished model's three files; the checkpoint deleted with the result stored.
-  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM artifacts WHERE candidate_id = $1",
-                            at_kill.first)[0]
-                .as<int>(),
-            3);
+  EXPECT_EQ(
+      tx.exec_params1("SELECT count(*) FROM artifacts WHERE candidate_id = $1", at_kill.first)[0]
+          .as<int>(),
+      3);
   EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM artifacts WHERE search_id = $1 AND "
                             "format = 'training-checkpoint'",
                             search.id())[0]
@@ -606,8 +608,8 @@ TEST_F(ChaosTest, AWorkerKilledInALongTrainingCostsAtMostAnEpoch) {
             0);
   std::ifstream in(dir_ + "/trainer2.log");
   const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_NE(log.find(absl::StrCat("event=training_resumed search=", search.id(), " candidate=",
-                                  at_kill.first, " epochs=", at_kill.second)),
+  EXPECT_NE(log.find(absl::StrCat("event=training_resumed search=", search.id(),
+                                  " candidate=", at_kill.first, " epochs=", at_kill.second)),
             std::string::npos)
       << "see " << dir_ << "/trainer2.log";
 }

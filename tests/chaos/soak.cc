@@ -63,8 +63,8 @@ int Main() {
     Log(search.status().ToString());
     return 1;
   }
-  Fleet fleet(controller.address(), {.workers = absl::GetFlag(FLAGS_workers),
-                                     .poison_fraction = poison});
+  Fleet fleet(controller.address(),
+              {.workers = absl::GetFlag(FLAGS_workers), .poison_fraction = poison});
   std::mt19937_64 rng(absl::GetFlag(FLAGS_seed));
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   std::vector<Fault> faults;
@@ -131,7 +131,9 @@ int Main() {
     return 1;
   }
   std::printf("\nsoak figures: %s\n", figures->ToString().c_str());
-  std::printf("\n| fault | count | outage s (min-max) | next result after recovery, s (min / median / max) | NOT_SERVING seen |\n|---|---|---|---|---|\n");
+  std::printf(
+      "\n| fault | count | outage s (min-max) | next result after recovery, s (min / median / max) "
+      "| NOT_SERVING seen |\n|---|---|---|---|---|\n");
   for (const char* kind : {"controller kill -9", "database stopped", "workers killed"}) {
     std::vector<double> next, outage;
     int seen = 0, count = 0, never = 0;
@@ -149,16 +151,14 @@ int Main() {
     if (count == 0) continue;
     std::sort(next.begin(), next.end());
     std::sort(outage.begin(), outage.end());
-    std::printf("| %s | %d | %.0f-%.0f | %s | %s |\n", kind, count, outage.front(),
-                outage.back(),
+    std::printf("| %s | %d | %.0f-%.0f | %s | %s |\n", kind, count, outage.front(), outage.back(),
                 next.empty() ? "none"
                              : absl::StrFormat("%.2f / %.2f / %.2f%s", next.front(),
                                                next[next.size() / 2], next.back(),
-                                               never ? absl::StrCat(" (", never, " without)")
-                                                     : "")
+                                               never ? absl::StrCat(" (", never, " without)") : "")
                                    .c_str(),
                 std::string(kind) == "database stopped" ? absl::StrCat(seen, " of ", count).c_str()
-                                                         : "n/a");
+                                                        : "n/a");
   }
   const auto surprises = fleet.Surprises();
   std::printf("\nunexpected answers: %zu\n", surprises.size());

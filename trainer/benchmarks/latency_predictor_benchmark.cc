@@ -31,7 +31,8 @@ ABSL_FLAG(std::string, space_spec, "", "A SearchSpace text proto narrowing the s
 ABSL_FLAG(int, networks, 200, "Random architectures measured and predicted");
 ABSL_FLAG(int, threads, 1, "Intra-op threads, for profiling and measuring alike");
 ABSL_FLAG(int, runs, 30, "Timed runs per operator and per network");
-ABSL_FLAG(int, overhead_networks, 20, "Networks (other than the measured ones) for the overhead fit");
+ABSL_FLAG(int, overhead_networks, 20,
+          "Networks (other than the measured ones) for the overhead fit");
 ABSL_FLAG(std::string, svg, "", "Write the scatter plot here");
 ABSL_FLAG(std::string, table_out, "", "Also write the latency table here");
 
@@ -41,7 +42,7 @@ namespace {
 struct Stats {
   double within10 = 0;  // share
   double rmse_ms = 0;
-  double mape = 0;      // mean absolute percentage error
+  double mape = 0;  // mean absolute percentage error
   double kendall_tau = 0;
 };
 
@@ -110,18 +111,19 @@ std::string Svg(const std::vector<double>& measured, const std::vector<double>& 
                           "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"#d62728\" "
                           "fill-opacity=\"0.6\"/>\n",
                           x(measured[i]), y(macs[i]));
-    absl::StrAppendFormat(&out,
-                          "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"#1f77b4\"/>\n",
+    absl::StrAppendFormat(&out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"#1f77b4\"/>\n",
                           x(measured[i]), y(lut[i]));
   }
-  absl::StrAppendFormat(&out,
-                        "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"4\" fill=\"#1f77b4\"/><text x=\"%.0f\" "
-                        "y=\"%.0f\">lookup table</text>\n",
-                        pad + 14, pad + 16, pad + 24, pad + 20);
-  absl::StrAppendFormat(&out,
-                        "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"4\" fill=\"#d62728\"/><text x=\"%.0f\" "
-                        "y=\"%.0f\">MACs x fitted rate</text>\n",
-                        pad + 14, pad + 34, pad + 24, pad + 38);
+  absl::StrAppendFormat(
+      &out,
+      "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"4\" fill=\"#1f77b4\"/><text x=\"%.0f\" "
+      "y=\"%.0f\">lookup table</text>\n",
+      pad + 14, pad + 16, pad + 24, pad + 20);
+  absl::StrAppendFormat(
+      &out,
+      "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"4\" fill=\"#d62728\"/><text x=\"%.0f\" "
+      "y=\"%.0f\">MACs x fitted rate</text>\n",
+      pad + 14, pad + 34, pad + 24, pad + 38);
   out += "</svg>\n";
   return out;
 }
@@ -164,9 +166,9 @@ int main(int argc, char** argv) {
     std::cerr << table.status() << "\n";
     return 1;
   }
-  absl::StatusOr<double> overhead = nas::FitOverhead(*table, *space, input, options,
-                                                     absl::GetFlag(FLAGS_overhead_networks),
-                                                     /*seed=*/1);
+  absl::StatusOr<double> overhead =
+      nas::FitOverhead(*table, *space, input, options, absl::GetFlag(FLAGS_overhead_networks),
+                       /*seed=*/1);
   if (!overhead.ok()) {
     std::cerr << overhead.status() << "\n";
     return 1;
@@ -207,16 +209,16 @@ int main(int argc, char** argv) {
       table->entries_size(), profile_seconds, *overhead);
   std::cout << "| predictor | within +-10% | RMSE (ms) | mean abs. error | Kendall tau |\n";
   std::cout << "|---|---|---|---|---|\n";
-  for (const auto& [name, s] : {std::make_pair("lookup table", a),
-                                std::make_pair("MACs x fitted rate", b)}) {
-    std::cout << absl::StrFormat("| %s | %.1f%% | %.4f | %.1f%% | %.3f |\n", name,
-                                 100 * s.within10, s.rmse_ms, 100 * s.mape, s.kendall_tau);
+  for (const auto& [name, s] :
+       {std::make_pair("lookup table", a), std::make_pair("MACs x fitted rate", b)}) {
+    std::cout << absl::StrFormat("| %s | %.1f%% | %.4f | %.1f%% | %.3f |\n", name, 100 * s.within10,
+                                 s.rmse_ms, 100 * s.mape, s.kendall_tau);
   }
   if (!absl::GetFlag(FLAGS_svg).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_svg))
         << nas::Svg(measured, lut, proxy,
-                    absl::StrFormat("%s: predicted vs measured latency, %d networks",
-                                    space->name, measured.size()));
+                    absl::StrFormat("%s: predicted vs measured latency, %d networks", space->name,
+                                    measured.size()));
   }
   return 0;
 }

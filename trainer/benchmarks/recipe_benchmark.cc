@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
     std::cout << " " << p << " test acc (per seed) | " << p << " mean | " << p << " samples/s | "
               << p << " minutes |";
   }
-  if (precisions.size() == 2) std::cout << " " << precisions[1] << " - " << precisions[0]
-                                        << " | seeds' spread |";
+  if (precisions.size() == 2)
+    std::cout << " " << precisions[1] << " - " << precisions[0] << " | seeds' spread |";
   std::cout << "\n|---|---|---|";
   for (size_t i = 0; i < precisions.size(); ++i) std::cout << "---|---|---|---|";
   if (precisions.size() == 2) std::cout << "---|---|";
@@ -153,8 +153,7 @@ int main(int argc, char** argv) {
           acc[p].push_back(nas::Evaluate(*net, data.test_images, data.test_labels));
           speed[p].push_back(r->samples_per_second);
           minutes[p].push_back(
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
-              60);
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60);
           std::cerr << name << " " << precisions[p] << " seed " << seed << ", " << epochs
                     << " epochs: test " << acc[p].back() << ", " << r->samples_per_second
                     << " samples/s\n";
@@ -163,8 +162,8 @@ int main(int argc, char** argv) {
       std::cout << absl::StrFormat("| %s | %.0fM | %d |", name, macs / 1e6, epochs);
       for (size_t p = 0; p < precisions.size(); ++p) {
         std::string list;
-        for (double a : acc[p]) absl::StrAppend(&list, list.empty() ? "" : " / ",
-                                                absl::StrFormat("%.4f", a));
+        for (double a : acc[p])
+          absl::StrAppend(&list, list.empty() ? "" : " / ", absl::StrFormat("%.4f", a));
         std::cout << absl::StrFormat(" %s | %.4f | %.0f | %.1f |", list, Mean(acc[p]),
                                      Mean(speed[p]), Mean(minutes[p]));
       }

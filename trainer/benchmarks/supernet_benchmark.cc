@@ -11,8 +11,8 @@
 //   validation accuracy (and, for comparison, the same without recalibration);
 // - the stand-alone accuracy: the subnet trained from scratch, --standalone_epochs on
 //   --standalone_subset examples at batch 64 (by default one epoch on 2,000, the real-task
-//   recipe of tests/benchmarks/strategy_benchmark), twice with two seeds, so that the agreement of two
-//   stand-alone runs bounds what any estimator can reach.
+//   recipe of tests/benchmarks/strategy_benchmark), twice with two seeds, so that the agreement of
+//   two stand-alone runs bounds what any estimator can reach.
 // Prints Markdown: trainer-seconds of each part, subnets estimated per minute, and Kendall's tau
 // of each estimator (the supernet with and without recalibration, MACs, a second stand-alone
 // seed) against the stand-alone accuracy of the first seed (--standalone_epochs=0: no

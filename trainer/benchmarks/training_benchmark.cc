@@ -1,6 +1,6 @@
 // Training throughput of the trainer's own path (nas::Train on real data), for
-// tests/benchmarks/training_speed_benchmark.sh to compare with python3-torch on the same architecture,
-// recipe, batch and threads.
+// tests/benchmarks/training_speed_benchmark.sh to compare with python3-torch on the same
+// architecture, recipe, batch and threads.
 //
 //   training_benchmark --arch=ARCH.textproto --batches=30 --batch=128 --threads=1 \
 //       --precision=fp32|bf16
@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
             << " MACs per element written\n";
   // Training costs about three forward passes (forward, input and weight gradients).
   const double gflops = r->samples_per_second * (*net)->macs() * 2.0 * 3.0 / 1e9;
-  std::cout << r->samples_per_second << " " << gflops << " " << MatmulPeakGflops(bf16 ? torch::kBFloat16 : torch::kFloat32) << " "
-            << (*net)->macs() << "\n";
+  std::cout << r->samples_per_second << " " << gflops << " "
+            << MatmulPeakGflops(bf16 ? torch::kBFloat16 : torch::kFloat32) << " " << (*net)->macs()
+            << "\n";
   return 0;
 }
