@@ -3,11 +3,11 @@
 //
 //   - bf16 against fp32 (parity): the same recipe in both precisions over several seeds;
 //     bf16 passes when its difference from fp32 is within what changing the seed moves:
-//       recipe_benchmark --arch=A.textproto,B.textproto --seeds=1,2 --epochs=3 \
+//       recipe_benchmark --arch=A.textproto,B.textproto --seeds=1,2 --epochs=3
 //           --train_subset=15000 --precisions=fp32,bf16 --threads=2
 //   - time to accuracy: the test accuracy after k epochs (a run of k epochs each, so that the
 //     schedule anneals in each):
-//       recipe_benchmark --preset=resnet18 --epochs=2,4 --train_subset=0 --precisions=bf16 \
+//       recipe_benchmark --preset=resnet18 --epochs=2,4 --train_subset=0 --precisions=bf16
 //           --schedule=one_cycle --learning_rate=0.2 --threads=2
 //
 // The recipe: SGD with Nesterov momentum 0.9, weight decay 5e-4, batch 128, label smoothing

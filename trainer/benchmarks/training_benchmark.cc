@@ -2,7 +2,7 @@
 // tests/benchmarks/training_speed_benchmark.sh to compare with python3-torch on the same
 // architecture, recipe, batch and threads.
 //
-//   training_benchmark --arch=ARCH.textproto --batches=30 --batch=128 --threads=1 \
+//   training_benchmark --arch=ARCH.textproto --batches=30 --batch=128 --threads=1
 //       --precision=fp32|bf16
 //
 // Prints one line: samples/s, achieved GFLOP/s of training (3 x forward MACs x 2 per sample),
